@@ -1,0 +1,37 @@
+"""Retry policy for deliveries: exponential backoff with jitter, and the age at which an event gives up."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+
+BASE_DELAY = 2.0  # seconds: the wait after the first failed attempt, before jitter
+MAX_DELAY = 900.0  # seconds: backoff never grows past this
+MAX_RETRY_AFTER = 3600.0  # seconds: a larger Retry-After from Pinterest is treated as this
+
+# 2.0 * 2**9 = 1024 > MAX_DELAY, so larger exponents only risk float overflow.
+_MAX_EXPONENT = 9
+
+
+def backoff_delay(attempts: int, *, retry_after: float | None = None, rand: float) -> float:
+    """Return seconds to wait after `attempts` failed attempts (1 = the first failure).
+
+    Equal jitter: half the capped exponential delay is fixed and half is scaled by `rand` in [0, 1), so
+    workers that failed together spread out but none retries at once. Pinterest's `retry_after` is a floor.
+    """
+    if attempts < 1:
+        raise ValueError("attempts counts failed attempts and starts at 1")
+    if not 0.0 <= rand < 1.0:
+        raise ValueError("rand must be in [0, 1)")
+    ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts - 1, _MAX_EXPONENT))
+    delay = ceiling / 2 + ceiling / 2 * rand
+    if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    return delay
+
+
+def is_expired(received_at: datetime, now: datetime, max_age_seconds: int) -> bool:
+    """Return True once an event received at `received_at` is `max_age_seconds` old or older at `now`."""
+    if received_at.tzinfo is None or now.tzinfo is None:
+        raise ValueError("received_at and now must be timezone-aware")
+    return now - received_at >= timedelta(seconds=max_age_seconds)
