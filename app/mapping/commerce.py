@@ -1,0 +1,165 @@
+"""What was bought: value, currency, content ids, contents and item count as Pinterest `custom_data`.
+
+Money is read as Decimal and written as a plain decimal string; it never passes through a float.
+
+Orders: bare money fields (`subtotal_price`, `price`) are in the SHOP currency; `*_set.presentment_money`
+holds the buyer's currency. Checkouts: bare money fields are in the PRESENTMENT currency (Shopify's
+checkout resource) and there is usually no `*_set`; a checkout in "shop" mode whose currencies differ is
+therefore sent in the buyer's currency, because an amount is only ever paired with its own currency.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from .fields import as_dict, as_list, dig, first, ident, text, unique
+from .types import MappingOptions
+
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+_MAX_AMOUNT = Decimal(10) ** 15
+_VALUE_FIELDS = {"subtotal": "subtotal_price", "total": "total_price"}
+_ID_FALLBACK = ("product_id", "variant_id", "sku")
+
+
+def money(value: Any) -> str | None:
+    """A non-negative finite amount as a plain decimal string ("45.62"), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return None
+        value = repr(value)  # shortest round-trip text, e.g. 45.62 rather than 45.61999...
+    if isinstance(value, int):
+        value = str(value) if abs(value) < _MAX_AMOUNT else None
+    raw = text(value)
+    if raw is None or len(raw) > 40:
+        return None
+    try:
+        amount = Decimal(raw)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0 or amount >= _MAX_AMOUNT:
+        return None
+    return format(abs(amount), "f")  # abs() turns "-0.00" into "0.00"
+
+
+def currency(value: Any) -> str | None:
+    """An ISO-4217 code in upper case, or None."""
+    raw = text(value)
+    return raw.upper() if raw and _CURRENCY.match(raw.upper()) else None
+
+
+def _shop_money(body: dict[str, Any], field: str, bare_currency: str | None) -> tuple[str | None, str | None]:
+    """Shop money of an order: the bare field, else `<field>_set.shop_money`."""
+    shop = as_dict(dig(body, f"{field}_set", "shop_money"))
+    amount = money(body.get(field))
+    if amount is not None:
+        return amount, bare_currency or currency(shop.get("currency_code"))
+    return money(shop.get("amount")), currency(shop.get("currency_code")) or bare_currency
+
+
+def amount_in(body: dict[str, Any], field: str, options: MappingOptions, *, checkout: bool,
+              shop_currency: str | None, presentment_currency: str | None) -> tuple[str | None, str | None]:
+    """(amount, currency) of one money field in the configured currency, falling back to shop money."""
+    if checkout:
+        bare = (money(body.get(field)), presentment_currency or shop_currency)
+        set_key = "presentment_money" if options.currency_mode == "presentment" else "shop_money"
+        chosen = as_dict(dig(body, f"{field}_set", set_key))
+        amount = money(chosen.get("amount"))
+        if amount is not None:
+            fallback = presentment_currency if set_key == "presentment_money" else shop_currency
+            return amount, currency(chosen.get("currency_code")) or fallback
+        return bare
+    if options.currency_mode == "presentment":
+        presented = as_dict(dig(body, f"{field}_set", "presentment_money"))
+        amount = money(presented.get("amount"))
+        if amount is not None:
+            return amount, currency(presented.get("currency_code")) or presentment_currency
+    return _shop_money(body, field, shop_currency)
+
+
+def _sku(line: dict[str, Any]) -> str | None:
+    sku = text(line.get("sku"))
+    return sku if sku and len(sku) <= 256 else None
+
+
+def _content_id(line: dict[str, Any], source: str) -> str | None:
+    """The catalog id of a line: the configured source first, then product -> variant -> sku."""
+    readers = {
+        "product_id": lambda: ident(line.get("product_id")),
+        "variant_id": lambda: ident(line.get("variant_id")),
+        "sku": lambda: _sku(line),
+    }
+    order = [source] + [name for name in _ID_FALLBACK if name != source]
+    return first(readers[name]() for name in order if name in readers)
+
+
+def quantity(value: Any) -> int | None:
+    """A non-negative whole quantity (ints or digit strings), or None."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 9:
+        value = int(value.strip())
+    return value if isinstance(value, int) and 0 <= value < 10**9 else None
+
+
+def _clip(value: str | None, limit: int) -> str | None:
+    return value[:limit] if value else None
+
+
+def _content(line: dict[str, Any], content_id: str | None, price: str | None) -> dict[str, Any]:
+    """One `contents[]` entry; keys without a value are left out, never sent as null."""
+    entry: dict[str, Any] = {
+        "id": content_id,
+        "item_price": price,
+        "quantity": quantity(line.get("quantity")),
+        "item_name": _clip(first(text(line.get(key)) for key in ("title", "name", "presentment_title")), 512),
+        "item_brand": _clip(text(line.get("vendor")), 256),
+    }
+    return {key: value for key, value in entry.items() if value is not None}
+
+
+def _line_price(line: dict[str, Any], options: MappingOptions, event_currency: str | None,
+                money_args: dict[str, Any]) -> str | None:
+    """Unit price before discounts, only when it is in the event's currency."""
+    price, price_currency = amount_in(line, "price", options, **money_args)
+    if price is None and money_args["checkout"]:
+        price = money(line.get("variant_price"))
+    if price_currency and event_currency and price_currency != event_currency:
+        return None
+    return price
+
+
+def custom_data(body: dict[str, Any], options: MappingOptions, *, checkout: bool,
+                order_id: str | None) -> dict[str, Any]:
+    """Pinterest `custom_data` for an order or checkout body."""
+    shop_currency = currency(body.get("currency"))
+    presentment = currency(body.get("presentment_currency"))
+    money_args = {"checkout": checkout, "shop_currency": shop_currency, "presentment_currency": presentment}
+    value_field = _VALUE_FIELDS.get(options.value_mode, "subtotal_price")
+    value, event_currency = amount_in(body, value_field, options, **money_args)
+    if value is None:
+        preferred = (presentment, shop_currency)
+        if not (checkout or options.currency_mode == "presentment"):
+            preferred = (shop_currency, presentment)
+        event_currency = first(preferred)
+
+    lines = [line for line in as_list(body.get("line_items")) if isinstance(line, dict)]
+    ids = [_content_id(line, options.content_id_source) for line in lines]
+    contents = [
+        _content(line, content_id, _line_price(line, options, event_currency, money_args))
+        for line, content_id in zip(lines, ids, strict=True)
+    ]
+    data: dict[str, Any] = {
+        "currency": event_currency,
+        "value": value,
+        "content_ids": unique(ids) or None,
+        "contents": [entry for entry in contents if entry] or None,
+        "num_items": sum(quantity(line.get("quantity")) or 0 for line in lines) if lines else None,
+        "order_id": order_id,
+        "opt_out_type": "LDP" if options.limited_data_processing else None,
+    }
+    return {key: item for key, item in data.items() if item is not None}

@@ -1,0 +1,138 @@
+"""Assemble one Pinterest `checkout` event from an order or a completed checkout, or say why not."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+from .commerce import custom_data
+from .fields import ident
+from .identity import (
+    action_source,
+    checkout_completed,
+    checkout_event_id,
+    checkout_event_time,
+    checkout_order_id,
+    customer_id,
+    is_test,
+    order_event_id,
+    order_event_time,
+    order_name,
+    status_url,
+    token,
+)
+from .types import MappedPurchase, MappingOptions
+from .user_data import build_user_data, can_match, match_keys, sha256_hex
+
+Kind = Literal["order", "checkout"]
+
+NOT_AN_OBJECT = "the webhook body is not a JSON object"
+CHECKOUT_OPEN = "checkout not completed"
+OFFLINE_DISABLED = "POS/draft order (offline orders are not sent; enable 'include offline orders')"
+NO_EVENT_ID = "no cart token, checkout token or order id to build an event id from"
+NO_ORDER_TIME = "no valid processed_at or created_at time on the order"
+NO_CHECKOUT_TIME = "no valid completed_at time on the checkout"
+NO_MATCH_KEY = "no email or browser IP/user agent to match the buyer"
+INTERNAL_ERROR = "could not be mapped because of an unexpected error ({error}); it was not sent"
+
+
+def map_order(order: Any, options: MappingOptions) -> MappedPurchase:
+    """Map an orders/create body (or a reconciled order in the same shape); never raises."""
+    return _safely("order", order, options, _map_order)
+
+
+def map_checkout(checkout: Any, options: MappingOptions) -> MappedPurchase:
+    """Map a checkouts/create|update body; only a completed checkout becomes an event. Never raises."""
+    return _safely("checkout", checkout, options, _map_checkout)
+
+
+def _safely(kind: Kind, body: Any, options: MappingOptions,
+            build: Callable[[dict[str, Any], MappingOptions], MappedPurchase]) -> MappedPurchase:
+    # The webhook must still be answered and recorded whatever Shopify (or a bug here) sends, so the
+    # last resort is a skipped purchase that names the error type, never an exception.
+    if not isinstance(body, dict):
+        return MappedPurchase(kind=kind, event_id=None, event=None, skip_reason=NOT_AN_OBJECT)
+    try:
+        return build(body, options)
+    except Exception as error:  # noqa: BLE001
+        reason = INTERNAL_ERROR.format(error=type(error).__name__)
+        return MappedPurchase(kind=kind, event_id=None, event=None, skip_reason=reason)
+
+
+def _map_order(order: dict[str, Any], options: MappingOptions) -> MappedPurchase:
+    event_time = order_event_time(order)
+    return _assemble(
+        "order", order, options,
+        event_id=order_event_id(order, options.event_id_source),
+        event_time=event_time,
+        order_id=ident(order.get("id")),
+        join_token=token(order.get("checkout_token")),
+        first_reason=None if event_time else NO_ORDER_TIME,
+    )
+
+
+def _map_checkout(checkout: dict[str, Any], options: MappingOptions) -> MappedPurchase:
+    completed = checkout_completed(checkout)
+    event_time = checkout_event_time(checkout) if completed else None
+    return _assemble(
+        "checkout", checkout, options,
+        event_id=checkout_event_id(checkout, options.event_id_source),
+        event_time=event_time,
+        order_id=checkout_order_id(checkout),
+        join_token=token(checkout.get("token")),
+        first_reason=CHECKOUT_OPEN if not completed else (None if event_time else NO_CHECKOUT_TIME),
+    )
+
+
+def _skip_reason(first_reason: str | None, options: MappingOptions, source: str, event_id: str | None,
+                 user_data: dict[str, Any]) -> str | None:
+    if first_reason == CHECKOUT_OPEN:
+        return first_reason
+    if source == "offline" and not options.include_offline_orders:
+        return OFFLINE_DISABLED
+    if event_id is None:
+        return NO_EVENT_ID
+    if first_reason:
+        return first_reason
+    return None if can_match(user_data) else NO_MATCH_KEY
+
+
+def _assemble(kind: Kind, body: dict[str, Any], options: MappingOptions, *, event_id: str | None,
+              event_time: int | None, order_id: str | None, join_token: str | None,
+              first_reason: str | None) -> MappedPurchase:
+    source = action_source(body)
+    user_data = build_user_data(body, web=source == "web")
+    custom = custom_data(body, options, checkout=kind == "checkout", order_id=order_id)
+    reason = _skip_reason(first_reason, options, source, event_id, user_data)
+    event: dict[str, Any] | None = None
+    if reason is None:
+        event = {
+            "event_name": "checkout",
+            "action_source": source,
+            "event_time": event_time,
+            "event_id": event_id,
+            "user_data": user_data,
+        }
+        url = status_url(body)
+        if url:
+            event["event_source_url"] = url
+        if custom:
+            event["custom_data"] = custom
+    customer = customer_id(body)
+    return MappedPurchase(
+        kind=kind,
+        event_id=event_id,
+        event=event,
+        skip_reason=reason,
+        test=is_test(body),
+        order_id=order_id,
+        order_name=order_name(body),
+        occurred_at=event_time,
+        action_source=source,
+        value=custom.get("value"),
+        currency=custom.get("currency"),
+        match_keys=match_keys(user_data),
+        customer_ref=sha256_hex(customer) if customer else None,
+        email_hashes=tuple(user_data.get("em", ())),
+        checkout_token=join_token,
+    )
