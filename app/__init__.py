@@ -1,0 +1,83 @@
+"""Pinbridge: Shopify orders to Pinterest Conversions API `checkout` events."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, jsonify
+from flask_migrate import Migrate
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+
+from .config import PROJECT_ROOT, load_config
+from .logs import configure_logging
+from .models import db
+
+migrate = Migrate()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults and environment, then the test override; nothing happens at import time."""
+    configure_logging()
+    app = Flask(
+        __name__,
+        instance_path=str(PROJECT_ROOT / "instance"),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    if test_config is None:
+        app.config.from_mapping(load_config())
+    else:
+        base = load_config(environ=test_config.get("ENVIRON", {}), instance_dir=test_config.get("INSTANCE_DIR"))
+        base.update(test_config)
+        app.config.from_mapping(base)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = _engine_options(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config.setdefault("MAX_CONTENT_LENGTH", None)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+
+    from . import api, cli, health, home, webhooks
+
+    app.register_blueprint(webhooks.bp)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(api.bp)
+    cli.register(app)
+
+    @app.errorhandler(500)
+    def internal_error(_exc: Exception) -> Any:
+        db.session.rollback()
+        return jsonify({"error": "internal_error", "message": "Something went wrong on our side."}), 500
+
+    return app
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if url.startswith("sqlite"):
+        # A writer waits for the lock instead of failing; the claim uses BEGIN IMMEDIATE.
+        return {"connect_args": {"timeout": 30, "check_same_thread": False}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+
+
+@sa_event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets web and worker processes share one SQLite file; autocommit-off is driven by SQLAlchemy."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@sa_event.listens_for(Engine, "begin")
+def _sqlite_begin(conn: Any) -> None:
+    """Open SQLite transactions explicitly; IMMEDIATE when the session asked for a write lock."""
+    if conn.dialect.name != "sqlite":
+        return
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

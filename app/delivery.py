@@ -1,0 +1,259 @@
+"""The delivery worker: claim → group → send → record, with backoff, pauses and batch splitting."""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import update
+
+from . import crypto, outbox
+from .models import ConnectionStatus, PinterestSettings, WorkerHeartbeat, db, now_utc
+from .pinterest import (
+    MAX_BATCH,
+    BatchRejected,
+    CredentialsRejected,
+    PinterestClient,
+    Unavailable,
+)
+from .retry import backoff_delay
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 5.0  # seconds
+EXPIRE_EVERY = 60.0  # seconds
+UNEXPECTED_ERROR_DELAY = 30.0  # seconds
+
+
+@dataclass
+class Periodic:
+    """A job the worker runs every `every` seconds between batches (lease reaping, expiry, ...)."""
+
+    name: str
+    every: float
+    run: Callable[[datetime], Any]
+    last: float = field(default=float("-inf"))
+
+
+@dataclass(frozen=True)
+class Credentials:
+    shop_id: int
+    ad_account_id: str
+    token: str
+    test_mode: bool
+    credentials_updated_at: datetime | None
+
+
+class Worker:
+    """Sends pending events to Pinterest until asked to stop."""
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        client: PinterestClient | None = None,
+        clock: Callable[[], datetime] = now_utc,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Any] | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        cfg = app.config
+        self.app = app
+        self.client = client or PinterestClient(
+            cfg["PINTEREST_API_URL"],
+            connect_timeout=cfg["PINTEREST_CONNECT_TIMEOUT"],
+            read_timeout=cfg["PINTEREST_READ_TIMEOUT"],
+        )
+        self.clock, self.rand = clock, rand
+        self.stopping = threading.Event()
+        self.sleep = sleep or self.stopping.wait
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+        self.lease_seconds = int(cfg["LEASE_SECONDS"])
+        self.batch_size = min(int(cfg["BATCH_SIZE"]), MAX_BATCH)
+        self.idle_seconds = float(cfg["WORKER_IDLE_SECONDS"])
+        self.periodic: list[Periodic] = [
+            Periodic("heartbeat", HEARTBEAT_EVERY, self._heartbeat),
+            Periodic("reclaim_leases", max(1.0, self.lease_seconds / 4), outbox.reclaim_expired_leases),
+            Periodic("expire", EXPIRE_EVERY, lambda now: outbox.expire_stale(now, cfg["EVENT_MAX_AGE_SECONDS"])),
+        ]
+
+    # -- loop -------------------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: finish the batch in flight, then exit."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self, max_idle_loops: int | None = None) -> None:
+        """Loop until stopped (or, for tests, until the queue stays empty `max_idle_loops` times)."""
+        logger.info("worker started", extra={"action": "worker_started", "worker": self.worker_id})
+        idle = 0
+        with self.app.app_context():
+            while not self.stopping.is_set():
+                sent = self.run_once()
+                if sent:
+                    idle = 0
+                    continue
+                idle += 1
+                if max_idle_loops is not None and idle >= max_idle_loops:
+                    break
+                self.sleep(self.idle_seconds)
+        logger.info("worker stopped", extra={"action": "worker_stopped", "worker": self.worker_id})
+
+    def run_once(self) -> int:
+        """Run due periodic jobs, then claim and send one batch; return how many events were handled."""
+        self._run_periodic()
+        now = self.clock()
+        try:
+            claimed = outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=self.batch_size)
+        except Exception:
+            logger.exception("claim failed", extra={"action": "claim_failed"})
+            db.session.rollback()
+            return 0
+        if claimed:
+            self.deliver(claimed)
+        return len(claimed)
+
+    def _run_periodic(self) -> None:
+        mono = time.monotonic()
+        for job in self.periodic:
+            if mono - job.last < job.every:
+                continue
+            job.last = mono
+            try:
+                job.run(self.clock())
+            except Exception:
+                db.session.rollback()
+                logger.exception("periodic job failed", extra={"action": "periodic_failed", "job": job.name})
+
+    def _heartbeat(self, now: datetime) -> None:
+        beat = db.session.get(WorkerHeartbeat, self.worker_id)
+        if beat is None:
+            db.session.add(WorkerHeartbeat(worker_id=self.worker_id, last_seen_at=now, started_at=now))
+        else:
+            beat.last_seen_at = now
+        db.session.commit()
+
+    # -- one claimed batch ----------------------------------------------------------------------
+    def deliver(self, claimed: list[outbox.Claimed]) -> None:
+        """Send one shop's claimed events, grouped by test flag, and record every outcome."""
+        creds = self._credentials(claimed[0].shop_id)
+        if creds is None:
+            return self._retry_later(claimed, "not_configured", "Pinterest settings are missing.", None)
+        groups: dict[bool, list[outbox.Claimed]] = {}
+        for item in claimed:
+            groups.setdefault(item.test or creds.test_mode, []).append(item)
+        for test, items in groups.items():
+            try:
+                self._send(creds, items, test)
+            except Exception:
+                db.session.rollback()
+                logger.exception("delivery failed unexpectedly", extra={"action": "delivery_error"})
+                self._retry_later(items, "internal_error", "Unexpected error; will retry.", None,
+                                  minimum=UNEXPECTED_ERROR_DELAY)
+            db.session.commit()
+
+    def _credentials(self, shop_id: int) -> Credentials | None:
+        settings = db.session.execute(
+            db.select(PinterestSettings).filter_by(shop_id=shop_id)
+        ).scalar_one_or_none()
+        if settings is None or not settings.configured:
+            return None
+        try:
+            token = crypto.decrypt(settings.access_token_enc or "")
+        except crypto.SecretUnreadable:
+            self._reject_shop(shop_id, settings.credentials_updated_at,
+                              "The saved Pinterest token can no longer be read; please enter it again.")
+            return None
+        return Credentials(shop_id, settings.ad_account_id or "", token, settings.test_mode,
+                           settings.credentials_updated_at)
+
+    def _send(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
+        now = self.clock()
+        try:
+            results = self.client.send_events(
+                creds.ad_account_id, creds.token, [item.payload for item in items], test=test
+            )
+        except CredentialsRejected as exc:
+            self._reject_shop(creds.shop_id, creds.credentials_updated_at, exc.message)
+            outbox.release_for_retry([i.row_id for i in items], self.worker_id, now, "credentials_rejected",
+                                     exc.message)
+            return
+        except Unavailable as exc:
+            self._retry_later(items, "unavailable", exc.message, exc.retry_after)
+            return
+        except BatchRejected as exc:
+            self._isolate(creds, items, test, exc)
+            return
+        self._record(creds, items, results, now)
+
+    def _isolate(self, creds: Credentials, items: list[outbox.Claimed], test: bool, exc: BatchRejected) -> None:
+        """A whole batch was refused: split it until the offending events stand alone."""
+        if len(items) == 1:
+            outbox.mark_failed({items[0].row_id: ("rejected", exc.message)}, self.worker_id, self.clock())
+            logger.error("event rejected by Pinterest",
+                         extra={"action": "event_rejected", "event_row": items[0].row_id})
+            return
+        middle = len(items) // 2
+        logger.info("splitting rejected batch",
+                    extra={"action": "batch_split", "size": len(items), "shop_id": creds.shop_id})
+        for half in (items[:middle], items[middle:]):
+            self._send(creds, half, test)
+
+    def _record(self, creds: Credentials, items: list[outbox.Claimed], results: list[Any], now: datetime) -> None:
+        delivered, warnings, failures = [], {}, {}
+        for item, result in zip(items, results, strict=True):
+            if result.processed:
+                delivered.append(item.row_id)
+                if result.warning_message:
+                    warnings[item.row_id] = result.warning_message[:1000]
+            else:
+                failures[item.row_id] = ("failed", result.error_message or "Pinterest did not process it.")
+        outbox.mark_delivered(delivered, self.worker_id, now, warnings)
+        outbox.mark_failed(failures, self.worker_id, now)
+        self._mark_connection_ok(creds)
+        logger.info("batch delivered", extra={"action": "batch_delivered", "shop_id": creds.shop_id,
+                                              "delivered": len(delivered), "failed": len(failures)})
+
+    def _retry_later(self, items: list[outbox.Claimed], code: str, message: str, retry_after: float | None,
+                     minimum: float = 0.0) -> None:
+        attempts = max(item.attempts for item in items)
+        delay = max(minimum, backoff_delay(attempts, retry_after=retry_after, rand=self.rand()))
+        when = self.clock() + timedelta(seconds=delay)
+        outbox.release_for_retry([i.row_id for i in items], self.worker_id, when, code, message)
+        logger.info("delivery will retry", extra={"action": "delivery_retry", "code": code,
+                                                  "events": len(items), "delay_s": round(delay, 2)})
+
+    def _reject_shop(self, shop_id: int, seen_update: datetime | None, message: str) -> None:
+        """Pause a shop, unless the merchant saved new credentials while we were sending."""
+        stmt = update(PinterestSettings).where(PinterestSettings.shop_id == shop_id)
+        if seen_update is None:
+            stmt = stmt.where(PinterestSettings.credentials_updated_at.is_(None))
+        else:
+            stmt = stmt.where(PinterestSettings.credentials_updated_at == seen_update)
+        db.session.execute(stmt.values(connection_status=ConnectionStatus.REJECTED.value,
+                                       connection_message=message[:1000],
+                                       connection_checked_at=self.clock()))
+        logger.error("Pinterest rejected the credentials",
+                     extra={"action": "credentials_rejected", "shop_id": shop_id})
+
+    def _mark_connection_ok(self, creds: Credentials) -> None:
+        db.session.execute(
+            update(PinterestSettings)
+            .where(PinterestSettings.shop_id == creds.shop_id,
+                   PinterestSettings.connection_status == ConnectionStatus.UNKNOWN.value)
+            .values(connection_status=ConnectionStatus.OK.value, connection_message=None,
+                    connection_checked_at=self.clock())
+        )

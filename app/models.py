@@ -1,0 +1,250 @@
+"""Tables: shops, their Pinterest settings, webhook receipts, the event outbox and operational records."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, date, datetime
+from typing import Any, Optional
+
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def now_utc() -> datetime:
+    """The one source of timestamps: timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Store UTC timestamps; always hand back timezone-aware datetimes (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+
+
+class EventStatus(enum.StrEnum):
+    PENDING = "pending"        # waiting to be sent (maybe not before available_at)
+    SENDING = "sending"        # claimed by a worker under a lease
+    DELIVERED = "delivered"    # Pinterest answered `processed`
+    FAILED = "failed"          # Pinterest refused it, or it expired; see error_code / error_message
+    SKIPPED = "skipped"        # never sent: no usable identifier, offline order, not configured...
+
+
+class ConnectionStatus(enum.StrEnum):
+    UNKNOWN = "unknown"        # never talked to Pinterest with these credentials
+    OK = "ok"                  # the last request with these credentials was accepted
+    REJECTED = "rejected"      # 401/403: delivery paused until the merchant saves new credentials
+
+
+class Shop(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "shops"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    domain: Mapped[str] = mapped_column(String(255), unique=True)  # "example.myshopify.com"
+    installed: Mapped[bool] = mapped_column(Boolean, default=True)
+    installed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    uninstalled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    # Shopify expiring offline token (encrypted) and its refresh token (encrypted).
+    shopify_token_enc: Mapped[Optional[str]] = mapped_column(Text)
+    shopify_token_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    shopify_refresh_token_enc: Mapped[Optional[str]] = mapped_column(Text)
+    shopify_refresh_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    shopify_scope: Mapped[Optional[str]] = mapped_column(String(255))
+    token_exchange_error: Mapped[Optional[str]] = mapped_column(Text)
+    last_reconciled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+    settings: Mapped[Optional[PinterestSettings]] = relationship(
+        back_populates="shop", uselist=False, cascade="all, delete-orphan"
+    )
+
+    @property
+    def handle(self) -> str:
+        return self.domain.removesuffix(".myshopify.com")
+
+
+class PinterestSettings(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "pinterest_settings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), unique=True)
+    ad_account_id: Mapped[Optional[str]] = mapped_column(String(18))
+    access_token_enc: Mapped[Optional[str]] = mapped_column(Text)
+    token_last4: Mapped[Optional[str]] = mapped_column(String(4))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
+    event_id_source: Mapped[str] = mapped_column(String(20), default="cart_token")
+    content_id_source: Mapped[str] = mapped_column(String(20), default="product_id")
+    value_mode: Mapped[str] = mapped_column(String(20), default="subtotal")
+    currency_mode: Mapped[str] = mapped_column(String(20), default="shop")
+    include_offline_orders: Mapped[bool] = mapped_column(Boolean, default=False)
+    limited_data_processing: Mapped[bool] = mapped_column(Boolean, default=False)
+    connection_status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.UNKNOWN.value)
+    connection_message: Mapped[Optional[str]] = mapped_column(Text)
+    connection_checked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    credentials_updated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
+
+    shop: Mapped[Shop] = relationship(back_populates="settings")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.ad_account_id and self.access_token_enc)
+
+    @property
+    def paused(self) -> bool:
+        return self.connection_status == ConnectionStatus.REJECTED.value
+
+
+class WebhookReceipt(db.Model):  # type: ignore[name-defined]
+    """One verified webhook delivery: its identity and what Pinbridge did with it."""
+
+    __tablename__ = "webhook_receipts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
+    shop_domain: Mapped[str] = mapped_column(String(255), index=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, index=True)
+    triggered_at: Mapped[Optional[str]] = mapped_column(String(64))
+    api_version: Mapped[Optional[str]] = mapped_column(String(20))
+    outcome: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[Optional[str]] = mapped_column(Text)
+    event_row_id: Mapped[Optional[int]] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+
+
+class Event(db.Model):  # type: ignore[name-defined]
+    """The outbox: one Pinterest `checkout` event per purchase, with its delivery state."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("shop_id", "event_id", name="uq_events_shop_id_event_id"),
+        Index("ix_events_claim", "status", "available_at"),
+        Index("ix_events_shop_status", "shop_id", "status"),
+        Index("ix_events_received_at", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    event_id: Mapped[Optional[str]] = mapped_column(String(255))
+    source: Mapped[str] = mapped_column(String(20))  # order | checkout | reconcile | verify
+    order_id: Mapped[Optional[str]] = mapped_column(String(32), index=True)
+    order_name: Mapped[Optional[str]] = mapped_column(String(64))
+    customer_ref: Mapped[Optional[str]] = mapped_column(String(64), index=True)  # sha256 of customer id
+    email_refs: Mapped[Optional[str]] = mapped_column(Text)  # space-separated em hashes, for redaction
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    action_source: Mapped[Optional[str]] = mapped_column(String(20))
+    value: Mapped[Optional[str]] = mapped_column(String(32))
+    currency: Mapped[Optional[str]] = mapped_column(String(3))
+    payload: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)  # the Pinterest event, hashed already
+    match_keys: Mapped[Optional[str]] = mapped_column(String(100))  # e.g. "em ph ip_ua address"
+    status: Mapped[str] = mapped_column(String(20), default=EventStatus.PENDING.value)
+    skip_reason: Mapped[Optional[str]] = mapped_column(Text)
+    error_code: Mapped[Optional[str]] = mapped_column(String(40))
+    error_message: Mapped[Optional[str]] = mapped_column(Text)
+    warning_message: Mapped[Optional[str]] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    occurred_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    available_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    lease_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(100))
+    last_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
+
+    shop: Mapped[Shop] = relationship()
+
+
+class DataRequest(db.Model):  # type: ignore[name-defined]
+    """A `customers/data_request` received from Shopify, shown to the merchant."""
+
+    __tablename__ = "data_requests"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    customer_ref: Mapped[Optional[str]] = mapped_column(String(64))
+    orders_requested: Mapped[int] = mapped_column(Integer, default=0)
+    events_held: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class DailyStat(db.Model):  # type: ignore[name-defined]
+    """Per-shop daily counts that outlive purged event payloads."""
+
+    __tablename__ = "daily_stats"
+    __table_args__ = (UniqueConstraint("shop_id", "day", name="uq_daily_stats_shop_id_day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    orders_received: Mapped[int] = mapped_column(Integer, default=0)
+    delivered: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)
+    skipped: Mapped[int] = mapped_column(Integer, default=0)
+    recovered: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class WorkerHeartbeat(db.Model):  # type: ignore[name-defined]
+    __tablename__ = "worker_heartbeats"
+
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+
+class Lock(db.Model):  # type: ignore[name-defined]
+    """A named lease used to run one job (e.g. the reconciler) at a time across workers."""
+
+    __tablename__ = "locks"
+
+    name: Mapped[str] = mapped_column(String(100), primary_key=True)
+    holder: Mapped[Optional[str]] = mapped_column(String(100))
+    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+
+
+__all__ = [
+    "DataRequest", "DailyStat", "Event", "EventStatus", "ConnectionStatus", "Lock",
+    "PinterestSettings", "Shop", "WebhookReceipt", "WorkerHeartbeat", "db", "now_utc",
+]

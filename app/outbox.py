@@ -1,0 +1,272 @@
+"""The event outbox: enqueue mapped purchases, claim them under a lease, record what Pinterest said.
+
+Every status change names the status it expects in its WHERE clause, so a worker whose lease was
+taken over can never overwrite the newer owner's result.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from .db_util import begin_write
+from .mapping import MappedPurchase
+from .models import (
+    ConnectionStatus,
+    Event,
+    EventStatus,
+    PinterestSettings,
+    Shop,
+    db,
+)
+
+logger = logging.getLogger(__name__)
+
+PENDING, SENDING = EventStatus.PENDING.value, EventStatus.SENDING.value
+DELIVERED, FAILED, SKIPPED = EventStatus.DELIVERED.value, EventStatus.FAILED.value, EventStatus.SKIPPED.value
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    outcome: str            # queued | skipped | replaced_checkout | already_received | already_sent
+    detail: str | None
+    event_row_id: int | None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed event with what is needed to send it; plain data, safe to pass around."""
+
+    row_id: int
+    shop_id: int
+    event_id: str
+    payload: dict[str, Any]
+    test: bool
+    attempts: int
+    received_at: datetime
+
+
+def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> dict[str, Any]:
+    occurred = datetime.fromtimestamp(mapped.occurred_at, now.tzinfo) if mapped.occurred_at else None
+    return {
+        "event_id": mapped.event_id,
+        "source": mapped.kind,
+        "order_id": mapped.order_id,
+        "order_name": mapped.order_name,
+        "customer_ref": mapped.customer_ref,
+        "email_refs": " ".join(mapped.email_hashes) or None,
+        "test": mapped.test,
+        "action_source": mapped.action_source,
+        "value": mapped.value,
+        "currency": mapped.currency,
+        "payload": mapped.event,
+        "match_keys": " ".join(mapped.match_keys) or None,
+        "status": PENDING if mapped.event is not None else SKIPPED,
+        "skip_reason": mapped.skip_reason if mapped.event is None else None,
+        "occurred_at": occurred,
+        "available_at": now + timedelta(seconds=settle_seconds),
+    }
+
+
+def enqueue(
+    shop: Shop, mapped: MappedPurchase, *, now: datetime, settle_seconds: int = 0, source: str | None = None
+) -> EnqueueResult:
+    """Add one purchase to the outbox inside the caller's transaction (one purchase, one event)."""
+    values = _row_values(mapped, now, settle_seconds)
+    if source:
+        values["source"] = source
+    if values["status"] == PENDING and shop.settings is not None and not shop.settings.enabled:
+        values.update(status=SKIPPED, payload=None, skip_reason="Sending to Pinterest was turned off.")
+    existing = None
+    if mapped.event_id is not None:
+        existing = db.session.execute(
+            select(Event).filter_by(shop_id=shop.id, event_id=mapped.event_id)
+        ).scalar_one_or_none()
+    if existing is None:
+        try:
+            with db.session.begin_nested():
+                row = Event(shop_id=shop.id, received_at=now, **values)
+                db.session.add(row)
+        except IntegrityError:
+            existing = db.session.execute(
+                select(Event).filter_by(shop_id=shop.id, event_id=mapped.event_id)
+            ).scalar_one()
+        else:
+            outcome = "queued" if row.status == PENDING else "skipped"
+            return EnqueueResult(outcome, row.skip_reason, row.id)
+    return _merge(existing, values, mapped, now)
+
+
+def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now: datetime) -> EnqueueResult:
+    """The same purchase again: an order replaces its still-waiting checkout; anything else is a repeat."""
+    order_replaces_checkout = (
+        existing.source == "checkout" and mapped.kind == "order" and values["status"] == PENDING
+    )
+    if not order_replaces_checkout:
+        return EnqueueResult("already_received", "This purchase already has an event.", existing.id)
+    values = {**values, "available_at": now}
+    changed = db.session.execute(
+        update(Event)
+        .where(Event.id == existing.id, Event.status.in_([PENDING, SKIPPED]))
+        .values(**values, attempts=0, error_code=None, error_message=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if changed:
+        return EnqueueResult("replaced_checkout", "The order replaced its checkout's event.", existing.id)
+    return EnqueueResult("already_sent", "Its checkout's event was already sent.", existing.id)
+
+
+def _eligible_shops() -> Any:
+    """Shops whose events may be sent now: installed, enabled, configured and not rejected."""
+    return (
+        select(Shop.id)
+        .join(PinterestSettings, PinterestSettings.shop_id == Shop.id)
+        .where(
+            Shop.installed.is_(True),
+            PinterestSettings.enabled.is_(True),
+            PinterestSettings.ad_account_id.is_not(None),
+            PinterestSettings.access_token_enc.is_not(None),
+            PinterestSettings.connection_status != ConnectionStatus.REJECTED.value,
+        )
+    )
+
+
+def reclaim_expired_leases(now: datetime) -> int:
+    """Events whose worker died mid-batch go back to pending once the lease has run out."""
+    begin_write()
+    count = db.session.execute(
+        update(Event)
+        .where(Event.status == SENDING, Event.lease_expires_at < now)
+        .values(status=PENDING, claimed_by=None, lease_expires_at=None, available_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if count:
+        logger.info("leases expired", extra={"action": "lease_reclaimed", "count": count})
+    return int(count or 0)
+
+
+def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shops: int = 4) -> list[Claimed]:
+    """Claim up to `limit` ready events of one shop (the one waiting longest) under a lease.
+
+    One shop per claim keeps Pinterest batches full. PostgreSQL skips rows another worker has
+    locked; SQLite holds its write lock (BEGIN IMMEDIATE) for the few milliseconds this takes.
+    """
+    begin_write()
+    try:
+        candidates = db.session.execute(
+            select(Event.shop_id, func.min(Event.available_at).label("oldest"))
+            .where(Event.status == PENDING, Event.available_at <= now, Event.shop_id.in_(_eligible_shops()))
+            .group_by(Event.shop_id)
+            .order_by("oldest")
+            .limit(shops)
+        ).all()
+        for shop_id, _oldest in candidates:
+            ids = db.session.execute(
+                select(Event.id)
+                .where(Event.shop_id == shop_id, Event.status == PENDING, Event.available_at <= now)
+                .order_by(Event.available_at, Event.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars().all()
+            if ids:
+                return _mark_claimed(list(ids), worker_id, now, lease_seconds)
+        db.session.commit()
+        return []
+    except Exception:
+        db.session.rollback()
+        raise
+
+
+def _mark_claimed(ids: list[int], worker_id: str, now: datetime, lease_seconds: int) -> list[Claimed]:
+    lease = now + timedelta(seconds=lease_seconds)
+    db.session.execute(
+        update(Event)
+        .where(Event.id.in_(ids), Event.status == PENDING)
+        .values(status=SENDING, claimed_by=worker_id, lease_expires_at=lease,
+                attempts=Event.attempts + 1, last_attempt_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    rows = db.session.execute(
+        select(Event.id, Event.shop_id, Event.event_id, Event.payload, Event.test, Event.attempts,
+               Event.received_at)
+        .where(Event.id.in_(ids), Event.status == SENDING, Event.claimed_by == worker_id)
+        .order_by(Event.id)
+    ).all()
+    db.session.commit()
+    return [Claimed(r.id, r.shop_id, r.event_id, r.payload, r.test, r.attempts, r.received_at) for r in rows]
+
+
+def _owned(ids: list[int], worker_id: str) -> Any:
+    return and_(Event.id.in_(ids), Event.status == SENDING, Event.claimed_by == worker_id)
+
+
+def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict[int, str]) -> int:
+    """Pinterest processed these events."""
+    if not ids:
+        return 0
+    count = db.session.execute(
+        update(Event).where(_owned(ids, worker_id))
+        .values(status=DELIVERED, delivered_at=now, claimed_by=None, lease_expires_at=None,
+                error_code=None, error_message=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if warnings:
+        table = Event.__table__
+        db.session.execute(
+            update(table).where(table.c.id == bindparam("row_id")).values(warning_message=bindparam("msg")),
+            [{"row_id": rid, "msg": msg} for rid, msg in warnings.items()],
+        )
+    return int(count or 0)
+
+
+def mark_failed(failures: dict[int, tuple[str, str]], worker_id: str, now: datetime) -> int:
+    """Pinterest refused these events for good: row id → (code, message)."""
+    if not failures:
+        return 0
+    table = Event.__table__
+    result = db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.status == SENDING,
+               table.c.claimed_by == bindparam("worker"))
+        .values(status=FAILED, error_code=bindparam("code"), error_message=bindparam("msg"),
+                claimed_by=None, lease_expires_at=None, updated_at=now),
+        [{"row_id": rid, "worker": worker_id, "code": code, "msg": msg[:1000]}
+         for rid, (code, msg) in failures.items()],
+    )
+    return int(result.rowcount or 0)
+
+
+def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, code: str, message: str) -> int:
+    """Give events back to the queue to try again later (nothing is lost)."""
+    if not ids:
+        return 0
+    count = db.session.execute(
+        update(Event).where(_owned(ids, worker_id))
+        .values(status=PENDING, available_at=available_at, claimed_by=None, lease_expires_at=None,
+                error_code=code, error_message=message[:1000])
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return int(count or 0)
+
+
+def expire_stale(now: datetime, max_age_seconds: int) -> int:
+    """Events still undelivered long after they were received fail as `expired`."""
+    cutoff = now - timedelta(seconds=max_age_seconds)
+    begin_write()
+    count = db.session.execute(
+        update(Event)
+        .where(Event.status == PENDING, Event.received_at < cutoff)
+        .values(status=FAILED, error_code="expired", updated_at=now,
+                error_message=f"Not delivered within {max_age_seconds // 3600} hours of receipt.")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    if count:
+        logger.error("events expired", extra={"action": "events_expired", "count": count})
+    return int(count or 0)

@@ -1,0 +1,141 @@
+"""Per-shop Pinterest settings: validation (pure), storage with the token encrypted, and lookups."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from . import crypto
+from .mapping import MappingOptions
+from .mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
+from .models import ConnectionStatus, PinterestSettings, Shop, db, now_utc
+
+AD_ACCOUNT_RE = re.compile(r"^\d{1,18}$")
+SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+MAX_TOKEN_LENGTH = 2048
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "event_id_source": EVENT_ID_SOURCES,
+    "content_id_source": CONTENT_ID_SOURCES,
+    "value_mode": VALUE_MODES,
+    "currency_mode": CURRENCY_MODES,
+}
+FLAGS = ("enabled", "test_mode", "include_offline_orders", "limited_data_processing")
+FIELDS = ("ad_account_id", "access_token", *FLAGS, *CHOICES)
+
+
+def normalise_shop_domain(value: str) -> str | None:
+    """`example`, `example.myshopify.com` or `https://example.myshopify.com/` → `example.myshopify.com`."""
+    value = (value or "").strip().lower()
+    value = re.sub(r"^https?://", "", value).rstrip("/")
+    if value and "." not in value:
+        value += ".myshopify.com"
+    return value if SHOP_DOMAIN_RE.match(value) else None
+
+
+def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
+    """Check a (partial) settings update; return the clean values and per-field messages."""
+    if not isinstance(data, dict):
+        return {}, {"_": "Send a JSON object of settings."}
+    clean: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    for key in data:
+        if key not in FIELDS:
+            errors[key] = "Unknown setting."
+    if "ad_account_id" in data:
+        value = data["ad_account_id"]
+        value = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
+        if value is None or not AD_ACCOUNT_RE.match(value):
+            errors["ad_account_id"] = "Enter the ad account id: digits only, at most 18."
+        else:
+            clean["ad_account_id"] = value
+    if "access_token" in data:
+        token = data["access_token"]
+        if not isinstance(token, str) or not token.strip():
+            errors["access_token"] = "Paste the conversion access token from Pinterest Ads Manager."
+        elif len(token.strip()) > MAX_TOKEN_LENGTH or any(c.isspace() for c in token.strip()):
+            errors["access_token"] = "That does not look like a Pinterest access token."
+        else:
+            clean["access_token"] = token.strip()
+    for key in FLAGS:
+        if key in data:
+            if isinstance(data[key], bool):
+                clean[key] = data[key]
+            else:
+                errors[key] = "Use true or false."
+    for key, choices in CHOICES.items():
+        if key in data:
+            if data[key] in choices:
+                clean[key] = data[key]
+            else:
+                errors[key] = "Choose one of: " + ", ".join(choices) + "."
+    return (clean, errors) if not errors else ({}, errors)
+
+
+def get_or_create_shop(domain: str) -> Shop:
+    """The shop row for a domain, created (with default settings) on first sight."""
+    shop = db.session.execute(db.select(Shop).filter_by(domain=domain)).scalar_one_or_none()
+    if shop is None:
+        shop = Shop(domain=domain, installed=True, installed_at=now_utc())
+        shop.settings = PinterestSettings()
+        db.session.add(shop)
+        db.session.flush()
+    elif shop.settings is None:
+        shop.settings = PinterestSettings()
+        db.session.flush()
+    return shop
+
+
+def find_shop(domain: str) -> Shop | None:
+    return db.session.execute(db.select(Shop).filter_by(domain=domain)).scalar_one_or_none()
+
+
+def apply_settings(shop: Shop, clean: dict[str, Any], now: datetime | None = None) -> PinterestSettings:
+    """Store validated values; new credentials clear a rejection so waiting events flow again."""
+    settings = shop.settings or PinterestSettings()
+    shop.settings = settings
+    now = now or now_utc()
+    credentials_changed = False
+    for key, value in clean.items():
+        if key == "access_token":
+            settings.access_token_enc = crypto.encrypt(value)
+            settings.token_last4 = value[-4:]
+            credentials_changed = True
+        else:
+            if key == "ad_account_id" and value != settings.ad_account_id:
+                credentials_changed = True
+            setattr(settings, key, value)
+    if credentials_changed:
+        settings.connection_status = ConnectionStatus.UNKNOWN.value
+        settings.connection_message = None
+        settings.credentials_updated_at = now
+    settings.updated_at = now
+    return settings
+
+
+def settings_view(settings: PinterestSettings) -> dict[str, Any]:
+    """What the API returns: never the token, only whether there is one and its last 4 characters."""
+    return {
+        "ad_account_id": settings.ad_account_id,
+        "has_access_token": bool(settings.access_token_enc),
+        "access_token_last4": settings.token_last4,
+        **{key: bool(getattr(settings, key)) for key in FLAGS},
+        **{key: getattr(settings, key) for key in CHOICES},
+        "connection_status": settings.connection_status,
+        "connection_message": settings.connection_message,
+        "configured": settings.configured,
+    }
+
+
+def mapping_options(settings: PinterestSettings | None) -> MappingOptions:
+    if settings is None:
+        return MappingOptions()
+    return MappingOptions(
+        event_id_source=settings.event_id_source,
+        content_id_source=settings.content_id_source,
+        value_mode=settings.value_mode,
+        currency_mode=settings.currency_mode,
+        include_offline_orders=settings.include_offline_orders,
+        limited_data_processing=settings.limited_data_processing,
+    )

@@ -1,0 +1,184 @@
+"""POST /webhooks: verify the raw body, parse, route by topic, commit, then answer 200."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from shopify_app import ShopifyApp
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from . import outbox, privacy
+from .db_util import begin_write
+from .mapping import MappedPurchase, map_checkout, map_order
+from .models import WebhookReceipt, db, now_utc
+from .settings import get_or_create_shop, mapping_options, normalise_shop_domain
+
+logger = logging.getLogger(__name__)
+bp = Blueprint("webhooks", __name__)
+
+ORDER_TOPICS = {"orders/create"}
+CHECKOUT_TOPICS = {"checkouts/create", "checkouts/update"}
+MAX_JSON_DEPTH = 64
+
+
+class WebhookRejected(Exception):
+    """Every reason a delivery is refused, with its fixed HTTP status and a short code."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass(frozen=True)
+class Delivery:
+    webhook_id: str
+    topic: str
+    shop_domain: str
+    api_version: str | None
+    triggered_at: str | None
+    payload: dict[str, Any]
+
+
+def shopify_app() -> ShopifyApp:
+    """The shopifyapp verifier for the configured client (old secret accepted during rotation)."""
+    cfg = current_app.config
+    return ShopifyApp(cfg["SHOPIFY_API_KEY"], cfg["SHOPIFY_API_SECRET"], cfg.get("SHOPIFY_API_SECRET_OLD"))
+
+
+@bp.route("/webhooks", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
+def receive() -> tuple[Response, int]:
+    try:
+        delivery = _verify_and_parse()
+    except WebhookRejected as exc:
+        logger.info("webhook rejected", extra={"action": "webhook_rejected", "code": exc.code})
+        return jsonify({"error": exc.code, "message": exc.message}), exc.status
+    try:
+        status = _record(delivery)
+    except OperationalError:
+        db.session.rollback()
+        logger.error("database unavailable", extra={"action": "webhook_db_unavailable"})
+        # 503 makes Shopify retry later instead of losing the order.
+        return jsonify({"error": "unavailable", "message": "Database unavailable, retry later."}), 503
+    return jsonify({"status": status}), 200
+
+
+def _verify_and_parse() -> Delivery:
+    if request.method != "POST":
+        raise WebhookRejected(405, "method_not_allowed", "Webhooks are delivered with POST.")
+    limit = current_app.config["MAX_WEBHOOK_BYTES"]
+    if request.content_length is not None and request.content_length > limit:
+        raise WebhookRejected(413, "too_large", "Body larger than 5 MiB.")
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise WebhookRejected(413, "too_large", "Body larger than 5 MiB.")
+    headers = {k: v for k, v in request.headers.items()}
+    result = shopify_app().verify_webhook_req(
+        {"method": "POST", "headers": headers, "url": request.url, "body": raw.decode("utf-8", "replace")}
+    )
+    if not result.ok:
+        status = result.response.status if result.response.status in (400, 401, 405) else 401
+        raise WebhookRejected(status, result.log.code, "Webhook verification failed.")
+    topic = (request.headers.get("X-Shopify-Topic") or "").strip()
+    shop_domain = normalise_shop_domain(request.headers.get("X-Shopify-Shop-Domain") or "")
+    if not topic:
+        raise WebhookRejected(400, "missing_topic", "X-Shopify-Topic header is required.")
+    if not shop_domain:
+        raise WebhookRejected(400, "missing_shop", "X-Shopify-Shop-Domain header is required.")
+    payload = _parse_object(raw)
+    webhook_id = (request.headers.get("X-Shopify-Webhook-Id") or "").strip()[:255]
+    if not webhook_id:
+        # No id to deduplicate on: identical redeliveries still collapse onto one receipt.
+        webhook_id = "sha256:" + hashlib.sha256(topic.encode() + b"\0" + shop_domain.encode() + raw).hexdigest()
+    return Delivery(
+        webhook_id=webhook_id,
+        topic=topic[:100],
+        shop_domain=shop_domain,
+        api_version=(request.headers.get("X-Shopify-API-Version") or None),
+        triggered_at=(request.headers.get("X-Shopify-Triggered-At") or None),
+        payload=payload,
+    )
+
+
+def _parse_object(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise WebhookRejected(400, "invalid_json", "Body is not a JSON object.") from exc
+    if not isinstance(payload, dict):
+        raise WebhookRejected(400, "invalid_json", "Body is not a JSON object.")
+    return payload
+
+
+def _record(delivery: Delivery) -> str:
+    """Commit the receipt and its effect in one transaction; a redelivery changes nothing."""
+    begin_write()
+    try:
+        seen = db.session.execute(
+            db.select(WebhookReceipt.id).filter_by(webhook_id=delivery.webhook_id)
+        ).first()
+        if seen:
+            db.session.rollback()
+            return "duplicate"
+        now = now_utc()
+        receipt = WebhookReceipt(
+            webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
+            received_at=now, triggered_at=delivery.triggered_at, api_version=delivery.api_version,
+            outcome="accepted",
+        )
+        status = _route(delivery, receipt, now)
+        db.session.add(receipt)
+        db.session.commit()
+    except IntegrityError:
+        # Another process committed the same webhook id between our check and our insert.
+        db.session.rollback()
+        return "duplicate"
+    except Exception:
+        db.session.rollback()
+        raise
+    logger.info(
+        "webhook received",
+        extra={"action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
+               "outcome": receipt.outcome, "webhook_id": delivery.webhook_id},
+    )
+    return status
+
+
+def _map_safely(mapper: Any, payload: dict[str, Any], options: Any, kind: str) -> MappedPurchase:
+    """The mapping never raises by design; if it ever does, keep the receipt and say so."""
+    try:
+        mapped: MappedPurchase = mapper(payload, options)
+        return mapped
+    except Exception:
+        logger.exception("mapping failed", extra={"action": "mapping_failed", "kind": kind})
+        return MappedPurchase(kind=kind, event_id=None, event=None,  # type: ignore[arg-type]
+                              skip_reason="Pinbridge could not read this order (unexpected format).")
+
+
+def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> str:
+    topic = delivery.topic
+    if topic in ORDER_TOPICS or topic in CHECKOUT_TOPICS:
+        shop = get_or_create_shop(delivery.shop_domain)
+        options = mapping_options(shop.settings)
+        if topic in ORDER_TOPICS:
+            mapped = _map_safely(map_order, delivery.payload, options, "order")
+            settle = 0
+        else:
+            mapped = _map_safely(map_checkout, delivery.payload, options, "checkout")
+            if mapped.event is None and mapped.skip_reason == "checkout not completed":
+                receipt.outcome = "checkout_open"
+                return "accepted"
+            settle = int(current_app.config["CHECKOUT_SETTLE_SECONDS"])
+        result = outbox.enqueue(shop, mapped, now=now, settle_seconds=settle)
+        receipt.outcome, receipt.detail = result.outcome, result.detail
+        receipt.event_row_id = result.event_row_id
+        return "accepted"
+    if topic in privacy.TOPICS:
+        receipt.outcome = privacy.handle(topic, delivery.shop_domain, delivery.payload, now)
+        return "accepted"
+    receipt.outcome = "ignored"
+    return "ignored"
