@@ -13,7 +13,7 @@ def begin_write(session: Session | None = None) -> None:
     SQLite has no `SELECT ... FOR UPDATE`; `BEGIN IMMEDIATE` gives a read-then-write transaction
     the same safety across processes. On PostgreSQL this is a plain transaction start.
     """
-    session = session or db.session
+    session = session or db.session()
     if session.in_transaction():
         raise RuntimeError("begin_write() must open the transaction; commit or roll back first")
     session.connection(execution_options={"sqlite_immediate": True})

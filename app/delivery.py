@@ -151,7 +151,9 @@ class Worker:
         """Send one shop's claimed events, grouped by test flag, and record every outcome."""
         creds = self._credentials(claimed[0].shop_id)
         if creds is None:
-            return self._retry_later(claimed, "not_configured", "Pinterest settings are missing.", None)
+            self._retry_later(claimed, "not_configured", "Pinterest settings are missing.", None)
+            db.session.commit()
+            return
         groups: dict[bool, list[outbox.Claimed]] = {}
         for item in claimed:
             groups.setdefault(item.test or creds.test_mode, []).append(item)

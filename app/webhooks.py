@@ -77,9 +77,13 @@ def _verify_and_parse() -> Delivery:
     if len(raw) > limit:
         raise WebhookRejected(413, "too_large", "Body larger than 5 MiB.")
     headers = {k: v for k, v in request.headers.items()}
-    result = shopify_app().verify_webhook_req(
-        {"method": "POST", "headers": headers, "url": request.url, "body": raw.decode("utf-8", "replace")}
-    )
+    try:
+        result = shopify_app().verify_webhook_req(
+            {"method": "POST", "headers": headers, "url": request.url, "body": raw.decode("utf-8", "replace")}
+        )
+    except RecursionError as exc:
+        # shopifyapp parses the body to redact its log; absurdly nested JSON overflows that parser.
+        raise WebhookRejected(400, "invalid_json", "Body is nested too deeply to read.") from exc
     if not result.ok:
         status = result.response.status if result.response.status in (400, 401, 405) else 401
         raise WebhookRejected(status, result.log.code, "Webhook verification failed.")
@@ -131,6 +135,7 @@ def _record(delivery: Delivery) -> str:
             outcome="accepted",
         )
         status = _route(delivery, receipt, now)
+        outcome = receipt.outcome
         db.session.add(receipt)
         db.session.commit()
     except IntegrityError:
@@ -143,7 +148,7 @@ def _record(delivery: Delivery) -> str:
     logger.info(
         "webhook received",
         extra={"action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
-               "outcome": receipt.outcome, "webhook_id": delivery.webhook_id},
+               "outcome": outcome, "webhook_id": delivery.webhook_id},
     )
     return status
 

@@ -1,0 +1,111 @@
+"""Realistic Shopify webhook bodies with fake personal data, built to be overridden per test."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from typing import Any
+
+_ids = itertools.count(1)
+
+ORDER_ID_BASE = 5_912_345_678_901_234  # above 2**53, as real order ids are
+
+
+def _address(**overrides: Any) -> dict[str, Any]:
+    address = {
+        "first_name": "Dana", "last_name": "Example", "address1": "1 Test Street", "address2": None,
+        "city": "Portland", "province": "Oregon", "province_code": "OR", "zip": "97201-1234",
+        "country": "United States", "country_code": "US", "phone": "+1 555-0100", "company": None,
+    }
+    address.update(overrides)
+    return address
+
+
+def web_order(**overrides: Any) -> dict[str, Any]:
+    """An online-store orders/create body shaped like Shopify's, values fake."""
+    n = next(_ids)
+    order_id = ORDER_ID_BASE + n
+    order: dict[str, Any] = {
+        "id": order_id,
+        "admin_graphql_api_id": f"gid://shopify/Order/{order_id}",
+        "name": f"#{1000 + n}",
+        "order_number": 1000 + n,
+        "email": f"buyer{n}@example.com",
+        "contact_email": f"buyer{n}@example.com",
+        "phone": None,
+        "created_at": "2026-11-20T10:15:00-05:00",
+        "processed_at": "2026-11-20T10:15:00-05:00",
+        "updated_at": "2026-11-20T10:15:02-05:00",
+        "cart_token": f"Z2NwLXVzLWVhc3QxOjAxSkJaTUVRVEVTVENBUlQ{n:06d}",
+        "checkout_token": f"{n:032x}",
+        "checkout_id": 35_550_298_931_313 + n,
+        "token": f"{n + 7:032x}",
+        "source_name": "web",
+        "test": False,
+        "currency": "USD",
+        "presentment_currency": "USD",
+        "subtotal_price": "90.00",
+        "total_price": "104.50",
+        "total_tax": "7.50",
+        "total_discounts": "10.00",
+        "subtotal_price_set": {"shop_money": {"amount": "90.00", "currency_code": "USD"},
+                               "presentment_money": {"amount": "90.00", "currency_code": "USD"}},
+        "total_price_set": {"shop_money": {"amount": "104.50", "currency_code": "USD"},
+                            "presentment_money": {"amount": "104.50", "currency_code": "USD"}},
+        "browser_ip": "203.0.113.10",
+        "client_details": {"browser_ip": "203.0.113.10", "user_agent": "Mozilla/5.0 (iPhone) TestAgent",
+                           "accept_language": "en-US"},
+        "landing_site": "/products/mug?utm_source=pinterest&epik=dj0yJnU9TESTCLICKID",
+        "order_status_url": f"https://demo-store.myshopify.com/orders/{n:032x}/authenticate?key=fake",
+        "note_attributes": [],
+        "discount_codes": [{"code": "WELCOME10", "amount": "10.00", "type": "fixed_amount"}],
+        "line_items": [
+            {"id": 1_300_000 + n, "product_id": 7_001_002_003_004, "variant_id": 42_001_002_003_004,
+             "sku": "MUG-BLUE", "title": "Blue Mug", "name": "Blue Mug - Large", "vendor": "Demo Ceramics",
+             "quantity": 2, "price": "25.00",
+             "price_set": {"shop_money": {"amount": "25.00", "currency_code": "USD"},
+                           "presentment_money": {"amount": "25.00", "currency_code": "USD"}}},
+            {"id": 1_400_000 + n, "product_id": 7_001_002_003_005, "variant_id": 42_001_002_003_005,
+             "sku": "", "title": "Linen Throw", "name": "Linen Throw", "vendor": "Demo Home",
+             "quantity": 1, "price": "50.00",
+             "price_set": {"shop_money": {"amount": "50.00", "currency_code": "USD"},
+                           "presentment_money": {"amount": "50.00", "currency_code": "USD"}}},
+        ],
+        "customer": {"id": 6_001_002_003_000 + n, "email": f"buyer{n}@example.com", "first_name": "Dana",
+                     "last_name": "Example", "phone": None},
+        "billing_address": _address(),
+        "shipping_address": _address(),
+    }
+    order.update(copy.deepcopy(overrides))
+    return order
+
+
+def completed_checkout(order: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
+    """The checkouts/update body Shopify sends when the order's checkout completes."""
+    order = order or web_order()
+    checkout = {
+        "id": order["checkout_id"],
+        "token": order["checkout_token"],
+        "cart_token": order["cart_token"],
+        "email": order["email"],
+        "created_at": "2026-11-20T10:10:00-05:00",
+        "updated_at": "2026-11-20T10:15:00-05:00",
+        "completed_at": "2026-11-20T10:15:00-05:00",
+        "currency": order["currency"],
+        "presentment_currency": order["presentment_currency"],
+        "subtotal_price": order["subtotal_price"],
+        "total_price": order["total_price"],
+        "source_name": "web",
+        "landing_site": order["landing_site"],
+        "note_attributes": [],
+        "line_items": [
+            {"product_id": li["product_id"], "variant_id": li["variant_id"], "sku": li["sku"],
+             "title": li["title"], "vendor": li["vendor"], "quantity": li["quantity"], "price": li["price"]}
+            for li in order["line_items"]
+        ],
+        "customer": copy.deepcopy(order["customer"]),
+        "billing_address": copy.deepcopy(order["billing_address"]),
+        "shipping_address": copy.deepcopy(order["shipping_address"]),
+    }
+    checkout.update(copy.deepcopy(overrides))
+    return checkout
