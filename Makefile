@@ -22,8 +22,7 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 
 ## run: web (gunicorn) + delivery worker on SQLite at http://127.0.0.1:8000
 run: $(STAMP)
-	$(BIN)/flask db upgrade
-	$(BIN)/honcho-free-run
+	$(BIN)/python -m app.localrun
 
 ## test: the whole suite (SQLite always; PostgreSQL when reachable or CI=true)
 test: $(DEV_STAMP) browser
