@@ -305,7 +305,7 @@ class PinterestStandin:
         """Bind a port and serve on a daemon thread."""
         self._server = _Server(self._address, _Handler, self)
         self._thread = threading.Thread(target=self._server.serve_forever, name="pinterest-standin",
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+                                        kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self
 
@@ -594,6 +594,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     timeout = IDLE_TIMEOUT
+    disable_nagle_algorithm = True  # headers and body go out in two writes; Nagle would delay the second
     server: _Server
 
     def do_POST(self) -> None:
