@@ -1,0 +1,185 @@
+"""Value, currency, content ids and contents of `custom_data`, as tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.mapping import MappingOptions, map_checkout, map_order
+from app.mapping.commerce import currency, custom_data, money, quantity
+
+from . import orders
+
+BIG = 2**53 + 1
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("45.62", "45.62"),                  # Shopify's decimal string, unchanged
+    (" 12.50 ", "12.50"),                # trimmed; trailing zero kept
+    ("0.00", "0.00"),                    # free order
+    ("-0.00", "0.00"),                   # negative zero normalised
+    ("1e3", "1000"),                     # exponent written out, never "1E+3"
+    ("123456789012.34", "123456789012.34"),  # no float rounding
+    (45, "45"),                          # integer amount (reconciled data)
+    (45.62, "45.62"),                    # float amount: its shortest text, not 45.6199999...
+    ("-1.00", None),                     # negative: not a purchase value
+    ("NaN", None),                       # not finite
+    ("Infinity", None),                  # not finite
+    (float("inf"), None),                # not finite
+    ("abc", None),                       # not a number
+    ("", None),                          # empty
+    (True, None),                        # boolean
+    ({"amount": "1.00"}, None),          # object
+])
+def test_money(raw: Any, expected: str | None) -> None:
+    assert money(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("USD", "USD"), ("aud", "AUD"), (" eur ", "EUR"),       # ISO-4217, upper-cased
+    ("US", None), ("DOLLAR", None), (None, None), (840, None),  # not a three-letter code
+])
+def test_currency(raw: Any, expected: str | None) -> None:
+    assert currency(raw) == expected
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (2, 2), ("3", 3), (0, 0), (-1, None), (True, None), (1.5, None), ("two", None), (None, None),
+])
+def test_quantity(raw: Any, expected: int | None) -> None:
+    assert quantity(raw) == expected
+
+
+@pytest.mark.parametrize(("value_mode", "currency_mode", "value", "currency_code", "item_price"), [
+    ("subtotal", "shop", "45.62", "AUD", "45.62"),         # default: shop money, after discounts
+    ("subtotal", "presentment", "34.67", "USD", "34.67"),  # buyer's currency
+    ("total", "shop", "60.33", "AUD", "45.62"),            # with shipping and tax
+    ("total", "presentment", "45.85", "USD", "34.67"),     # with shipping and tax, buyer's currency
+])
+def test_value_and_currency_for_every_mode(value_mode: str, currency_mode: str, value: str,
+                                           currency_code: str, item_price: str) -> None:
+    options = MappingOptions(value_mode=value_mode, currency_mode=currency_mode)
+    mapped = map_order(orders.multi_currency_order(), options)
+    assert (mapped.value, mapped.currency) == (value, currency_code)
+    assert mapped.event is not None
+    data = mapped.event["custom_data"]
+    assert (data["value"], data["currency"]) == (value, currency_code)
+    assert data["contents"][0]["item_price"] == item_price
+
+
+@pytest.mark.parametrize(("body", "currency_mode", "value", "currency_code"), [
+    # No *_set at all (old API versions): presentment falls back to the shop money pair.
+    ({"currency": "AUD", "presentment_currency": "USD", "subtotal_price": "45.62"},
+     "presentment", "45.62", "AUD"),
+    # Reconciled from GraphQL: only *_set, no bare field.
+    ({"currency": "AUD", "subtotal_price_set": {"shop_money": {"amount": "45.62", "currency_code": "AUD"}}},
+     "shop", "45.62", "AUD"),
+    # presentment_money without its currency code: presentment_currency names it.
+    ({"currency": "AUD", "presentment_currency": "USD",
+      "subtotal_price_set": {"presentment_money": {"amount": "34.67"}}}, "presentment", "34.67", "USD"),
+    # Junk money: no value, the currency of the chosen mode is still sent.
+    ({"currency": "AUD", "presentment_currency": "USD", "subtotal_price": "n/a"}, "presentment", None, "USD"),
+    ({"currency": "AUD", "subtotal_price": ["45.62"]}, "shop", None, "AUD"),
+    ({"subtotal_price": "45.62"}, "shop", "45.62", None),  # no currency known: Pinterest uses the account's
+])
+def test_money_fallbacks(body: dict[str, Any], currency_mode: str, value: str | None,
+                         currency_code: str | None) -> None:
+    data = custom_data(body, MappingOptions(currency_mode=currency_mode), checkout=False, order_id=None)
+    assert data.get("value") == value
+    assert data.get("currency") == currency_code
+
+
+@pytest.mark.parametrize(("currency_mode", "expected"), [
+    ("shop", ("34.67", "USD")),          # checkout amounts are presentment money: paired with USD, not AUD
+    ("presentment", ("34.67", "USD")),
+])
+def test_checkout_money_is_presentment_money(currency_mode: str, expected: tuple[str, str]) -> None:
+    body = orders.completed_checkout(currency="AUD", presentment_currency="USD", subtotal_price="34.67")
+    mapped = map_checkout(body, MappingOptions(currency_mode=currency_mode))
+    assert (mapped.value, mapped.currency) == expected
+
+
+def test_line_price_in_another_currency_is_left_out() -> None:
+    order = orders.multi_currency_order()
+    del order["line_items"][0]["price_set"]  # only the shop (AUD) price is known
+    mapped = map_order(order, MappingOptions(currency_mode="presentment"))
+    assert mapped.event is not None
+    assert mapped.currency == "USD"
+    assert "item_price" not in mapped.event["custom_data"]["contents"][0]
+
+
+@pytest.mark.parametrize(("source", "product_id", "variant_id", "sku", "expected"), [
+    ("product_id", 111, 222, "SKU-1", "111"),        # configured source
+    ("product_id", None, 222, "SKU-1", "222"),       # bundle component: -> variant
+    ("product_id", None, None, "SKU-1", "SKU-1"),    # custom item with SKU: -> sku
+    ("product_id", None, None, "", None),            # custom item, empty SKU: no id
+    ("product_id", None, None, None, None),          # nothing
+    ("variant_id", 111, 222, "SKU-1", "222"),        # configured source
+    ("variant_id", 111, None, "SKU-1", "111"),       # null variant (2026 sample): -> product
+    ("variant_id", None, None, "SKU-1", "SKU-1"),    # -> sku
+    ("sku", 111, 222, "SKU-1", "SKU-1"),             # configured source
+    ("sku", 111, 222, "", "111"),                    # empty SKU (common): -> product
+    ("sku", None, 222, "   ", "222"),                # blank SKU: -> variant
+    ("product_id", BIG, 222, "", str(BIG)),          # above 2^53, exact
+    ("product_id", str(BIG), 222, "", str(BIG)),     # as a digit string
+    ("product_id", float(BIG), 222, "", "222"),      # a float id is refused
+    ("product_id", "gid://shopify/Product/111", None, "", "111"),  # reconciled GraphQL id
+    ("bogus", 111, 222, "SKU-1", "111"),             # unknown setting: default chain
+])
+def test_content_id_source(source: str, product_id: Any, variant_id: Any, sku: Any,
+                           expected: str | None) -> None:
+    line = {"product_id": product_id, "variant_id": variant_id, "sku": sku, "price": "5.00", "quantity": 1}
+    body = {"currency": "USD", "subtotal_price": "5.00", "line_items": [line]}
+    data = custom_data(body, MappingOptions(content_id_source=source), checkout=False, order_id=None)
+    assert data.get("content_ids") == ([expected] if expected else None)
+    assert data["contents"][0].get("id") == expected
+    assert "None" not in repr(data)
+
+
+def test_content_ids_are_distinct_and_num_items_sums_quantities() -> None:
+    lines = [
+        {"product_id": 1, "quantity": 2, "price": "1.00"},
+        {"product_id": 1, "quantity": 3, "price": "1.00"},    # same product twice (two variants)
+        {"product_id": 2, "quantity": "4", "price": "1.00"},  # digit-string quantity
+        {"product_id": 3, "quantity": -1, "price": "1.00"},   # junk quantity: not counted, key left out
+        "junk line",                                          # not an object: ignored
+    ]
+    data = custom_data({"line_items": lines}, MappingOptions(), checkout=False, order_id="9")
+    assert data["content_ids"] == ["1", "2", "3"]
+    assert data["num_items"] == 9
+    assert data["contents"][3] == {"id": "3", "item_price": "1.00"}
+    assert data["order_id"] == "9"
+
+
+@pytest.mark.parametrize(("line", "expected"), [
+    ({"title": "Wax Kit", "vendor": "Pinbridge Supply", "quantity": 1, "price": "2.00"},
+     {"item_name": "Wax Kit", "item_brand": "Pinbridge Supply", "quantity": 1, "item_price": "2.00"}),
+    ({"title": None, "name": "Wax Kit - Large", "vendor": "", "quantity": 1},   # name when no title; "" brand
+     {"item_name": "Wax Kit - Large", "quantity": 1}),
+    ({"presentment_title": "Wax Kit", "price": None, "variant_price": "2.00"},  # checkout line
+     {"item_name": "Wax Kit"}),
+    ({"title": 7, "vendor": ["x"], "quantity": None, "price": "free"}, None),  # all junk: entry left out
+])
+def test_contents_leave_out_missing_keys(line: dict[str, Any], expected: dict[str, Any] | None) -> None:
+    data = custom_data({"line_items": [line]}, MappingOptions(), checkout=False, order_id=None)
+    assert data.get("contents") == ([expected] if expected else None)
+
+
+def test_checkout_line_uses_variant_price_when_price_missing() -> None:
+    body = {"presentment_currency": "USD", "line_items": [{"product_id": 1, "variant_price": "2.50"}]}
+    data = custom_data(body, MappingOptions(), checkout=True, order_id=None)
+    assert data["contents"] == [{"id": "1", "item_price": "2.50"}]
+
+
+@pytest.mark.parametrize(("ldp", "expected"), [(True, "LDP"), (False, None)])
+def test_limited_data_processing(ldp: bool, expected: str | None) -> None:
+    data = custom_data(orders.web_order(), MappingOptions(limited_data_processing=ldp), checkout=False,
+                       order_id="1")
+    assert data.get("opt_out_type") == expected
+
+
+def test_no_line_items_leaves_out_item_keys() -> None:
+    data = custom_data({"currency": "USD", "subtotal_price": "1.00", "line_items": []}, MappingOptions(),
+                       checkout=False, order_id=None)
+    assert data == {"currency": "USD", "value": "1.00"}
