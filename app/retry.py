@@ -23,7 +23,7 @@ def backoff_delay(attempts: int, *, retry_after: float | None = None, rand: floa
         raise ValueError("attempts counts failed attempts and starts at 1")
     if not 0.0 <= rand < 1.0:
         raise ValueError("rand must be in [0, 1)")
-    ceiling = min(MAX_DELAY, BASE_DELAY * 2 ** min(attempts - 1, _MAX_EXPONENT))
+    ceiling = min(MAX_DELAY, BASE_DELAY * 2.0 ** min(attempts - 1, _MAX_EXPONENT))
     delay = ceiling / 2 + ceiling / 2 * rand
     if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))

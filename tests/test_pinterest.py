@@ -308,15 +308,40 @@ def test_invalid_arguments_raise_before_any_request(
 
 # -- the token stays secret ---------------------------------------------------------------------------------
 
+def _rejects_token_echoing_it(standin: PinterestStandin) -> str:
+    standin.reject_token(TOKEN, message=f"Bad token {TOKEN}")
+    return standin.base_url
+
+
+def _refuses_batch_echoing_token(standin: PinterestStandin) -> str:
+    standin.respond_next(400, message=f"Bearer {TOKEN} is not valid here")
+    return standin.base_url
+
+
+def _fails_with_page_echoing_token(standin: PinterestStandin) -> str:
+    standin.respond_next(503, body=f"upstream said Authorization: Bearer {TOKEN}".encode())
+    return standin.base_url
+
+
+def _answers_malformed_200(standin: PinterestStandin) -> str:
+    standin.respond_next(200, body=b"{")
+    return standin.base_url
+
+
+def _holds_past_timeout(standin: PinterestStandin) -> str:
+    standin.hold()
+    return standin.base_url
+
+
+# Each arranges a failure and returns the base URL to call.
 SCENARIOS: dict[str, Callable[[PinterestStandin], str]] = {
-    # Each arranges a failure and returns the base URL to call.
-    "401 echoing the token": lambda s: (s.reject_token(TOKEN, message=f"Bad token {TOKEN}"), s.base_url)[1],
-    "400 echoing the token": lambda s: (s.respond_next(400, message=f"Bearer {TOKEN} bad"), s.base_url)[1],
-    "503 with a page": lambda s: (s.respond_next(503, body=f"upstream {TOKEN}".encode()), s.base_url)[1],
-    "malformed 200": lambda s: (s.respond_next(200, body=b"{"), s.base_url)[1],
-    "read timeout": lambda s: (s.hold(), s.base_url)[1],
-    "connection refused": lambda s: f"http://127.0.0.1:{closed_port()}/v5",
-    "unresolvable host": lambda s: "http://pinterest.invalid/v5",
+    "401 echoing the token": _rejects_token_echoing_it,
+    "400 echoing the token": _refuses_batch_echoing_token,
+    "503 page echoing the token": _fails_with_page_echoing_token,
+    "malformed 200": _answers_malformed_200,
+    "read timeout": _holds_past_timeout,
+    "connection refused": lambda standin: f"http://127.0.0.1:{closed_port()}/v5",
+    "unresolvable host": lambda standin: "http://pinterest.invalid/v5",
 }
 
 

@@ -467,7 +467,7 @@ class PinterestStandin:
 
     def serve(self, method: str, target: str, headers: Mapping[str, str], raw: bytes | None,
               client_port: int) -> Answer:
-        """Record one request, wait at the gate, then answer it."""
+        """Record one request (header names lowercase), wait at the gate, then answer it."""
         record, problem = self._parse(method, target, headers, raw, client_port)
         with self._cond:
             record.index = len(self._requests)
@@ -492,7 +492,7 @@ class PinterestStandin:
         url = urlsplit(target)
         path = ENDPOINT.fullmatch(url.path)
         query = parse_qs(url.query, keep_blank_values=True)
-        bearer = BEARER.fullmatch(headers.get("Authorization") or "")
+        bearer = BEARER.fullmatch(headers.get("authorization") or "")
         events, body_problem = check_body(raw, validate=self.validate) if raw is not None else (
             [], "body missing or larger than allowed")
         record = RecordedRequest(
@@ -508,7 +508,7 @@ class PinterestStandin:
             (set(query) - {"test"} or query.get("test", ["true"])[0] not in ("true", "false"),
              f"unexpected query {url.query!r}"),
             (bearer is None, "Authorization is not 'Bearer <token>'"),
-            ((headers.get("Content-Type") or "").split(";")[0].strip() != "application/json",
+            ((headers.get("content-type") or "").split(";")[0].strip() != "application/json",
              "Content-Type is not application/json"),
             (body_problem is not None, body_problem or ""),
         ]
@@ -605,7 +605,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         """Read the body, let the stand-in answer, write the answer."""
         raw = self._read_body()
-        answer = self.server.standin.serve(self.command, self.path, self.headers, raw, self.client_address[1])
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        answer = self.server.standin.serve(self.command, self.path, headers, raw, self.client_address[1])
         self.send_response(answer.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(answer.body)))
