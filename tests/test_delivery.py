@@ -1,0 +1,314 @@
+"""The worker end to end: signed webhooks in, exactly the right requests at the Pinterest stand-in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app.delivery import Worker
+from app.models import Event, PinterestSettings, db, now_utc
+from tests.conftest import SHOP
+from tests.factories import completed_checkout, web_order
+from tests.standins.pinterest import PinterestStandin
+
+
+class Clock:
+    """Real time plus an offset the test moves forward by hand (webhooks stamp real time)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    @property
+    def now(self) -> datetime:
+        return now_utc() + self.offset
+
+    @now.setter
+    def now(self, value: datetime) -> None:
+        self.offset = value - now_utc()
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def worker(app: Flask, clock: Clock) -> Callable[..., Worker]:
+    made: list[Worker] = []
+
+    def _make(**kwargs: Any) -> Worker:
+        w = Worker(app, clock=kwargs.pop("clock", clock), rand=lambda: 0.5, **kwargs)
+        made.append(w)
+        return w
+
+    yield _make  # type: ignore[misc]
+    for w in made:
+        w.client.close()
+
+
+def drain(w: Worker, rounds: int = 50) -> int:
+    """Run the worker until nothing is ready; return events handled."""
+    db.session.rollback()
+    total = 0
+    for _ in range(rounds):
+        handled = w.run_once()
+        total += handled
+        if not handled:
+            break
+    return total
+
+
+def statuses() -> dict[str, str]:
+    db.session.rollback()
+    return {e.event_id: e.status for e in db.session.scalars(select(Event))}
+
+
+def test_orders_are_delivered_in_one_batch_exactly_as_mapped(
+    post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    orders = [web_order() for _ in range(5)]
+    for order in orders:
+        post_webhook(order)
+    assert drain(worker()) == 5
+    [request] = pinterest.requests
+    assert pinterest.violations == []
+    assert request.ad_account_id == "549755885175"
+    assert request.token == "pina_test_token_0001"
+    assert request.test is False
+    assert [e["event_id"] for e in request.events] == [o["cart_token"] for o in orders]
+    stored = {e.event_id: e.payload for e in db.session.scalars(select(Event))}
+    assert all(stored[e["event_id"]] == e for e in request.events)
+    assert set(statuses().values()) == {"delivered"}
+    settings = db.session.scalar(select(PinterestSettings))
+    assert settings.connection_status == "ok"
+
+
+def test_test_orders_and_test_mode_go_out_as_test_events(
+    post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    live, test = web_order(), web_order(test=True)
+    post_webhook(live)
+    post_webhook(test)
+    drain(worker())
+    by_flag = {r.test: [e["event_id"] for e in r.events] for r in pinterest.requests}
+    assert by_flag == {False: [live["cart_token"]], True: [test["cart_token"]]}
+    configure_shop(test_mode=True)
+    later = web_order()
+    post_webhook(later)
+    drain(worker())
+    assert pinterest.requests[-1].test is True
+    assert [e["event_id"] for e in pinterest.requests[-1].events] == [later["cart_token"]]
+
+
+def test_batches_hold_at_most_1000_events(
+    app: Flask, configure_shop: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    from app import outbox
+    from app.mapping import MappingOptions, map_order
+
+    shop = configure_shop()
+    now = now_utc()
+    for _ in range(2300):
+        outbox.enqueue(shop, map_order(web_order(), MappingOptions()), now=now)
+    db.session.commit()
+    assert drain(worker()) == 2300
+    sizes = [len(r.events) for r in pinterest.requests]
+    assert sizes == [1000, 1000, 300]
+    assert pinterest.violations == []
+    assert sum(pinterest.event_id_counts.values()) == 2300
+
+
+def test_checkout_waits_for_its_order_and_is_sent_alone_if_it_never_comes(
+    post_webhook: Any, configure_shop: Any, worker: Any, clock: Clock, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order()
+    post_webhook(completed_checkout(order), topic="checkouts/update")
+    w = worker()
+    assert drain(w) == 0  # inside the settle window
+    clock.advance(121)
+    assert drain(w) == 1
+    [request] = pinterest.requests
+    assert request.events[0]["event_id"] == order["cart_token"]
+    post_webhook(order)  # the order, late: no second event for the same purchase
+    assert drain(w) == 0
+    assert len(pinterest.requests) == 1
+
+
+def test_per_event_failures_are_recorded_not_retried(
+    post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    good, bad = web_order(), web_order(cart_token="bad-cart-token")
+    pinterest.fail_events(lambda ev: ev["event_id"] == "bad-cart-token", message="Event time is too old.")
+    post_webhook(good)
+    post_webhook(bad)
+    w = worker()
+    drain(w)
+    assert statuses() == {good["cart_token"]: "delivered", "bad-cart-token": "failed"}
+    failed = db.session.scalar(select(Event).filter_by(event_id="bad-cart-token"))
+    assert failed.error_message == "Event time is too old."
+    assert drain(w) == 0
+    assert len(pinterest.requests) == 1
+
+
+def test_whole_batch_400_is_split_until_the_bad_event_is_isolated(
+    post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    orders = [web_order() for _ in range(7)]
+    poison = orders[4]["cart_token"]
+    pinterest.reject_batches_containing(lambda ev: ev["event_id"] == poison, message="Invalid currency.")
+    for order in orders:
+        post_webhook(order)
+    drain(worker())
+    result = statuses()
+    assert result.pop(poison) == "failed"
+    assert set(result.values()) == {"delivered"}
+    assert db.session.scalar(select(Event.error_message).filter_by(event_id=poison)) == "Invalid currency."
+    assert sum(pinterest.event_id_counts.values()) == 6
+
+
+def test_outage_backs_off_then_delivers_everything(
+    post_webhook: Any, configure_shop: Any, worker: Any, clock: Clock, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order()
+    post_webhook(order)
+    pinterest.respond_next(503, times=2)
+    pinterest.respond_next(429, retry_after=30)
+    w = worker()
+    drain(w)
+    event = db.session.scalar(select(Event))
+    assert (event.status, event.attempts, event.error_code) == ("pending", 1, "unavailable")
+    first_wait = (event.available_at - clock.now).total_seconds()
+    assert first_wait > 0
+    assert drain(w) == 0  # not before the backoff
+    clock.advance(first_wait + 1)
+    drain(w)
+    event = db.session.scalar(select(Event))
+    second_wait = (event.available_at - clock.now).total_seconds()
+    assert second_wait > first_wait  # exponential
+    clock.advance(second_wait + 1)
+    drain(w)  # 429 with Retry-After: 30
+    event = db.session.scalar(select(Event))
+    assert (event.available_at - clock.now).total_seconds() >= 29.5  # Retry-After: 30, less test run time
+    clock.advance(31)
+    drain(w)
+    assert statuses() == {order["cart_token"]: "delivered"}
+    assert db.session.scalar(select(Event.attempts)) == 4
+    assert pinterest.event_id_counts[order["cart_token"]] == 1
+
+
+def test_rejected_token_pauses_only_that_shop_until_new_credentials(
+    post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    configure_shop("other-store.myshopify.com", access_token="pina_test_token_0002")
+    pinterest.reject_token("pina_test_token_0001", status=401, message="Authentication failed.")
+    mine, theirs = web_order(), web_order()
+    post_webhook(mine)
+    post_webhook(theirs, shop="other-store.myshopify.com")
+    w = worker()
+    drain(w)
+    assert statuses() == {mine["cart_token"]: "pending", theirs["cart_token"]: "delivered"}
+    settings = db.session.scalar(
+        select(PinterestSettings).where(PinterestSettings.token_last4 == "0001"))
+    assert (settings.connection_status, settings.connection_message) == ("rejected", "Authentication failed.")
+    post_webhook(web_order())
+    assert drain(w) == 0  # paused: nothing is sent with a token Pinterest refused
+    configure_shop(access_token="pina_test_token_0003")
+    assert drain(w) == 2
+    assert set(statuses().values()) == {"delivered"}
+    assert pinterest.requests[-1].token == "pina_test_token_0003"
+
+
+def test_unconfigured_shop_keeps_events_until_configured(
+    post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    post_webhook(web_order())
+    w = worker()
+    assert drain(w) == 0
+    configure_shop()
+    assert drain(w) == 1
+    assert len(pinterest.requests) == 1
+
+
+def test_events_expire_72_hours_after_receipt(
+    post_webhook: Any, worker: Any, clock: Clock
+) -> None:
+    post_webhook(web_order(created_at="2020-01-01T00:00:00Z", processed_at="2020-01-01T00:00:00Z"))
+    w = worker()
+    clock.now = now_utc() + timedelta(hours=71)
+    drain(w)
+    assert set(statuses().values()) == {"pending"}  # an old order is not expired: age counts from receipt
+    w.periodic[2].last = float("-inf")
+    clock.now = now_utc() + timedelta(hours=73)
+    drain(w)
+    event = db.session.scalar(select(Event))
+    assert (event.status, event.error_code) == ("failed", "expired")
+
+
+def test_worker_killed_mid_batch_loses_nothing(
+    post_webhook: Any, configure_shop: Any, worker: Any, clock: Clock, pinterest: PinterestStandin
+) -> None:
+    from app import outbox
+
+    configure_shop()
+    order = web_order()
+    post_webhook(order)
+    db.session.rollback()
+    claimed = outbox.claim("dead-worker", clock.now, lease_seconds=60, limit=1000)
+    assert len(claimed) == 1  # claimed, then the process died before sending
+    w = worker()
+    assert drain(w) == 0
+    clock.advance(61)
+    w.periodic[1].last = float("-inf")
+    assert drain(w) == 1
+    assert pinterest.event_id_counts == {order["cart_token"]: 1}
+
+
+def test_late_result_from_a_worker_that_lost_its_lease_is_ignored(
+    post_webhook: Any, configure_shop: Any, clock: Clock
+) -> None:
+    from app import outbox
+
+    configure_shop()
+    post_webhook(web_order())
+    db.session.rollback()
+    [first] = outbox.claim("slow-worker", clock.now, lease_seconds=60, limit=10)
+    clock.advance(61)
+    outbox.reclaim_expired_leases(clock.now)
+    [second] = outbox.claim("fresh-worker", clock.now, lease_seconds=60, limit=10)
+    assert first.row_id == second.row_id
+    assert outbox.mark_failed({first.row_id: ("failed", "late")}, "slow-worker", clock.now) == 0
+    assert outbox.mark_delivered([second.row_id], "fresh-worker", clock.now, {}) == 1
+    db.session.commit()
+    assert db.session.scalar(select(Event.status)) == "delivered"
+
+
+def test_disabled_shop_sends_nothing_new(post_webhook: Any, configure_shop: Any, worker: Any) -> None:
+    configure_shop(enabled=False)
+    post_webhook(web_order())
+    assert drain(worker()) == 0
+    assert set(statuses().values()) == {"skipped"}
+
+
+def test_shop_is_the_one_in_the_header(post_webhook: Any) -> None:
+    post_webhook(web_order())
+    db.session.rollback()
+    event = db.session.scalar(select(Event))
+    assert event.shop.domain == SHOP
