@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -61,24 +62,38 @@ def _shop_money(body: dict[str, Any], field: str, bare_currency: str | None) -> 
     return money(shop.get("amount")), currency(shop.get("currency_code")) or bare_currency
 
 
-def amount_in(body: dict[str, Any], field: str, options: MappingOptions, *, checkout: bool,
-              shop_currency: str | None, presentment_currency: str | None) -> tuple[str | None, str | None]:
-    """(amount, currency) of one money field in the configured currency, falling back to shop money."""
-    if checkout:
-        bare = (money(body.get(field)), presentment_currency or shop_currency)
-        set_key = "presentment_money" if options.currency_mode == "presentment" else "shop_money"
-        chosen = as_dict(dig(body, f"{field}_set", set_key))
-        amount = money(chosen.get("amount"))
-        if amount is not None:
-            fallback = presentment_currency if set_key == "presentment_money" else shop_currency
-            return amount, currency(chosen.get("currency_code")) or fallback
-        return bare
-    if options.currency_mode == "presentment":
-        presented = as_dict(dig(body, f"{field}_set", "presentment_money"))
-        amount = money(presented.get("amount"))
-        if amount is not None:
-            return amount, currency(presented.get("currency_code")) or presentment_currency
-    return _shop_money(body, field, shop_currency)
+@dataclass(frozen=True)
+class Pricing:
+    """How to read money from one body: which currency mode, and what its bare fields are in."""
+
+    currency_mode: str
+    checkout: bool
+    shop_currency: str | None
+    presentment_currency: str | None
+
+    def amount(self, body: dict[str, Any], field: str) -> tuple[str | None, str | None]:
+        """(amount, currency) of one money field in the configured currency, falling back to shop money."""
+        presentment = self.currency_mode == "presentment"
+        if self.checkout:
+            set_key = "presentment_money" if presentment else "shop_money"
+            chosen = as_dict(dig(body, f"{field}_set", set_key))
+            amount = money(chosen.get("amount"))
+            if amount is not None:
+                fallback = self.presentment_currency if presentment else self.shop_currency
+                return amount, currency(chosen.get("currency_code")) or fallback
+            return money(body.get(field)), self.presentment_currency or self.shop_currency
+        if presentment:
+            presented = as_dict(dig(body, f"{field}_set", "presentment_money"))
+            amount = money(presented.get("amount"))
+            if amount is not None:
+                return amount, currency(presented.get("currency_code")) or self.presentment_currency
+        return _shop_money(body, field, self.shop_currency)
+
+    def fallback_currency(self) -> str | None:
+        """The currency to name when the value itself is unknown."""
+        if self.checkout or self.currency_mode == "presentment":
+            return first((self.presentment_currency, self.shop_currency))
+        return first((self.shop_currency, self.presentment_currency))
 
 
 def _sku(line: dict[str, Any]) -> str | None:
@@ -122,11 +137,10 @@ def _content(line: dict[str, Any], content_id: str | None, price: str | None) ->
     return {key: value for key, value in entry.items() if value is not None}
 
 
-def _line_price(line: dict[str, Any], options: MappingOptions, event_currency: str | None,
-                money_args: dict[str, Any]) -> str | None:
+def _line_price(line: dict[str, Any], pricing: Pricing, event_currency: str | None) -> str | None:
     """Unit price before discounts, only when it is in the event's currency."""
-    price, price_currency = amount_in(line, "price", options, **money_args)
-    if price is None and money_args["checkout"]:
+    price, price_currency = pricing.amount(line, "price")
+    if price is None and pricing.checkout:
         price = money(line.get("variant_price"))
     if price_currency and event_currency and price_currency != event_currency:
         return None
@@ -136,21 +150,16 @@ def _line_price(line: dict[str, Any], options: MappingOptions, event_currency: s
 def custom_data(body: dict[str, Any], options: MappingOptions, *, checkout: bool,
                 order_id: str | None) -> dict[str, Any]:
     """Pinterest `custom_data` for an order or checkout body."""
-    shop_currency = currency(body.get("currency"))
-    presentment = currency(body.get("presentment_currency"))
-    money_args = {"checkout": checkout, "shop_currency": shop_currency, "presentment_currency": presentment}
-    value_field = _VALUE_FIELDS.get(options.value_mode, "subtotal_price")
-    value, event_currency = amount_in(body, value_field, options, **money_args)
+    pricing = Pricing(options.currency_mode, checkout, currency(body.get("currency")),
+                      currency(body.get("presentment_currency")))
+    value, event_currency = pricing.amount(body, _VALUE_FIELDS.get(options.value_mode, "subtotal_price"))
     if value is None:
-        preferred = (presentment, shop_currency)
-        if not (checkout or options.currency_mode == "presentment"):
-            preferred = (shop_currency, presentment)
-        event_currency = first(preferred)
+        event_currency = pricing.fallback_currency()
 
     lines = [line for line in as_list(body.get("line_items")) if isinstance(line, dict)]
     ids = [_content_id(line, options.content_id_source) for line in lines]
     contents = [
-        _content(line, content_id, _line_price(line, options, event_currency, money_args))
+        _content(line, content_id, _line_price(line, pricing, event_currency))
         for line, content_id in zip(lines, ids, strict=True)
     ]
     data: dict[str, Any] = {
