@@ -1,6 +1,7 @@
 """What was bought: value, currency, content ids, contents and item count as Pinterest `custom_data`.
 
-Money is read as Decimal and written as a plain decimal string; it never passes through a float.
+Money is read as Decimal and written as a plain decimal string; Shopify's decimal strings never pass
+through a float.
 
 Orders: bare money fields (`subtotal_price`, `price`) are in the SHOP currency; `*_set.presentment_money`
 holds the buyer's currency. Checkouts: bare money fields are in the PRESENTMENT currency (Shopify's
@@ -21,6 +22,7 @@ from .types import MappingOptions
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _MAX_AMOUNT = Decimal(10) ** 15
+_MAX_DECIMALS = 10
 _VALUE_FIELDS = {"subtotal": "subtotal_price", "total": "total_price"}
 _ID_FALLBACK = ("product_id", "variant_id", "sku")
 
@@ -32,7 +34,8 @@ def money(value: Any) -> str | None:
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
-        value = repr(value)  # shortest round-trip text, e.g. 45.62 rather than 45.61999...
+        # Only reconciled data could hold a float; its shortest repr is the text it was written as.
+        value = repr(value)
     if isinstance(value, int):
         value = str(value) if abs(value) < _MAX_AMOUNT else None
     raw = text(value)
@@ -43,6 +46,8 @@ def money(value: Any) -> str | None:
     except InvalidOperation:
         return None
     if not amount.is_finite() or amount < 0 or amount >= _MAX_AMOUNT:
+        return None
+    if int(amount.as_tuple().exponent) < -_MAX_DECIMALS:  # "1e-999999" would print a million zeros
         return None
     return format(abs(amount), "f")  # abs() turns "-0.00" into "0.00"
 

@@ -23,8 +23,9 @@ from .fields import as_dict, dig, first, ident, text
 # Longer "tokens" are junk (or an attack on storage columns); a real token is 32-130 characters.
 MAX_EVENT_ID_LENGTH = 255
 OFFLINE_SOURCES = frozenset({"pos", "shopify_draft_order"})
-# Plain datetime.timestamp() accepts years 1..9999; Pinterest wants Unix seconds after the epoch.
+# Unix seconds after the epoch and before year 10000 (what an ISO-8601 date can express).
 _MIN_EVENT_TIME = 1
+_MAX_EVENT_TIME = 253402300800
 
 
 def token(value: Any) -> str | None:
@@ -70,7 +71,7 @@ def parse_time(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return value if _MIN_EVENT_TIME <= value < 2**63 else None
+        return value if _MIN_EVENT_TIME <= value < _MAX_EVENT_TIME else None
     raw = text(value)
     if raw is None or len(raw) > 64:
         return None

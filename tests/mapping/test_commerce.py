@@ -27,6 +27,9 @@ BIG = 2**53 + 1
     ("NaN", None),                       # not finite
     ("Infinity", None),                  # not finite
     (float("inf"), None),                # not finite
+    ("1e-999999", None),                 # absurd precision: would print a million digits
+    ("0.0000000001", "0.0000000001"),    # ten decimals still accepted
+    ("1e15", None),                      # beyond any order total
     ("abc", None),                       # not a number
     ("", None),                          # empty
     (True, None),                        # boolean

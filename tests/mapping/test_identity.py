@@ -107,6 +107,7 @@ def test_ident(value: Any, expected: str | None) -> None:
     ("2024-11-06T02:54:49", 1730861689),                    # naive: taken as UTC
     ("2024-11-06T13:54:49+11:00", 1730861689),              # positive offset
     (1730861689, 1730861689),                               # already Unix seconds
+    (10**15, None),                                         # past year 9999: junk
     ("2024-09-16T03:50:1500:00", None),                     # malformed (seen in a real fixture)
     ("yesterday", None),                                    # not a date
     ("1969-12-31T23:59:59Z", None),                         # before the epoch
