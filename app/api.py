@@ -1,7 +1,176 @@
-"""/api/*: JSON for the embedded page, authenticated by the Shopify session token."""
+"""/api/*: JSON for the embedded page, authenticated by the Shopify session token.
+
+The shop is always the one named in the verified token (`dest`), never a parameter, so a token for one
+shop can neither read nor change another. Nothing here calls Shopify: the page works before (or without)
+a successful token exchange.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from datetime import timedelta
+from typing import Any
+
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from sqlalchemy import update
+
+from . import stats
+from .connection import check_connection
+from .db_util import begin_write
+from .models import Event, EventStatus, Shop, db, now_utc
+from .settings import apply_settings, get_or_create_shop, settings_view, validate_settings
+from .shopify_auth import SessionInvalid, verify_session_token
 
 bp = Blueprint("api", __name__, url_prefix="/api")
+
+RETRY_HEADER = "X-Shopify-Retry-Invalid-Session-Request"
+DEFAULT_DAYS, DEFAULT_LIMIT = 14, 50
+MAX_RETRY_IDS = 1000
+
+
+@bp.before_request
+def authenticate() -> Response | None:
+    """Every /api request carries `Authorization: Bearer <session token>`; App Bridge adds it to fetch."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return _unauthorized("missing_session_token", retry=False)
+    if not header.startswith("Bearer "):
+        return _unauthorized("invalid_session_token")
+    try:
+        g.shop_domain = verify_session_token(header[len("Bearer "):].strip()).shop
+    except SessionInvalid as exc:
+        return _unauthorized(exc.code)
+    return None
+
+
+def _unauthorized(code: str, *, retry: bool = True) -> Response:
+    response = jsonify({"error": code, "message": "The Shopify session is missing or no longer valid."})
+    response.status_code = 401
+    if retry:
+        # App Bridge fetches a fresh session token and repeats the request when it sees this header.
+        response.headers[RETRY_HEADER] = "1"
+    return response
+
+
+def _shop(*, write: bool = False) -> Shop:
+    if write:
+        begin_write()  # SQLite: hold the write lock from the first read of a read-then-write
+    return get_or_create_shop(g.shop_domain)
+
+
+def _invalid(errors: dict[str, str]) -> tuple[Response, int]:
+    db.session.rollback()
+    return jsonify({"errors": errors}), 422
+
+
+def _int_arg(name: str, default: int, low: int, high: int, errors: dict[str, str]) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        errors[name] = f"Use a whole number from {low} to {high}."
+        return default
+    return int(raw)
+
+
+# -- settings --------------------------------------------------------------------------------------
+@bp.get("/settings")
+def get_settings() -> Any:
+    shop = _shop()
+    view = settings_view(shop.settings)  # type: ignore[arg-type]
+    db.session.commit()
+    return jsonify(view)
+
+
+@bp.put("/settings")
+def put_settings() -> Any:
+    clean, errors = validate_settings(request.get_json(silent=True))
+    if errors:
+        return _invalid(errors)
+    shop = _shop(write=True)
+    settings = apply_settings(shop, clean)
+    db.session.commit()
+    return jsonify(settings_view(settings))
+
+
+@bp.post("/settings/verify")
+def verify() -> Any:
+    shop = _shop()
+    result = check_connection(shop)
+    body = {"ok": result.ok, "outcome": result.outcome, "message": result.message,
+            "settings": settings_view(shop.settings)}  # type: ignore[arg-type]
+    db.session.commit()
+    return jsonify(body), 409 if result.outcome == "not_configured" else 200
+
+
+# -- dashboard -------------------------------------------------------------------------------------
+@bp.get("/stats")
+def get_stats() -> Any:
+    errors: dict[str, str] = {}
+    days = _int_arg("days", DEFAULT_DAYS, 1, stats.MAX_DAYS, errors)
+    if errors:
+        return _invalid(errors)
+    shop = _shop()
+    body = stats.summary(shop.id, days, now_utc())
+    db.session.commit()
+    return jsonify(body)
+
+
+@bp.get("/events")
+def get_events() -> Any:
+    errors: dict[str, str] = {}
+    limit = _int_arg("limit", DEFAULT_LIMIT, 1, stats.MAX_EVENTS, errors)
+    status = request.args.get("status") or None
+    if status is not None and status not in stats.STATUSES:
+        errors["status"] = "Choose one of: " + ", ".join(stats.STATUSES) + "."
+    if errors:
+        return _invalid(errors)
+    shop = _shop()
+    events = stats.recent_events(shop.id, status, limit)
+    db.session.commit()
+    return jsonify({"events": events})
+
+
+@bp.post("/events/retry")
+def retry_events() -> Any:
+    """Send failed events again (this shop only); optionally just the listed `event_ids`."""
+    data = request.get_json(silent=True) or {}
+    ids = data.get("event_ids") if isinstance(data, dict) else None
+    if ids is not None and (not isinstance(ids, list) or len(ids) > MAX_RETRY_IDS
+                            or not all(isinstance(i, str) for i in ids)):
+        return _invalid({"event_ids": f"Send a list of at most {MAX_RETRY_IDS} event ids."})
+    shop = _shop(write=True)
+    now = now_utc()
+    # Older events would only expire again at once: Pinterest accepts events up to a few days old.
+    cutoff = now - timedelta(seconds=int(current_app.config["EVENT_MAX_AGE_SECONDS"]))
+    stmt = (
+        update(Event)
+        .where(Event.shop_id == shop.id, Event.status == EventStatus.FAILED.value, Event.source != "verify",
+               Event.received_at >= cutoff)
+        .values(status=EventStatus.PENDING.value, available_at=now, error_code=None, error_message=None,
+                claimed_by=None, lease_expires_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    if ids is not None:
+        stmt = stmt.where(Event.event_id.in_(ids))
+    retried = db.session.execute(stmt).rowcount
+    db.session.commit()
+    return jsonify({"retried": retried})
+
+
+@bp.get("/status")
+def get_status() -> Any:
+    """The banner, the Admin API connection and customer data requests, for the page to refresh."""
+    shop = _shop()
+    body = overview(shop)
+    db.session.commit()
+    return jsonify(body)
+
+
+def overview(shop: Shop) -> dict[str, Any]:
+    """What the page shows besides settings and charts; also used for its first render."""
+    return {
+        "health": stats.health(shop.settings, shop.id, now_utc()),
+        "admin_api": {"connected": bool(shop.shopify_token_enc), "error": shop.token_exchange_error,
+                      "scope": shop.shopify_scope},
+        "data_requests": stats.data_requests(shop.id),
+    }

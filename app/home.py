@@ -1,7 +1,130 @@
-"""GET /: the embedded App Home page."""
+"""GET /: the embedded App Home page, verified with the session token Shopify puts in the URL.
+
+shopifyapp does the verification and says how to answer: a missing or stale `id_token` goes to the
+patch-id-token page, where App Bridge fetches a fresh one and reloads; a verified load gets the
+`frame-ancestors` policy and preload headers. The first verified load of a shop also exchanges the
+session token for an offline Admin API token; a failure there is shown on the page, never raised.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import hashlib
+from functools import cache
+from typing import Any
 
-bp = Blueprint("home", __name__)
+from flask import Blueprint, Response, current_app, render_template, request, url_for
+from shopify_app import RequestInput, Res
+
+from . import pixel, stats
+from .api import overview
+from .config import PROJECT_ROOT
+from .models import Shop, db, now_utc
+from .settings import CHOICES, get_or_create_shop, normalise_shop_domain, settings_view
+from .shopify_auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest
+from .webhooks import shopify_app
+
+STATIC_DIR = PROJECT_ROOT / "static"
+bp = Blueprint("home", __name__, static_folder=str(STATIC_DIR), static_url_path="/assets")
+
+ADMIN_ORIGIN = "https://admin.shopify.com"
+CHART_DAYS, TABLE_ROWS = 14, 20
+
+
+def _request_input() -> RequestInput:
+    """The request as shopifyapp reads it, with the public scheme when a proxy terminates TLS."""
+    url = request.url
+    forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip()
+    if forwarded == "https" and url.startswith("http:"):
+        url = "https:" + url[len("http:"):]
+    return {"method": request.method, "headers": dict(request.headers.items()), "url": url, "body": ""}
+
+
+def _frame_policy(shop: str | None) -> str:
+    ancestors = f"https://{shop} {ADMIN_ORIGIN}" if shop else ADMIN_ORIGIN
+    return f"frame-ancestors {ancestors};"
+
+
+def _respond(res: Res, shop: str | None = None) -> Response:
+    response = Response(res.body, status=res.status)
+    for name, value in res.headers.items():
+        response.headers[name] = value
+    if res.status != 302 and "Content-Security-Policy" not in response.headers:
+        response.headers["Content-Security-Policy"] = _frame_policy(shop)
+    return response
+
+
+@bp.get(PATCH_ID_TOKEN_PATH)
+def patch_id_token() -> Response:
+    """A bare page that loads App Bridge, which fetches a fresh session token and reloads the app."""
+    result = shopify_app().app_home_patch_id_token(_request_input())
+    return _respond(result.response, normalise_shop_domain(request.args.get("shop", "")))
+
+
+@bp.get("/")
+def index() -> Response:
+    query_shop = normalise_shop_domain(request.args.get("shop", ""))
+    if not query_shop and "id_token" not in request.args and "Authorization" not in request.headers:
+        return _html(render_template("outside_admin.html"), None, status=200)
+    result = shopify_app().verify_app_home_req(_request_input(), PATCH_ID_TOKEN_PATH)
+    domain = shop_from_dest((result.id_token.claims if result.id_token else {}).get("dest"))
+    if not result.ok or result.id_token is None or domain is None:
+        if result.ok:  # a signed token whose destination is not a shop
+            return _html(render_template("outside_admin.html"), query_shop, status=401)
+        return _respond(result.response, query_shop)
+    shop = _installed_shop(domain)
+    exchange = exchange_on_load(shop, result.id_token, result.invalid_token_response)
+    db.session.commit()
+    if exchange is not None and exchange.log.code == "invalid_subject_token":
+        return _respond(exchange.response, domain)  # Shopify wants a fresh session token: bounce once
+    response = _html(render_template("home.html", **page_context(shop)), domain)
+    for name, value in result.response.headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _installed_shop(domain: str) -> Shop:
+    """A verified load means the app is installed, including after an earlier uninstall."""
+    shop = get_or_create_shop(domain)
+    if not shop.installed:
+        shop.installed, shop.uninstalled_at, shop.installed_at = True, None, now_utc()
+    return shop
+
+
+def _html(body: str, shop: str | None, *, status: int = 200) -> Response:
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = _frame_policy(shop)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def page_context(shop: Shop) -> dict[str, Any]:
+    """Everything the first render needs, so the page shows real numbers before any fetch."""
+    settings = settings_view(shop.settings)  # type: ignore[arg-type]
+    initial = {
+        "settings": settings,
+        "stats": stats.summary(shop.id, CHART_DAYS, now_utc()),
+        "events": stats.recent_events(shop.id, None, TABLE_ROWS),
+        "snippets": pixel.all_snippets(),
+        "snippet_advice": pixel.ADVICE,
+        "tag_placeholder": pixel.TAG_ID_PLACEHOLDER,
+        **overview(shop),
+    }
+    db.session.commit()
+    return {
+        "api_key": current_app.config["SHOPIFY_API_KEY"],
+        "shop": shop.domain,
+        "settings": settings,
+        "choices": CHOICES,
+        "initial": initial,
+        "asset": _asset_url,
+    }
+
+
+def _asset_url(name: str) -> str:
+    return url_for("home.static", filename=name, v=_fingerprint(name))
+
+
+@cache
+def _fingerprint(name: str) -> str:
+    """Content hash for cache busting; files change only with a deploy."""
+    return hashlib.sha256((STATIC_DIR / name).read_bytes()).hexdigest()[:10]
