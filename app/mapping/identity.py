@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from .fields import as_dict, dig, first, ident, text
+from .fields import dig, first, ident, text
 
 # Longer "tokens" are junk (or an attack on storage columns); a real token is 32-130 characters.
 MAX_EVENT_ID_LENGTH = 255
@@ -130,4 +130,4 @@ def status_url(order: dict[str, Any]) -> str | None:
 
 def customer_id(body: dict[str, Any]) -> str | None:
     """The Shopify customer id as a decimal string."""
-    return ident(dig(as_dict(body.get("customer")), "id"))
+    return ident(dig(body, "customer", "id"))

@@ -37,7 +37,7 @@ _COUNTRY = re.compile(r"^[a-z]{2}$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _MAX_INPUT = 1024  # longer "names" or "emails" are junk, not identifiers
 
-Normaliser = Callable[[Any], "str | None"]
+Normaliser = Callable[[Any], str | None]
 
 
 def sha256_hex(value: str) -> str:
