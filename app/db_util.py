@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from sqlalchemy.orm import Session
 
 from .models import db
@@ -17,3 +20,18 @@ def begin_write(session: Session | None = None) -> None:
     if session.in_transaction():
         raise RuntimeError("begin_write() must open the transaction; commit or roll back first")
     session.connection(execution_options={"sqlite_immediate": True})
+
+
+@contextmanager
+def writing(session: Session | None = None) -> Iterator[None]:
+    """One write transaction: take the write lock first, commit at the end, roll back on error."""
+    session = session or db.session()
+    if session.in_transaction():
+        session.rollback()  # a read left open by the caller; its snapshot must not be written from
+    begin_write(session)
+    try:
+        yield
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise

@@ -17,7 +17,8 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import update
 
-from . import crypto, outbox
+from . import crypto, metrics, outbox, reconcile, retention
+from .db_util import writing
 from .models import ConnectionStatus, PinterestSettings, WorkerHeartbeat, db, now_utc
 from .pinterest import (
     MAX_BATCH,
@@ -74,6 +75,7 @@ class Worker:
             connect_timeout=cfg["PINTEREST_CONNECT_TIMEOUT"],
             read_timeout=cfg["PINTEREST_READ_TIMEOUT"],
         )
+        self.client = metrics.instrument(self.client)
         self.clock, self.rand = clock, rand
         self.stopping = threading.Event()
         self.sleep = sleep or self.stopping.wait
@@ -85,6 +87,8 @@ class Worker:
             Periodic("heartbeat", HEARTBEAT_EVERY, self._heartbeat),
             Periodic("reclaim_leases", max(1.0, self.lease_seconds / 4), outbox.reclaim_expired_leases),
             Periodic("expire", EXPIRE_EVERY, lambda now: outbox.expire_stale(now, cfg["EVENT_MAX_AGE_SECONDS"])),
+            Periodic("reconcile", reconcile.CHECK_EVERY, reconcile.Reconciler(cfg, self.worker_id)),
+            Periodic("retention", retention.RUN_EVERY, retention.Retention(cfg, self.worker_id)),
         ]
 
     # -- loop -------------------------------------------------------------------------------------
@@ -139,20 +143,24 @@ class Worker:
                 logger.exception("periodic job failed", extra={"action": "periodic_failed", "job": job.name})
 
     def _heartbeat(self, now: datetime) -> None:
-        beat = db.session.get(WorkerHeartbeat, self.worker_id)
-        if beat is None:
-            db.session.add(WorkerHeartbeat(worker_id=self.worker_id, last_seen_at=now, started_at=now))
-        else:
-            beat.last_seen_at = now
-        db.session.commit()
+        with writing():
+            beat = db.session.get(WorkerHeartbeat, self.worker_id)
+            if beat is None:
+                db.session.add(WorkerHeartbeat(worker_id=self.worker_id, last_seen_at=now, started_at=now))
+            else:
+                beat.last_seen_at = now
 
     # -- one claimed batch ----------------------------------------------------------------------
     def deliver(self, claimed: list[outbox.Claimed]) -> None:
-        """Send one shop's claimed events, grouped by test flag, and record every outcome."""
+        """Send one shop's claimed events, grouped by test flag, and record every outcome.
+
+        No transaction is open while Pinterest is being called: on SQLite that would hold the
+        write lock (and stall webhooks) for the length of an HTTP request.
+        """
         creds = self._credentials(claimed[0].shop_id)
         if creds is None:
-            self._retry_later(claimed, "not_configured", "Pinterest settings are missing.", None)
-            db.session.commit()
+            with writing():
+                self._retry_later(claimed, "not_configured", "Pinterest settings are missing.", None)
             return
         groups: dict[bool, list[outbox.Claimed]] = {}
         for item in claimed:
@@ -163,48 +171,55 @@ class Worker:
             except Exception:
                 db.session.rollback()
                 logger.exception("delivery failed unexpectedly", extra={"action": "delivery_error"})
-                self._retry_later(items, "internal_error", "Unexpected error; will retry.", None,
-                                  minimum=UNEXPECTED_ERROR_DELAY)
-            db.session.commit()
+                with writing():
+                    self._retry_later(items, "internal_error", "Unexpected error; will retry.", None,
+                                      minimum=UNEXPECTED_ERROR_DELAY)
 
     def _credentials(self, shop_id: int) -> Credentials | None:
         settings = db.session.execute(
             db.select(PinterestSettings).filter_by(shop_id=shop_id)
         ).scalar_one_or_none()
         if settings is None or not settings.configured:
+            db.session.rollback()
             return None
+        stamp, ad_account, test_mode = settings.credentials_updated_at, settings.ad_account_id, settings.test_mode
+        encrypted = settings.access_token_enc or ""
+        db.session.rollback()  # end the read; nothing stays open across the HTTP call
         try:
-            token = crypto.decrypt(settings.access_token_enc or "")
+            token = crypto.decrypt(encrypted)
         except crypto.SecretUnreadable:
-            self._reject_shop(shop_id, settings.credentials_updated_at,
-                              "The saved Pinterest token can no longer be read; please enter it again.")
+            with writing():
+                self._reject_shop(shop_id, stamp,
+                                  "The saved Pinterest token can no longer be read; please enter it again.")
             return None
-        return Credentials(shop_id, settings.ad_account_id or "", token, settings.test_mode,
-                           settings.credentials_updated_at)
+        return Credentials(shop_id, ad_account or "", token, test_mode, stamp)
 
     def _send(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
-        now = self.clock()
         try:
             results = self.client.send_events(
                 creds.ad_account_id, creds.token, [item.payload for item in items], test=test
             )
         except CredentialsRejected as exc:
-            self._reject_shop(creds.shop_id, creds.credentials_updated_at, exc.message)
-            outbox.release_for_retry([i.row_id for i in items], self.worker_id, now, "credentials_rejected",
-                                     exc.message)
+            with writing():
+                self._reject_shop(creds.shop_id, creds.credentials_updated_at, exc.message)
+                outbox.release_for_retry([i.row_id for i in items], self.worker_id, self.clock(),
+                                         "credentials_rejected", exc.message)
             return
         except Unavailable as exc:
-            self._retry_later(items, "unavailable", exc.message, exc.retry_after)
+            with writing():
+                self._retry_later(items, "unavailable", exc.message, exc.retry_after)
             return
         except BatchRejected as exc:
             self._isolate(creds, items, test, exc)
             return
-        self._record(creds, items, results, now)
+        with writing():
+            self._record(creds, items, results, self.clock())
 
     def _isolate(self, creds: Credentials, items: list[outbox.Claimed], test: bool, exc: BatchRejected) -> None:
         """A whole batch was refused: split it until the offending events stand alone."""
         if len(items) == 1:
-            outbox.mark_failed({items[0].row_id: ("rejected", exc.message)}, self.worker_id, self.clock())
+            with writing():
+                outbox.mark_failed({items[0].row_id: ("rejected", exc.message)}, self.worker_id, self.clock())
             logger.error("event rejected by Pinterest",
                          extra={"action": "event_rejected", "event_row": items[0].row_id})
             return
@@ -224,6 +239,7 @@ class Worker:
             else:
                 failures[item.row_id] = ("failed", result.error_message or "Pinterest did not process it.")
         outbox.mark_delivered(delivered, self.worker_id, now, warnings)
+        metrics.delivered(items, delivered, now)
         outbox.mark_failed(failures, self.worker_id, now)
         self._mark_connection_ok(creds)
         logger.info("batch delivered", extra={"action": "batch_delivered", "shop_id": creds.shop_id,
@@ -231,11 +247,18 @@ class Worker:
 
     def _retry_later(self, items: list[outbox.Claimed], code: str, message: str, retry_after: float | None,
                      minimum: float = 0.0) -> None:
-        attempts = max(item.attempts for item in items)
-        delay = max(minimum, backoff_delay(attempts, retry_after=retry_after, rand=self.rand()))
+        """Put the events back and make their whole shop wait, so new orders don't each probe Pinterest."""
+        shop_id = items[0].shop_id
+        settings = db.session.execute(
+            db.select(PinterestSettings).filter_by(shop_id=shop_id)
+        ).scalar_one_or_none()
+        streak = (settings.failure_streak if settings else 0) + 1
+        delay = max(minimum, backoff_delay(streak, retry_after=retry_after, rand=self.rand()))
         when = self.clock() + timedelta(seconds=delay)
+        if settings is not None:
+            settings.failure_streak, settings.backoff_until = streak, when
         outbox.release_for_retry([i.row_id for i in items], self.worker_id, when, code, message)
-        logger.info("delivery will retry", extra={"action": "delivery_retry", "code": code,
+        logger.info("delivery will retry", extra={"action": "delivery_retry", "code": code, "shop_id": shop_id,
                                                   "events": len(items), "delay_s": round(delay, 2)})
 
     def _reject_shop(self, shop_id: int, seen_update: datetime | None, message: str) -> None:
@@ -258,4 +281,9 @@ class Worker:
                    PinterestSettings.connection_status == ConnectionStatus.UNKNOWN.value)
             .values(connection_status=ConnectionStatus.OK.value, connection_message=None,
                     connection_checked_at=self.clock())
+        )
+        db.session.execute(
+            update(PinterestSettings)
+            .where(PinterestSettings.shop_id == creds.shop_id, PinterestSettings.failure_streak > 0)
+            .values(failure_streak=0, backoff_until=None)
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime
-from typing import Any, Optional
+from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
@@ -85,17 +85,17 @@ class Shop(db.Model):  # type: ignore[name-defined]
     domain: Mapped[str] = mapped_column(String(255), unique=True)  # "example.myshopify.com"
     installed: Mapped[bool] = mapped_column(Boolean, default=True)
     installed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
-    uninstalled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    uninstalled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Shopify expiring offline token (encrypted) and its refresh token (encrypted).
-    shopify_token_enc: Mapped[Optional[str]] = mapped_column(Text)
-    shopify_token_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    shopify_refresh_token_enc: Mapped[Optional[str]] = mapped_column(Text)
-    shopify_refresh_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    shopify_scope: Mapped[Optional[str]] = mapped_column(String(255))
-    token_exchange_error: Mapped[Optional[str]] = mapped_column(Text)
-    last_reconciled_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    shopify_token_enc: Mapped[str | None] = mapped_column(Text)
+    shopify_token_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    shopify_refresh_token_enc: Mapped[str | None] = mapped_column(Text)
+    shopify_refresh_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    shopify_scope: Mapped[str | None] = mapped_column(String(255))
+    token_exchange_error: Mapped[str | None] = mapped_column(Text)
+    last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
-    settings: Mapped[Optional[PinterestSettings]] = relationship(
+    settings: Mapped[PinterestSettings | None] = relationship(
         back_populates="shop", uselist=False, cascade="all, delete-orphan"
     )
 
@@ -109,9 +109,9 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), unique=True)
-    ad_account_id: Mapped[Optional[str]] = mapped_column(String(18))
-    access_token_enc: Mapped[Optional[str]] = mapped_column(Text)
-    token_last4: Mapped[Optional[str]] = mapped_column(String(4))
+    ad_account_id: Mapped[str | None] = mapped_column(String(18))
+    access_token_enc: Mapped[str | None] = mapped_column(Text)
+    token_last4: Mapped[str | None] = mapped_column(String(4))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     event_id_source: Mapped[str] = mapped_column(String(20), default="cart_token")
@@ -121,9 +121,12 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     include_offline_orders: Mapped[bool] = mapped_column(Boolean, default=False)
     limited_data_processing: Mapped[bool] = mapped_column(Boolean, default=False)
     connection_status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.UNKNOWN.value)
-    connection_message: Mapped[Optional[str]] = mapped_column(Text)
-    connection_checked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    credentials_updated_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    connection_message: Mapped[str | None] = mapped_column(Text)
+    connection_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    credentials_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # While Pinterest is unavailable for this account, the whole shop waits (not each event on its own).
+    backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failure_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
 
     shop: Mapped[Shop] = relationship(back_populates="settings")
@@ -147,11 +150,11 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
     shop_domain: Mapped[str] = mapped_column(String(255), index=True)
     topic: Mapped[str] = mapped_column(String(100))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, index=True)
-    triggered_at: Mapped[Optional[str]] = mapped_column(String(64))
-    api_version: Mapped[Optional[str]] = mapped_column(String(20))
+    triggered_at: Mapped[str | None] = mapped_column(String(64))
+    api_version: Mapped[str | None] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(40))
-    detail: Mapped[Optional[str]] = mapped_column(Text)
-    event_row_id: Mapped[Optional[int]] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+    detail: Mapped[str | None] = mapped_column(Text)
+    event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
 
 
 class Event(db.Model):  # type: ignore[name-defined]
@@ -167,31 +170,31 @@ class Event(db.Model):  # type: ignore[name-defined]
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
-    event_id: Mapped[Optional[str]] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255))
     source: Mapped[str] = mapped_column(String(20))  # order | checkout | reconcile | verify
-    order_id: Mapped[Optional[str]] = mapped_column(String(32), index=True)
-    order_name: Mapped[Optional[str]] = mapped_column(String(64))
-    customer_ref: Mapped[Optional[str]] = mapped_column(String(64), index=True)  # sha256 of customer id
-    email_refs: Mapped[Optional[str]] = mapped_column(Text)  # space-separated em hashes, for redaction
+    order_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    order_name: Mapped[str | None] = mapped_column(String(64))
+    customer_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # sha256 of customer id
+    email_refs: Mapped[str | None] = mapped_column(Text)  # space-separated em hashes, for redaction
     test: Mapped[bool] = mapped_column(Boolean, default=False)
-    action_source: Mapped[Optional[str]] = mapped_column(String(20))
-    value: Mapped[Optional[str]] = mapped_column(String(32))
-    currency: Mapped[Optional[str]] = mapped_column(String(3))
-    payload: Mapped[Optional[dict[str, Any]]] = mapped_column(JSON)  # the Pinterest event, hashed already
-    match_keys: Mapped[Optional[str]] = mapped_column(String(100))  # e.g. "em ph ip_ua address"
+    action_source: Mapped[str | None] = mapped_column(String(20))
+    value: Mapped[str | None] = mapped_column(String(32))
+    currency: Mapped[str | None] = mapped_column(String(3))
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the Pinterest event, hashed already
+    match_keys: Mapped[str | None] = mapped_column(String(100))  # e.g. "em ph ip_ua address"
     status: Mapped[str] = mapped_column(String(20), default=EventStatus.PENDING.value)
-    skip_reason: Mapped[Optional[str]] = mapped_column(Text)
-    error_code: Mapped[Optional[str]] = mapped_column(String(40))
-    error_message: Mapped[Optional[str]] = mapped_column(Text)
-    warning_message: Mapped[Optional[str]] = mapped_column(Text)
+    skip_reason: Mapped[str | None] = mapped_column(Text)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    warning_message: Mapped[str | None] = mapped_column(Text)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
-    occurred_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    occurred_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     available_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
-    lease_expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    claimed_by: Mapped[Optional[str]] = mapped_column(String(100))
-    last_attempt_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
-    delivered_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
 
     shop: Mapped[Shop] = relationship()
@@ -205,7 +208,7 @@ class DataRequest(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
-    customer_ref: Mapped[Optional[str]] = mapped_column(String(64))
+    customer_ref: Mapped[str | None] = mapped_column(String(64))
     orders_requested: Mapped[int] = mapped_column(Integer, default=0)
     events_held: Mapped[int] = mapped_column(Integer, default=0)
 
@@ -240,8 +243,8 @@ class Lock(db.Model):  # type: ignore[name-defined]
     __tablename__ = "locks"
 
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
-    holder: Mapped[Optional[str]] = mapped_column(String(100))
-    expires_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime())
+    holder: Mapped[str | None] = mapped_column(String(100))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 __all__ = [

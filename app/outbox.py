@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, select, update
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db_util import begin_write
@@ -121,8 +121,8 @@ def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now:
     return EnqueueResult("already_sent", "Its checkout's event was already sent.", existing.id)
 
 
-def _eligible_shops() -> Any:
-    """Shops whose events may be sent now: installed, enabled, configured and not rejected."""
+def _eligible_shops(now: datetime) -> Any:
+    """Shops whose events may be sent now: installed, enabled, configured, not rejected, not backing off."""
     return (
         select(Shop.id)
         .join(PinterestSettings, PinterestSettings.shop_id == Shop.id)
@@ -132,6 +132,7 @@ def _eligible_shops() -> Any:
             PinterestSettings.ad_account_id.is_not(None),
             PinterestSettings.access_token_enc.is_not(None),
             PinterestSettings.connection_status != ConnectionStatus.REJECTED.value,
+            or_(PinterestSettings.backoff_until.is_(None), PinterestSettings.backoff_until <= now),
         )
     )
 
@@ -161,7 +162,7 @@ def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shop
     try:
         candidates = db.session.execute(
             select(Event.shop_id, func.min(Event.available_at).label("oldest"))
-            .where(Event.status == PENDING, Event.available_at <= now, Event.shop_id.in_(_eligible_shops()))
+            .where(Event.status == PENDING, Event.available_at <= now, Event.shop_id.in_(_eligible_shops(now)))
             .group_by(Event.shop_id)
             .order_by("oldest")
             .limit(shops)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,7 +13,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from shopify_app import ShopifyApp
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import outbox, privacy
+from . import metrics, outbox, privacy
 from .db_util import begin_write
 from .mapping import MappedPurchase, map_checkout, map_order
 from .models import WebhookReceipt, db, now_utc
@@ -52,10 +53,12 @@ def shopify_app() -> ShopifyApp:
 
 @bp.route("/webhooks", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def receive() -> tuple[Response, int]:
+    started = time.perf_counter()
     try:
         delivery = _verify_and_parse()
     except WebhookRejected as exc:
         logger.info("webhook rejected", extra={"action": "webhook_rejected", "code": exc.code})
+        metrics.webhook_answered(request.headers.get("X-Shopify-Topic"), f"rejected_{exc.code}", started)
         return jsonify({"error": exc.code, "message": exc.message}), exc.status
     try:
         status = _record(delivery)
@@ -63,7 +66,9 @@ def receive() -> tuple[Response, int]:
         db.session.rollback()
         logger.error("database unavailable", extra={"action": "webhook_db_unavailable"})
         # 503 makes Shopify retry later instead of losing the order.
+        metrics.webhook_answered(delivery.topic, "unavailable", started)
         return jsonify({"error": "unavailable", "message": "Database unavailable, retry later."}), 503
+    metrics.webhook_answered(delivery.topic, status, started)
     return jsonify({"status": status}), 200
 
 

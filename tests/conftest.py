@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
@@ -28,7 +27,8 @@ from tests.standins.pinterest import PinterestStandin
 API_KEY = "test-api-key"
 API_SECRET = "test-api-secret-not-real"
 OLD_API_SECRET = "test-api-secret-previous"
-ENCRYPTION_KEY = Fernet.generate_key().decode()
+# A fixed, obviously fake Fernet key: worker processes started by tests must decrypt what tests stored.
+ENCRYPTION_KEY = base64.urlsafe_b64encode(b"pinbridge-test-key-not-a-secret!").decode()
 SHOP = "demo-store.myshopify.com"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 

@@ -130,6 +130,8 @@ def upgrade():
     sa.Column('connection_message', sa.Text(), nullable=True),
     sa.Column('connection_checked_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('credentials_updated_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('backoff_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('failure_streak', sa.Integer(), server_default='0', nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['shop_id'], ['shops.id'], name=op.f('fk_pinterest_settings_shop_id_shops'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_pinterest_settings')),
