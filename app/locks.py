@@ -1,0 +1,86 @@
+"""Named leases in the `locks` table: one holder at a time across every worker, on SQLite and PostgreSQL.
+
+A lease is taken with one guarded UPDATE (free, expired, or already ours) and, when the row does not exist
+yet, an INSERT that the primary key lets only one worker win. A holder that dies simply lets the lease run
+out; nobody has to clean up after it.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_, update
+from sqlalchemy.exc import IntegrityError
+
+from .db_util import begin_write
+from .models import Lock, db
+
+logger = logging.getLogger(__name__)
+
+
+def _begin() -> None:
+    """Start a write transaction; a read the caller left open is ended first (it wrote nothing)."""
+    if db.session.in_transaction():
+        db.session.rollback()
+    begin_write()
+
+
+def acquire(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+    """Take (or extend) the lease `name` for `holder` until now + ttl; False while someone else holds it."""
+    expires = now + timedelta(seconds=ttl_seconds)
+    _begin()
+    try:
+        taken = db.session.execute(
+            update(Lock)
+            .where(Lock.name == name,
+                   or_(Lock.holder == holder, Lock.holder.is_(None), Lock.expires_at.is_(None),
+                       Lock.expires_at < now))
+            .values(holder=holder, expires_at=expires)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if not taken:
+            try:
+                with db.session.begin_nested():
+                    db.session.add(Lock(name=name, holder=holder, expires_at=expires))
+            except IntegrityError:
+                db.session.rollback()
+                return False
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return True
+
+
+def renew(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
+    """Extend a lease we still hold; False if it ran out and someone else took it."""
+    _begin()
+    count = db.session.execute(
+        update(Lock)
+        .where(Lock.name == name, Lock.holder == holder)
+        .values(expires_at=now + timedelta(seconds=ttl_seconds))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return bool(count)
+
+
+def release(name: str, holder: str) -> None:
+    """Give the lease back early (only if we still hold it)."""
+    _begin()
+    db.session.execute(
+        update(Lock)
+        .where(Lock.name == name, Lock.holder == holder)
+        .values(holder=None, expires_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def holder_of(name: str, now: datetime) -> str | None:
+    """Who holds the lease right now, if anyone."""
+    lock = db.session.get(Lock, name)
+    if lock is None or lock.holder is None or lock.expires_at is None or lock.expires_at <= now:
+        return None
+    return lock.holder

@@ -1,0 +1,149 @@
+"""Retention: old events and webhook receipts are deleted; the dashboard's daily counts are kept.
+
+Events (already hashed, but still about customers) are deleted `EVENT_RETENTION_DAYS` after the UTC day
+they were received, whole days at a time, once they are final (delivered, failed or skipped). Before a
+batch is deleted its counts are added to `daily_stats`, which the dashboard reads for days whose events
+are gone. Webhook receipts only deduplicate redeliveries (Shopify retries for hours, not weeks) and go
+after `RECEIPT_RETENTION_DAYS`. One worker at a time does this, under the `retention` lease.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+
+from . import locks
+from .db_util import begin_write
+from .models import DailyStat, Event, EventStatus, WebhookReceipt, WorkerHeartbeat, db
+
+logger = logging.getLogger(__name__)
+
+BATCH = 2000  # rows per transaction, so neither database holds its locks for long
+RUN_EVERY = 3600.0  # seconds
+LEASE_NAME = "retention"
+LEASE_SECONDS = 600
+HEARTBEAT_KEEP = timedelta(days=1)  # rows of workers that stopped are forgotten after this
+FINAL = (EventStatus.DELIVERED.value, EventStatus.FAILED.value, EventStatus.SKIPPED.value)
+PURCHASE_SOURCES = ("order", "checkout", "reconcile")  # `verify` test events are never counted
+_COUNTED = {EventStatus.DELIVERED.value: "delivered", EventStatus.FAILED.value: "failed",
+            EventStatus.SKIPPED.value: "skipped"}
+
+
+@dataclass(frozen=True)
+class Purged:
+    events: int
+    receipts: int
+    heartbeats: int
+
+
+def event_cutoff(now: datetime, days: int) -> datetime:
+    """Start of the UTC day `days` ago: events received before it are purged, whole days at a time."""
+    first_kept = (now - timedelta(days=days)).date()
+    return datetime(first_kept.year, first_kept.month, first_kept.day, tzinfo=now.tzinfo)
+
+
+def purge_events(now: datetime, days: int) -> int:
+    """Fold final events received before the cutoff into daily_stats, then delete them."""
+    cutoff, total = event_cutoff(now, days), 0
+    while True:
+        begin_write()
+        try:
+            rows = db.session.execute(
+                select(Event.id, Event.shop_id, Event.received_at, Event.status, Event.source)
+                .where(Event.received_at < cutoff, Event.status.in_(FINAL))
+                .order_by(Event.id)
+                .limit(BATCH)
+                .with_for_update(skip_locked=True)
+            ).all()
+            if rows:
+                _fold_into_daily_stats(rows)
+                db.session.execute(delete(Event).where(Event.id.in_([r.id for r in rows]))
+                                   .execution_options(synchronize_session=False))
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            raise
+        total += len(rows)
+        if len(rows) < BATCH:
+            return total
+
+
+def _fold_into_daily_stats(rows: list[Any]) -> None:
+    counts: dict[tuple[int, date], Counter[str]] = {}
+    for row in rows:
+        if row.source not in PURCHASE_SOURCES:
+            continue
+        tally = counts.setdefault((row.shop_id, row.received_at.date()), Counter())
+        tally["orders_received"] += 1
+        tally[_COUNTED[row.status]] += 1
+        if row.source == "reconcile":
+            tally["recovered"] += 1
+    for (shop_id, day), tally in counts.items():
+        stat = db.session.execute(
+            select(DailyStat).where(DailyStat.shop_id == shop_id, DailyStat.day == day)
+        ).scalar_one_or_none()
+        if stat is None:
+            stat = DailyStat(shop_id=shop_id, day=day, orders_received=0, delivered=0, failed=0, skipped=0,
+                             recovered=0)
+            db.session.add(stat)
+        for field, count in tally.items():
+            setattr(stat, field, getattr(stat, field) + count)
+    db.session.flush()
+
+
+def purge_receipts(now: datetime, days: int) -> int:
+    """Delete webhook receipts older than `days` (batched)."""
+    cutoff, total = now - timedelta(days=days), 0
+    while True:
+        begin_write()
+        ids = select(WebhookReceipt.id).where(WebhookReceipt.received_at < cutoff).limit(BATCH)
+        count = int(db.session.execute(
+            delete(WebhookReceipt).where(WebhookReceipt.id.in_(ids.scalar_subquery()))
+            .execution_options(synchronize_session=False)
+        ).rowcount or 0)
+        db.session.commit()
+        total += count
+        if count < BATCH:
+            return total
+
+
+def purge_heartbeats(now: datetime) -> int:
+    """Forget workers that stopped long ago, so health and metrics describe the living ones."""
+    begin_write()
+    count = int(db.session.execute(
+        delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < now - HEARTBEAT_KEEP)
+        .execution_options(synchronize_session=False)
+    ).rowcount or 0)
+    db.session.commit()
+    return count
+
+
+def purge(now: datetime, *, event_days: int, receipt_days: int) -> Purged:
+    """Everything retention does, once."""
+    result = Purged(purge_events(now, event_days), purge_receipts(now, receipt_days), purge_heartbeats(now))
+    if result.events or result.receipts or result.heartbeats:
+        logger.info("old records purged", extra={"action": "retention_purged", **vars(result)})
+    return result
+
+
+class Retention:
+    """The worker's periodic job: purge once an hour, one worker at a time."""
+
+    def __init__(self, config: Any, worker_id: str) -> None:
+        self.event_days = int(config["EVENT_RETENTION_DAYS"])
+        self.receipt_days = int(config["RECEIPT_RETENTION_DAYS"])
+        self.worker_id = worker_id
+
+    def __call__(self, now: datetime) -> Purged | None:
+        if not locks.acquire(LEASE_NAME, self.worker_id, now, LEASE_SECONDS):
+            return None
+        try:
+            return purge(now, event_days=self.event_days, receipt_days=self.receipt_days)
+        finally:
+            db.session.rollback()
+            locks.release(LEASE_NAME, self.worker_id)

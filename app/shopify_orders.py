@@ -1,0 +1,240 @@
+"""Read a shop's orders from the Shopify Admin GraphQL API, page by page.
+
+Requests go through `shopify_app.admin_graphql_request` (it retries HTTP 429 and 5xx answers). On top of
+that this module handles what Shopify's GraphQL API does differently: a query over the cost budget is
+answered 200 with a `THROTTLED` error (wait until the bucket refills, then ask again), and a 401 means the
+offline token is no longer good (refresh it once through `shopify_auth`, then ask again).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+from shopify_app import admin_graphql_request
+
+from .models import Shop, db, now_utc
+from .shopify_auth import offline_token
+
+logger = logging.getLogger(__name__)
+
+# Requested query cost (objects x page sizes) must stay under Shopify's 1000-point cap per query:
+# 10 orders x (10 lines x ~6 objects + ~15) is about 760 points.
+PAGE_SIZE = 10  # orders per request
+LINE_PAGE = 10  # line items fetched with each order; longer orders fetch the rest separately
+MORE_LINES = 100  # line items per follow-up request (about 600 points)
+MAX_THROTTLE_WAITS = 8
+MAX_WAIT = 30.0  # seconds
+MIN_WAIT = 0.5  # seconds
+
+_LINE = """
+fragment ReconcileLine on LineItem {
+  sku title name vendor quantity
+  product { legacyResourceId }
+  variant { legacyResourceId }
+  originalUnitPriceSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
+}
+"""
+_ADDRESS = "firstName lastName city provinceCode zip countryCodeV2 phone"
+_MONEY = "shopMoney { amount currencyCode } presentmentMoney { amount currencyCode }"
+ORDERS_QUERY = _LINE + f"""
+query ReconcileOrders($first: Int!, $after: String, $query: String!) {{
+  orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {{
+    pageInfo {{ hasNextPage endCursor }}
+    nodes {{
+      id legacyResourceId name email phone createdAt processedAt test sourceName
+      currencyCode presentmentCurrencyCode statusPageUrl cartToken checkoutToken clientIp
+      customAttributes {{ key value }}
+      customerJourneySummary {{ firstVisit {{ landingPage }} lastVisit {{ landingPage }} }}
+      subtotalPriceSet {{ {_MONEY} }}
+      totalPriceSet {{ {_MONEY} }}
+      customer {{
+        legacyResourceId firstName lastName
+        defaultEmailAddress {{ emailAddress }} defaultPhoneNumber {{ phoneNumber }}
+      }}
+      billingAddress {{ {_ADDRESS} }}
+      shippingAddress {{ {_ADDRESS} }}
+      lineItems(first: {LINE_PAGE}) {{ pageInfo {{ hasNextPage endCursor }} nodes {{ ...ReconcileLine }} }}
+    }}
+  }}
+}}
+"""
+LINES_QUERY = _LINE + f"""
+query ReconcileOrderLines($id: ID!, $after: String) {{
+  order(id: $id) {{
+    lineItems(first: {MORE_LINES}, after: $after) {{
+      pageInfo {{ hasNextPage endCursor }} nodes {{ ...ReconcileLine }}
+    }}
+  }}
+}}
+"""
+COUNT_QUERY = "query ReconcileOrderCount($query: String!) { ordersCount(query: $query) { count } }"
+
+
+class AdminApiError(Exception):
+    """Shopify's Admin API could not be used for this shop; `code` is short, `message` is for people."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message = code, message
+
+
+def search_query(since: datetime, until: datetime | None = None) -> str:
+    """Shopify search syntax for orders created in [since, until)."""
+    query = f"created_at:>='{_iso(since)}'"
+    return query + (f" AND created_at:<'{_iso(until)}'" if until else "")
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class OrderReader:
+    """Pages through one shop's orders with its offline token (refreshed when needed)."""
+
+    def __init__(self, shop: Shop, *, api_version: str, http_client: httpx.Client | None = None,
+                 sleep: Callable[[float], Any] = time.sleep, page_size: int = PAGE_SIZE) -> None:
+        self.shop, self.api_version, self.http_client = shop, api_version, http_client
+        self.sleep, self.page_size = sleep, page_size
+        self.handle = shop.handle
+        self._access_token: str | None = None
+        self.requests = 0
+
+    def count(self, since: datetime, until: datetime | None = None) -> int | None:
+        """How many orders the window holds (Shopify may cap the count); None if it cannot say."""
+        data = self._execute(COUNT_QUERY, {"query": search_query(since, until)})
+        count = (data.get("ordersCount") or {}).get("count")
+        return count if isinstance(count, int) else None
+
+    def pages(self, since: datetime, until: datetime | None = None) -> Iterator[list[dict[str, Any]]]:
+        """Yield the orders created in the window, oldest first, one page at a time, lines complete."""
+        after: str | None = None
+        while True:
+            variables = {"first": self.page_size, "after": after, "query": search_query(since, until)}
+            orders = self._execute(ORDERS_QUERY, variables).get("orders") or {}
+            nodes = [node for node in orders.get("nodes") or [] if isinstance(node, dict)]
+            for node in nodes:
+                self._complete_lines(node)
+            yield nodes
+            info = orders.get("pageInfo") or {}
+            after = info.get("endCursor")
+            if not info.get("hasNextPage") or not after:
+                return
+
+    def _complete_lines(self, node: dict[str, Any]) -> None:
+        lines = node.get("lineItems") or {}
+        info = lines.get("pageInfo") or {}
+        while info.get("hasNextPage") and info.get("endCursor") and node.get("id"):
+            more = self._execute(LINES_QUERY, {"id": node["id"], "after": info["endCursor"]})
+            page = ((more.get("order") or {}).get("lineItems")) or {}
+            lines.setdefault("nodes", []).extend(page.get("nodes") or [])
+            info = page.get("pageInfo") or {}
+
+    # -- one request ------------------------------------------------------------------------------
+    def _execute(self, query: str, variables: dict[str, Any]) -> dict[str, Any]:
+        refreshed = False
+        for _attempt in range(MAX_THROTTLE_WAITS + 1):
+            self.requests += 1
+            result = admin_graphql_request(
+                query, shop=self.handle, access_token=self._token(), api_version=self.api_version,
+                variables=variables, http_client=self.http_client,
+            )
+            body = _json(result.response.body)
+            if result.ok:
+                self._pace(body)
+                return result.data or {}
+            if result.log.code == "unauthorized" and not refreshed:
+                refreshed = True
+                self._token(force_refresh=True)
+                continue
+            if result.log.code == "graphql_errors" and _throttled(body):
+                wait = _wait_seconds(body, throttled=True)
+                logger.info("Shopify throttled the query", extra={"action": "reconcile_throttled",
+                                                                  "shop": self.shop.domain, "wait_s": wait})
+                self.sleep(wait)
+                continue
+            if result.log.code == "graphql_errors" and _only_access_denied(body):
+                logger.warning("Shopify withheld protected customer fields",
+                               extra={"action": "reconcile_access_denied", "shop": self.shop.domain})
+                return body.get("data") or {}
+            raise AdminApiError(result.log.code, _describe(result.log.code, body))
+        raise AdminApiError("throttled", "Shopify kept throttling the query; try again later.")
+
+    def _pace(self, body: dict[str, Any]) -> None:
+        """Wait before the next request when the cost bucket could not pay for another like this one."""
+        wait = _wait_seconds(body, throttled=False)
+        if wait > 0:
+            self.sleep(wait)
+
+    def _token(self, *, force_refresh: bool = False) -> str:
+        if self._access_token is not None and not force_refresh:
+            return self._access_token
+        if force_refresh:
+            if not self.shop.shopify_refresh_token_enc:
+                raise AdminApiError("unauthorized", "Shopify refused the access token and there is no "
+                                                    "refresh token; open Pinbridge in the Shopify admin.")
+            self.shop.shopify_token_expires_at = now_utc()  # make offline_token() refresh it now
+        token = offline_token(self.shop)
+        db.session.commit()  # a refresh rotates the refresh token: keep the new one whatever happens next
+        if not token:
+            raise AdminApiError("no_token", self.shop.token_exchange_error
+                                or "No Shopify access token yet; open Pinbridge in the Shopify admin once.")
+        self._access_token = token
+        return token
+
+
+def _json(raw: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(raw or "")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _error_codes(body: dict[str, Any]) -> list[str]:
+    errors = body.get("errors")
+    if not isinstance(errors, list):
+        return []
+    return [str((e.get("extensions") or {}).get("code", "")) for e in errors if isinstance(e, dict)]
+
+
+def _throttled(body: dict[str, Any]) -> bool:
+    return "THROTTLED" in _error_codes(body)
+
+
+def _only_access_denied(body: dict[str, Any]) -> bool:
+    codes = _error_codes(body)
+    return bool(codes) and all(code == "ACCESS_DENIED" for code in codes) and bool(body.get("data"))
+
+
+def _wait_seconds(body: dict[str, Any], *, throttled: bool) -> float:
+    """Seconds until the bucket holds the cost of this query again, from Shopify's cost report."""
+    cost = (body.get("extensions") or {}).get("cost") or {}
+    status = cost.get("throttleStatus") or {}
+    try:
+        needed = float(cost.get("requestedQueryCost") or 0) - float(status.get("currentlyAvailable") or 0)
+        rate = float(status.get("restoreRate") or 50.0)
+    except (TypeError, ValueError):
+        return MIN_WAIT if throttled else 0.0
+    if needed <= 0 and not throttled:
+        return 0.0
+    return min(MAX_WAIT, max(MIN_WAIT, needed / rate if rate > 0 else MAX_WAIT))
+
+
+def _describe(code: str, body: dict[str, Any]) -> str:
+    """A sentence for logs and the command line; GraphQL error messages name fields, never customers."""
+    errors = body.get("errors")
+    if isinstance(errors, list) and errors and isinstance(errors[0], dict) and errors[0].get("message"):
+        return f"Shopify answered: {str(errors[0]['message'])[:300]}"
+    messages = {
+        "http_error_403": "The access token lacks the read_orders scope.",
+        "rate_limited": "Shopify kept answering 429 Too Many Requests.",
+        "network_error": "Shopify could not be reached.",
+        "unauthorized": "Shopify refused the access token even after a refresh.",
+    }
+    return messages.get(code, f"Shopify's Admin API failed ({code}).")
