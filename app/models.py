@@ -166,6 +166,7 @@ class Event(db.Model):  # type: ignore[name-defined]
         Index("ix_events_claim", "status", "available_at"),
         Index("ix_events_shop_status", "shop_id", "status"),
         Index("ix_events_received_at", "received_at"),
+        Index("ix_events_shop_checkout_token", "shop_id", "checkout_token"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -174,6 +175,7 @@ class Event(db.Model):  # type: ignore[name-defined]
     source: Mapped[str] = mapped_column(String(20))  # order | checkout | reconcile | verify
     order_id: Mapped[str | None] = mapped_column(String(32), index=True)
     order_name: Mapped[str | None] = mapped_column(String(64))
+    checkout_token: Mapped[str | None] = mapped_column(String(64))  # joins a checkout to its order
     customer_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # sha256 of customer id
     email_refs: Mapped[str | None] = mapped_column(Text)  # space-separated em hashes, for redaction
     test: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -58,6 +58,7 @@ def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> d
         "source": mapped.kind,
         "order_id": mapped.order_id,
         "order_name": mapped.order_name,
+        "checkout_token": (mapped.checkout_token or "")[:64] or None,
         "customer_ref": mapped.customer_ref,
         "email_refs": " ".join(mapped.email_hashes) or None,
         "test": mapped.test,
@@ -82,11 +83,7 @@ def enqueue(
         values["source"] = source
     if values["status"] == PENDING and shop.settings is not None and not shop.settings.enabled:
         values.update(status=SKIPPED, payload=None, skip_reason="Sending to Pinterest was turned off.")
-    existing = None
-    if mapped.event_id is not None:
-        existing = db.session.execute(
-            select(Event).filter_by(shop_id=shop.id, event_id=mapped.event_id)
-        ).scalar_one_or_none()
+    existing = _same_purchase(shop.id, mapped)
     if existing is None:
         try:
             with db.session.begin_nested():
@@ -100,6 +97,23 @@ def enqueue(
             outcome = "queued" if row.status == PENDING else "skipped"
             return EnqueueResult(outcome, row.skip_reason, row.id)
     return _merge(existing, values, mapped, now)
+
+
+def _same_purchase(shop_id: int, mapped: MappedPurchase) -> Event | None:
+    """The stored event for this purchase: same event_id, or the same checkout seen the other way round."""
+    if mapped.event_id is not None:
+        found = db.session.execute(
+            select(Event).filter_by(shop_id=shop_id, event_id=mapped.event_id)
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
+    if mapped.checkout_token:
+        # With event_id_source=order_id an order ("order-<id>") and its checkout (cart token) differ.
+        return db.session.execute(
+            select(Event).filter_by(shop_id=shop_id, checkout_token=mapped.checkout_token[:64])
+            .order_by(Event.id).limit(1)
+        ).scalar_one_or_none()
+    return None
 
 
 def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now: datetime) -> EnqueueResult:

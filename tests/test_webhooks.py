@@ -184,3 +184,16 @@ def test_database_down_answers_503(post_webhook: Any, monkeypatch: pytest.Monkey
     monkeypatch.setattr("app.webhooks.begin_write", down)
     response = post_webhook(web_order())
     assert response.status_code == 503
+
+
+def test_order_replaces_its_checkout_even_when_their_event_ids_differ(
+    post_webhook: Any, configure_shop: Any
+) -> None:
+    configure_shop(event_id_source="order_id")
+    order = web_order()
+    post_webhook(completed_checkout(order), topic="checkouts/update")
+    [waiting] = events()
+    assert waiting.event_id == order["cart_token"]  # a checkout has no order id yet
+    post_webhook(order)
+    [event] = events()
+    assert (event.id, event.source, event.event_id) == (waiting.id, "order", f"order-{order['id']}")

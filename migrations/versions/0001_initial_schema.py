@@ -79,6 +79,7 @@ def upgrade():
     sa.Column('source', sa.String(length=20), nullable=False),
     sa.Column('order_id', sa.String(length=32), nullable=True),
     sa.Column('order_name', sa.String(length=64), nullable=True),
+    sa.Column('checkout_token', sa.String(length=64), nullable=True),
     sa.Column('customer_ref', sa.String(length=64), nullable=True),
     sa.Column('email_refs', sa.Text(), nullable=True),
     sa.Column('test', sa.Boolean(), nullable=False),
@@ -111,6 +112,7 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_events_order_id'), ['order_id'], unique=False)
         batch_op.create_index('ix_events_received_at', ['received_at'], unique=False)
         batch_op.create_index('ix_events_shop_status', ['shop_id', 'status'], unique=False)
+        batch_op.create_index('ix_events_shop_checkout_token', ['shop_id', 'checkout_token'], unique=False)
 
     op.create_table('pinterest_settings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -169,6 +171,7 @@ def downgrade():
     op.drop_table('pinterest_settings')
     with op.batch_alter_table('events', schema=None) as batch_op:
         batch_op.drop_index('ix_events_shop_status')
+        batch_op.drop_index('ix_events_shop_checkout_token')
         batch_op.drop_index('ix_events_received_at')
         batch_op.drop_index(batch_op.f('ix_events_order_id'))
         batch_op.drop_index(batch_op.f('ix_events_customer_ref'))
