@@ -27,7 +27,7 @@ STATIC_DIR = PROJECT_ROOT / "static"
 bp = Blueprint("home", __name__, static_folder=str(STATIC_DIR), static_url_path="/assets")
 
 ADMIN_ORIGIN = "https://admin.shopify.com"
-CHART_DAYS, TABLE_ROWS = 14, 20
+CHART_DAYS, TABLE_ROWS = 14, 10
 
 
 def _request_input() -> RequestInput:

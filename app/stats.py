@@ -192,6 +192,6 @@ def health(settings: PinterestSettings | None, shop_id: int, now: datetime) -> d
         message = f"Delivery delayed: {count} event(s) waiting since {_iso(oldest)}."
         return {"state": "delayed", "message": message + (f" Last answer: {reason}" if reason else "")}
     if settings.connection_status == "ok":
-        return {"state": "working", "message": "Working: orders are reaching Pinterest."}
+        return {"state": "working", "message": "Orders are reaching Pinterest."}
     return {"state": "waiting",
             "message": "Connected. Send a test event to confirm Pinterest accepts the token."}

@@ -64,15 +64,15 @@ function showErrors(errors) {
   }
 }
 
-function applySettings(settings) {
+function applySettings(settings, clearToken) {
   state.settings = settings;
   const token = field("access_token");
-  token.value = "";
+  if (clearToken) token.value = "";
   token.setAttribute("placeholder", settings.has_access_token ? "•••• " + (settings.access_token_last4 || "") : "Paste the token");
   renderSnippet();
 }
 
-async function save(changes, quiet) {
+async function save(changes, clearToken) {
   const { status, data } = await api("PUT", "/api/settings", changes);
   if (status === 422) {
     showErrors(data.errors || {});
@@ -81,8 +81,8 @@ async function save(changes, quiet) {
   }
   if (status !== 200) { toast("Not saved: the server answered " + status + ".", true); return false; }
   showErrors({});
-  applySettings(data);
-  if (!quiet) toast("Saved");
+  applySettings(data, clearToken);
+  toast("Saved");
   await refresh();
   return true;
 }
@@ -91,7 +91,7 @@ async function saveConnection() {
   const changes = { ad_account_id: field("ad_account_id").value.trim() };
   const token = field("access_token").value.trim();
   if (token) changes.access_token = token;
-  return save(changes);
+  return save(changes, true);
 }
 
 async function verify() {
@@ -101,7 +101,7 @@ async function verify() {
   const { data } = await api("POST", "/api/settings/verify");
   answer.textContent = data.message || "No answer.";
   answer.dataset.tone = data.ok ? "success" : "critical";
-  if (data.settings) applySettings(data.settings);
+  if (data.settings) applySettings(data.settings, false);
   await refresh();
 }
 
@@ -180,11 +180,13 @@ function renderEvents(events) {
     .map((text) => el("s-table-header", {}, text)));
   const rows = events.map((ev) => {
     const [tone, label] = STATUS[ev.status] || ["neutral", ev.status];
-    const name = (ev.order_name || ev.event_id || "—") + (ev.test ? " · test" : "");
-    const when = ev.received_at ? new Date(ev.received_at).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" }) : "—";
+    const name = el("span", { class: "pb-nowrap" }, ev.order_name || ev.event_id || "—");
+    if (ev.test) name.append(el("s-badge", { class: "pb-test" }, "Test"));
+    const when = ev.received_at ? new Date(ev.received_at).toLocaleString(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" }) : "—";
     return el("s-table-row", { "data-status": ev.status },
       el("s-table-cell", {}, name), el("s-table-cell", {}, el("s-badge", { tone }, label)),
-      el("s-table-cell", {}, ev.value ? `${ev.value} ${ev.currency || ""}` : "—"), el("s-table-cell", {}, when),
+      el("s-table-cell", {}, el("span", { class: "pb-nowrap" }, ev.value ? `${ev.value} ${ev.currency || ""}` : "—")),
+      el("s-table-cell", {}, el("span", { class: "pb-nowrap" }, when)),
       el("s-table-cell", {}, ev.match_keys.join(", ") || "—"),
       el("s-table-cell", {}, ev.message || (ev.status === "delivered" ? "Accepted" : "—")));
   });
@@ -210,7 +212,7 @@ function renderSnippet() {
 async function refresh() {
   const [stats, events, overview] = await Promise.all([
     api("GET", "/api/stats?days=14"),
-    api("GET", "/api/events?limit=20" + (state.filter ? "&status=" + state.filter : "")),
+    api("GET", "/api/events?limit=10" + (state.filter ? "&status=" + state.filter : "")),
     api("GET", "/api/status"),
   ]);
   if (stats.status === 200) { renderMetrics(stats.data); renderChart(stats.data.daily); renderCoverage(stats.data.coverage); }
@@ -220,7 +222,6 @@ async function refresh() {
 
 // -- wiring --------------------------------------------------------------------------------------
 function wire() {
-  document.getElementById("connection-form").addEventListener("submit", (e) => { e.preventDefault(); saveConnection(); });
   document.getElementById("save-button").addEventListener("click", () => saveConnection());
   document.getElementById("test-button").addEventListener("click", () => verify());
   for (const name of FLAGS) field(name).addEventListener("change", (e) => save({ [name]: e.currentTarget.checked }));
