@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import click
 from flask import Flask, current_app
+from sqlalchemy import func, select, update
 
-from .models import db
-from .settings import apply_settings, get_or_create_shop, normalise_shop_domain, validate_settings
+from .models import Event, EventStatus, Shop, db, now_utc
+from .settings import apply_settings, find_shop, get_or_create_shop, normalise_shop_domain, validate_settings
+
+PENDING, SENDING, FAILED = EventStatus.PENDING.value, EventStatus.SENDING.value, EventStatus.FAILED.value
+_RELATIVE = re.compile(r"^(\d+)\s*([mhd])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 
 def register(app: Flask) -> None:
     app.cli.add_command(worker_command)
     app.cli.add_command(configure_shop_command)
+    app.cli.add_command(status_command)
+    app.cli.add_command(events_group)
+    app.cli.add_command(reconcile_command)
 
 
 @click.command("worker")
@@ -74,3 +87,136 @@ def configure_shop_command(shop_domain: str, ad_account_id: str | None, token_st
     last4 = f"••••{settings.token_last4}" if settings.token_last4 else "not set"
     click.echo(f"{domain}: ad account {settings.ad_account_id or 'not set'}, token {last4}, "
                f"{'enabled' if settings.enabled else 'disabled'}{', test mode' if settings.test_mode else ''}.")
+
+
+def _shop_or_exit(value: str) -> Shop:
+    domain = normalise_shop_domain(value)
+    shop = find_shop(domain) if domain else None
+    if shop is None:
+        click.echo(f"No shop {value!r} is known to Pinbridge.", err=True)
+        raise SystemExit(2)
+    return shop
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC") if value else "never"
+
+
+@click.command("status")
+def status_command() -> None:
+    """One line per shop: configured, paused, pending, failed, last delivery, last reconciliation."""
+    counts: dict[int, dict[str, int]] = {}
+    for shop_id, status, count in db.session.execute(
+        select(Event.shop_id, Event.status, func.count()).where(Event.status.in_([PENDING, SENDING, FAILED]))
+        .group_by(Event.shop_id, Event.status)
+    ):
+        bucket = "failed" if status == FAILED else "pending"
+        counts.setdefault(shop_id, {"pending": 0, "failed": 0})[bucket] += count
+    last = dict(db.session.execute(
+        select(Event.shop_id, func.max(Event.delivered_at)).group_by(Event.shop_id)).all())
+    header = ("SHOP", "INSTALLED", "CONFIGURED", "ENABLED", "PAUSED", "PENDING", "FAILED",
+              "LAST DELIVERY", "LAST RECONCILED")
+    rows = []
+    for shop in db.session.scalars(select(Shop).order_by(Shop.domain)):
+        settings, tally = shop.settings, counts.get(shop.id, {"pending": 0, "failed": 0})
+        rows.append((shop.domain, _yes(shop.installed), _yes(bool(settings and settings.configured)),
+                     _yes(bool(settings and settings.enabled)), _yes(bool(settings and settings.paused)),
+                     str(tally["pending"]), str(tally["failed"]), _when(last.get(shop.id)),
+                     _when(shop.last_reconciled_at)))
+    db.session.rollback()
+    if not rows:
+        click.echo("No shops yet.")
+        return
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+@click.group("events")
+def events_group() -> None:
+    """Operate on a shop's events."""
+
+
+@events_group.command("retry")
+@click.option("--shop", "shop_domain", required=True, help="example.myshopify.com")
+@click.option("--status", "status", type=click.Choice(["failed", "pending"]), default="failed",
+              show_default=True, help="failed: send again; pending: stop waiting for the backoff, send now.")
+def events_retry_command(shop_domain: str, status: str) -> None:
+    """Send a shop's failed events again, or its waiting events now."""
+    shop = _shop_or_exit(shop_domain)
+    now = now_utc()
+    # Older failed events would only expire again at once (Pinterest takes events a few days old).
+    cutoff = now - timedelta(seconds=int(current_app.config["EVENT_MAX_AGE_SECONDS"]))
+    where = [Event.shop_id == shop.id, Event.status == status, Event.source != "verify"]
+    if status == "failed":
+        where.append(Event.received_at >= cutoff)
+    changed = db.session.execute(
+        update(Event).where(*where)
+        .values(status=PENDING, available_at=now, error_code=None, error_message=None, claimed_by=None,
+                lease_expires_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    too_old = 0 if status != "failed" else db.session.scalar(select(func.count()).select_from(Event).where(
+        Event.shop_id == shop.id, Event.status == FAILED, Event.received_at < cutoff))
+    db.session.commit()
+    click.echo(f"{shop.domain}: {changed} {status} event(s) queued to send now.")
+    if too_old:
+        hours = int(current_app.config["EVENT_MAX_AGE_SECONDS"]) // 3600
+        click.echo(f"{too_old} failed event(s) received more than {hours} h ago were left as they are.")
+
+
+def parse_since(value: str, now: datetime) -> datetime:
+    """`24h`, `90m`, `3d`, or an ISO-8601 time (UTC when no offset is given)."""
+    relative = _RELATIVE.match(value.strip().lower())
+    if relative:
+        return now - timedelta(**{_UNITS[relative.group(2)]: int(relative.group(1))})
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise click.BadParameter("use an ISO-8601 time or a duration like 24h, 90m, 3d") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@click.command("reconcile")
+@click.option("--shop", "shop_domain", required=True, help="example.myshopify.com")
+@click.option("--since", "since_text", required=True, help="ISO-8601 time, or a duration like 24h or 3d.")
+@click.option("--dry-run", is_flag=True, help="Only report what would be enqueued; write nothing.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
+def reconcile_command(shop_domain: str, since_text: str, dry_run: bool, progress: bool | None) -> None:
+    """Enqueue every order created since SINCE that Pinbridge has no event for (webhooks can be missed)."""
+    from .reconcile import make_reader, reconcile_shop
+    from .shopify_orders import AdminApiError
+
+    now = now_utc()
+    since = parse_since(since_text, now)
+    if since >= now:
+        raise click.BadParameter("must be in the past", param_hint="--since")
+    shop = _shop_or_exit(shop_domain)
+    reader = make_reader(shop)
+    show = sys.stdout.isatty() if progress is None else progress
+    try:
+        with _progress(show, lambda: reader.count(since)) as advance:
+            summary = reconcile_shop(shop, since, dry_run=dry_run, reader=reader, on_page=advance)
+    except AdminApiError as exc:
+        click.echo(f"{shop_domain}: reconciliation failed ({exc.code}): {exc.message}", err=True)
+        raise SystemExit(1) from None
+    verb = "would be enqueued" if dry_run else "enqueued"
+    click.echo(f"{shop.domain} since {_when(since)}: {summary.seen} orders seen, "
+               f"{summary.already_present} already present, {summary.enqueued} {verb}, "
+               f"{summary.skipped} skipped ({summary.pages} pages, {summary.requests} requests)."
+               + (" Dry run: nothing was written." if dry_run else ""))
+
+
+@contextmanager
+def _progress(show: bool, total: Any) -> Iterator[Any]:
+    """A progress bar on stderr sized by the order count, or a no-op."""
+    length = total() if show else None
+    if not length:
+        yield lambda _count: None
+        return
+    with click.progressbar(length=length, label="Reconciling orders", file=sys.stderr, show_pos=True) as bar:
+        yield bar.update

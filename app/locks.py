@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 
 def _begin() -> None:
     """Start a write transaction; a read the caller left open is ended first (it wrote nothing)."""
-    if db.session.in_transaction():
+    if db.session().in_transaction():
         db.session.rollback()
     begin_write()
 

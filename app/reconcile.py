@@ -191,7 +191,7 @@ def _known(shop_id: int, mapped: list[MappedPurchase]) -> tuple[set[str], set[st
 def _record_page(shop: Shop, mapped: list[MappedPurchase], summary: Summary, *, dry_run: bool) -> None:
     """Enqueue one page's unknown orders in one transaction (nothing is written on a dry run)."""
     shop_id = shop.id
-    if db.session.in_transaction():
+    if db.session().in_transaction():
         db.session.commit()
     if not dry_run:
         begin_write()

@@ -1,0 +1,308 @@
+"""Reconciliation against a GraphQL stand-in at the HTTP-client level: paging, throttling, token refresh,
+orders already known, draft orders, the worker's periodic run and its single-holder lease."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from app import crypto, locks
+from app.delivery import Worker
+from app.mapping import MappingOptions, map_order
+from app.models import Event, Shop, db, now_utc
+from app.reconcile import Reconciler, order_from_graphql, reconcile_shop
+from app.shopify_orders import AdminApiError
+from app.stats import daily
+from tests.conftest import API_KEY, API_SECRET, SHOP
+from tests.factories import web_order
+from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
+
+TOKEN = "shpat_fake_valid_0001"
+
+
+@pytest.fixture
+def admin(app: Flask) -> Iterator[ShopifyAdminStandin]:
+    standin = ShopifyAdminStandin(SHOP, client_id=API_KEY, client_secret=API_SECRET, access_token=TOKEN)
+    client = standin.client()
+    app.config["SHOPIFY_HTTP_CLIENT"] = client
+    yield standin
+    client.close()
+
+
+def give_admin_token(shop: Shop, *, expires_in: float = 3600, refresh: str | None = "shprt_fake_0001") -> None:
+    shop.shopify_token_enc = crypto.encrypt(TOKEN)
+    shop.shopify_token_expires_at = now_utc() + timedelta(seconds=expires_in)
+    shop.shopify_refresh_token_enc = crypto.encrypt(refresh) if refresh else None
+    shop.shopify_refresh_expires_at = now_utc() + timedelta(days=90) if refresh else None
+    shop.shopify_scope = "read_orders"
+    db.session.commit()
+
+
+@pytest.fixture
+def shop(configure_shop: Any, admin: ShopifyAdminStandin) -> Shop:
+    record: Shop = configure_shop()
+    give_admin_token(record)
+    return record
+
+
+def orders_in_shopify(admin: ShopifyAdminStandin, count: int, start: datetime, **overrides: Any) -> list[dict]:
+    """`count` webhook-shaped orders, one a minute from `start`, also present in the GraphQL stand-in."""
+    made = [web_order(**overrides) for _ in range(count)]
+    admin.add(*(graphql_order(o, created_at=start + timedelta(minutes=i)) for i, o in enumerate(made)))
+    return made
+
+
+def events() -> list[Event]:
+    db.session.rollback()
+    return list(db.session.scalars(select(Event).order_by(Event.id)))
+
+
+# -- conversion: one mapping for webhooks and GraphQL --------------------------------------------------
+@pytest.mark.parametrize("options", [
+    MappingOptions(),                                             # defaults: cart token, product ids, subtotal
+    MappingOptions(event_id_source="order_id", value_mode="total"),  # order-<id> and total price
+    MappingOptions(content_id_source="sku", currency_mode="presentment"),
+    MappingOptions(content_id_source="variant_id", limited_data_processing=True),
+])
+def test_a_graphql_order_maps_to_the_same_event_as_its_webhook(options: MappingOptions) -> None:
+    order = web_order(note_attributes=[{"name": "_epik", "value": "dj0yJnU9ATTRIBUTE"}])
+    from_webhook = map_order(order, options)
+    from_graphql = map_order(order_from_graphql(graphql_order(order)), options)
+    assert from_webhook.event is not None and from_graphql.event is not None
+    expected = dict(from_webhook.event)
+    # GraphQL gives the order's IP but no browser user agent: the one identifier reconciliation lacks.
+    expected["user_data"] = {k: v for k, v in expected["user_data"].items() if k != "client_user_agent"}
+    assert from_graphql.event == expected
+    assert (from_graphql.order_id, from_graphql.event_id) == (from_webhook.order_id, from_webhook.event_id)
+    assert from_graphql.order_id == str(order["id"])  # above 2**53, never through a float
+
+
+def test_a_draft_order_keeps_the_staff_browser_out() -> None:
+    draft = web_order(source_name="shopify_draft_order", cart_token=None)
+    mapped = map_order(order_from_graphql(graphql_order(draft)), MappingOptions(include_offline_orders=True))
+    assert mapped.event is not None and mapped.event["action_source"] == "offline"
+    assert "client_ip_address" not in mapped.event["user_data"]
+
+
+# -- the command against the stand-in -----------------------------------------------------------------
+def test_reconcile_pages_through_orders_and_enqueues_only_the_missing_ones(
+    shop: Shop, admin: ShopifyAdminStandin, post_webhook: Any, runner: Any
+) -> None:
+    start = now_utc() - timedelta(hours=2)
+    made = orders_in_shopify(admin, 25, start)
+    for order in made[:3]:  # these arrived by webhook
+        assert post_webhook(order).get_json() == {"status": "accepted"}
+
+    result = runner.invoke(args=["reconcile", "--shop", SHOP, "--since", "3h"])
+
+    assert result.exit_code == 0, result.output
+    assert "25 orders seen, 3 already present, 22 enqueued, 0 skipped (3 pages, 3 requests)" in result.output
+    pages = admin.graphql("ReconcileOrders")
+    assert [p.variables["first"] for p in pages] == [10, 10, 10]
+    assert pages[0].variables["after"] is None and pages[1].variables["after"] and pages[2].variables["after"]
+    assert all(p.token == TOKEN and p.variables["query"].startswith("created_at:>='") for p in pages)
+    stored = events()
+    assert len(stored) == 25
+    assert [e.source for e in stored] == ["order"] * 3 + ["reconcile"] * 22
+    # cartToken is exposed by the Admin API: reconciled events carry the same event id a webhook would.
+    assert [e.event_id for e in stored] == [o["cart_token"] for o in made]
+    assert {e.status for e in stored} == {"pending"}
+    assert sum(row["recovered"] for row in daily(shop.id, 1, now_utc())) == 22
+    db.session.rollback()
+
+    again = runner.invoke(args=["reconcile", "--shop", SHOP, "--since", "3h"])
+    assert "25 orders seen, 25 already present, 0 enqueued, 0 skipped" in again.output
+    assert len(events()) == 25
+    assert db.session.get(Shop, shop.id).last_reconciled_at is not None
+
+
+def test_an_order_known_by_its_order_id_is_not_enqueued_under_another_event_id(
+    shop: Shop, admin: ShopifyAdminStandin, post_webhook: Any
+) -> None:
+    order = web_order()
+    post_webhook(order)  # event id: the cart token
+    node = graphql_order(order, created_at=now_utc() - timedelta(hours=1))
+    node["cartToken"] = None  # an API version without cartToken: the event id would differ
+    admin.add(node)
+    summary = reconcile_shop(db.session.get(Shop, shop.id), now_utc() - timedelta(hours=2))
+    assert (summary.seen, summary.already_present, summary.enqueued) == (1, 1, 0)
+    assert [e.event_id for e in events()] == [order["cart_token"]]
+
+
+def test_draft_orders_are_recorded_as_skipped(shop: Shop, admin: ShopifyAdminStandin) -> None:
+    orders_in_shopify(admin, 1, now_utc() - timedelta(hours=1), source_name="shopify_draft_order",
+                      cart_token=None)
+    orders_in_shopify(admin, 1, now_utc() - timedelta(minutes=50))
+    summary = reconcile_shop(shop, now_utc() - timedelta(hours=2))
+    assert (summary.seen, summary.enqueued, summary.skipped) == (2, 1, 1)
+    draft, web = events()
+    assert draft.status == "skipped" and "offline" in (draft.skip_reason or "")
+    assert draft.source == "reconcile" and draft.action_source == "offline"
+    assert web.status == "pending" and web.action_source == "web"
+
+
+def test_a_dry_run_reports_and_writes_nothing(shop: Shop, admin: ShopifyAdminStandin, runner: Any) -> None:
+    orders_in_shopify(admin, 4, now_utc() - timedelta(hours=1))
+    result = runner.invoke(args=["reconcile", "--shop", SHOP, "--since", "2h", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "4 orders seen, 0 already present, 4 would be enqueued, 0 skipped" in result.output
+    assert "Dry run: nothing was written." in result.output
+    assert events() == []
+    assert db.session.get(Shop, shop.id).last_reconciled_at is None
+
+
+def test_the_window_excludes_older_and_newer_orders(shop: Shop, admin: ShopifyAdminStandin) -> None:
+    now = now_utc()
+    orders_in_shopify(admin, 1, now - timedelta(hours=5))
+    inside = orders_in_shopify(admin, 1, now - timedelta(hours=1))
+    orders_in_shopify(admin, 1, now - timedelta(minutes=2))
+    summary = reconcile_shop(shop, now - timedelta(hours=2), until=now - timedelta(minutes=10))
+    assert summary.seen == 1
+    assert [e.event_id for e in events()] == [inside[0]["cart_token"]]
+
+
+def test_orders_with_many_lines_fetch_the_rest(shop: Shop, admin: ShopifyAdminStandin) -> None:
+    lines = [{"id": i, "product_id": 7_000_000_000_000 + i, "variant_id": 42_000_000_000_000 + i, "sku": f"SKU-{i}",
+              "title": f"Item {i}", "name": f"Item {i}", "vendor": "Demo", "quantity": 1, "price": "1.00",
+              "price_set": {"shop_money": {"amount": "1.00", "currency_code": "USD"},
+                            "presentment_money": {"amount": "1.00", "currency_code": "USD"}}}
+             for i in range(1, 26)]
+    orders_in_shopify(admin, 1, now_utc() - timedelta(hours=1), line_items=lines)
+    reconcile_shop(shop, now_utc() - timedelta(hours=2))
+    assert len(admin.graphql("ReconcileOrderLines")) == 1
+    [event] = events()
+    assert event.payload["custom_data"]["num_items"] == 25
+    assert len(event.payload["custom_data"]["content_ids"]) == 25
+
+
+# -- Shopify's answers: throttling, expired and refused tokens ----------------------------------------
+def test_a_throttled_query_waits_for_the_bucket_and_asks_again(shop: Shop, admin: ShopifyAdminStandin) -> None:
+    orders_in_shopify(admin, 3, now_utc() - timedelta(hours=1))
+    admin.script = ["throttled", "http_429"]
+    waits: list[float] = []
+    summary = reconcile_shop(shop, now_utc() - timedelta(hours=2), sleep=waits.append)
+    assert summary.enqueued == 3
+    assert waits == [7.5]  # (requested 762 - available 12) / restore rate 100 per second
+    assert len(admin.graphql("ReconcileOrders")) == 3  # throttled, 429 (shopifyapp retries), answered
+
+
+def test_an_expired_token_is_refreshed_before_asking(shop: Shop, admin: ShopifyAdminStandin) -> None:
+    admin.revoke(TOKEN)  # Shopify no longer accepts it, and we know it expired
+    give_admin_token(db.session.get(Shop, shop.id), expires_in=-60)
+    orders_in_shopify(admin, 2, now_utc() - timedelta(hours=1))
+    summary = reconcile_shop(db.session.get(Shop, shop.id), now_utc() - timedelta(hours=2))
+    assert summary.enqueued == 2
+    assert [r.kind for r in admin.requests] == ["token", "graphql"]
+    assert admin.graphql()[0].token == "shpat_fake_refreshed_0001"
+    stored = db.session.get(Shop, shop.id)
+    # The refresh token rotates on every use: the new one must be what is stored now.
+    assert crypto.decrypt(stored.shopify_refresh_token_enc or "") == "shprt_fake_rotated_0001"
+    assert crypto.decrypt(stored.shopify_token_enc or "") == "shpat_fake_refreshed_0001"
+    assert stored.shopify_token_expires_at > now_utc() + timedelta(minutes=50)
+
+
+def test_a_refused_token_is_refreshed_once_then_the_query_is_repeated(
+    shop: Shop, admin: ShopifyAdminStandin
+) -> None:
+    admin.revoke(TOKEN)  # still valid by our clock, but Shopify says 401
+    orders_in_shopify(admin, 1, now_utc() - timedelta(hours=1))
+    summary = reconcile_shop(shop, now_utc() - timedelta(hours=2))
+    assert summary.enqueued == 1
+    assert [(r.kind, r.token) for r in admin.requests] == [
+        ("graphql", TOKEN), ("token", None), ("graphql", "shpat_fake_refreshed_0001")]
+
+
+def test_a_token_that_cannot_be_refreshed_stops_with_a_clear_message(
+    shop: Shop, admin: ShopifyAdminStandin, runner: Any
+) -> None:
+    admin.revoke(TOKEN)
+    admin.refresh_token = None  # the merchant's grant is gone
+    result = runner.invoke(args=["reconcile", "--shop", SHOP, "--since", "1h"])
+    assert result.exit_code == 1
+    assert "reconciliation failed" in result.output and TOKEN not in result.output
+    assert events() == []
+
+
+def test_without_an_admin_token_reconciliation_says_what_to_do(configure_shop: Any, admin: Any) -> None:
+    with pytest.raises(AdminApiError) as caught:
+        reconcile_shop(configure_shop(), now_utc() - timedelta(hours=1))
+    assert caught.value.code == "no_token"
+    assert admin.requests == []
+
+
+# -- the worker's periodic run --------------------------------------------------------------------------
+def test_the_worker_reconciles_due_shops_and_leaves_fresh_orders_to_their_webhook(
+    app: Flask, shop: Shop, admin: ShopifyAdminStandin
+) -> None:
+    shop.installed_at = now_utc() - timedelta(days=3)
+    db.session.commit()
+    old = orders_in_shopify(admin, 2, now_utc() - timedelta(hours=3))
+    orders_in_shopify(admin, 1, now_utc() - timedelta(minutes=1))  # its webhook is probably on the way
+    first, second = Worker(app, worker_id="worker-a"), Worker(app, worker_id="worker-b")
+    first.run_once()
+    assert sorted(e.event_id for e in events()) == sorted(o["cart_token"] for o in old)
+    assert len(admin.graphql("ReconcileOrders")) == 1
+    second.run_once()  # the shop is not due again for an hour
+    assert len(admin.graphql("ReconcileOrders")) == 1
+    assert db.session.get(Shop, shop.id).last_reconciled_at is not None
+    for worker in (first, second):
+        worker.client.close()
+
+
+def test_a_reconciler_does_nothing_while_another_worker_holds_the_lease(
+    app: Flask, shop: Shop, admin: ShopifyAdminStandin
+) -> None:
+    orders_in_shopify(admin, 1, now_utc() - timedelta(hours=3))
+    assert locks.acquire("reconciler", "worker-a", now_utc(), 300)
+    assert Reconciler(app.config, "worker-b")(now_utc()) == 0
+    assert admin.requests == []
+    locks.release("reconciler", "worker-a")
+    assert Reconciler(app.config, "worker-b")(now_utc()) == 1
+    assert locks.holder_of("reconciler", now_utc()) is None  # given back after the run
+
+
+def test_a_failing_shop_is_not_retried_every_minute(app: Flask, shop: Shop, admin: ShopifyAdminStandin) -> None:
+    admin.revoke(TOKEN)
+    admin.refresh_token = None
+    job = Reconciler(app.config, "worker-a")
+    assert job(now_utc()) == 0
+    asked = len(admin.requests)
+    assert job(now_utc()) == 0
+    assert len(admin.requests) == asked
+
+
+# -- the lease --------------------------------------------------------------------------------------------
+def test_only_one_holder_of_a_lease(app: Flask) -> None:
+    now = now_utc()
+    assert locks.acquire("reconciler", "worker-a", now, 60)
+    assert not locks.acquire("reconciler", "worker-b", now, 60)
+    assert locks.acquire("reconciler", "worker-a", now, 60)  # the holder extends it
+    assert locks.renew("reconciler", "worker-a", now, 60)
+    later = now + timedelta(seconds=61)  # worker-a died: its lease runs out
+    assert locks.acquire("reconciler", "worker-b", later, 60)
+    assert not locks.renew("reconciler", "worker-a", later, 60)
+    assert locks.holder_of("reconciler", later) == "worker-b"
+
+
+def test_workers_racing_for_a_lease_get_it_once(app: Flask) -> None:
+    """Eight threads with their own sessions and connections ask at the same moment."""
+    barrier, results, now = threading.Barrier(8), [], now_utc()
+
+    def contend(name: str) -> None:
+        with app.app_context():
+            barrier.wait()
+            results.append(locks.acquire("race", name, now, 60))
+            db.session.remove()
+
+    threads = [threading.Thread(target=contend, args=(f"worker-{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
