@@ -87,9 +87,9 @@ def put_settings() -> Any:
     if errors:
         return _invalid(errors)
     shop = _shop(write=True)
-    settings = apply_settings(shop, clean)
+    view = settings_view(apply_settings(shop, clean))
     db.session.commit()
-    return jsonify(settings_view(settings))
+    return jsonify(view)
 
 
 @bp.post("/settings/verify")

@@ -1,0 +1,269 @@
+"""/api/*: session-token checks, settings with validation, shop isolation, verify, stats, events, retry."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import crypto
+from app.models import Event, PinterestSettings, db, now_utc
+from app.settings import get_or_create_shop
+from tests.conftest import API_KEY, SHOP
+from tests.event_rows import add_event
+from tests.jwt_helpers import OLD_SESSION_SECRET, OTHER_SHOP, bearer, session_token, use_session_secrets
+from tests.standins.pinterest import PinterestStandin
+
+RETRY = "X-Shopify-Retry-Invalid-Session-Request"
+
+
+@pytest.fixture(autouse=True)
+def _secrets(app: Flask) -> None:
+    use_session_secrets(app)
+
+
+def _put(client: FlaskClient, body: Any, shop: str = SHOP) -> Any:
+    return client.put("/api/settings", json=body, headers=bearer(shop=shop))
+
+
+def _settings(shop: str = SHOP) -> PinterestSettings:
+    db.session.rollback()
+    settings = get_or_create_shop(shop).settings
+    assert settings is not None
+    return settings
+
+
+# -- session tokens ----------------------------------------------------------------------------
+@pytest.mark.parametrize("headers, code, retry", [
+    ({}, "missing_session_token", False),                                             # no header at all
+    ({"Authorization": "Basic dXNlcjpwYXNz"}, "invalid_session_token", True),         # not a bearer token
+    (bearer("not.a.jwt"), "invalid_session_token", True),                             # garbage
+    (bearer(exp_in=-30), "expired_session_token", True),                              # expired past leeway
+    (bearer(aud="some-other-app"), "wrong_audience", True),                           # another app's token
+    (bearer(secret="shpss_" + "ba5ec7e7" * 6), "invalid_signature", True),            # wrong secret
+    (bearer(nbf_in=120), "invalid_session_token", True),                              # not valid yet
+    (bearer(drop=("dest",)), "invalid_session_token", True),                          # no destination
+    (bearer(dest="https://evil.example.com"), "invalid_destination", True),           # dest is not a shop
+    (bearer(iss="https://other-store.myshopify.com/admin"), "invalid_issuer", True),  # issuer of another shop
+])
+def test_untrusted_session_tokens_get_401(client: FlaskClient, headers: dict[str, str], code: str,
+                                          retry: bool) -> None:
+    response = client.get("/api/settings", headers=headers)
+    assert response.status_code == 401
+    assert response.get_json()["error"] == code
+    assert (response.headers.get(RETRY) == "1") is retry
+
+
+@pytest.mark.parametrize("token", [
+    session_token(exp_in=-5),                   # expired 5 s ago: inside the 10 s clock-skew allowance
+    session_token(secret=OLD_SESSION_SECRET),   # signed with the previous secret during rotation
+    session_token(drop=("iss", "sub")),         # optional claims may be absent
+])
+def test_acceptable_session_tokens(client: FlaskClient, token: str) -> None:
+    assert client.get("/api/settings", headers=bearer(token)).status_code == 200
+
+
+def test_shop_comes_from_the_token_never_from_parameters(client: FlaskClient) -> None:
+    assert _put(client, {"ad_account_id": "111"}).status_code == 200
+    other = client.get(f"/api/settings?shop={SHOP}", headers=bearer(shop=OTHER_SHOP)).get_json()
+    assert other["ad_account_id"] is None
+    assert _put(client, {"ad_account_id": "222", "shop": SHOP}, shop=OTHER_SHOP).status_code == 422
+    assert _put(client, {"ad_account_id": "222"}, shop=OTHER_SHOP).status_code == 200
+    assert _settings(SHOP).ad_account_id == "111" and _settings(OTHER_SHOP).ad_account_id == "222"
+
+
+def test_no_shopify_call_is_needed(client: FlaskClient, app: Flask) -> None:
+    app.config["SHOPIFY_HTTP_CLIENT"] = None  # no token exchange ever happened: the API still works
+    assert _put(client, {"ad_account_id": "549755885175", "access_token": "pina_x_9999"}).status_code == 200
+    status = client.get("/api/status", headers=bearer()).get_json()
+    assert status["admin_api"]["connected"] is False
+
+
+# -- settings ----------------------------------------------------------------------------------
+def test_settings_round_trip_keeps_the_token_write_only(client: FlaskClient) -> None:
+    body = {"ad_account_id": "549755885175", "access_token": "pina_secret_value_abcd", "test_mode": True,
+            "event_id_source": "checkout_token", "value_mode": "total"}
+    saved = _put(client, body).get_json()
+    read = client.get("/api/settings", headers=bearer()).get_json()
+    for view in (saved, read):
+        assert "pina_secret_value_abcd" not in str(view)
+        assert view["has_access_token"] is True and view["access_token_last4"] == "abcd"
+        assert view["test_mode"] is True and view["event_id_source"] == "checkout_token"
+    stored = _settings()
+    assert stored.access_token_enc != "pina_secret_value_abcd"
+    assert crypto.decrypt(stored.access_token_enc or "") == "pina_secret_value_abcd"
+
+
+def test_partial_update_changes_only_what_is_sent(client: FlaskClient) -> None:
+    _put(client, {"ad_account_id": "549755885175", "access_token": "pina_a_0001", "value_mode": "total"})
+    after = _put(client, {"limited_data_processing": True}).get_json()
+    assert after["value_mode"] == "total" and after["ad_account_id"] == "549755885175"
+    assert after["limited_data_processing"] is True and after["access_token_last4"] == "0001"
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"ad_account_id": "12ab"}, "ad_account_id"),                   # not digits
+    ({"ad_account_id": "1" * 19}, "ad_account_id"),                 # longer than 18
+    ({"access_token": "   "}, "access_token"),                      # blank
+    ({"access_token": "has spaces in it"}, "access_token"),         # not a token
+    ({"enabled": "yes"}, "enabled"),                                # not a boolean
+    ({"event_id_source": "email"}, "event_id_source"),              # not a choice
+    ({"currency_mode": None}, "currency_mode"),                     # null is not a choice
+    ({"shop": OTHER_SHOP}, "shop"),                                 # unknown setting
+    ([1, 2], "_"),                                                  # not an object
+])
+def test_invalid_settings_are_422_per_field_and_nothing_is_saved(client: FlaskClient, body: Any,
+                                                                field: str) -> None:
+    _put(client, {"ad_account_id": "549755885175"})
+    sent = {**body, "test_mode": True} if isinstance(body, dict) else body
+    response = _put(client, sent)
+    assert response.status_code == 422
+    assert field in response.get_json()["errors"]
+    assert _settings().test_mode is False and _settings().ad_account_id == "549755885175"
+
+
+# -- verify ------------------------------------------------------------------------------------
+def test_verify_without_credentials_says_what_to_do(client: FlaskClient, pinterest: PinterestStandin) -> None:
+    response = client.post("/api/settings/verify", headers=bearer())
+    assert response.status_code == 409
+    assert response.get_json()["message"] == "Save the ad account id and the access token first."
+    assert pinterest.requests == []
+
+
+def test_verify_sends_one_test_event_and_reports_acceptance(client: FlaskClient, configure_shop: Any,
+                                                            pinterest: PinterestStandin) -> None:
+    configure_shop()
+    body = client.post("/api/settings/verify", headers=bearer()).get_json()
+    assert body["ok"] is True and body["message"] == "Pinterest accepted the test event."
+    (sent,) = pinterest.wait_for_requests(1)
+    assert sent.test is True and sent.ad_account_id == "549755885175" and len(sent.events) == 1
+    assert pinterest.violations == []
+    assert _settings().connection_status == "ok"
+    events = client.get("/api/events", headers=bearer()).get_json()["events"]
+    assert [(e["source"], e["status"], e["test"]) for e in events] == [("verify", "delivered", True)]
+
+
+def test_rejected_token_pauses_and_a_later_success_resumes(client: FlaskClient, configure_shop: Any,
+                                                           pinterest: PinterestStandin) -> None:
+    configure_shop()
+    pinterest.reject_token("pina_test_token_0001", status=401, message="Authentication failed.")
+    body = client.post("/api/settings/verify", headers=bearer()).get_json()
+    assert body == {**body, "ok": False, "outcome": "rejected_token",
+                    "message": "Pinterest rejected the token: Authentication failed."}
+    assert _settings().paused and _settings().connection_message == "Authentication failed."
+    health = client.get("/api/status", headers=bearer()).get_json()["health"]
+    assert health["state"] == "paused" and "Authentication failed." in health["message"]
+    pinterest.accept_token("pina_test_token_0001")
+    assert client.post("/api/settings/verify", headers=bearer()).get_json()["ok"] is True
+    assert not _settings().paused
+
+
+def test_unreachable_pinterest_is_reported_and_changes_nothing(client: FlaskClient, configure_shop: Any,
+                                                               pinterest: PinterestStandin) -> None:
+    configure_shop()
+    pinterest.set_mode("unavailable")
+    body = client.post("/api/settings/verify", headers=bearer()).get_json()
+    assert body["outcome"] == "unavailable" and body["message"].startswith("Pinterest could not be reached")
+    assert _settings().connection_status == "unknown"
+
+
+# -- stats and events --------------------------------------------------------------------------
+def test_stats_count_per_day_with_coverage_and_latency(client: FlaskClient) -> None:
+    shop = get_or_create_shop(SHOP)
+    now = now_utc()
+    yesterday = now - timedelta(days=1)
+    add_event(shop.id, received_at=now - timedelta(minutes=3), match_keys="em ph ip_ua", delay=10)
+    add_event(shop.id, received_at=now - timedelta(minutes=2), match_keys="em click_id address", delay=20)
+    add_event(shop.id, received_at=now - timedelta(minutes=1), source="reconcile", match_keys="ip_ua", delay=90)
+    add_event(shop.id, received_at=yesterday, status="failed", error_message="Invalid event.")
+    add_event(shop.id, received_at=yesterday, status="skipped", skip_reason="no email")
+    add_event(shop.id, received_at=yesterday, status="sending")
+    add_event(shop.id, received_at=now - timedelta(days=20))                       # outside the window
+    add_event(shop.id, source="verify", match_keys="em")                          # a test from the page
+    add_event(get_or_create_shop(OTHER_SHOP).id)                                  # another shop
+    db.session.commit()
+    body = client.get("/api/stats?days=14", headers=bearer()).get_json()
+    assert len(body["daily"]) == 14 and body["daily"][-1]["day"] == now.date().isoformat()
+    today, before = body["daily"][-1], body["daily"][-2]
+    assert (today["orders_received"], today["delivered"], today["recovered"]) == (3, 3, 1)
+    assert (before["failed"], before["skipped"], before["pending"]) == (1, 1, 1)
+    assert body["totals"]["orders_received"] == 6
+    assert body["coverage"]["delivered"] == 3
+    assert body["coverage"]["share"] == {"em": 0.6667, "ph": 0.3333, "ip_ua": 0.6667, "click_id": 0.3333,
+                                         "address": 0.3333}
+    assert body["latency"] == {"p50_seconds": 20.0, "p95_seconds": 90.0, "samples": 3}
+
+
+@pytest.mark.parametrize("query", ["days=0", "days=91", "days=abc", "days=-1"])
+def test_stats_days_are_validated(client: FlaskClient, query: str) -> None:
+    response = client.get(f"/api/stats?{query}", headers=bearer())
+    assert response.status_code == 422 and "days" in response.get_json()["errors"]
+
+
+def test_events_list_has_no_personal_data_and_filters(client: FlaskClient) -> None:
+    shop = get_or_create_shop(SHOP)
+    add_event(shop.id, customer_ref="c" * 64, email_refs="e" * 64)
+    add_event(shop.id, status="failed", error_message="Invalid parameter.")
+    db.session.commit()
+    events = client.get("/api/events", headers=bearer()).get_json()["events"]
+    assert len(events) == 2
+    assert set(events[0]) == {"event_id", "order_name", "source", "status", "test", "value", "currency",
+                              "message", "error_code", "match_keys", "attempts", "received_at",
+                              "delivered_at", "next_attempt_at"}
+    assert "c" * 64 not in str(events) and "e" * 64 not in str(events)
+    failed = client.get("/api/events?status=failed&limit=5", headers=bearer()).get_json()["events"]
+    assert [e["message"] for e in failed] == ["Invalid parameter."]
+    bad = client.get("/api/events?status=lost&limit=500", headers=bearer())
+    assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"status", "limit"}
+
+
+def test_retry_moves_failed_events_back_to_pending_for_this_shop_only(client: FlaskClient) -> None:
+    shop, other = get_or_create_shop(SHOP), get_or_create_shop(OTHER_SHOP)
+    mine = add_event(shop.id, status="failed", error_code="failed", error_message="Invalid.")
+    picked = add_event(shop.id, status="failed")
+    old = add_event(shop.id, status="failed", received_at=now_utc() - timedelta(days=4))
+    test = add_event(shop.id, status="failed", source="verify")
+    theirs = add_event(other.id, status="failed")
+    ids = {name: ev.id for name, ev in
+           {"mine": mine, "picked": picked, "old": old, "test": test, "theirs": theirs}.items()}
+    picked_event_id = picked.event_id
+    db.session.commit()
+    one = client.post("/api/events/retry", json={"event_ids": [picked_event_id]}, headers=bearer())
+    assert one.get_json() == {"retried": 1}
+    assert client.post("/api/events/retry", headers=bearer()).get_json() == {"retried": 1}
+    db.session.rollback()
+    status = {name: db.session.get(Event, row_id).status for name, row_id in ids.items()}
+    assert status == {"mine": "pending", "picked": "pending", "old": "failed", "test": "failed",
+                      "theirs": "failed"}
+    assert db.session.get(Event, ids["mine"]).error_message is None
+    assert client.post("/api/events/retry", json={"event_ids": "all"}, headers=bearer()).status_code == 422
+
+
+@pytest.mark.parametrize("setup, state", [
+    ({}, "not_configured"),
+    ({"configured": True}, "waiting"),
+    ({"configured": True, "enabled": False}, "disabled"),
+    ({"configured": True, "connection_status": "ok"}, "working"),
+    ({"configured": True, "connection_status": "rejected"}, "paused"),
+    ({"configured": True, "connection_status": "ok", "late": True}, "delayed"),
+])
+def test_status_banner_states(client: FlaskClient, configure_shop: Any, setup: dict[str, Any],
+                              state: str) -> None:
+    if setup.get("configured"):
+        shop = configure_shop(enabled=setup.get("enabled", True))
+        shop.settings.connection_status = setup.get("connection_status", "unknown")
+        if setup.get("late"):
+            add_event(shop.id, status="pending", available_at=now_utc() - timedelta(hours=1),
+                      error_message="Pinterest did not answer in time.")
+        db.session.commit()
+    health = client.get("/api/status", headers=bearer()).get_json()["health"]
+    assert health["state"] == state
+    if state == "delayed":
+        assert "Pinterest did not answer in time." in health["message"]
+
+
+def test_api_key_is_the_audience(client: FlaskClient) -> None:
+    assert client.get("/api/settings", headers=bearer(aud=API_KEY)).status_code == 200
