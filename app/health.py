@@ -5,8 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify
-from prometheus_client import CONTENT_TYPE_LATEST
+from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import func, select, text
 
 from . import metrics
@@ -46,5 +45,5 @@ def healthz() -> Any:
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
     """Prometheus text format: this process's (or every process's) counters plus database gauges."""
-    body = metrics.render()
-    return Response(body, status=200, headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body, content_type = metrics.render(request.headers.get("Accept"))
+    return Response(body, status=200, headers={"Content-Type": content_type})

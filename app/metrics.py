@@ -17,8 +17,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, cast
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
@@ -181,12 +182,13 @@ class _ProcessMetrics(Collector):
         yield from REGISTRY.collect()
 
 
-def render(now: datetime | None = None) -> bytes:
-    """The Prometheus text exposition for one scrape."""
+def render(accept: str | None = None, now: datetime | None = None) -> tuple[bytes, str]:
+    """One scrape in the format the scraper asked for (Prometheus text 0.0.4 by default): body, content type."""
     registry = CollectorRegistry(auto_describe=False)
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
         registry.register(_ProcessMetrics())
     registry.register(DatabaseCollector(now))
-    return generate_latest(registry)
+    encoder, content_type = choose_encoder(accept or "")
+    return encoder(registry), content_type
