@@ -61,6 +61,8 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
         shop.uninstalled_at = now
         shop.shopify_token_enc = shop.shopify_refresh_token_enc = None
         shop.shopify_token_expires_at = shop.shopify_refresh_expires_at = None
+        shop.shopify_scope = shop.token_exchange_error = None
+        # Pinterest settings stay until shop/redact (48 h later): a quick reinstall keeps working.
         return "uninstalled"
     ref, em, order_ids = _customer_keys(payload)
     where = _customer_filter(shop.id, ref, em, order_ids)

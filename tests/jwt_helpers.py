@@ -72,3 +72,11 @@ def token_endpoint(app: Flask) -> Iterator[ShopifyTokenEndpoint]:
     app.config["SHOPIFY_HTTP_CLIENT"] = client
     yield endpoint
     client.close()
+
+
+def initial_data(response: Any) -> dict[str, Any]:
+    """The JSON the page embeds for its first render."""
+    html = response.get_data(as_text=True)
+    start = html.index('<script type="application/json" id="initial-data">')
+    data: dict[str, Any] = json.loads(html[html.index(">", start) + 1:html.index("</script>", start)])
+    return data

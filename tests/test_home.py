@@ -1,0 +1,111 @@
+"""GET /: verification with shopifyapp, the patch-id-token bounce, iframe headers and the page's head."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app.models import db
+from app.settings import get_or_create_shop
+from tests.conftest import API_KEY, SHOP
+from tests.jwt_helpers import ShopifyTokenEndpoint, initial_data, session_token, token_endpoint, use_session_secrets
+
+FRAME_POLICY = f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
+
+
+@pytest.fixture(autouse=True)
+def shopify(app: Flask) -> Iterator[ShopifyTokenEndpoint]:
+    use_session_secrets(app)
+    yield from token_endpoint(app)
+
+
+def _get(client: FlaskClient, query: str, **headers: str) -> Any:
+    db.session.rollback()
+    return client.get("/" + query, headers=headers)
+
+
+def test_verified_load_renders_the_page_with_iframe_headers(client: FlaskClient) -> None:
+    response = _get(client, f"?embedded=1&shop={SHOP}&host=abc&id_token={session_token()}")
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert response.headers["Content-Security-Policy"] == FRAME_POLICY
+    assert "app-bridge.js" in response.headers["Link"] and "polaris.js" in response.headers["Link"]
+    html = response.get_data(as_text=True)
+    meta = html.index(f'<meta name="shopify-api-key" content="{API_KEY}">')
+    bridge = html.index('<script src="https://cdn.shopify.com/shopifycloud/app-bridge.js"></script>')
+    polaris = html.index('<script src="https://cdn.shopify.com/shopifycloud/polaris.js"></script>')
+    assert meta < bridge < polaris < html.index("</head>")
+    assert "cdn.jsdelivr" not in html and "unpkg" not in html  # the chart is ours, served with the app
+
+
+def test_page_never_contains_the_pinterest_token(client: FlaskClient, configure_shop: Any) -> None:
+    configure_shop(access_token="pina_very_secret_token_9876")
+    response = _get(client, f"?shop={SHOP}&id_token={session_token()}")
+    html = response.get_data(as_text=True)
+    assert "pina_very_secret_token_9876" not in html
+    assert "•••• 9876" in html
+    assert initial_data(response)["settings"]["access_token_last4"] == "9876"
+
+
+@pytest.mark.parametrize("query", [
+    f"?embedded=1&shop={SHOP}&host=abc",                                     # no id_token (e.g. a reload)
+    f"?embedded=1&shop={SHOP}&host=abc&id_token={session_token(exp_in=-60)}",  # stale token
+    f"?embedded=1&shop={SHOP}&host=abc&id_token=garbage",                    # not a token
+])
+def test_missing_or_stale_id_token_goes_to_the_patch_page(client: FlaskClient, query: str) -> None:
+    response = _get(client, query)
+    assert response.status_code == 302
+    location = urlsplit(response.headers["Location"])
+    assert location.path == "/auth/patch-id-token"
+    params = parse_qs(location.query)
+    assert params["shop"] == [SHOP] and "id_token" not in params
+    assert params["shopify-reload"][0].startswith("/?embedded=1")
+
+
+def test_patch_page_loads_app_bridge_to_fetch_a_fresh_token(client: FlaskClient) -> None:
+    response = client.get(f"/auth/patch-id-token?shop={SHOP}&shopify-reload=%2F%3Fshop%3D{SHOP}")
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"] == FRAME_POLICY
+    assert f'data-api-key="{API_KEY}"' in response.get_data(as_text=True)
+    assert client.get("/auth/patch-id-token").status_code == 400
+
+
+def test_wrong_audience_is_refused(client: FlaskClient) -> None:
+    response = _get(client, f"?shop={SHOP}&id_token={session_token(aud='another-app')}")
+    assert response.status_code == 401
+    assert response.headers["Content-Security-Policy"] == FRAME_POLICY
+
+
+def test_outside_the_admin_the_page_says_where_to_open_it(client: FlaskClient) -> None:
+    response = _get(client, "")
+    assert response.status_code == 200
+    assert "runs inside your Shopify admin" in response.get_data(as_text=True)
+    assert response.headers["Content-Security-Policy"] == "frame-ancestors https://admin.shopify.com;"
+
+
+def test_tls_terminating_proxy_keeps_the_redirect_on_https(client: FlaskClient) -> None:
+    response = _get(client, f"?shop={SHOP}", **{"X-Forwarded-Proto": "https"})
+    assert response.headers["Location"].startswith("https://localhost/auth/patch-id-token?")
+
+
+def test_a_verified_load_reinstalls_an_uninstalled_shop(client: FlaskClient) -> None:
+    shop = get_or_create_shop(SHOP)
+    shop.installed = False
+    db.session.commit()
+    assert _get(client, f"?shop={SHOP}&id_token={session_token()}").status_code == 200
+    db.session.rollback()
+    assert get_or_create_shop(SHOP).installed is True
+
+
+def test_page_explains_pixel_dedup_per_event_id_source(client: FlaskClient, configure_shop: Any) -> None:
+    configure_shop(event_id_source="checkout_token")
+    data = initial_data(_get(client, f"?shop={SHOP}&id_token={session_token()}"))
+    assert data["settings"]["event_id_source"] == "checkout_token"
+    assert 'analytics.subscribe("checkout_completed"' in data["snippets"]["checkout_token|subtotal"]
+    assert "const eventId = checkout.token;" in data["snippets"]["checkout_token|subtotal"]
+    assert "checkout.totalPrice" in data["snippets"]["cart_token|total"]
+    assert "Checkout token" in data["snippet_advice"]["cart_token"]
