@@ -21,7 +21,7 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from . import locks, outbox
-from .db_util import begin_write
+from .db_util import writing
 from .mapping import MappedPurchase, map_order
 from .metrics import RECONCILED_ORDERS
 from .models import Event, PinterestSettings, Shop, db, now_utc
@@ -157,9 +157,8 @@ def reconcile_shop(
             on_page(len(nodes))
     summary.requests = reader.requests
     if not dry_run:
-        begin_write()
-        shop.last_reconciled_at = now_utc()
-        db.session.commit()
+        with writing():
+            shop.last_reconciled_at = now_utc()
     logger.info("orders reconciled", extra={"action": "reconcile_done", "shop": shop.domain,
                                             "dry_run": dry_run, **summary.as_dict()})
     return summary
@@ -190,35 +189,33 @@ def _known(shop_id: int, mapped: list[MappedPurchase]) -> tuple[set[str], set[st
 
 def _record_page(shop: Shop, mapped: list[MappedPurchase], summary: Summary, *, dry_run: bool) -> None:
     """Enqueue one page's unknown orders in one transaction (nothing is written on a dry run)."""
-    shop_id = shop.id
-    if db.session().in_transaction():
-        db.session.commit()
-    if not dry_run:
-        begin_write()
-    try:
-        known_orders, known_events = _known(shop_id, mapped)
-        now = now_utc()
-        for purchase in mapped:
-            summary.seen += 1
-            if (purchase.order_id in known_orders) or (purchase.event_id in known_events):
-                outcome = "already_present"
-            elif dry_run:
-                outcome = "enqueued" if purchase.event is not None else "skipped"
-            else:
-                result = outbox.enqueue(shop, purchase, now=now, source="reconcile")
-                outcome = ("already_present" if result.outcome in _ALREADY
-                           else "enqueued" if result.outcome == "queued" else "skipped")
-            setattr(summary, outcome, getattr(summary, outcome) + 1)
-            RECONCILED_ORDERS.labels(outcome=outcome).inc()
-            known_orders.add(purchase.order_id or "")
-            known_events.add(purchase.event_id or "")
-        if dry_run:
+    if dry_run:
+        try:
+            _classify(shop, mapped, summary, dry_run=True)
+        finally:
             db.session.rollback()
+        return
+    with writing():  # the page's events and nothing else, under SQLite's write lock
+        _classify(shop, mapped, summary, dry_run=False)
+
+
+def _classify(shop: Shop, mapped: list[MappedPurchase], summary: Summary, *, dry_run: bool) -> None:
+    known_orders, known_events = _known(shop.id, mapped)
+    now = now_utc()
+    for purchase in mapped:
+        summary.seen += 1
+        if (purchase.order_id in known_orders) or (purchase.event_id in known_events):
+            outcome = "already_present"
+        elif dry_run:
+            outcome = "enqueued" if purchase.event is not None else "skipped"
         else:
-            db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+            result = outbox.enqueue(shop, purchase, now=now, source="reconcile")
+            outcome = ("already_present" if result.outcome in _ALREADY
+                       else "enqueued" if result.outcome == "queued" else "skipped")
+        setattr(summary, outcome, getattr(summary, outcome) + 1)
+        RECONCILED_ORDERS.labels(outcome=outcome).inc()
+        known_orders.add(purchase.order_id or "")
+        known_events.add(purchase.event_id or "")
 
 
 # -- the worker's periodic job ------------------------------------------------------------------------

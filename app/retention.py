@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from . import locks
-from .db_util import begin_write
+from .db_util import writing
 from .models import DailyStat, Event, EventStatus, WebhookReceipt, WorkerHeartbeat, db
 
 logger = logging.getLogger(__name__)
@@ -51,8 +51,7 @@ def purge_events(now: datetime, days: int) -> int:
     """Fold final events received before the cutoff into daily_stats, then delete them."""
     cutoff, total = event_cutoff(now, days), 0
     while True:
-        begin_write()
-        try:
+        with writing():
             rows = db.session.execute(
                 select(Event.id, Event.shop_id, Event.received_at, Event.status, Event.source)
                 .where(Event.received_at < cutoff, Event.status.in_(FINAL))
@@ -64,10 +63,6 @@ def purge_events(now: datetime, days: int) -> int:
                 _fold_into_daily_stats(rows)
                 db.session.execute(delete(Event).where(Event.id.in_([r.id for r in rows]))
                                    .execution_options(synchronize_session=False))
-            db.session.commit()
-        except Exception:
-            db.session.rollback()
-            raise
         total += len(rows)
         if len(rows) < BATCH:
             return total
@@ -100,13 +95,12 @@ def purge_receipts(now: datetime, days: int) -> int:
     """Delete webhook receipts older than `days` (batched)."""
     cutoff, total = now - timedelta(days=days), 0
     while True:
-        begin_write()
         ids = select(WebhookReceipt.id).where(WebhookReceipt.received_at < cutoff).limit(BATCH)
-        count = int(db.session.execute(
-            delete(WebhookReceipt).where(WebhookReceipt.id.in_(ids.scalar_subquery()))
-            .execution_options(synchronize_session=False)
-        ).rowcount or 0)
-        db.session.commit()
+        with writing():
+            count = int(db.session.execute(
+                delete(WebhookReceipt).where(WebhookReceipt.id.in_(ids.scalar_subquery()))
+                .execution_options(synchronize_session=False)
+            ).rowcount or 0)
         total += count
         if count < BATCH:
             return total
@@ -114,12 +108,11 @@ def purge_receipts(now: datetime, days: int) -> int:
 
 def purge_heartbeats(now: datetime) -> int:
     """Forget workers that stopped long ago, so health and metrics describe the living ones."""
-    begin_write()
-    count = int(db.session.execute(
-        delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < now - HEARTBEAT_KEEP)
-        .execution_options(synchronize_session=False)
-    ).rowcount or 0)
-    db.session.commit()
+    with writing():
+        count = int(db.session.execute(
+            delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < now - HEARTBEAT_KEEP)
+            .execution_options(synchronize_session=False)
+        ).rowcount or 0)
     return count
 
 
