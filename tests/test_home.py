@@ -109,3 +109,20 @@ def test_page_explains_pixel_dedup_per_event_id_source(client: FlaskClient, conf
     assert "const eventId = checkout.token;" in data["snippets"]["checkout_token|subtotal"]
     assert "checkout.totalPrice" in data["snippets"]["cart_token|total"]
     assert "Checkout token" in data["snippet_advice"]["cart_token"]
+
+
+def test_app_config_declares_scopes_topics_and_version() -> None:
+    """shopify.app.toml is what Shopify installs from: embedded, read_orders, every topic to /webhooks."""
+    import tomllib
+
+    from app.config import DEFAULTS, PROJECT_ROOT
+
+    config = tomllib.loads((PROJECT_ROOT / "shopify.app.toml").read_text())
+    assert config["embedded"] is True and config["access_scopes"]["scopes"] == "read_orders"
+    assert config["webhooks"]["api_version"] == DEFAULTS["SHOPIFY_API_VERSION"]
+    subscriptions = config["webhooks"]["subscriptions"]
+    assert {s["uri"] for s in subscriptions} == {"/webhooks"}
+    topics = {t for s in subscriptions for t in s.get("topics", [])}
+    compliance = {t for s in subscriptions for t in s.get("compliance_topics", [])}
+    assert topics == {"orders/create", "checkouts/create", "checkouts/update", "app/uninstalled"}
+    assert compliance == {"customers/data_request", "customers/redact", "shop/redact"}
