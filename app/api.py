@@ -152,7 +152,7 @@ def retry_events() -> Any:
     )
     if ids is not None:
         stmt = stmt.where(Event.event_id.in_(ids))
-    retried = db.session.execute(stmt).rowcount
+    retried = db.session.execute(stmt).rowcount  # type: ignore[attr-defined]
     db.session.commit()
     return jsonify({"retried": retried})
 

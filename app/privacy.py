@@ -22,7 +22,8 @@ def _sha256(value: str) -> str:
 
 def _customer_keys(payload: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
     """(customer ref, email hash, order ids) of a compliance payload, tolerant of missing parts."""
-    customer = payload.get("customer") if isinstance(payload.get("customer"), dict) else {}
+    raw = payload.get("customer")
+    customer: dict[str, Any] = raw if isinstance(raw, dict) else {}
     cid = customer.get("id")
     ref = _sha256(str(cid)) if isinstance(cid, (int, str)) and not isinstance(cid, bool) and str(cid) else None
     email = customer.get("email")
@@ -67,7 +68,7 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
     ref, em, order_ids = _customer_keys(payload)
     where = _customer_filter(shop.id, ref, em, order_ids)
     if topic == "customers/redact":
-        removed = db.session.execute(delete(Event).where(where)).rowcount if where is not None else 0
+        removed = db.session.execute(delete(Event).where(where)).rowcount if where is not None else 0  # type: ignore[attr-defined]
         logger.info("customer redacted", extra={"action": "customer_redacted", "events": removed})
         return "customer_redacted"
     held = db.session.scalar(select(db.func.count()).select_from(Event).where(where)) if where is not None else 0

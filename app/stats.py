@@ -63,15 +63,15 @@ def daily(shop_id: int, days: int, now: datetime) -> list[dict[str, Any]]:
 
 
 def _fill_from_daily_stats(shop_id: int, day_list: list[date], rows: dict[str, dict[str, Any]]) -> None:
-    """Days whose events were purged keep the counts kept in `daily_stats`."""
+    """Add the counts of purged events: retention folds them into `daily_stats` as it deletes them."""
     kept = db.session.execute(
         select(DailyStat).where(DailyStat.shop_id == shop_id, DailyStat.day >= day_list[0])
     ).scalars()
     for stat in kept:
         row = rows.get(stat.day.isoformat())
-        if row is not None and row["orders_received"] == 0:
-            row.update(orders_received=stat.orders_received, delivered=stat.delivered, failed=stat.failed,
-                       skipped=stat.skipped, recovered=stat.recovered)
+        if row is not None:
+            for key in ("orders_received", "delivered", "failed", "skipped", "recovered"):
+                row[key] += getattr(stat, key) or 0
 
 
 def coverage(shop_id: int, start: datetime) -> dict[str, Any]:
@@ -102,7 +102,7 @@ def latency(shop_id: int, start: datetime) -> dict[str, Any]:
         .order_by(Event.delivered_at.desc())
         .limit(LATENCY_SAMPLE)
     )
-    seconds = sorted(max(0.0, (done - got).total_seconds()) for got, done in db.session.execute(query))
+    seconds = sorted(max(0.0, (done - got).total_seconds()) for got, done in db.session.execute(query) if done)
     return {"p50_seconds": _percentile(seconds, 0.50), "p95_seconds": _percentile(seconds, 0.95),
             "samples": len(seconds)}
 

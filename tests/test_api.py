@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app import crypto
-from app.models import Event, PinterestSettings, db, now_utc
+from app.models import DailyStat, Event, PinterestSettings, db, now_utc
 from app.settings import get_or_create_shop
 from tests.conftest import API_KEY, SHOP
 from tests.event_rows import add_event
@@ -267,3 +267,16 @@ def test_status_banner_states(client: FlaskClient, configure_shop: Any, setup: d
 
 def test_api_key_is_the_audience(client: FlaskClient) -> None:
     assert client.get("/api/settings", headers=bearer(aud=API_KEY)).status_code == 200
+
+
+def test_stats_add_the_counts_kept_for_purged_events(client: FlaskClient) -> None:
+    shop = get_or_create_shop(SHOP)
+    day = now_utc() - timedelta(days=5)
+    db.session.add(DailyStat(shop_id=shop.id, day=day.date(), orders_received=7, delivered=5, failed=1,
+                             skipped=1, recovered=2))
+    add_event(shop.id, received_at=day, status="pending")  # still waiting, so retention kept it
+    db.session.commit()
+    body = client.get("/api/stats?days=7", headers=bearer()).get_json()
+    row = next(r for r in body["daily"] if r["day"] == day.date().isoformat())
+    assert row == {"day": day.date().isoformat(), "orders_received": 8, "delivered": 5, "failed": 1,
+                   "skipped": 1, "pending": 1, "recovered": 2}
