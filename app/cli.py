@@ -192,7 +192,11 @@ def reconcile_command(shop_domain: str, since_text: str, dry_run: bool, progress
     from .shopify_orders import AdminApiError
 
     now = now_utc()
-    since = parse_since(since_text, now)
+    try:
+        since = parse_since(since_text, now)
+    except click.BadParameter as exc:
+        exc.param_hint = "--since"
+        raise
     if since >= now:
         raise click.BadParameter("must be in the past", param_hint="--since")
     shop = _shop_or_exit(shop_domain)
