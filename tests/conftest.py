@@ -143,8 +143,21 @@ def app(database_url: str, tmp_path: Path, pinterest: PinterestStandin) -> Itera
         db.engine.dispose()
 
 
+class SessionSafeClient(FlaskClient):
+    """A test client whose requests never inherit a transaction the test's own reads left open.
+
+    Requests share the test's app context (and so its session); in production every request starts
+    with no transaction, which is what `begin_write` relies on.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        db.session.rollback()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
+    app.test_client_class = SessionSafeClient
     return app.test_client()
 
 
@@ -177,7 +190,6 @@ def post_webhook(client: FlaskClient) -> Callable[..., Any]:
 
     def _post(payload: Any, topic: str = "orders/create", *, shop: str = SHOP, webhook_id: str | None = None,
               secret: str = API_SECRET, headers: dict[str, str | None] | None = None) -> Any:
-        db.session.rollback()  # the test's own reads must not hold the database across the request
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         sent = webhook_headers(body, topic, shop, webhook_id, secret)
         for key, value in (headers or {}).items():

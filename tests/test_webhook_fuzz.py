@@ -32,8 +32,9 @@ def order_with_wrong_types(draw: st.DrawFn) -> dict[str, Any]:
     keys = draw(st.lists(st.sampled_from(sorted(order)), max_size=8, unique=True))
     for key in keys:
         order[key] = draw(json_values)
-    if draw(st.booleans()) and isinstance(order.get("line_items"), list) and order["line_items"]:
-        item = order["line_items"][0]
+    items = order.get("line_items")
+    if draw(st.booleans()) and isinstance(items, list) and items and isinstance(items[0], dict):
+        item = items[0]
         for key in draw(st.lists(st.sampled_from(sorted(item)), max_size=4, unique=True)):
             item[key] = draw(json_values)
     return order
