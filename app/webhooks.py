@@ -15,7 +15,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import metrics, outbox, privacy
 from .db_util import begin_write
-from .mapping import MappedPurchase, map_checkout, map_order
+from .mapping import map_checkout, map_order
+from .mapping.purchase import CHECKOUT_OPEN
 from .models import WebhookReceipt, db, now_utc
 from .settings import get_or_create_shop, mapping_options, normalise_shop_domain
 
@@ -24,7 +25,6 @@ bp = Blueprint("webhooks", __name__)
 
 ORDER_TOPICS = {"orders/create"}
 CHECKOUT_TOPICS = {"checkouts/create", "checkouts/update"}
-MAX_JSON_DEPTH = 64
 
 
 class WebhookRejected(Exception):
@@ -158,28 +158,17 @@ def _record(delivery: Delivery) -> str:
     return status
 
 
-def _map_safely(mapper: Any, payload: dict[str, Any], options: Any, kind: str) -> MappedPurchase:
-    """The mapping never raises by design; if it ever does, keep the receipt and say so."""
-    try:
-        mapped: MappedPurchase = mapper(payload, options)
-        return mapped
-    except Exception:
-        logger.exception("mapping failed", extra={"action": "mapping_failed", "kind": kind})
-        return MappedPurchase(kind=kind, event_id=None, event=None,  # type: ignore[arg-type]
-                              skip_reason="Pinbridge could not read this order (unexpected format).")
-
-
 def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> str:
     topic = delivery.topic
     if topic in ORDER_TOPICS or topic in CHECKOUT_TOPICS:
         shop = get_or_create_shop(delivery.shop_domain)
         options = mapping_options(shop.settings)
         if topic in ORDER_TOPICS:
-            mapped = _map_safely(map_order, delivery.payload, options, "order")
+            mapped = map_order(delivery.payload, options)
             settle = 0
         else:
-            mapped = _map_safely(map_checkout, delivery.payload, options, "checkout")
-            if mapped.event is None and mapped.skip_reason == "checkout not completed":
+            mapped = map_checkout(delivery.payload, options)
+            if mapped.event is None and mapped.skip_reason == CHECKOUT_OPEN:
                 receipt.outcome = "checkout_open"
                 return "accepted"
             settle = int(current_app.config["CHECKOUT_SETTLE_SECONDS"])

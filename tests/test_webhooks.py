@@ -168,11 +168,11 @@ def test_mapping_crash_is_recorded_as_skipped(post_webhook: Any, monkeypatch: py
     def boom(*_: Any) -> Any:
         raise ValueError("unexpected")
 
-    monkeypatch.setattr("app.webhooks.map_order", boom)
+    monkeypatch.setattr("app.mapping.purchase._map_order", boom)
     assert post_webhook(web_order()).status_code == 200
     [event] = events()
     assert event.status == "skipped"
-    assert "could not read" in (event.skip_reason or "")
+    assert "unexpected error (ValueError)" in (event.skip_reason or "")
 
 
 def test_database_down_answers_503(post_webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
