@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -37,33 +38,34 @@ def _settings(shop: str = SHOP) -> PinterestSettings:
 
 
 # -- session tokens ----------------------------------------------------------------------------
+# Tokens are signed when each test runs (they live one minute), so the tables hold how to build them.
 @pytest.mark.parametrize("headers, code, retry", [
-    ({}, "missing_session_token", False),                                             # no header at all
-    ({"Authorization": "Basic dXNlcjpwYXNz"}, "invalid_session_token", True),         # not a bearer token
-    (bearer("not.a.jwt"), "invalid_session_token", True),                             # garbage
-    (bearer(exp_in=-30), "expired_session_token", True),                              # expired past leeway
-    (bearer(aud="some-other-app"), "wrong_audience", True),                           # another app's token
-    (bearer(secret="shpss_" + "ba5ec7e7" * 6), "invalid_signature", True),            # wrong secret
-    (bearer(nbf_in=120), "invalid_session_token", True),                              # not valid yet
-    (bearer(drop=("dest",)), "invalid_session_token", True),                          # no destination
-    (bearer(dest="https://evil.example.com"), "invalid_destination", True),           # dest is not a shop
-    (bearer(iss="https://other-store.myshopify.com/admin"), "invalid_issuer", True),  # issuer of another shop
+    (lambda: {}, "missing_session_token", False),                                        # no header
+    (lambda: {"Authorization": "Basic dXNlcjpwYXNz"}, "invalid_session_token", True),    # not a bearer
+    (lambda: bearer("not.a.jwt"), "invalid_session_token", True),                        # garbage
+    (lambda: bearer(exp_in=-30), "expired_session_token", True),                         # past the leeway
+    (lambda: bearer(aud="some-other-app"), "wrong_audience", True),                      # another app's
+    (lambda: bearer(secret="shpss_" + "ba5ec7e7" * 6), "invalid_signature", True),       # wrong secret
+    (lambda: bearer(nbf_in=120), "invalid_session_token", True),                         # not valid yet
+    (lambda: bearer(drop=("dest",)), "invalid_session_token", True),                     # no destination
+    (lambda: bearer(dest="https://evil.example.com"), "invalid_destination", True),      # not a shop
+    (lambda: bearer(iss="https://other-store.myshopify.com/admin"), "invalid_issuer", True),  # other shop
 ])
-def test_untrusted_session_tokens_get_401(client: FlaskClient, headers: dict[str, str], code: str,
-                                          retry: bool) -> None:
-    response = client.get("/api/settings", headers=headers)
+def test_untrusted_session_tokens_get_401(client: FlaskClient, headers: Callable[[], dict[str, str]],
+                                          code: str, retry: bool) -> None:
+    response = client.get("/api/settings", headers=headers())
     assert response.status_code == 401
     assert response.get_json()["error"] == code
     assert (response.headers.get(RETRY) == "1") is retry
 
 
-@pytest.mark.parametrize("token", [
-    session_token(exp_in=-5),                   # expired 5 s ago: inside the 10 s clock-skew allowance
-    session_token(secret=OLD_SESSION_SECRET),   # signed with the previous secret during rotation
-    session_token(drop=("iss", "sub")),         # optional claims may be absent
+@pytest.mark.parametrize("claims", [
+    {"exp_in": -5},                      # expired 5 s ago: inside the 10 s clock-skew allowance
+    {"secret": OLD_SESSION_SECRET},      # signed with the previous secret during rotation
+    {"drop": ("iss", "sub")},            # optional claims may be absent
 ])
-def test_acceptable_session_tokens(client: FlaskClient, token: str) -> None:
-    assert client.get("/api/settings", headers=bearer(token)).status_code == 200
+def test_acceptable_session_tokens(client: FlaskClient, claims: dict[str, Any]) -> None:
+    assert client.get("/api/settings", headers=bearer(session_token(**claims))).status_code == 200
 
 
 def test_shop_comes_from_the_token_never_from_parameters(client: FlaskClient) -> None:
