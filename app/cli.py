@@ -159,7 +159,7 @@ def events_retry_command(shop_domain: str, status: str) -> None:
         .values(status=PENDING, available_at=now, error_code=None, error_message=None, claimed_by=None,
                 lease_expires_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     too_old = 0 if status != "failed" else db.session.scalar(select(func.count()).select_from(Event).where(
         Event.shop_id == shop.id, Event.status == FAILED, Event.received_at < cutoff))
     db.session.commit()

@@ -38,7 +38,7 @@ def acquire(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
                        Lock.expires_at < now))
             .values(holder=holder, expires_at=expires)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        ).rowcount  # type: ignore[attr-defined]
         if not taken:
             try:
                 with db.session.begin_nested():
@@ -61,7 +61,7 @@ def renew(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
         .where(Lock.name == name, Lock.holder == holder)
         .values(expires_at=now + timedelta(seconds=ttl_seconds))
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ).rowcount  # type: ignore[attr-defined]
     db.session.commit()
     return bool(count)
 

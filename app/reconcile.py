@@ -111,9 +111,10 @@ def order_from_graphql(node: dict[str, Any]) -> dict[str, Any]:
     GraphQL has no browser user agent for an order, so a reconciled order matches on identifiers
     (email, phone, address, click id, IP) but never on IP + user agent.
     """
-    lines = node.get("lineItems") if isinstance(node.get("lineItems"), dict) else {}
+    line_items, custom = node.get("lineItems"), node.get("customAttributes")
+    lines: dict[str, Any] = line_items if isinstance(line_items, dict) else {}
+    attributes: list[Any] = custom if isinstance(custom, list) else []
     subtotal, total = _money_set(node.get("subtotalPriceSet")), _money_set(node.get("totalPriceSet"))
-    attributes = node.get("customAttributes") if isinstance(node.get("customAttributes"), list) else []
     return {
         "id": node.get("legacyResourceId") or node.get("id"),
         "admin_graphql_api_id": node.get("id"),

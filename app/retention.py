@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -68,7 +69,7 @@ def purge_events(now: datetime, days: int) -> int:
             return total
 
 
-def _fold_into_daily_stats(rows: list[Any]) -> None:
+def _fold_into_daily_stats(rows: Sequence[Any]) -> None:
     counts: dict[tuple[int, date], Counter[str]] = {}
     for row in rows:
         if row.source not in PURCHASE_SOURCES:
@@ -100,7 +101,7 @@ def purge_receipts(now: datetime, days: int) -> int:
             count = int(db.session.execute(
                 delete(WebhookReceipt).where(WebhookReceipt.id.in_(ids.scalar_subquery()))
                 .execution_options(synchronize_session=False)
-            ).rowcount or 0)
+            ).rowcount or 0)  # type: ignore[attr-defined]
         total += count
         if count < BATCH:
             return total
@@ -112,7 +113,7 @@ def purge_heartbeats(now: datetime) -> int:
         count = int(db.session.execute(
             delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < now - HEARTBEAT_KEEP)
             .execution_options(synchronize_session=False)
-        ).rowcount or 0)
+        ).rowcount or 0)  # type: ignore[attr-defined]
     return count
 
 
