@@ -172,7 +172,7 @@ def health(settings: PinterestSettings | None, shop_id: int, now: datetime) -> d
                                                       "access token to start sending."}
     if settings.paused:
         return {"state": "paused",
-                "message": f'Pinterest rejected the token: "{settings.connection_message}". '
+                "message": f'Pinterest rejected the token: "{(settings.connection_message or "").rstrip(".")}". '
                            "Orders are kept and will be sent once you save a new token."}
     if not settings.enabled:
         return {"state": "disabled",
