@@ -206,7 +206,7 @@ def reconcile_command(shop_domain: str, since_text: str, dry_run: bool, progress
         with _progress(show, lambda: reader.count(since)) as advance:
             summary = reconcile_shop(shop, since, dry_run=dry_run, reader=reader, on_page=advance)
     except AdminApiError as exc:
-        click.echo(f"{shop_domain}: reconciliation failed ({exc.code}): {exc.message}", err=True)
+        click.echo(f"{shop.domain}: reconciliation failed ({exc.code}): {exc.message}", err=True)
         raise SystemExit(1) from None
     verb = "would be enqueued" if dry_run else "enqueued"
     click.echo(f"{shop.domain} since {_when(since)}: {summary.seen} orders seen, "
