@@ -12,12 +12,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from shopify_app import ShopifyApp
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import joinedload
 
 from . import metrics, outbox, privacy
 from .db_util import begin_write
-from .mapping import map_checkout, map_order
+from .mapping import MappedPurchase, map_checkout, map_order
 from .mapping.purchase import CHECKOUT_OPEN
-from .models import WebhookReceipt, db, now_utc
+from .models import Shop, WebhookReceipt, db, now_utc
 from .settings import get_or_create_shop, mapping_options, normalise_shop_domain
 
 logger = logging.getLogger(__name__)
@@ -125,6 +126,7 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
 
 def _record(delivery: Delivery) -> str:
     """Commit the receipt and its effect in one transaction; a redelivery changes nothing."""
+    mapped = _map_purchase(delivery)
     begin_write()
     try:
         seen = db.session.execute(
@@ -139,7 +141,7 @@ def _record(delivery: Delivery) -> str:
             received_at=now, triggered_at=delivery.triggered_at, api_version=delivery.api_version,
             outcome="accepted",
         )
-        status = _route(delivery, receipt, now)
+        status = _route(delivery, receipt, now, mapped)
         outcome = receipt.outcome
         db.session.add(receipt)
         db.session.commit()
@@ -158,16 +160,30 @@ def _record(delivery: Delivery) -> str:
     return status
 
 
-def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> str:
+def _map_purchase(delivery: Delivery) -> MappedPurchase | None:
+    """Map an order or checkout before the write transaction, reading the shop's options on the way.
+
+    The mapping is pure CPU work; done inside the write transaction it held SQLite's write lock while
+    hashing, and concurrent webhooks queued behind it.
+    """
     topic = delivery.topic
-    if topic in ORDER_TOPICS or topic in CHECKOUT_TOPICS:
+    if topic not in ORDER_TOPICS and topic not in CHECKOUT_TOPICS:
+        return None
+    shop = db.session.execute(
+        db.select(Shop).options(joinedload(Shop.settings)).filter_by(domain=delivery.shop_domain)
+    ).scalar_one_or_none()
+    options = mapping_options(shop.settings if shop is not None else None)
+    db.session.rollback()  # end the read: begin_write() opens the write transaction itself
+    return (map_order if topic in ORDER_TOPICS else map_checkout)(delivery.payload, options)
+
+
+def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any, mapped: MappedPurchase | None) -> str:
+    topic = delivery.topic
+    if mapped is not None:
         shop = get_or_create_shop(delivery.shop_domain)
-        options = mapping_options(shop.settings)
         if topic in ORDER_TOPICS:
-            mapped = map_order(delivery.payload, options)
             settle = 0
         else:
-            mapped = map_checkout(delivery.payload, options)
             if mapped.event is None and mapped.skip_reason == CHECKOUT_OPEN:
                 receipt.outcome = "checkout_open"
                 return "accepted"
