@@ -14,3 +14,11 @@ keepalive = 5
 accesslog = None  # the app logs its own structured lines; access logs would carry shop domains only
 errorlog = "-"
 preload_app = False
+
+
+def child_exit(_server: object, worker: object) -> None:
+    """Drop a dead web worker's live gauges from the shared Prometheus files."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 from typing import Any
 
@@ -45,5 +46,9 @@ def healthz() -> Any:
 @bp.get("/metrics")
 def prometheus_metrics() -> Response:
     """Prometheus text format: this process's (or every process's) counters plus database gauges."""
+    token = current_app.config.get("METRICS_TOKEN")
+    if token and not hmac.compare_digest(request.headers.get("Authorization", ""), f"Bearer {token}"):
+        return Response("metrics need the METRICS_TOKEN bearer token\n", status=401,
+                        headers={"WWW-Authenticate": "Bearer"})
     body, content_type = metrics.render(request.headers.get("Accept"))
     return Response(body, status=200, headers={"Content-Type": content_type})

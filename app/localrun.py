@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,6 +15,11 @@ from .config import PROJECT_ROOT
 def main() -> int:
     env = {**os.environ, "FLASK_APP": "app", "HOST": os.environ.get("HOST", "127.0.0.1")}
     env.setdefault("WEB_CONCURRENCY", "2")
+    # Web and worker processes share one folder of Prometheus counters, emptied at each start.
+    metrics_dir = PROJECT_ROOT / "instance" / "prometheus"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics_dir))
     bin_dir = os.path.dirname(sys.executable)
     subprocess.run([os.path.join(bin_dir, "flask"), "db", "upgrade"], check=True, cwd=PROJECT_ROOT, env=env)
     commands = [

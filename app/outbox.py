@@ -107,6 +107,13 @@ def _same_purchase(shop_id: int, mapped: MappedPurchase) -> Event | None:
         ).scalar_one_or_none()
         if found is not None:
             return found
+    if mapped.kind == "order" and mapped.order_id:
+        # The same order under another event id (settings changed, or found again by reconciliation).
+        found = db.session.execute(
+            select(Event).filter_by(shop_id=shop_id, order_id=mapped.order_id).order_by(Event.id).limit(1)
+        ).scalar_one_or_none()
+        if found is not None:
+            return found
     if mapped.checkout_token:
         # With event_id_source=order_id an order ("order-<id>") and its checkout (cart token) differ.
         return db.session.execute(

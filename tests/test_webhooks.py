@@ -197,3 +197,12 @@ def test_order_replaces_its_checkout_even_when_their_event_ids_differ(
     post_webhook(order)
     [event] = events()
     assert (event.id, event.source, event.event_id) == (waiting.id, "order", f"order-{order['id']}")
+
+
+def test_same_order_under_another_event_id_is_still_one_event(post_webhook: Any, configure_shop: Any) -> None:
+    order = web_order()
+    post_webhook(order)
+    configure_shop(event_id_source="order_id")  # the merchant changes the id source between deliveries
+    post_webhook(order)
+    [event] = events()
+    assert event.event_id == order["cart_token"]
