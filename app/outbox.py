@@ -9,9 +9,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, bindparam, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db_util import begin_write
@@ -26,6 +26,11 @@ from .models import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+def _rowcount(result: Any) -> int:
+    """Rows an UPDATE touched (0 when the status guard in its WHERE did not match)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 PENDING, SENDING = EventStatus.PENDING.value, EventStatus.SENDING.value
 DELIVERED, FAILED, SKIPPED = EventStatus.DELIVERED.value, EventStatus.FAILED.value, EventStatus.SKIPPED.value
@@ -131,12 +136,12 @@ def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now:
     if not order_replaces_checkout:
         return EnqueueResult("already_received", "This purchase already has an event.", existing.id)
     values = {**values, "available_at": now}
-    changed = db.session.execute(
+    changed = _rowcount(db.session.execute(
         update(Event)
         .where(Event.id == existing.id, Event.status.in_([PENDING, SKIPPED]))
         .values(**values, attempts=0, error_code=None, error_message=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if changed:
         return EnqueueResult("replaced_checkout", "The order replaced its checkout's event.", existing.id)
     return EnqueueResult("already_sent", "Its checkout's event was already sent.", existing.id)
@@ -161,12 +166,12 @@ def _eligible_shops(now: datetime) -> Any:
 def reclaim_expired_leases(now: datetime) -> int:
     """Events whose worker died mid-batch go back to pending once the lease has run out."""
     begin_write()
-    count = db.session.execute(
+    count = _rowcount(db.session.execute(
         update(Event)
         .where(Event.status == SENDING, Event.lease_expires_at < now)
         .values(status=PENDING, claimed_by=None, lease_expires_at=None, available_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     db.session.commit()
     if count:
         logger.info("leases expired", extra={"action": "lease_reclaimed", "count": count})
@@ -232,12 +237,12 @@ def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict
     """Pinterest processed these events."""
     if not ids:
         return 0
-    count = db.session.execute(
+    count = _rowcount(db.session.execute(
         update(Event).where(_owned(ids, worker_id))
         .values(status=DELIVERED, delivered_at=now, claimed_by=None, lease_expires_at=None,
                 error_code=None, error_message=None)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     if warnings:
         table = Event.__table__
         db.session.execute(
@@ -261,19 +266,19 @@ def mark_failed(failures: dict[int, tuple[str, str]], worker_id: str, now: datet
         [{"row_id": rid, "worker": worker_id, "code": code, "msg": msg[:1000]}
          for rid, (code, msg) in failures.items()],
     )
-    return int(result.rowcount or 0)
+    return _rowcount(result)
 
 
 def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, code: str, message: str) -> int:
     """Give events back to the queue to try again later (nothing is lost)."""
     if not ids:
         return 0
-    count = db.session.execute(
+    count = _rowcount(db.session.execute(
         update(Event).where(_owned(ids, worker_id))
         .values(status=PENDING, available_at=available_at, claimed_by=None, lease_expires_at=None,
                 error_code=code, error_message=message[:1000])
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     return int(count or 0)
 
 
@@ -281,13 +286,13 @@ def expire_stale(now: datetime, max_age_seconds: int) -> int:
     """Events still undelivered long after they were received fail as `expired`."""
     cutoff = now - timedelta(seconds=max_age_seconds)
     begin_write()
-    count = db.session.execute(
+    count = _rowcount(db.session.execute(
         update(Event)
         .where(Event.status == PENDING, Event.received_at < cutoff)
         .values(status=FAILED, error_code="expired", updated_at=now,
                 error_message=f"Not delivered within {max_age_seconds // 3600} hours of receipt.")
         .execution_options(synchronize_session=False)
-    ).rowcount
+    ))
     db.session.commit()
     if count:
         logger.error("events expired", extra={"action": "events_expired", "count": count})
