@@ -10,6 +10,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +35,11 @@ logger = logging.getLogger(__name__)
 HEARTBEAT_EVERY = 5.0  # seconds
 EXPIRE_EVERY = 60.0  # seconds
 UNEXPECTED_ERROR_DELAY = 30.0  # seconds
+# Batches a worker keeps in flight, each for a different shop. Pinterest takes ~150 ms per request whatever
+# its size, so one batch at a time left a worker waiting on the network: with many small shops it fell
+# seconds behind, and the claim of the next batch could not overlap the send of the current one. Each batch
+# in flight holds its events in memory (~4 MB per 1000), which bounds this number.
+SENDERS = 6
 
 
 @dataclass
@@ -76,6 +82,10 @@ class Worker:
             read_timeout=cfg["PINTEREST_READ_TIMEOUT"],
         )
         self.client = metrics.instrument(self.client)
+        self._new_client = None if client is not None else lambda: metrics.instrument(PinterestClient(
+            cfg["PINTEREST_API_URL"], connect_timeout=cfg["PINTEREST_CONNECT_TIMEOUT"],
+            read_timeout=cfg["PINTEREST_READ_TIMEOUT"]))
+        self._local = threading.local()  # each sender thread has its own HTTP session
         self.clock, self.rand = clock, rand
         self.stopping = threading.Event()
         self.sleep = sleep or self.stopping.wait
@@ -101,34 +111,61 @@ class Worker:
         self.stopping.set()
 
     def run(self, max_idle_loops: int | None = None) -> None:
-        """Loop until stopped (or, for tests, until the queue stays empty `max_idle_loops` times)."""
+        """Loop until stopped (or, for tests, until the queue stays empty `max_idle_loops` times).
+
+        Claims happen here, one at a time; up to SENDERS claimed batches are sent and recorded on
+        their own threads meanwhile. Stopping waits for the batches in flight.
+        """
         logger.info("worker started", extra={"action": "worker_started", "worker": self.worker_id})
         idle = 0
-        with self.app.app_context():
+        inflight: dict[Future[None], int] = {}  # batch → its shop; a shop has one batch in flight at most
+        with self.app.app_context(), ThreadPoolExecutor(SENDERS, thread_name_prefix="sender") as pool:
             while not self.stopping.is_set():
-                sent = self.run_once()
-                if sent:
+                if len(inflight) >= SENDERS:
+                    wait(inflight, return_when=FIRST_COMPLETED)
+                inflight = {f: shop for f, shop in inflight.items() if not f.done()}
+                claimed = self._claim_next(busy_shops=set(inflight.values()))
+                if claimed:
                     idle = 0
+                    inflight[pool.submit(self._deliver_in_thread, claimed)] = claimed[0].shop_id
                     continue
                 idle += 1
-                if max_idle_loops is not None and idle >= max_idle_loops:
+                if max_idle_loops is not None and idle >= max_idle_loops and not inflight:
                     break
-                self.sleep(self.idle_seconds)
+                if inflight:
+                    wait(inflight, timeout=self.idle_seconds, return_when=FIRST_COMPLETED)
+                else:
+                    self.sleep(self.idle_seconds)
+            wait(inflight)
         logger.info("worker stopped", extra={"action": "worker_stopped", "worker": self.worker_id})
+
+    def _deliver_in_thread(self, claimed: list[outbox.Claimed]) -> None:
+        if not hasattr(self._local, "client"):
+            self._local.client = self._new_client() if self._new_client else self.client
+        with self.app.app_context():
+            try:
+                self.deliver(claimed)
+            except Exception:
+                logger.exception("delivery failed unexpectedly", extra={"action": "delivery_error"})
 
     def run_once(self) -> int:
         """Run due periodic jobs, then claim and send one batch; return how many events were handled."""
-        self._run_periodic()
-        now = self.clock()
-        try:
-            claimed = outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=self.batch_size)
-        except Exception:
-            logger.exception("claim failed", extra={"action": "claim_failed"})
-            db.session.rollback()
-            return 0
+        claimed = self._claim_next()
         if claimed:
             self.deliver(claimed)
         return len(claimed)
+
+    def _claim_next(self, busy_shops: set[int] | None = None) -> list[outbox.Claimed]:
+        """Run due periodic jobs, then claim one batch (empty when nothing is ready or the claim failed)."""
+        self._run_periodic()
+        now = self.clock()
+        try:
+            return outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=self.batch_size,
+                                busy_shops=busy_shops or ())
+        except Exception:
+            logger.exception("claim failed", extra={"action": "claim_failed"})
+            db.session.rollback()
+            return []
 
     def _run_periodic(self) -> None:
         mono = time.monotonic()
@@ -196,7 +233,7 @@ class Worker:
 
     def _send(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
         try:
-            results = self.client.send_events(
+            results = getattr(self._local, "client", self.client).send_events(
                 creds.ad_account_id, creds.token, [item.payload for item in items], test=test
             )
         except CredentialsRejected as exc:

@@ -7,6 +7,7 @@ taken over can never overwrite the newer owner's result.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -178,8 +179,11 @@ def reclaim_expired_leases(now: datetime) -> int:
     return int(count or 0)
 
 
-def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shops: int = 4) -> list[Claimed]:
+def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shops: int = 4,
+          busy_shops: Collection[int] = ()) -> list[Claimed]:
     """Claim up to `limit` ready events of one shop (the one waiting longest) under a lease.
+
+    `busy_shops` are shops this worker is already sending; they wait for their batch in flight.
 
     One shop per claim keeps Pinterest batches full. PostgreSQL skips rows another worker has
     locked; SQLite holds its write lock (BEGIN IMMEDIATE) for the few milliseconds this takes.
@@ -191,7 +195,8 @@ def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shop
         # are skipped, which leaves shops they are not already sending.
         candidates = db.session.execute(
             select(Event.shop_id)
-            .where(Event.status == PENDING, Event.available_at <= now, Event.shop_id.in_(_eligible_shops(now)))
+            .where(Event.status == PENDING, Event.available_at <= now, Event.shop_id.in_(_eligible_shops(now)),
+                   Event.shop_id.not_in(busy_shops))
             .order_by(Event.available_at)
             .limit(shops)
             .with_for_update(skip_locked=True)
