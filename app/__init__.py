@@ -56,7 +56,10 @@ def _engine_options(url: str) -> dict[str, Any]:
     if url.startswith("sqlite"):
         # A writer waits for the lock instead of failing; the claim uses BEGIN IMMEDIATE.
         return {"connect_args": {"timeout": 30, "check_same_thread": False}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}
+    # No pool_pre_ping: it cost a round trip on every checkout, about a sixth of a webhook's time. A
+    # connection that died with the server fails its first statement instead; SQLAlchemy then discards
+    # the whole pool, the webhook answers 503 (Shopify retries) and the worker retries its claim.
+    return {"pool_size": 5, "max_overflow": 5}
 
 
 @sa_event.listens_for(Engine, "connect")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, bindparam, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db_util import begin_write
@@ -107,26 +107,22 @@ def enqueue(
 
 def _same_purchase(shop_id: int, mapped: MappedPurchase) -> Event | None:
     """The stored event for this purchase: same event_id, or the same checkout seen the other way round."""
+    rules = []  # most specific first; the first rule that matches wins
     if mapped.event_id is not None:
-        found = db.session.execute(
-            select(Event).filter_by(shop_id=shop_id, event_id=mapped.event_id)
-        ).scalar_one_or_none()
-        if found is not None:
-            return found
+        rules.append(Event.event_id == mapped.event_id)
     if mapped.kind == "order" and mapped.order_id:
         # The same order under another event id (settings changed, or found again by reconciliation).
-        found = db.session.execute(
-            select(Event).filter_by(shop_id=shop_id, order_id=mapped.order_id).order_by(Event.id).limit(1)
-        ).scalar_one_or_none()
-        if found is not None:
-            return found
+        rules.append(Event.order_id == mapped.order_id)
     if mapped.checkout_token:
         # With event_id_source=order_id an order ("order-<id>") and its checkout (cart token) differ.
-        return db.session.execute(
-            select(Event).filter_by(shop_id=shop_id, checkout_token=mapped.checkout_token[:64])
-            .order_by(Event.id).limit(1)
-        ).scalar_one_or_none()
-    return None
+        rules.append(Event.checkout_token == mapped.checkout_token[:64])
+    if not rules:
+        return None
+    # One query rather than one per rule: every webhook pays for this lookup, most often to find nothing.
+    rank = case(*((rule, i) for i, rule in enumerate(rules)), else_=len(rules))
+    return db.session.execute(
+        select(Event).where(Event.shop_id == shop_id, or_(*rules)).order_by(rank, Event.id).limit(1)
+    ).scalar_one_or_none()
 
 
 def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now: datetime) -> EnqueueResult:

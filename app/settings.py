@@ -6,6 +6,8 @@ import re
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.orm import joinedload
+
 from . import crypto
 from .mapping import MappingOptions
 from .mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
@@ -75,7 +77,9 @@ def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
 
 def get_or_create_shop(domain: str) -> Shop:
     """The shop row for a domain, created (with default settings) on first sight."""
-    shop = db.session.execute(db.select(Shop).filter_by(domain=domain)).scalar_one_or_none()
+    shop = db.session.execute(
+        db.select(Shop).options(joinedload(Shop.settings)).filter_by(domain=domain)
+    ).scalar_one_or_none()
     if shop is None:
         shop = Shop(domain=domain, installed=True, installed_at=now_utc())
         shop.settings = PinterestSettings()
