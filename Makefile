@@ -38,8 +38,12 @@ lint: $(DEV_STAMP)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy app
 
+## bench: real gunicorn, workers and a Pinterest stand-in on SQLite and PostgreSQL; prints the results table
 bench: $(DEV_STAMP)
-	$(BIN)/python -m bench
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk is required: apt-get install wrk"; exit 1; fi; }
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,104 @@
+"""Delivery drain: 100,000 pending events over 50 shops, the stand-in answering after 150 ms per request."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import procs
+from .db import BenchDatabases, app_env, rows, scalar, seed
+
+POLL_EVERY = 0.5  # seconds
+DRAIN_TIMEOUT = 600.0  # seconds; a drain slower than this is reported as incomplete
+NAIVE_MAX_WINDOW = 20.0  # seconds; one event per request is steady, a longer window adds nothing
+PENDING_SEED = "event_id LIKE 'seed-pending-%'"  # the seeded events to send, not the delivered history
+
+
+def drain(url: str, workers: int, latency: float, logdir: Path, name: str, timeout: float = DRAIN_TIMEOUT
+          ) -> dict[str, Any]:
+    """Start the stand-in and `workers` worker processes; wait until nothing is pending; report the rate."""
+    total = int(scalar(url, "SELECT count(*) FROM events WHERE status = 'pending'"))
+    standin = procs.Standin(latency, logdir)
+    started: list[procs.Managed] = []
+    try:
+        env = app_env(url, standin.url)
+        started = [procs.start_worker(env, logdir, f"{name}-{i}") for i in range(workers)]
+        deadline = time.monotonic() + timeout
+        delivered = 0
+        while time.monotonic() < deadline:
+            delivered = int(scalar(url, f"SELECT count(*) FROM events WHERE status = 'delivered' AND {PENDING_SEED}"))
+            if delivered >= total or any(w.proc.poll() is not None for w in started):
+                break
+            time.sleep(POLL_EVERY)
+    finally:
+        for worker in started:
+            worker.stop()
+        summary = standin.stop()
+    first_claim, last_delivery, done = rows(
+        url, f"SELECT min(last_attempt_at), max(delivered_at), count(*) FROM events "
+             f"WHERE status = 'delivered' AND {PENDING_SEED}")[0]
+    first_claim, last_delivery = _as_datetime(first_claim), _as_datetime(last_delivery)
+    seconds = (last_delivery - first_claim).total_seconds() if done else float("nan")
+    return {
+        "workers": workers, "events": total, "delivered": int(done), "seconds": seconds,
+        "events_per_s": done / seconds if done else 0.0,
+        "requests": summary.get("requests"), "duplicate_event_ids": summary.get("duplicate_event_ids"),
+        "peak_rss_worker_mb": max((w.peak_rss_mb or 0.0) for w in started) if started else None,
+    }
+
+
+def _as_datetime(value: Any) -> Any:
+    from datetime import UTC, datetime
+
+    if isinstance(value, str):  # SQLite returns text through a plain text() query
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value
+
+
+def naive(url: str, latency: float, seconds: float, logdir: Path) -> dict[str, Any]:
+    """The one-event-per-request sender against the same stand-in for a fixed window."""
+    standin = procs.Standin(latency, logdir)
+    try:
+        out = subprocess.run(
+            [sys.executable, "-m", "bench.naive", "--database-url", url, "--pinterest-url", standin.url,
+             "--seconds", str(seconds)],
+            cwd=procs.ROOT, env=app_env(url), capture_output=True, text=True, timeout=seconds + 60, check=True,
+        ).stdout
+    finally:
+        standin.stop()
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
+
+
+def run(dbs: BenchDatabases, kinds: list[str], events: int, latency: float, logdir: Path,
+        pg_workers: int = 4) -> dict[str, Any]:
+    """One round: one worker on each database, several on PostgreSQL, and the naive sender beside them."""
+    out: dict[str, Any] = {}
+    shops = 50
+    for kind in kinds:
+        template = dbs.template(kind, f"pending-{events}", lambda u: seed(u, pending=events, shops=shops))
+        res: dict[str, Any] = {}
+        variants = [1] + ([pg_workers] if kind == "postgresql" else [])
+        for workers in variants:
+            url = dbs.copy(template)
+            try:
+                res[f"workers_{workers}"] = drain(url, workers, latency, logdir, f"drain-{kind}-{workers}")
+            finally:
+                dbs.drop(url)
+        window = min(NAIVE_MAX_WINDOW, res["workers_1"]["seconds"])
+        url = dbs.copy(template)
+        try:
+            res["naive"] = naive(url, latency, window, logdir)
+        finally:
+            dbs.drop(url)
+        res["ratio_to_naive"] = res["workers_1"]["events_per_s"] / max(res["naive"]["events_per_s"], 1e-9)
+        if pg_workers in variants:
+            res["scale_out"] = res[f"workers_{pg_workers}"]["events_per_s"] / res["workers_1"]["events_per_s"]
+        out[kind] = res
+    return out

@@ -1,0 +1,157 @@
+"""The results table: the median of every run, the spread beside it, each target marked met or missed."""
+
+from __future__ import annotations
+
+import math
+import os
+import platform
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    try:
+        with open("/proc/cpuinfo") as fh:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in fh if ln.startswith("model name")), cpu)
+        with open("/proc/meminfo") as fh:
+            mem_kb = int(next(ln.split()[1] for ln in fh if ln.startswith("MemTotal")))
+    except (OSError, StopIteration, ValueError):
+        mem_kb = 0
+    return (f"{os.cpu_count()} cores ({cpu}), {mem_kb / 1024 / 1024:.0f} GB RAM, "
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+
+
+def _values(runs: list[dict[str, Any]], get: Callable[[dict[str, Any]], Any]) -> list[float]:
+    out = []
+    for run in runs:
+        try:
+            value = get(run)
+        except (KeyError, TypeError):
+            continue
+        if isinstance(value, (int, float)) and not math.isnan(value):
+            out.append(float(value))
+    return out
+
+
+def _fmt(value: float, digits: int) -> str:
+    return f"{value:,.{digits}f}"
+
+
+class Cell:
+    """Median over runs with the spread, or '—' when nothing was measured."""
+
+    def __init__(self, runs: list[dict[str, Any]], get: Callable[[dict[str, Any]], Any], digits: int = 0,
+                 agg: Callable[[list[float]], float] = statistics.median) -> None:
+        self.values = _values(runs, get)
+        self.value = agg(self.values) if self.values else None
+        self.digits = digits
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return "—"
+        text = _fmt(self.value, self.digits)
+        if len(self.values) > 1 and min(self.values) != max(self.values):
+            text += f" ({_fmt(min(self.values), self.digits)}–{_fmt(max(self.values), self.digits)})"
+        return text
+
+    def meets(self, ok: Callable[[float], bool]) -> str:
+        return "—" if self.value is None else ("met" if ok(self.value) else "**missed**")
+
+
+def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+    kinds = meta["databases"]
+    lines = [f"Measured {meta['date']} on {meta['machine']}; `{meta['command']}`; {meta['runs']} runs "
+             f"({meta['minutes']} min), median shown with (min–max). Stand-in latency "
+             f"{meta['latency_s'] * 1000:.0f} ms per request.", ""]
+    head = "| measure | " + " | ".join(NAMES[k] for k in kinds) + " | target |"
+    rule = "|---|" + "---|" * len(kinds) + "---|"
+
+    def row(label: str, cells: list[Cell], target: str = "", ok: Callable[[float], bool] | None = None) -> str:
+        shown = []
+        for cell in cells:
+            text = str(cell)
+            if ok is not None and cell.value is not None:
+                text += " " + ("✓" if ok(cell.value) else "✗")
+            shown.append(text)
+        return f"| {label} | " + " | ".join(shown) + f" | {target} |"
+
+    def per(get: Callable[[str], Callable[[dict[str, Any]], Any]], digits: int = 0,
+            agg: Callable[[list[float]], float] = statistics.median) -> list[Cell]:
+        return [Cell(runs, get(k), digits, agg) for k in kinds]
+
+    if any("ack" in r for r in runs):
+        lines += ["**1. Webhook acknowledgement** — wrk, 16 connections, signed `orders/create` bodies of 10–20 KB "
+                  "with unique webhook ids, production gunicorn config", "", head, rule]
+        lines.append(row("bare Flask floor, req/s", [Cell(runs, lambda r: r["ack"]["bare"]["rps"])] * len(kinds)))
+        lines.append(row("Pinbridge, req/s", per(lambda k: lambda r: r["ack"][k]["rps"])))
+        lines.append(row("Pinbridge ÷ floor (same run)", per(lambda k: lambda r: r["ack"][k]["ratio_to_bare"], 3),
+                         "≥ 0.5×", lambda v: v >= 0.5))
+        lines.append(row("p50 latency, ms", per(lambda k: lambda r: r["ack"][k]["p50_ms"], 1)))
+        lines.append(row("p99 latency, ms", per(lambda k: lambda r: r["ack"][k]["p99_ms"], 1), "≤ 20 ms",
+                         lambda v: v <= 20))
+        lines.append(row("non-2xx answers (sum of runs)", per(lambda k: lambda r: r["ack"][k]["non_2xx"], 0, sum),
+                         "0", lambda v: v == 0))
+        lines.append(row("acknowledged (sum)", per(lambda k: lambda r: r["ack"][k]["acknowledged"], 0, sum)))
+        lines.append(row("of those, receipts + events in the database", per(
+            lambda k: lambda r: min(r["ack"][k]["receipts_stored"], r["ack"][k]["acknowledged"])
+            if r["ack"][k]["all_acked_stored"] else 0, 0, sum), "all"))
+        lines.append("")
+    if any("drain" in r for r in runs):
+        lines += [f"**2. Delivery drain** — {meta['settings']['drain_events']:,} pending events over 50 shops",
+                  "", head, rule]
+        lines.append(row("1 worker, events/s", per(lambda k: lambda r: r["drain"][k]["workers_1"]["events_per_s"]),
+                         "≥ 2,000", lambda v: v >= 2000))
+        if "postgresql" in kinds:
+            cells = [Cell(runs, lambda r: r["drain"]["postgresql"]["workers_4"]["events_per_s"])
+                     if k == "postgresql" else Cell([], lambda r: None) for k in kinds]
+            lines.append(row("4 workers, events/s", cells))
+            cells = [Cell(runs, lambda r: r["drain"]["postgresql"]["scale_out"], 2)
+                     if k == "postgresql" else Cell([], lambda r: None) for k in kinds]
+            lines.append(row("4 workers ÷ 1 worker (same run)", cells, "≥ 3×", lambda v: v >= 3))
+        lines.append(row("one-event-per-request sender, events/s",
+                         per(lambda k: lambda r: r["drain"][k]["naive"]["events_per_s"], 1)))
+        lines.append(row("1 worker ÷ one-event-per-request (same run)",
+                         per(lambda k: lambda r: r["drain"][k]["ratio_to_naive"])))
+        lines.append(row("events sent twice (sum)", per(
+            lambda k: lambda r: sum(v.get("duplicate_event_ids") or 0 for v in r["drain"][k].values()
+                                    if isinstance(v, dict)), 0, sum), "0", lambda v: v == 0))
+        lines.append("")
+    if any("freshness" in r for r in runs):
+        lines += [f"**3. Freshness** — 50 webhooks/s for {meta['settings']['fresh_seconds']} s, web + 1 worker; "
+                  "acknowledgement → stand-in receives the event", "", head, rule]
+        lines.append(row("achieved webhooks/s", per(lambda k: lambda r: r["freshness"][k]["achieved_rate"], 1)))
+        lines.append(row("p50, s", per(lambda k: lambda r: r["freshness"][k]["p50_s"], 2)))
+        lines.append(row("p95, s", per(lambda k: lambda r: r["freshness"][k]["p95_s"], 2), "≤ 2 s",
+                         lambda v: v <= 2))
+        lines.append(row("p99, s", per(lambda k: lambda r: r["freshness"][k]["p99_s"], 2)))
+        lines.append(row("events not delivered (sum)", per(
+            lambda k: lambda r: r["freshness"][k]["acknowledged"] - r["freshness"][k]["delivered"], 0, sum)))
+        lines.append("")
+    mem_web = per(lambda k: lambda r: max(v for v in (
+        r.get("ack", {}).get(k, {}).get("peak_rss_web_mb"), r.get("freshness", {}).get(k, {}).get("peak_rss_web_mb"))
+        if v is not None), 0, max)
+    mem_worker = per(lambda k: lambda r: max(v for v in (
+        *(d.get("peak_rss_worker_mb") for d in r.get("drain", {}).get(k, {}).values() if isinstance(d, dict)),
+        r.get("freshness", {}).get(k, {}).get("peak_rss_worker_mb")) if v is not None), 0, max)
+    if any(c.value is not None for c in mem_web + mem_worker):
+        lines += ["**4. Memory** — peak RSS (VmHWM) during runs 1–3, highest of all runs", "", head, rule]
+        lines.append(row("web worker (gunicorn), MB", mem_web, "≤ 150 MB", lambda v: v <= 150))
+        lines.append(row("delivery worker, MB", mem_worker, "≤ 150 MB", lambda v: v <= 150))
+        lines.append("")
+    if any("growth" in r for r in runs):
+        lines += ["**5. Cost growth** — the same measurements with events and receipts already stored "
+                  f"(ack: wrk {meta['settings']['growth_ack_seconds']} s; drain: {10_000:,} pending, 1 worker)",
+                  "", head, rule]
+        for size in meta["settings"]["growth_sizes"]:
+            lines.append(row(f"{size:,} stored: ack req/s",
+                             per(lambda k, s=size: lambda r: r["growth"][f"{k}/{s}"]["rps"])))
+            lines.append(row(f"{size:,} stored: ack p99, ms",
+                             per(lambda k, s=size: lambda r: r["growth"][f"{k}/{s}"]["p99_ms"], 1)))
+            lines.append(row(f"{size:,} stored: drain events/s",
+                             per(lambda k, s=size: lambda r: r["growth"][f"{k}/{s}"]["events_per_s"])))
+        lines.append("")
+    return "\n".join(lines)
