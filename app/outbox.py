@@ -109,19 +109,22 @@ def _same_purchase(shop_id: int, mapped: MappedPurchase) -> Event | None:
     """The stored event for this purchase: same event_id, or the same checkout seen the other way round."""
     rules = []  # most specific first; the first rule that matches wins
     if mapped.event_id is not None:
-        rules.append(Event.event_id == mapped.event_id)
+        rules.append(and_(Event.shop_id == shop_id, Event.event_id == mapped.event_id))
     if mapped.kind == "order" and mapped.order_id:
         # The same order under another event id (settings changed, or found again by reconciliation).
-        rules.append(Event.order_id == mapped.order_id)
+        # `shop_id + 0` keeps SQLite on the order_id index: without table statistics it would otherwise
+        # read every event of the shop through (shop_id, checkout_token).
+        rules.append(and_(Event.order_id == mapped.order_id, Event.shop_id + 0 == shop_id))
     if mapped.checkout_token:
         # With event_id_source=order_id an order ("order-<id>") and its checkout (cart token) differ.
-        rules.append(Event.checkout_token == mapped.checkout_token[:64])
+        rules.append(and_(Event.shop_id == shop_id, Event.checkout_token == mapped.checkout_token[:64]))
     if not rules:
         return None
     # One query rather than one per rule: every webhook pays for this lookup, most often to find nothing.
+    # Each rule names the shop itself, so both databases answer it from one index per rule.
     rank = case(*((rule, i) for i, rule in enumerate(rules)), else_=len(rules))
     return db.session.execute(
-        select(Event).where(Event.shop_id == shop_id, or_(*rules)).order_by(rank, Event.id).limit(1)
+        select(Event).where(or_(*rules)).order_by(rank, Event.id).limit(1)
     ).scalar_one_or_none()
 
 
