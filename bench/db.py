@@ -75,9 +75,12 @@ class BenchDatabases:
         name = f"pinbridge_bench_{self.tag}_{self.counter}"
         if kind == "sqlite":
             return f"sqlite:///{self.workdir / (name + '.db')}"
+        return self._create_pg(name, "")
+
+    def _create_pg(self, name: str, template_clause: str) -> str:
         engine = _pg_admin()
         with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+            conn.execute(text(f'CREATE DATABASE "{name}"{template_clause}'))
         engine.dispose()
         self.pg_names.append(name)
         return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
@@ -105,12 +108,7 @@ class BenchDatabases:
             target = self.workdir / (name + ".db")
             shutil.copyfile(source, target)
             return f"sqlite:///{target}"
-        engine = _pg_admin()
-        with engine.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}" TEMPLATE "{template_url.rsplit("/", 1)[1]}"'))
-        engine.dispose()
-        self.pg_names.append(name)
-        return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+        return self._create_pg(name, f' TEMPLATE "{template_url.rsplit("/", 1)[1]}"')
 
     def drop(self, url: str) -> None:
         if url.startswith("sqlite"):

@@ -85,6 +85,17 @@ def wait_until_booted(pid: int, timeout: float = START_TIMEOUT) -> None:
         time.sleep(0.3)
 
 
+
+def terminate(proc: subprocess.Popen[Any]) -> None:
+    """SIGTERM (a clean stop: the worker finishes its batch), then SIGKILL if it hangs."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=STOP_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
 class RssSampler:
     """Track the peak RSS of a process and, optionally, of its children (gunicorn's web workers)."""
 
@@ -128,13 +139,7 @@ class Managed:
 
     def stop(self) -> int | None:
         self.peak_rss_mb = self.rss.stop()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc)
         if self.log is not None:
             self.log.close()
         return self.proc.returncode
@@ -196,13 +201,7 @@ class Standin:
         self.url = f"http://127.0.0.1:{self.port}/v5"
 
     def stop(self) -> dict[str, Any]:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(timeout=5)
+        terminate(self.proc)
         summary: dict[str, Any] = {}
         if self.arrivals.exists():
             summary = json.loads(self.arrivals.read_text())

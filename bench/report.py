@@ -37,6 +37,11 @@ def _values(runs: list[dict[str, Any]], get: Callable[[dict[str, Any]], Any]) ->
     return out
 
 
+def _peak(*values: float | None) -> float | None:
+    """The highest of the peaks a run measured (None when it measured none)."""
+    return max((v for v in values if v is not None), default=None)
+
+
 def _fmt(value: float, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
@@ -131,12 +136,12 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines.append(row("events not delivered (sum)", per(
             lambda k: lambda r: r["freshness"][k]["acknowledged"] - r["freshness"][k]["delivered"], 0, sum)))
         lines.append("")
-    mem_web = per(lambda k: lambda r: max(v for v in (
-        r.get("ack", {}).get(k, {}).get("peak_rss_web_mb"), r.get("freshness", {}).get(k, {}).get("peak_rss_web_mb"))
-        if v is not None), 0, max)
-    mem_worker = per(lambda k: lambda r: max(v for v in (
+    mem_web = per(lambda k: lambda r: _peak(
+        r.get("ack", {}).get(k, {}).get("peak_rss_web_mb"), r.get("freshness", {}).get(k, {}).get("peak_rss_web_mb")),
+        0, max)
+    mem_worker = per(lambda k: lambda r: _peak(
         *(d.get("peak_rss_worker_mb") for d in r.get("drain", {}).get(k, {}).values() if isinstance(d, dict)),
-        r.get("freshness", {}).get(k, {}).get("peak_rss_worker_mb")) if v is not None), 0, max)
+        r.get("freshness", {}).get(k, {}).get("peak_rss_worker_mb")), 0, max)
     if any(c.value is not None for c in mem_web + mem_worker):
         lines += ["**4. Memory** — peak RSS (VmHWM) during runs 1–3, highest of all runs", "", head, rule]
         lines.append(row("web worker (gunicorn), MB", mem_web, "≤ 150 MB", lambda v: v <= 150))
