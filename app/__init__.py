@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from flask import Flask, jsonify
 from flask_migrate import Migrate
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
 
 from .config import PROJECT_ROOT, load_config
 from .logs import configure_logging
@@ -77,10 +79,41 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+# One SQLite writer at a time per process. Threads that queue on this lock wake the moment it is free;
+# left to SQLite, they would poll in its busy handler with sleeps of up to 100 ms, which under concurrent
+# webhooks made the slowest acknowledgements wait more than a second. Other processes still meet SQLite's
+# own lock (and its busy timeout).
+_SQLITE_WRITER = threading.Lock()
+
+
 @sa_event.listens_for(Engine, "begin")
 def _sqlite_begin(conn: Any) -> None:
     """Open SQLite transactions explicitly; IMMEDIATE when the session asked for a write lock."""
     if conn.dialect.name != "sqlite":
         return
     immediate = conn.get_execution_options().get("sqlite_immediate", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    if not immediate:
+        conn.exec_driver_sql("BEGIN")
+        return
+    _SQLITE_WRITER.acquire()
+    conn.info["holds_sqlite_writer"] = True
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _release_sqlite_writer(conn)
+        raise
+
+
+@sa_event.listens_for(Engine, "commit")
+@sa_event.listens_for(Engine, "rollback")
+def _release_sqlite_writer(conn: Any) -> None:
+    if conn.info.pop("holds_sqlite_writer", False):
+        _SQLITE_WRITER.release()
+
+
+@sa_event.listens_for(Pool, "checkin")
+@sa_event.listens_for(Pool, "invalidate")
+def _release_on_return(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+    """A connection that goes back to the pool (or dies) without COMMIT/ROLLBACK still lets go."""
+    if record is not None and record.info.pop("holds_sqlite_writer", False):
+        _SQLITE_WRITER.release()

@@ -1,0 +1,69 @@
+"""SQLite writers in one process queue on a lock instead of polling SQLite's busy handler."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import Session
+
+import app as app_module
+from app.db_util import begin_write
+
+
+def engine_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    engine = create_engine(f"sqlite:///{tmp_path / 'w.db'}", connect_args={"timeout": 30})
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (n INTEGER)"))
+    return engine
+
+
+def test_second_writer_waits_for_the_first_and_then_proceeds(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path)
+    order: list[str] = []
+    first = Session(engine)
+    begin_write(first)
+    first.execute(text("INSERT INTO t VALUES (1)"))
+
+    def second_writer() -> None:
+        with Session(engine) as second:
+            begin_write(second)
+            order.append("second wrote")
+            second.execute(text("INSERT INTO t VALUES (2)"))
+            second.commit()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    time.sleep(0.2)
+    order.append("first committed")
+    first.commit()
+    thread.join(timeout=10)
+    assert order == ["first committed", "second wrote"]
+    assert not app_module._SQLITE_WRITER.locked()
+    first.close()
+    engine.dispose()
+
+
+def test_lock_is_released_when_a_write_is_abandoned(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path)
+    session = Session(engine)
+    begin_write(session)
+    assert app_module._SQLITE_WRITER.locked()
+    session.close()  # neither commit nor rollback by the caller
+    assert not app_module._SQLITE_WRITER.locked()
+    again = Session(engine)
+    begin_write(again)
+    again.rollback()
+    again.close()
+    assert not app_module._SQLITE_WRITER.locked()
+    engine.dispose()
+
+
+def test_reads_never_take_the_lock(tmp_path: Path) -> None:
+    engine = engine_for(tmp_path)
+    with Session(engine) as session:
+        session.execute(text("SELECT count(*) FROM t")).scalar_one()
+        assert not app_module._SQLITE_WRITER.locked()
+    engine.dispose()
