@@ -15,7 +15,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, bindparam, case, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .db_util import begin_write
+from .db_util import begin_write, writing
 from .mapping import MappedPurchase
 from .models import (
     ConnectionStatus,
@@ -165,17 +165,16 @@ def _eligible_shops(now: datetime) -> Any:
 
 def reclaim_expired_leases(now: datetime) -> int:
     """Events whose worker died mid-batch go back to pending once the lease has run out."""
-    begin_write()
-    count = _rowcount(db.session.execute(
-        update(Event)
-        .where(Event.status == SENDING, Event.lease_expires_at < now)
-        .values(status=PENDING, claimed_by=None, lease_expires_at=None, available_at=now)
-        .execution_options(synchronize_session=False)
-    ))
-    db.session.commit()
+    with writing():
+        count = _rowcount(db.session.execute(
+            update(Event)
+            .where(Event.status == SENDING, Event.lease_expires_at < now)
+            .values(status=PENDING, claimed_by=None, lease_expires_at=None, available_at=now)
+            .execution_options(synchronize_session=False)
+        ))
     if count:
         logger.info("leases expired", extra={"action": "lease_reclaimed", "count": count})
-    return int(count or 0)
+    return count
 
 
 def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shops: int = 4,
@@ -289,15 +288,14 @@ def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, co
 def expire_stale(now: datetime, max_age_seconds: int) -> int:
     """Events still undelivered long after they were received fail as `expired`."""
     cutoff = now - timedelta(seconds=max_age_seconds)
-    begin_write()
-    count = _rowcount(db.session.execute(
-        update(Event)
-        .where(Event.status == PENDING, Event.received_at < cutoff)
-        .values(status=FAILED, error_code="expired", updated_at=now,
-                error_message=f"Not delivered within {max_age_seconds // 3600} hours of receipt.")
-        .execution_options(synchronize_session=False)
-    ))
-    db.session.commit()
+    with writing():
+        count = _rowcount(db.session.execute(
+            update(Event)
+            .where(Event.status == PENDING, Event.received_at < cutoff)
+            .values(status=FAILED, error_code="expired", updated_at=now,
+                    error_message=f"Not delivered within {max_age_seconds // 3600} hours of receipt.")
+            .execution_options(synchronize_session=False)
+        ))
     if count:
         logger.error("events expired", extra={"action": "events_expired", "count": count})
-    return int(count or 0)
+    return count
