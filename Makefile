@@ -4,28 +4,44 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
+NODE_STAMP := node_modules/.installed
 export FLASK_APP := app
 
-.PHONY: run test test-sqlite lint bench clean browser
+.PHONY: run test lint lock bench clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installs come from the hash-pinned lock files in requirements/, so every machine gets the tested versions.
+# After changing dependencies in pyproject.toml: make lock.
+$(STAMP): requirements/main.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/main.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(DEV_STAMP): requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet --require-hashes -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP) $@
+
+# Shopify's own JS packages (web pixel API, Polaris types, Admin schema, axe-core) from package-lock.json.
+# `npm ci` refuses this lock (npm 11 drops other platforms' optional rollup builds from its sync check);
+# `npm install` with a lock that satisfies package.json installs exactly the locked versions.
+$(NODE_STAMP): package-lock.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $@
+
+lock: $(DEV_STAMP)
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes -q -o requirements/main.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes -q -o requirements/dev.txt
 
 ## run: web (gunicorn) + delivery worker on SQLite at http://127.0.0.1:8000
 run: $(STAMP)
 	$(BIN)/python -m app.localrun
 
 ## test: the whole suite (SQLite always; PostgreSQL when reachable or CI=true)
-test: $(DEV_STAMP) browser
+test: $(DEV_STAMP) $(NODE_STAMP) browser
 	$(BIN)/python -m pytest
 
 ## browser: Debian's Chromium for the embedded-page tests (never a downloaded browser build)
@@ -46,4 +62,4 @@ bench: $(DEV_STAMP)
 	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) node_modules instance .pytest_cache

@@ -7,16 +7,17 @@ a successful token exchange.
 
 from __future__ import annotations
 
-from datetime import timedelta
+import json
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from sqlalchemy import update
+from werkzeug.exceptions import BadRequest
 
-from . import stats
+from . import outbox, stats
+from .clock import database_now
 from .connection import check_connection
 from .db_util import begin_write
-from .models import Event, EventStatus, Shop, db, now_utc
+from .models import EventStatus, Shop, db, now_utc
 from .settings import apply_settings, get_or_create_shop, settings_view, validate_settings
 from .shopify_auth import SessionInvalid, verify_session_token
 
@@ -66,10 +67,27 @@ def _int_arg(name: str, default: int, low: int, high: int, errors: dict[str, str
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    # ASCII digits only: str.isdigit() also accepts "²", which int() refuses; a short bound keeps int() cheap.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 9) or not low <= int(raw) <= high:
         errors[name] = f"Use a whole number from {low} to {high}."
         return default
     return int(raw)
+
+
+class InvalidJSON(BadRequest):
+    name = "Invalid JSON"
+    description = "The body is not JSON."
+
+
+def _json_body() -> Any:
+    """The request body as JSON (None when empty); a body that is not JSON, or nests too deep, is a 400."""
+    raw = request.get_data(cache=True)  # bounded by MAX_CONTENT_LENGTH: a larger body is a 413 unread
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidJSON() from exc
 
 
 # -- settings --------------------------------------------------------------------------------------
@@ -83,7 +101,7 @@ def get_settings() -> Any:
 
 @bp.put("/settings")
 def put_settings() -> Any:
-    clean, errors = validate_settings(request.get_json(silent=True))
+    clean, errors = validate_settings(_json_body())
     if errors:
         return _invalid(errors)
     shop = _shop(write=True)
@@ -97,6 +115,7 @@ def verify() -> Any:
     shop = _shop()
     result = check_connection(shop)
     body = {"ok": result.ok, "outcome": result.outcome, "message": result.message,
+            "pinterest_message": result.pinterest_message,
             "settings": settings_view(shop.settings)}  # type: ignore[arg-type]
     db.session.commit()
     return jsonify(body), 409 if result.outcome == "not_configured" else 200
@@ -133,28 +152,18 @@ def get_events() -> Any:
 @bp.post("/events/retry")
 def retry_events() -> Any:
     """Send failed events again (this shop only); optionally just the listed `event_ids`."""
-    data = request.get_json(silent=True) or {}
+    data = _json_body() or {}
     ids = data.get("event_ids") if isinstance(data, dict) else None
     if ids is not None and (not isinstance(ids, list) or len(ids) > MAX_RETRY_IDS
                             or not all(isinstance(i, str) for i in ids)):
         return _invalid({"event_ids": f"Send a list of at most {MAX_RETRY_IDS} event ids."})
     shop = _shop(write=True)
-    now = now_utc()
     # Older events would only expire again at once: Pinterest accepts events up to a few days old.
-    cutoff = now - timedelta(seconds=int(current_app.config["EVENT_MAX_AGE_SECONDS"]))
-    stmt = (
-        update(Event)
-        .where(Event.shop_id == shop.id, Event.status == EventStatus.FAILED.value, Event.source != "verify",
-               Event.received_at >= cutoff)
-        .values(status=EventStatus.PENDING.value, available_at=now, error_code=None, error_message=None,
-                claimed_by=None, lease_expires_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if ids is not None:
-        stmt = stmt.where(Event.event_id.in_(ids))
-    retried = db.session.execute(stmt).rowcount  # type: ignore[attr-defined]
+    # The shop's backoff is lifted too, so "sent again" means now, not after the current wait.
+    result = outbox.requeue(shop.id, EventStatus.FAILED.value, database_now(),
+                            max_age_seconds=int(current_app.config["EVENT_MAX_AGE_SECONDS"]), event_ids=ids)
     db.session.commit()
-    return jsonify({"retried": retried})
+    return jsonify({"retried": result.count})
 
 
 @bp.get("/status")
@@ -170,7 +179,27 @@ def overview(shop: Shop) -> dict[str, Any]:
     """What the page shows besides settings and charts; also used for its first render."""
     return {
         "health": stats.health(shop.settings, shop.id, now_utc()),
+        "setup": stats.setup_steps(shop.id, shop.settings),
         "admin_api": {"connected": bool(shop.shopify_token_enc), "error": shop.token_exchange_error,
                       "scope": shop.shopify_scope},
         "data_requests": stats.data_requests(shop.id),
     }
+
+
+@bp.get("/pixel")
+def get_pixel() -> Any:
+    """The pixel to paste, filled in for this shop, and whether the Tag counts purchases with our ids."""
+    from . import beacons, pixel
+
+    shop = _shop()
+    settings = shop.settings
+    body = {
+        "snippet": pixel.snippet(settings.event_id_source if settings else "cart_token",
+                                 settings.value_mode if settings else "subtotal",
+                                 tag_id=settings.tag_id if settings else None,
+                                 app_url=request.host_url, shop=shop.domain),
+        "tag_id": settings.tag_id if settings else None,
+        **beacons.summary(shop, now_utc()),
+    }
+    db.session.commit()
+    return jsonify(body)

@@ -11,8 +11,9 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
+from .db_util import writing
 from .models import Event, EventStatus, Shop, db, now_utc
 from .settings import apply_settings, find_shop, get_or_create_shop, normalise_shop_domain, validate_settings
 
@@ -146,27 +147,23 @@ def events_group() -> None:
 @click.option("--status", "status", type=click.Choice(["failed", "pending"]), default="failed",
               show_default=True, help="failed: send again; pending: stop waiting for the backoff, send now.")
 def events_retry_command(shop_domain: str, status: str) -> None:
-    """Send a shop's failed events again, or its waiting events now."""
+    """Send a shop's failed events again, or its waiting events now (either way the shop's backoff is lifted)."""
+    from .clock import database_now
+    from .outbox import requeue, why_not_sending
+
     shop = _shop_or_exit(shop_domain)
-    now = now_utc()
-    # Older failed events would only expire again at once (Pinterest takes events a few days old).
-    cutoff = now - timedelta(seconds=int(current_app.config["EVENT_MAX_AGE_SECONDS"]))
-    where = [Event.shop_id == shop.id, Event.status == status, Event.source != "verify"]
-    if status == "failed":
-        where.append(Event.received_at >= cutoff)
-    changed = db.session.execute(
-        update(Event).where(*where)
-        .values(status=PENDING, available_at=now, error_code=None, error_message=None, claimed_by=None,
-                lease_expires_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    too_old = 0 if status != "failed" else db.session.scalar(select(func.count()).select_from(Event).where(
-        Event.shop_id == shop.id, Event.status == FAILED, Event.received_at < cutoff))
-    db.session.commit()
-    click.echo(f"{shop.domain}: {changed} {status} event(s) queued to send now.")
-    if too_old:
-        hours = int(current_app.config["EVENT_MAX_AGE_SECONDS"]) // 3600
-        click.echo(f"{too_old} failed event(s) received more than {hours} h ago were left as they are.")
+    max_age = int(current_app.config["EVENT_MAX_AGE_SECONDS"])
+    with writing():
+        result = requeue(shop.id, status, database_now(), max_age_seconds=max_age)
+        blocked = why_not_sending(shop)
+        domain = shop.domain
+    if blocked:
+        click.echo(f"{domain}: {result.count} {status} event(s) are ready, but none will be sent while {blocked}.")
+    else:
+        click.echo(f"{domain}: {result.count} {status} event(s) queued to send now.")
+    if result.too_old:
+        click.echo(f"{result.too_old} failed event(s) received more than {max_age // 3600} h ago "
+                   "were left as they are.")
 
 
 def parse_since(value: str, now: datetime) -> datetime:

@@ -11,16 +11,10 @@ from typing import Any
 
 from flask import current_app
 
-from . import crypto
+from . import crypto, explain, shop_state
 from .models import ConnectionStatus, Event, EventStatus, PinterestSettings, Shop, db, now_utc
-from .pinterest import (
-    BatchRejected,
-    CredentialsRejected,
-    EventResult,
-    PinterestClient,
-    PinterestError,
-    Unavailable,
-)
+from .pinterest import EventResult, PinterestClient, PinterestError
+from .shop_state import FailureClass
 
 logger = logging.getLogger(__name__)
 
@@ -32,8 +26,12 @@ TEST_VALUE, TEST_CURRENCY = "1.00", "USD"
 @dataclass(frozen=True)
 class CheckResult:
     ok: bool
-    outcome: str  # accepted | not_processed | rejected_token | refused | unavailable | not_configured
-    message: str
+    # accepted | not_processed | rejected_token | refused_ad_account | token_unreadable | refused | unavailable
+    # | not_configured
+    outcome: str
+    message: str  # what happened and what to do, in the merchant's words
+    pinterest_message: str | None = None  # Pinterest's own words, shown one click away
+    failure: FailureClass | None = None
 
 
 def synthetic_event(event_id: str, now: datetime) -> dict[str, Any]:
@@ -56,8 +54,11 @@ def check_connection(shop: Shop) -> CheckResult:
     try:
         token = crypto.decrypt(settings.access_token_enc or "")
     except crypto.SecretUnreadable:
-        return CheckResult(False, "not_configured",
-                           "The saved token can no longer be read; paste the access token again.")
+        settings.connection_status = ConnectionStatus.UNREADABLE.value
+        settings.connection_message = crypto.UNREADABLE_TOKEN_MESSAGE
+        settings.connection_checked_at = now_utc()
+        db.session.commit()
+        return CheckResult(False, "token_unreadable", crypto.UNREADABLE_TOKEN_MESSAGE)
     ad_account_id, shop_id = settings.ad_account_id or "", shop.id
     now = now_utc()
     event_id = f"pinbridge-test-{uuid.uuid4().hex[:12]}"
@@ -79,26 +80,39 @@ def _send(ad_account_id: str, token: str, event: dict[str, Any]) -> CheckResult:
     try:
         with client:
             results = client.send_events(ad_account_id, token, [event], test=True)
-    except CredentialsRejected as exc:
-        return CheckResult(False, "rejected_token", f"Pinterest rejected the token: {exc.message}")
-    except BatchRejected as exc:
-        return CheckResult(False, "refused", f"Pinterest refused the test event: {exc.message}")
-    except Unavailable as exc:
-        return CheckResult(False, "unavailable",
-                           f"Pinterest could not be reached ({exc.message}). Try again in a minute.")
-    except PinterestError as exc:  # a new member of the family: report it rather than crash
-        return CheckResult(False, "refused", f"Pinterest did not accept the test event: {exc.message}")
+    except PinterestError as exc:
+        return _refusal(exc, ad_account_id)
     return _judge(results[0])
+
+
+def _refusal(exc: PinterestError, ad_account_id: str) -> CheckResult:
+    """A refused or failed test event: one plain sentence and the next step per kind of failure."""
+    failure = shop_state.classify(exc)
+    if failure is FailureClass.TOKEN:
+        return CheckResult(False, "rejected_token", "Pinterest didn't accept the access token. Create a new "
+                           "conversion access token in Pinterest Ads Manager, paste it here and save.",
+                           exc.message, failure)
+    if failure is FailureClass.AD_ACCOUNT:
+        return CheckResult(False, "refused_ad_account", f"The access token works, but it isn't allowed to send "
+                           f"conversions for ad account {ad_account_id}. Check the ad account id: it must be the "
+                           "account the token was created for.", exc.message, failure)
+    if failure is FailureClass.REJECTED:
+        return CheckResult(False, "refused", "Pinterest refused the test event. Check the ad account id and "
+                           "try again; if it keeps happening, contact Pinbridge support.", exc.message, failure)
+    sentence, _ = explain.FAILURE_TEXT[failure.value]
+    return CheckResult(False, "unavailable", f"{sentence} Try the test again in a minute; orders are kept "
+                       "meanwhile.", exc.message, failure)
 
 
 def _judge(result: EventResult) -> CheckResult:
     if result.processed:
         message = "Pinterest accepted the test event."
         if result.warning_message:
-            message += f" Pinterest noted: {result.warning_message}"
-        return CheckResult(True, "accepted", message)
-    return CheckResult(False, "not_processed",
-                       f"Pinterest received the test event but did not process it: {result.error_message}")
+            message += " Pinterest added a note; see its words below."
+        return CheckResult(True, "accepted", message, result.warning_message)
+    reason = explain.field_reason(result.error_message)
+    return CheckResult(False, "not_processed", "Pinterest accepted the token but didn't process the test "
+                       "event" + (f": {reason}" if reason else "."), result.error_message)
 
 
 def _record(shop_id: int, settings: PinterestSettings, event: dict[str, Any], result: CheckResult,
@@ -108,9 +122,11 @@ def _record(shop_id: int, settings: PinterestSettings, event: dict[str, Any], re
         # The token and account work: this also lifts a pause caused by an earlier rejection.
         settings.connection_status = ConnectionStatus.OK.value
         settings.connection_message = None
-    elif result.outcome == "rejected_token":
+        shop_state.record_credentials_ok(shop_id)
+    elif result.failure in shop_state.PAUSING:
         settings.connection_status = ConnectionStatus.REJECTED.value
-        settings.connection_message = result.message.removeprefix("Pinterest rejected the token: ")[:1000]
+        settings.connection_message = (result.pinterest_message or result.message)[:1000]
+        shop_state.record_failure(shop_id, result.failure, result.pinterest_message or "", now)
     settings.connection_checked_at = now
     delivered = result.outcome == "accepted"
     db.session.add(Event(

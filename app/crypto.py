@@ -5,6 +5,10 @@ from __future__ import annotations
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 
+# What the merchant is told when their saved Pinterest token cannot be decrypted: Pinterest never saw it.
+UNREADABLE_TOKEN_MESSAGE = ("Pinbridge cannot read the stored token: the encryption key changed. "
+                            "Paste the token again.")
+
 
 class SecretUnreadable(Exception):
     """A stored secret was encrypted with a key that is no longer configured."""

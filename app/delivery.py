@@ -18,9 +18,10 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import update
 
-from . import crypto, metrics, outbox, reconcile, retention
+from . import beacons, crypto, metrics, outbox, reconcile, retention, shop_state
+from .clock import database_now
 from .db_util import writing
-from .models import ConnectionStatus, PinterestSettings, WorkerHeartbeat, db, now_utc
+from .models import ConnectionStatus, PinterestSettings, WorkerHeartbeat, db
 from .pinterest import (
     MAX_BATCH,
     BatchRejected,
@@ -52,6 +53,22 @@ class Periodic:
     last: float = field(default=float("-inf"))
 
 
+class _TokenUnreadable(Exception):
+    """The shop's saved token cannot be decrypted with the configured keys."""
+
+    def __init__(self, seen_update: datetime | None) -> None:
+        super().__init__("stored token unreadable")
+        self.seen_update = seen_update
+
+
+@dataclass
+class _BatchLease:
+    """The lease on one claimed batch while its sender thread works on it."""
+
+    ids: list[int]
+    renewed: float  # time.monotonic() of the claim or the last renewal
+
+
 @dataclass(frozen=True)
 class Credentials:
     shop_id: int
@@ -62,14 +79,19 @@ class Credentials:
 
 
 class Worker:
-    """Sends pending events to Pinterest until asked to stop."""
+    """Sends pending events to Pinterest until asked to stop.
+
+    `clock` tells the database's time (see app/clock.py): leases, backoffs, expiry, retention and
+    heartbeats are all measured by it, so a worker whose own clock is wrong neither takes over another
+    worker's events nor expires or purges anything early. Tests pass a fake to move time for everyone.
+    """
 
     def __init__(
         self,
         app: Flask,
         *,
         client: PinterestClient | None = None,
-        clock: Callable[[], datetime] = now_utc,
+        clock: Callable[[], datetime] = database_now,
         rand: Callable[[], float] = random.random,
         sleep: Callable[[float], Any] | None = None,
         worker_id: str | None = None,
@@ -194,7 +216,13 @@ class Worker:
         No transaction is open while Pinterest is being called: on SQLite that would hold the
         write lock (and stall webhooks) for the length of an HTTP request.
         """
-        creds = self._credentials(claimed[0].shop_id)
+        # One batch per thread at a time, so the batch's lease lives in thread-local state.
+        self._local.lease = _BatchLease([i.row_id for i in claimed], time.monotonic())
+        try:
+            creds = self._credentials(claimed[0].shop_id)
+        except _TokenUnreadable as exc:
+            self._pause_unreadable(claimed, exc.seen_update)
+            return
         if creds is None:
             with writing():
                 self._retry_later(claimed, "not_configured", "Pinterest settings are missing.", None)
@@ -202,7 +230,13 @@ class Worker:
         groups: dict[bool, list[outbox.Claimed]] = {}
         for item in claimed:
             groups.setdefault(item.test or creds.test_mode, []).append(item)
-        for test, items in groups.items():
+        for test, group in groups.items():
+            items = self._keep_lease(group)  # the second group waits for the first one's request
+            if not items:
+                continue
+            items = self._join_beacons(items)
+            if not items:
+                continue
             try:
                 self._send(creds, items, test)
             except Exception:
@@ -211,6 +245,10 @@ class Worker:
                 with writing():
                     self._retry_later(items, "internal_error", "Unexpected error; will retry.", None,
                                       minimum=UNEXPECTED_ERROR_DELAY)
+
+    def _join_beacons(self, items: list[outbox.Claimed]) -> list[outbox.Claimed]:
+        """Add what the storefront pixel reported (click id, browser, consent) to the events about to go."""
+        return beacons.join(items, self.worker_id, self.clock()).send
 
     def _credentials(self, shop_id: int) -> Credentials | None:
         settings = db.session.execute(
@@ -225,11 +263,16 @@ class Worker:
         try:
             token = crypto.decrypt(encrypted)
         except crypto.SecretUnreadable:
-            with writing():
-                self._reject_shop(shop_id, stamp,
-                                  "The saved Pinterest token can no longer be read; please enter it again.")
-            return None
+            raise _TokenUnreadable(stamp) from None
         return Credentials(shop_id, ad_account or "", token, test_mode, stamp)
+
+    def _pause_unreadable(self, claimed: list[outbox.Claimed], seen_update: datetime | None) -> None:
+        """Our key cannot read the saved token: say so (Pinterest refused nothing), keep the events, send none."""
+        message = crypto.UNREADABLE_TOKEN_MESSAGE
+        with writing():
+            self._reject_shop(claimed[0].shop_id, seen_update, message, status=ConnectionStatus.UNREADABLE)
+            outbox.release_for_retry([i.row_id for i in claimed], self.worker_id, self.clock(),
+                                     "token_unreadable", message)
 
     def _send(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
         try:
@@ -238,12 +281,14 @@ class Worker:
             )
         except CredentialsRejected as exc:
             with writing():
+                shop_state.record_failure(creds.shop_id, shop_state.classify(exc), exc.message, self.clock())
                 self._reject_shop(creds.shop_id, creds.credentials_updated_at, exc.message)
                 outbox.release_for_retry([i.row_id for i in items], self.worker_id, self.clock(),
                                          "credentials_rejected", exc.message)
             return
         except Unavailable as exc:
             with writing():
+                shop_state.record_failure(creds.shop_id, shop_state.classify(exc), exc.message, self.clock())
                 self._retry_later(items, "unavailable", exc.message, exc.retry_after)
             return
         except BatchRejected as exc:
@@ -264,7 +309,25 @@ class Worker:
         logger.info("splitting rejected batch",
                     extra={"action": "batch_split", "size": len(items), "shop_id": creds.shop_id})
         for half in (items[:middle], items[middle:]):
-            self._send(creds, half, test)
+            # Splitting 1000 events takes minutes, far longer than the lease: keep it, or the events
+            # would go back to the queue mid-split and be claimed and sent all over again.
+            half = self._keep_lease(half)
+            if half:
+                self._send(creds, half, test)
+
+    def _keep_lease(self, items: list[outbox.Claimed]) -> list[outbox.Claimed]:
+        """Renew the batch's lease once a third of it has passed; return the items still ours to send."""
+        lease: _BatchLease | None = getattr(self._local, "lease", None)
+        if lease is None or time.monotonic() - lease.renewed < self.lease_seconds / 3:
+            return items
+        with writing():
+            owned = outbox.renew_lease(lease.ids, self.worker_id, self.clock(), self.lease_seconds)
+        lease.ids, lease.renewed = [i for i in lease.ids if i in owned], time.monotonic()
+        kept = [item for item in items if item.row_id in owned]
+        if len(kept) < len(items):
+            logger.warning("lease lost; another worker has these events",
+                           extra={"action": "lease_lost", "events": len(items) - len(kept)})
+        return kept
 
     def _record(self, creds: Credentials, items: list[outbox.Claimed], results: list[Any], now: datetime) -> None:
         delivered, warnings, failures = [], {}, {}
@@ -279,6 +342,7 @@ class Worker:
         metrics.delivered(items, delivered, now)
         outbox.mark_failed(failures, self.worker_id, now)
         self._mark_connection_ok(creds)
+        shop_state.record_success(creds.shop_id, now, delivered=bool(delivered))
         logger.info("batch delivered", extra={"action": "batch_delivered", "shop_id": creds.shop_id,
                                               "delivered": len(delivered), "failed": len(failures)})
 
@@ -298,18 +362,23 @@ class Worker:
         logger.info("delivery will retry", extra={"action": "delivery_retry", "code": code, "shop_id": shop_id,
                                                   "events": len(items), "delay_s": round(delay, 2)})
 
-    def _reject_shop(self, shop_id: int, seen_update: datetime | None, message: str) -> None:
+    def _reject_shop(self, shop_id: int, seen_update: datetime | None, message: str,
+                     status: ConnectionStatus = ConnectionStatus.REJECTED) -> None:
         """Pause a shop, unless the merchant saved new credentials while we were sending."""
         stmt = update(PinterestSettings).where(PinterestSettings.shop_id == shop_id)
         if seen_update is None:
             stmt = stmt.where(PinterestSettings.credentials_updated_at.is_(None))
         else:
             stmt = stmt.where(PinterestSettings.credentials_updated_at == seen_update)
-        db.session.execute(stmt.values(connection_status=ConnectionStatus.REJECTED.value,
+        db.session.execute(stmt.values(connection_status=status.value,
                                        connection_message=message[:1000],
                                        connection_checked_at=self.clock()))
-        logger.error("Pinterest rejected the credentials",
-                     extra={"action": "credentials_rejected", "shop_id": shop_id})
+        if status is ConnectionStatus.UNREADABLE:
+            logger.error("stored Pinterest token cannot be decrypted with ENCRYPTION_KEY",
+                         extra={"action": "token_unreadable", "shop_id": shop_id})
+        else:
+            logger.error("Pinterest rejected the credentials",
+                         extra={"action": "credentials_rejected", "shop_id": shop_id})
 
     def _mark_connection_ok(self, creds: Credentials) -> None:
         db.session.execute(

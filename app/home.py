@@ -28,6 +28,7 @@ bp = Blueprint("home", __name__, static_folder=str(STATIC_DIR), static_url_path=
 
 ADMIN_ORIGIN = "https://admin.shopify.com"
 CHART_DAYS, TABLE_ROWS = 14, 10
+POLL_SECONDS = 15  # how often an open page refreshes its numbers
 
 
 def _request_input() -> RequestInput:
@@ -40,15 +41,24 @@ def _request_input() -> RequestInput:
 
 
 def _frame_policy(shop: str | None) -> str:
+    """`frame-ancestors` for a shop's admin; anything but a plain `*.myshopify.com` host gets admin only."""
+    shop = normalise_shop_domain(shop or "") if shop else None
     ancestors = f"https://{shop} {ADMIN_ORIGIN}" if shop else ADMIN_ORIGIN
     return f"frame-ancestors {ancestors};"
+
+
+def _has_control_characters() -> bool:
+    """A CR, LF or other control character in the query cannot be meant; it could only split headers."""
+    return any(ord(ch) < 32 or ord(ch) == 127 for value in request.args.values() for ch in value)
 
 
 def _respond(res: Res, shop: str | None = None) -> Response:
     response = Response(res.body, status=res.status)
     for name, value in res.headers.items():
-        response.headers[name] = value
-    if res.status != 302 and "Content-Security-Policy" not in response.headers:
+        if name.lower() != "content-security-policy":
+            response.headers[name] = value
+    if res.status != 302:
+        # Ours replaces shopifyapp's, which is built from the raw `shop` query.
         response.headers["Content-Security-Policy"] = _frame_policy(shop)
     return response
 
@@ -56,12 +66,25 @@ def _respond(res: Res, shop: str | None = None) -> Response:
 @bp.get(PATCH_ID_TOKEN_PATH)
 def patch_id_token() -> Response:
     """A bare page that loads App Bridge, which fetches a fresh session token and reloads the app."""
+    if _has_control_characters():
+        return _html("Bad request.\n", None, status=400)
     result = shopify_app().app_home_patch_id_token(_request_input())
     return _respond(result.response, normalise_shop_domain(request.args.get("shop", "")))
 
 
 @bp.get("/")
 def index() -> Response:
+    """Home: status, setup guide and numbers."""
+    return _verified_page("home.html")
+
+
+@bp.get("/settings")
+def settings_page() -> Response:
+    """Settings: Pinterest connection, sending on/off and the mapping options, with a save bar."""
+    return _verified_page("settings.html")
+
+
+def _verified_page(template: str) -> Response:
     query_shop = normalise_shop_domain(request.args.get("shop", ""))
     if not query_shop and "id_token" not in request.args and "Authorization" not in request.headers:
         return _html(render_template("outside_admin.html"), None, status=200)
@@ -76,7 +99,7 @@ def index() -> Response:
     db.session.commit()
     if exchange is not None and exchange.log.code == "invalid_subject_token":
         return _respond(exchange.response, domain)  # Shopify wants a fresh session token: bounce once
-    response = _html(render_template("home.html", **page_context(shop)), domain)
+    response = _html(render_template(template, **page_context(shop)), domain)
     for name, value in result.response.headers.items():
         response.headers[name] = value
     return response
@@ -104,9 +127,11 @@ def page_context(shop: Shop) -> dict[str, Any]:
         "settings": settings,
         "stats": stats.summary(shop.id, CHART_DAYS, now_utc()),
         "events": stats.recent_events(shop.id, None, TABLE_ROWS),
-        "snippets": pixel.all_snippets(),
+        "snippets": pixel.all_snippets(settings.get("tag_id"), request.host_url, shop.domain),
         "snippet_advice": pixel.ADVICE,
         "tag_placeholder": pixel.TAG_ID_PLACEHOLDER,
+        "max_age_hours": int(current_app.config["EVENT_MAX_AGE_SECONDS"]) // 3600,
+        "poll_seconds": POLL_SECONDS,
         **overview(shop),
     }
     db.session.commit()

@@ -2,7 +2,8 @@
 
 A lease is taken with one guarded UPDATE (free, expired, or already ours) and, when the row does not exist
 yet, an INSERT that the primary key lets only one worker win. A holder that dies simply lets the lease run
-out; nobody has to clean up after it.
+out; nobody has to clean up after it. Every `now` given here is the database's time (app/clock.py), so holders
+on hosts whose clocks disagree still agree on when a lease runs out.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from .models import Event, EventStatus, Shop, WorkerHeartbeat, db, now_utc
+from .clock import heartbeat_age
+from .models import Event, EventStatus, Shop, db, now_utc
 from .pinterest import PinterestClient, PinterestError
 
 logger = logging.getLogger(__name__)
@@ -135,9 +136,9 @@ class DatabaseCollector(Collector):
         yield from self._queues(now)
         heartbeat = GaugeMetricFamily("pinbridge_worker_heartbeat_age_seconds",
                                       "Seconds since the newest worker heartbeat (absent: no worker yet).")
-        newest = db.session.scalar(select(func.max(WorkerHeartbeat.last_seen_at)))
-        if newest is not None:
-            heartbeat.add_metric([], max(0.0, (now - newest).total_seconds()))
+        age = heartbeat_age(self.now)  # the database's clock unless a scrape time was given
+        if age is not None:
+            heartbeat.add_metric([], age)
         yield heartbeat
 
     def _queues(self, now: datetime) -> Iterator[Metric]:

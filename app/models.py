@@ -76,6 +76,7 @@ class ConnectionStatus(enum.StrEnum):
     UNKNOWN = "unknown"        # never talked to Pinterest with these credentials
     OK = "ok"                  # the last request with these credentials was accepted
     REJECTED = "rejected"      # 401/403: delivery paused until the merchant saves new credentials
+    UNREADABLE = "unreadable"  # the stored token cannot be decrypted with ENCRYPTION_KEY: paused until re-saved
 
 
 class Shop(db.Model):  # type: ignore[name-defined]
@@ -94,6 +95,8 @@ class Shop(db.Model):  # type: ignore[name-defined]
     shopify_scope: Mapped[str | None] = mapped_column(String(255))
     token_exchange_error: Mapped[str | None] = mapped_column(Text)
     last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the storefront pixel first reported a purchase: from then on web orders wait for its beacon.
+    pixel_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     settings: Mapped[PinterestSettings | None] = relationship(
         back_populates="shop", uselist=False, cascade="all, delete-orphan"
@@ -127,7 +130,18 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     # While Pinterest is unavailable for this account, the whole shop waits (not each event on its own).
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failure_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    tag_id: Mapped[str | None] = mapped_column(String(20))  # the Pinterest Tag id the pixel loads
+    # What the buyer's refusals mean for the server event (see app/beacons.py).
+    marketing_refused: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
+    sale_of_data_refused: Mapped[str] = mapped_column(String(20), default="limited", server_default="limited")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
+    # How each order class (app/mapping/order_class.py) is sent: "web" | "offline" | "skip".
+    send_pos: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
+    send_draft: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
+    send_subscription: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
+    send_other_channels: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
+    # The shop's country (ISO alpha-2, from the Admin API), to read national phone numbers.
+    shop_country: Mapped[str | None] = mapped_column(String(2))
 
     shop: Mapped[Shop] = relationship(back_populates="settings")
 
@@ -137,7 +151,7 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
 
     @property
     def paused(self) -> bool:
-        return self.connection_status == ConnectionStatus.REJECTED.value
+        return self.connection_status in (ConnectionStatus.REJECTED.value, ConnectionStatus.UNREADABLE.value)
 
 
 class WebhookReceipt(db.Model):  # type: ignore[name-defined]
@@ -198,6 +212,10 @@ class Event(db.Model):  # type: ignore[name-defined]
     last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
+    # The event_id the storefront Tag sent for this purchase, as its beacon reported it, and whether it
+    # equals ours (None: no beacon joined).
+    tag_event_id: Mapped[str | None] = mapped_column(String(255))
+    tag_matched: Mapped[bool | None] = mapped_column(Boolean)
 
     shop: Mapped[Shop] = relationship()
 
@@ -249,7 +267,84 @@ class Lock(db.Model):  # type: ignore[name-defined]
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
+
+class PixelBeacon(db.Model):  # type: ignore[name-defined]
+    """What the storefront pixel reported at checkout_completed; kept a day, joined by checkout token."""
+
+    __tablename__ = "pixel_beacons"
+    __table_args__ = (UniqueConstraint("shop_id", "checkout_token", name="uq_pixel_beacons_shop_id_checkout_token"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
+    checkout_token: Mapped[str] = mapped_column(String(64))
+    tag_event_id: Mapped[str | None] = mapped_column(String(255))
+    click_id: Mapped[str | None] = mapped_column(String(512))
+    consent_marketing: Mapped[bool | None] = mapped_column(Boolean)
+    consent_sale_of_data: Mapped[bool | None] = mapped_column(Boolean)
+    user_agent: Mapped[str | None] = mapped_column(String(512))
+    ip: Mapped[str | None] = mapped_column(String(45))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, index=True)
+
+
+class ShopDeliveryState(db.Model):  # type: ignore[name-defined]
+    """What delivery to Pinterest has done lately for one shop; written only by `shop_state`."""
+
+    __tablename__ = "shop_delivery_states"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    failure_class: Mapped[str | None] = mapped_column(String(20))  # FailureClass of the latest failure
+    failure_message: Mapped[str | None] = mapped_column(Text)  # Pinterest's own words, cut short
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    iana_timezone: Mapped[str | None] = mapped_column(String(64))  # the shop's time zone, when known
+
+
 __all__ = [
     "DataRequest", "DailyStat", "Event", "EventStatus", "ConnectionStatus", "Lock",
-    "PinterestSettings", "Shop", "WebhookReceipt", "WorkerHeartbeat", "db", "now_utc",
+    "PinterestSettings", "PixelBeacon", "Shop", "ShopDeliveryState", "WebhookReceipt", "WorkerHeartbeat", "db",
+    "now_utc",
 ]
+
+
+class CleanString(TypeDecorator[str]):
+    """Text from outside, stored alike on every database: NUL characters removed, cut to the column's length.
+
+    PostgreSQL refuses both (a NUL in text, a value longer than varchar(n)) where SQLite stores them, so a
+    hostile or odd webhook would otherwise fail on one database only, as a 500 that loses the delivery.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return clean_text(value, getattr(self.impl, "length", None))
+
+
+class CleanText(CleanString):
+    impl = Text
+    cache_ok = True
+
+
+def clean_text(value: Any, length: int | None = None) -> Any:
+    """`value` without NUL characters and at most `length` characters long; anything not a str as is."""
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    return value[:length] if length else value
+
+
+def _clean_text_columns(metadata: MetaData) -> None:
+    """Give every plain String/Text column the cleaning type (the schema, and so migrations, stay the same)."""
+    for table in metadata.tables.values():
+        for column in table.columns:
+            if type(column.type) is String:
+                column.type = CleanString(column.type.length)
+            elif type(column.type) is Text:
+                column.type = CleanText()
+
+
+_clean_text_columns(Base.metadata)
+

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, bindparam, case, or_, select, update
+from sqlalchemy import CursorResult, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .clock import database_now
 from .db_util import begin_write, writing
 from .mapping import MappedPurchase
 from .models import (
@@ -66,7 +67,7 @@ def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> d
         "order_name": mapped.order_name,
         "checkout_token": (mapped.checkout_token or "")[:64] or None,
         "customer_ref": mapped.customer_ref,
-        "email_refs": " ".join(mapped.email_hashes) or None,
+        "email_refs": " ".join(mapped.email_hashes + mapped.phone_hashes) or None,  # redaction look-ups
         "test": mapped.test,
         "action_source": mapped.action_source,
         "value": mapped.value,
@@ -87,8 +88,8 @@ def enqueue(
     values = _row_values(mapped, now, settle_seconds)
     if source:
         values["source"] = source
-    if values["status"] == PENDING and shop.settings is not None and not shop.settings.enabled:
-        values.update(status=SKIPPED, payload=None, skip_reason="Sending to Pinterest was turned off.")
+    # With sending turned off an order is held (pending): the claim skips disabled shops, and turning
+    # sending back on sends what is held, as long as it is younger than the expiry.
     existing = _same_purchase(shop.id, mapped)
     if existing is None:
         try:
@@ -157,10 +158,83 @@ def _eligible_shops(now: datetime) -> Any:
             PinterestSettings.enabled.is_(True),
             PinterestSettings.ad_account_id.is_not(None),
             PinterestSettings.access_token_enc.is_not(None),
-            PinterestSettings.connection_status != ConnectionStatus.REJECTED.value,
+            PinterestSettings.connection_status.not_in(
+                [ConnectionStatus.REJECTED.value, ConnectionStatus.UNREADABLE.value]),
             or_(PinterestSettings.backoff_until.is_(None), PinterestSettings.backoff_until <= now),
         )
     )
+
+
+def lift_backoff(shop_id: int, *, reset_streak: bool = False) -> int:
+    """Let the shop send at once (an operator asked, or new credentials were saved); in the caller's transaction.
+
+    The shop's events that were put back to wait out the backoff become ready too; checkouts still inside
+    their settle window (never attempted) keep waiting for their order. `reset_streak` also forgets the
+    failures so far: new credentials start afresh, while an operator's "send now" keeps the streak, so a
+    Pinterest that is still down is not probed every two seconds. Returns the events made ready.
+    """
+    values: dict[str, Any] = {"backoff_until": None}
+    if reset_streak:
+        values["failure_streak"] = 0
+    db.session.execute(update(PinterestSettings).where(PinterestSettings.shop_id == shop_id).values(**values))
+    now = database_now()
+    return _rowcount(db.session.execute(
+        update(Event)
+        .where(Event.shop_id == shop_id, Event.status == PENDING, Event.attempts > 0, Event.available_at > now)
+        .values(available_at=now)
+        .execution_options(synchronize_session=False)
+    ))
+
+
+def why_not_sending(shop: Shop) -> str | None:
+    """Why the worker would not send this shop's events now (besides a backoff), or None when it would."""
+    settings = shop.settings
+    if not shop.installed:
+        return "the app is uninstalled from this shop"
+    if settings is None or not settings.configured:
+        return "the Pinterest ad account id or access token is missing"
+    if not settings.enabled:
+        return "sending to Pinterest is turned off"
+    if settings.connection_status == ConnectionStatus.REJECTED.value:
+        return "delivery is paused until new Pinterest credentials are saved (Pinterest rejected the token)"
+    if settings.connection_status == ConnectionStatus.UNREADABLE.value:
+        return "delivery is paused until the token is saved again (the encryption key cannot read it)"
+    return None
+
+
+@dataclass(frozen=True)
+class Requeued:
+    count: int  # events now pending and ready
+    too_old: int  # failed events left alone: Pinterest would no longer accept them
+
+
+def requeue(shop_id: int, status: str, now: datetime, *, max_age_seconds: int,
+            event_ids: Collection[str] | None = None) -> Requeued:
+    """Make a shop's failed (or waiting) events ready now and lift its backoff; in the caller's transaction.
+
+    Failed events older than `max_age_seconds` stay failed: they would only expire again at once.
+    Test events sent by "check connection" (`verify`) are never resent.
+    """
+    where = [Event.shop_id == shop_id, Event.status == status, Event.source != "verify"]
+    if status == FAILED:
+        where.append(Event.received_at >= now - timedelta(seconds=max_age_seconds))
+    if event_ids is not None:
+        where.append(Event.event_id.in_(list(event_ids)))
+    count = _rowcount(db.session.execute(
+        update(Event).where(*where)
+        .values(status=PENDING, available_at=now, error_code=None, error_message=None, claimed_by=None,
+                lease_expires_at=None, updated_at=now)
+        .execution_options(synchronize_session=False)
+    ))
+    lift_backoff(shop_id)
+    too_old = 0
+    if status == FAILED and event_ids is None:
+        too_old = int(db.session.scalar(
+            select(func.count()).select_from(Event).where(
+                Event.shop_id == shop_id, Event.status == FAILED, Event.source != "verify",
+                Event.received_at < now - timedelta(seconds=max_age_seconds))
+        ) or 0)
+    return Requeued(count, too_old)
 
 
 def reclaim_expired_leases(now: datetime) -> int:
@@ -236,6 +310,18 @@ def _owned(ids: list[int], worker_id: str) -> Any:
     return and_(Event.id.in_(ids), Event.status == SENDING, Event.claimed_by == worker_id)
 
 
+def renew_lease(ids: list[int], worker_id: str, now: datetime, lease_seconds: int) -> set[int]:
+    """Extend this worker's lease on the events it still holds; return their ids (the rest were taken over)."""
+    if not ids:
+        return set()
+    return set(db.session.execute(
+        update(Event).where(_owned(ids, worker_id))
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .returning(Event.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all())
+
+
 def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict[int, str]) -> int:
     """Pinterest processed these events."""
     if not ids:
@@ -299,3 +385,41 @@ def expire_stale(now: datetime, max_age_seconds: int) -> int:
     if count:
         logger.error("events expired", extra={"action": "events_expired", "count": count})
     return count
+
+
+# -- the storefront pixel's beacon -----------------------------------------------------------------------
+def release_waiting_order(shop_id: int, checkout_token: str, now: datetime) -> int:
+    """The beacon is here: an order waiting for it may go now (a completed checkout still waits for its order)."""
+    return _rowcount(db.session.execute(
+        update(Event)
+        .where(Event.shop_id == shop_id, Event.checkout_token == checkout_token, Event.status == PENDING,
+               Event.source != "checkout", Event.available_at > now)
+        .values(available_at=now).execution_options(synchronize_session=False)
+    ))
+
+
+def note_joined(rows: dict[int, dict[str, Any]], worker_id: str) -> int:
+    """Record what a beacon told about claimed events: the Tag's event id, whether it matched, new match keys."""
+    if not rows:
+        return 0
+    table = Event.__table__
+    result = db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.status == SENDING, table.c.claimed_by == worker_id)
+        .values(tag_event_id=bindparam("tag_event_id"), tag_matched=bindparam("tag_matched"),
+                match_keys=bindparam("keys")),
+        [{"row_id": rid, **values} for rid, values in rows.items()],
+    )
+    return _rowcount(result)
+
+
+def mark_withheld(ids: list[int], worker_id: str, now: datetime, reason: str) -> int:
+    """The buyer's consent keeps these events from Pinterest: skipped, with the reason, never sent."""
+    if not ids:
+        return 0
+    return _rowcount(db.session.execute(
+        update(Event).where(_owned(ids, worker_id))
+        .values(status=SKIPPED, skip_reason=reason, payload=None, claimed_by=None, lease_expires_at=None,
+                updated_at=now)
+        .execution_options(synchronize_session=False)
+    ))

@@ -19,6 +19,8 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
+from .retry import MAX_RETRY_AFTER
+
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 1000  # events per request, Pinterest's limit
@@ -52,6 +54,14 @@ class PinterestError(Exception):
 
 class CredentialsRejected(PinterestError):
     """Pinterest refused the access token or the ad account (401/403): pause the shop until it is fixed."""
+
+
+class TokenRejected(CredentialsRejected):
+    """401: the access token is wrong, revoked or expired; the merchant must paste a new one."""
+
+
+class AdAccountRefused(CredentialsRejected):
+    """403: the token works but may not send for this ad account (usually the wrong ad account id)."""
 
 
 class BatchRejected(PinterestError):
@@ -229,7 +239,8 @@ def _error_for(response: requests.Response, access_token: str) -> PinterestError
     code, message = _read_error_body(response)
     message = message.replace(access_token, "[token]")
     if status in _CREDENTIALS_REJECTED:
-        error: PinterestError = CredentialsRejected(message, status=status, code=code)
+        kind = TokenRejected if status == 401 else AdAccountRefused
+        error: PinterestError = kind(message, status=status, code=code)
     elif status in _BATCH_REJECTED:
         error = BatchRejected(message, status=status, code=code)
     else:
@@ -268,16 +279,20 @@ def _truncate(text: str) -> str:
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:
-    """Read a Retry-After header (delta-seconds or HTTP-date) as seconds from `now`; None if absent or bad."""
+    """Read a Retry-After header (delta-seconds or HTTP-date) as seconds from `now`; None if absent or bad.
+
+    The answer is capped at the retry policy's MAX_RETRY_AFTER: a header asking for days (or an
+    overflowing number) must not park a shop's events until they expire.
+    """
     if value is None or not value.strip():
         return None
     value = value.strip()
     if _DELTA_SECONDS.fullmatch(value):
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)  # HTTP-dates are GMT by definition
-    return max(0.0, (when - now).total_seconds())
+    return min(max(0.0, (when - now).total_seconds()), MAX_RETRY_AFTER)

@@ -1,80 +1,170 @@
-"""The custom pixel a merchant pastes into Shopify's Customer Events so the Pinterest Tag deduplicates.
+"""The custom pixel a merchant pastes into Shopify's Customer events: the Pinterest Tag with our event_id.
 
-The Tag's `checkout` must carry the same `event_id` Pinbridge sends from the server. A custom pixel sees
-the purchase as `checkout_completed`, whose `event.data.checkout` has the checkout `token` and the
-`order.id`, but not the cart token. Assumption: the cart is read from `init.data.cart.id`
-(`gid://shopify/Cart/<token>?key=…`), which is often empty by the time checkout completes; the pixel
-then falls back to the checkout token and the Tag's id will not match. Hence the advice on the page:
-choose `checkout_token` for exact Tag deduplication.
+The Tag's `checkout` must carry exactly the `event_id` Pinbridge sends from the server, or Pinterest counts
+the purchase twice. The server takes the first of: the configured source, then cart token → checkout token
+→ `order-<order id>` (app/mapping/identity.py). A custom pixel sees the purchase as `checkout_completed`:
+`event.data.checkout` has the checkout `token` and `order.id`, but not the cart token. The cart token is in
+the thank-you page's address, `/checkouts/cn/<cart token>/…` (`event.context.document.location.href`), for
+every checkout on Shopify's current checkout, and in `init.data.cart.id` (`gid://shopify/Cart/<token>?key=…`)
+when Shopify still exposes the cart. The pixel walks the same chain with the same candidates, so both sides
+land on the same id: where neither sees a cart token, both use the checkout token.
+
+Beside the Tag, the pixel posts a small beacon to Pinbridge (`POST /pixel`, app/beacons.py): the checkout
+token, the id it gave the Tag, the `_epik` click-id cookie and the buyer's consent. Without marketing
+consent the Tag is not loaded and the beacon carries only the checkout token and the refusal.
 """
 
 from __future__ import annotations
 
-from .mapping.types import EVENT_ID_SOURCES, VALUE_MODES
+import json
+
+from .mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
+from .mapping.types import EVENT_ID_SOURCES
 
 TAG_ID_PLACEHOLDER = "YOUR_PINTEREST_TAG_ID"
 
-_EVENT_ID = {
-    "checkout_token": "checkout.token",
-    "order_id": 'checkout.order && checkout.order.id ? "order-" + String(checkout.order.id).split("/").pop() '
-                ": checkout.token",
-    "cart_token": "cartToken() || checkout.token",
+_TEMPLATE = r'''// Pinbridge: the Pinterest Tag's "checkout" with the same event_id Pinbridge sends from the server,
+// and a beacon with the Pinterest click id and the buyer's consent. Paste as a custom pixel in
+// Shopify admin → Settings → Customer events.
+const PINBRIDGE = __CONFIG__;
+
+let consent = init.customerPrivacy || {};
+analytics.subscribe("customer_privacy_consent_updated", (event) => {
+  consent = event.customerPrivacy || consent;
+});
+
+function pinbridgeToken(value) {
+  if (value === null || value === undefined) return null;
+  const text = String(value).trim();
+  return text && text.length <= PINBRIDGE.maxLength && !/\s/.test(text) ? text : null;
 }
 
-_CART_TOKEN = '''
-// The cart token, when Shopify still exposes the cart to the pixel.
-function cartToken() {
-  const id = init && init.data && init.data.cart && init.data.cart.id;
-  return id ? String(id).split("/").pop().split("?")[0] : null;
+function pinbridgeCartToken(event) {
+  const location = (event.context && event.context.document && event.context.document.location) ||
+    (init.context && init.context.document && init.context.document.location) || {};
+  const match = /\/checkouts\/cn\/([^\/?#]+)/.exec(String(location.href || location.pathname || ""));
+  if (match) return pinbridgeToken(decodeURIComponent(match[1]));
+  const cart = init.data && init.data.cart;
+  return cart && cart.id ? pinbridgeToken(String(cart.id).split("/").pop().split("?")[0]) : null;
 }
+
+function pinbridgeEventId(event, checkout) {
+  const orderId = checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : null;
+  const candidates = {
+    cart_token: pinbridgeCartToken(event),
+    checkout_token: pinbridgeToken(checkout.token),
+    order_id: orderId ? "order-" + orderId : null,
+  };
+  for (const source of [PINBRIDGE.eventIdSource].concat(PINBRIDGE.chain)) {
+    if (candidates[source]) return candidates[source];
+  }
+  return null;
+}
+
+function pinbridgeAmount(money) {
+  return money && money.amount !== undefined && money.amount !== null ? Number(money.amount) : null;
+}
+
+// The value Pinbridge sends: the subtotal after discounts, before tax and shipping (or the total).
+function pinbridgeValue(checkout) {
+  const total = pinbridgeAmount(checkout.totalPrice);
+  if (PINBRIDGE.valueMode === "total") return total;
+  const subtotal = pinbridgeAmount(checkout.subtotalPrice);
+  if (subtotal === null) return total;
+  const tax = pinbridgeAmount(checkout.totalTax) || 0;
+  const shipping = pinbridgeAmount(checkout.shippingLine && checkout.shippingLine.price) || 0;
+  // Shops that show prices with tax include it in the subtotal: the total then has no tax on top. The
+  // pixel sees only the checkout's whole tax; the lines' part of it is shared out by amount (exact when
+  // goods and shipping carry one rate, as with most VAT).
+  const taxOnTop = total === null || Math.abs(total - (subtotal + shipping + tax)) < 0.005;
+  if (taxOnTop || subtotal + shipping <= 0) return subtotal;
+  return Math.round((subtotal - tax * subtotal / (subtotal + shipping)) * 100) / 100;
+}
+
+function pinbridgeLoadTag(email) {
+  if (!window.pintrk) {
+    window.pintrk = function () { window.pintrk.queue.push(Array.prototype.slice.call(arguments)); };
+    window.pintrk.queue = [];
+    window.pintrk.version = "3.0";
+    const script = document.createElement("script");
+    script.async = true;
+    script.src = "https://s.pinimg.com/ct/core.js";
+    (document.head || document.documentElement).appendChild(script);
+  }
+  const match = email ? String(email).trim().toLowerCase() : "";
+  if (match) window.pintrk("load", PINBRIDGE.tagId, { em: match });
+  else window.pintrk("load", PINBRIDGE.tagId);
+  window.pintrk("page");
+}
+
+analytics.subscribe("checkout_completed", async (event) => {
+  const checkout = event.data.checkout;
+  const checkoutToken = pinbridgeToken(checkout.token);
+  const marketing = consent.marketingAllowed !== false;
+  const beacon = {
+    checkout_token: checkoutToken,
+    consent: { marketing: consent.marketingAllowed !== false, sale_of_data: consent.saleOfDataAllowed !== false },
+  };
+  if (marketing) {
+    const eventId = pinbridgeEventId(event, checkout);
+    const orderId = checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : undefined;
+    if (eventId && PINBRIDGE.tagId) {
+      pinbridgeLoadTag(checkout.email);
+      window.pintrk("track", "checkout", {
+        event_id: eventId,
+        value: pinbridgeValue(checkout),
+        currency: checkout.currencyCode,
+        order_quantity: (checkout.lineItems || []).reduce((n, item) => n + (item.quantity || 0), 0),
+        order_id: orderId,
+      });
+      beacon.event_id = eventId;
+    }
+    try {
+      const epik = await browser.cookie.get("_epik");
+      if (epik) beacon.click_id = epik;
+    } catch (error) { /* no cookie access: the beacon goes without a click id */ }
+  }
+  if (!checkoutToken) return;
+  try {
+    await fetch(PINBRIDGE.beaconUrl, {
+      method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" }, body: JSON.stringify(beacon),
+    });
+  } catch (error) { /* the order is still sent from the server, only without the beacon */ }
+});
 '''
 
-ADVICE = {
-    "checkout_token": "The Tag and Pinbridge both use the checkout token, so Pinterest counts each purchase "
-                      "once.",
-    "order_id": "The Tag and Pinbridge both use order-<order id>; checkouts without an order fall back to "
-                "the checkout token.",
-    "cart_token": "Shopify often hides the cart token from pixels at checkout, so the Tag's event id may not "
-                  "match. Choose “Checkout token” as the event id for exact deduplication.",
-}
 
-
-def snippet(event_id_source: str, value_mode: str = "subtotal") -> str:
+def snippet(
+    event_id_source: str = "cart_token",
+    value_mode: str = "subtotal",
+    *,
+    tag_id: str | None = None,
+    app_url: str = "",
+    shop: str = "",
+) -> str:
     """JavaScript for Settings → Customer events → Add custom pixel (no HTML: the sandbox runs JS only)."""
     if event_id_source not in EVENT_ID_SOURCES:
         event_id_source = "cart_token"
-    amount = "subtotalPrice" if value_mode == "subtotal" else "totalPrice"
-    helper = _CART_TOKEN if event_id_source == "cart_token" else ""
-    return f'''// Pinbridge: the Pinterest Tag's "checkout" with the server's event_id ({event_id_source}).
-!function (src) {{
-  if (window.pintrk) return;
-  window.pintrk = function () {{ window.pintrk.queue.push(Array.prototype.slice.call(arguments)); }};
-  window.pintrk.queue = [];
-  window.pintrk.version = "3.0";
-  const script = document.createElement("script");
-  script.async = true;
-  script.src = src;
-  (document.head || document.documentElement).appendChild(script);
-}}("https://s.pinimg.com/ct/core.js");
-pintrk("load", "{TAG_ID_PLACEHOLDER}");
-pintrk("page");
-{helper}
-analytics.subscribe("checkout_completed", (event) => {{
-  const checkout = event.data.checkout;
-  const eventId = {_EVENT_ID[event_id_source]};
-  if (!eventId) return;
-  const money = checkout.{amount} || checkout.totalPrice || {{}};
-  pintrk("track", "checkout", {{
-    event_id: eventId,
-    value: Number(money.amount || 0),
-    currency: checkout.currencyCode,
-    order_quantity: (checkout.lineItems || []).reduce((n, item) => n + (item.quantity || 0), 0),
-    order_id: checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : undefined,
-  }});
-}});
-'''
+    config = {
+        "tagId": tag_id or TAG_ID_PLACEHOLDER,
+        "beaconUrl": f"{app_url.rstrip('/')}/pixel?shop={shop}",
+        "eventIdSource": event_id_source,
+        "chain": list(EVENT_ID_CHAIN),
+        "valueMode": "total" if value_mode == "total" else "subtotal",
+        "maxLength": MAX_EVENT_ID_LENGTH,
+    }
+    return _TEMPLATE.replace("__CONFIG__", json.dumps(config, indent=2))
 
 
-def all_snippets() -> dict[str, str]:
+ADVICE = {
+    "cart_token": "The Tag and Pinbridge both use the cart token (the checkout token when there is none), so "
+                  "Pinterest counts each purchase once.",
+    "checkout_token": "The Tag and Pinbridge both use the checkout token, so Pinterest counts each purchase once.",
+    "order_id": "The Tag and Pinbridge both use order-<order id>, so Pinterest counts each purchase once.",
+}
+
+
+def all_snippets(tag_id: str | None = None, app_url: str = "", shop: str = "") -> dict[str, str]:
     """Every variant, keyed "<event id source>|<value mode>", for the page to switch as settings change."""
-    return {f"{source}|{mode}": snippet(source, mode) for source in EVENT_ID_SOURCES for mode in VALUE_MODES}
+    return {f"{source}|{mode}": snippet(source, mode, tag_id=tag_id, app_url=app_url, shop=shop)
+            for source in EVENT_ID_SOURCES for mode in ("subtotal", "total")}

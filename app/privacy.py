@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select
 
+from . import beacons
+from .mapping.fields import ident
+from .mapping.user_data import hashed, normalise_email, normalise_phone, sha256_hex
 from .models import DataRequest, Event, Shop, WebhookReceipt, db
 
 logger = logging.getLogger(__name__)
@@ -16,30 +18,29 @@ logger = logging.getLogger(__name__)
 TOPICS = {"app/uninstalled", "shop/redact", "customers/redact", "customers/data_request"}
 
 
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
+def customer_keys(payload: dict[str, Any]) -> tuple[str | None, list[str], list[str]]:
+    """(customer ref, identifier hashes, order ids) of a compliance payload, tolerant of missing parts.
 
-
-def _customer_keys(payload: dict[str, Any]) -> tuple[str | None, str | None, list[str]]:
-    """(customer ref, email hash, order ids) of a compliance payload, tolerant of missing parts."""
+    Email and phone go through the mapping's own normalisers, so a value the mapping hashed for an event
+    is found again whatever its case, spacing, Unicode composition or phone formatting. Shopify keeps a
+    customer's phone in E.164 ("+1..."), which needs no region.
+    """
     raw = payload.get("customer")
     customer: dict[str, Any] = raw if isinstance(raw, dict) else {}
-    cid = customer.get("id")
-    ref = _sha256(str(cid)) if isinstance(cid, (int, str)) and not isinstance(cid, bool) and str(cid) else None
-    email = customer.get("email")
-    em = _sha256(email.strip().lower()) if isinstance(email, str) and email.strip() else None
+    cid = ident(customer.get("id"))
+    ref = sha256_hex(cid) if cid else None
+    refs = hashed([normalise_email(customer.get("email")), normalise_phone(customer.get("phone"))])
     orders = payload.get("orders_to_redact") or payload.get("orders_requested") or []
-    order_ids = [str(o) for o in orders if isinstance(o, (int, str)) and not isinstance(o, bool)] \
-        if isinstance(orders, list) else []
-    return ref, em, order_ids
+    order_ids = [found for o in (orders if isinstance(orders, list) else []) if (found := ident(o))]
+    return ref, refs, order_ids
 
 
-def _customer_filter(shop_id: int, ref: str | None, em: str | None, order_ids: list[str]) -> Any:
+def _customer_filter(shop_id: int, ref: str | None, refs: list[str], order_ids: list[str]) -> Any:
     clauses = []
     if ref:
         clauses.append(Event.customer_ref == ref)
-    if em:
-        clauses.append(Event.email_refs.contains(em))
+    # email_refs holds the event's em and ph hashes, space-separated (64 hex characters each).
+    clauses.extend(Event.email_refs.contains(value) for value in refs)
     if order_ids:
         clauses.append(Event.order_id.in_(order_ids))
     if not clauses:
@@ -65,9 +66,11 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
         shop.shopify_scope = shop.token_exchange_error = None
         # Pinterest settings stay until shop/redact (48 h later): a quick reinstall keeps working.
         return "uninstalled"
-    ref, em, order_ids = _customer_keys(payload)
-    where = _customer_filter(shop.id, ref, em, order_ids)
+    ref, refs, order_ids = customer_keys(payload)
+    where = _customer_filter(shop.id, ref, refs, order_ids)
     if topic == "customers/redact":
+        if where is not None:  # the pixel's beacons for these purchases go with them
+            beacons.forget(shop.id, select(Event.checkout_token).where(where, Event.checkout_token.is_not(None)))
         removed = db.session.execute(delete(Event).where(where)).rowcount if where is not None else 0  # type: ignore[attr-defined]
         logger.info("customer redacted", extra={"action": "customer_redacted", "events": removed})
         return "customer_redacted"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,10 +21,11 @@ from flask import current_app
 from sqlalchemy import or_, select
 
 from . import locks, outbox
+from .clock import database_now
 from .db_util import writing
 from .mapping import MappedPurchase, map_order
 from .metrics import RECONCILED_ORDERS
-from .models import Event, PinterestSettings, Shop, db, now_utc
+from .models import Event, PinterestSettings, Shop, db
 from .settings import mapping_options
 from .shopify_orders import AdminApiError, OrderReader
 
@@ -69,7 +70,19 @@ def _address(value: Any) -> dict[str, Any] | None:
         return None
     return {"first_name": value.get("firstName"), "last_name": value.get("lastName"),
             "city": value.get("city"), "province_code": value.get("provinceCode"), "zip": value.get("zip"),
-            "country_code": value.get("countryCodeV2"), "phone": value.get("phone")}
+            "country": value.get("country"), "country_code": value.get("countryCodeV2"),
+            "phone": value.get("phone")}
+
+
+def _tax_lines(value: Any) -> list[dict[str, Any]]:
+    """GraphQL `taxLines` as webhook `tax_lines` (price in shop money, price_set with both)."""
+    lines = value if isinstance(value, list) else []
+    out = []
+    for line in lines:
+        price = _money_set(line.get("priceSet")) if isinstance(line, dict) else None
+        if price:
+            out.append({"price": _shop_amount(price), "price_set": price})
+    return out
 
 
 def _legacy_id(value: Any) -> Any:
@@ -83,6 +96,7 @@ def _line(node: dict[str, Any]) -> dict[str, Any]:
         "sku": node.get("sku"), "title": node.get("title"), "name": node.get("name"),
         "vendor": node.get("vendor"), "quantity": node.get("quantity"),
         "price": _shop_amount(price), "price_set": price or None,
+        "tax_lines": _tax_lines(node.get("taxLines")),
     }
 
 
@@ -93,7 +107,8 @@ def _customer(value: Any) -> dict[str, Any] | None:
     return {"id": value.get("legacyResourceId"), "first_name": value.get("firstName"),
             "last_name": value.get("lastName"),
             "email": email.get("emailAddress") if isinstance(email, dict) else None,
-            "phone": phone.get("phoneNumber") if isinstance(phone, dict) else None}
+            "phone": phone.get("phoneNumber") if isinstance(phone, dict) else None,
+            "default_address": _address(value.get("defaultAddress"))}
 
 
 def _landing_page(journey: Any) -> str | None:
@@ -113,6 +128,8 @@ def order_from_graphql(node: dict[str, Any]) -> dict[str, Any]:
     """
     line_items, custom = node.get("lineItems"), node.get("customAttributes")
     lines: dict[str, Any] = line_items if isinstance(line_items, dict) else {}
+    shipping = node.get("shippingLines")
+    shipping_nodes = (shipping.get("nodes") if isinstance(shipping, dict) else None) or []
     attributes: list[Any] = custom if isinstance(custom, list) else []
     subtotal, total = _money_set(node.get("subtotalPriceSet")), _money_set(node.get("totalPriceSet"))
     return {
@@ -124,6 +141,11 @@ def order_from_graphql(node: dict[str, Any]) -> dict[str, Any]:
         "currency": node.get("currencyCode"), "presentment_currency": node.get("presentmentCurrencyCode"),
         "subtotal_price": _shop_amount(subtotal), "subtotal_price_set": subtotal,
         "total_price": _shop_amount(total), "total_price_set": total,
+        "taxes_included": node.get("taxesIncluded"), "customer_locale": node.get("customerLocale"),
+        "total_tax": _shop_amount(_money_set(node.get("totalTaxSet"))),
+        "total_tax_set": _money_set(node.get("totalTaxSet")),
+        "shipping_lines": [{"tax_lines": _tax_lines(n.get("taxLines"))} for n in shipping_nodes
+                           if isinstance(n, dict)],
         "cart_token": node.get("cartToken"), "checkout_token": node.get("checkoutToken"),
         "order_status_url": node.get("statusPageUrl"),
         "client_details": {"browser_ip": node.get("clientIp"), "user_agent": None},
@@ -151,6 +173,8 @@ def reconcile_shop(
     options = mapping_options(shop.settings)
     summary = Summary()
     for nodes in reader.pages(since, until):
+        if reader.shop_country and reader.shop_country != options.shop_country:
+            options = replace(options, shop_country=reader.shop_country)
         mapped = [map_order(order_from_graphql(node), options) for node in nodes]
         _record_page(shop, mapped, summary, dry_run=dry_run)
         summary.pages += 1
@@ -159,7 +183,10 @@ def reconcile_shop(
     summary.requests = reader.requests
     if not dry_run:
         with writing():
-            shop.last_reconciled_at = now_utc()
+            shop.last_reconciled_at = database_now()  # compared with the worker's database time
+            # Webhooks carry no shop country; remembering it lets them read national phone numbers.
+            if reader.shop_country and shop.settings is not None:
+                shop.settings.shop_country = reader.shop_country
     logger.info("orders reconciled", extra={"action": "reconcile_done", "shop": shop.domain,
                                             "dry_run": dry_run, **summary.as_dict()})
     return summary
@@ -202,7 +229,7 @@ def _record_page(shop: Shop, mapped: list[MappedPurchase], summary: Summary, *, 
 
 def _classify(shop: Shop, mapped: list[MappedPurchase], summary: Summary, *, dry_run: bool) -> None:
     known_orders, known_events = _known(shop.id, mapped)
-    now = now_utc()
+    now = database_now()  # found orders wait and expire by the same clock as the worker's
     for purchase in mapped:
         summary.seen += 1
         if (purchase.order_id in known_orders) or (purchase.event_id in known_events):
@@ -288,7 +315,7 @@ class Reconciler:
         try:
             reconcile_shop(shop, window_start(shop, now, self.lookback),
                            until=now - timedelta(seconds=self.quiet), sleep=self.sleep,
-                           on_page=lambda _count: locks.renew(LEASE_NAME, self.worker_id, now_utc(),
+                           on_page=lambda _count: locks.renew(LEASE_NAME, self.worker_id, database_now(),
                                                               LEASE_SECONDS))
         except AdminApiError as exc:
             db.session.rollback()

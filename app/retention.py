@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 
-from . import locks
+from . import beacons, locks
+from .clock import HEARTBEAT_FUTURE_TOLERANCE
 from .db_util import writing
 from .models import DailyStat, Event, EventStatus, WebhookReceipt, WorkerHeartbeat, db
 
@@ -40,6 +41,7 @@ class Purged:
     events: int
     receipts: int
     heartbeats: int
+    beacons: int = 0
 
 
 def event_cutoff(now: datetime, days: int) -> datetime:
@@ -108,19 +110,31 @@ def purge_receipts(now: datetime, days: int) -> int:
 
 
 def purge_heartbeats(now: datetime) -> int:
-    """Forget workers that stopped long ago, so health and metrics describe the living ones."""
+    """Forget workers that stopped long ago, so health and metrics describe the living ones.
+
+    `now` is the database's time. Rows stamped more than HEARTBEAT_FUTURE_TOLERANCE ahead of it come from
+    a clock that was wrong; they go too (a running worker writes its row again within seconds).
+    """
     with writing():
         count = int(db.session.execute(
-            delete(WorkerHeartbeat).where(WorkerHeartbeat.last_seen_at < now - HEARTBEAT_KEEP)
+            delete(WorkerHeartbeat).where(or_(WorkerHeartbeat.last_seen_at < now - HEARTBEAT_KEEP,
+                                              WorkerHeartbeat.last_seen_at > now + HEARTBEAT_FUTURE_TOLERANCE))
             .execution_options(synchronize_session=False)
         ).rowcount or 0)  # type: ignore[attr-defined]
     return count
 
 
+def purge_beacons(now: datetime) -> int:
+    """Pixel beacons are needed only until their order is sent: they go after a day."""
+    with writing():
+        return beacons.purge(now)
+
+
 def purge(now: datetime, *, event_days: int, receipt_days: int) -> Purged:
     """Everything retention does, once."""
-    result = Purged(purge_events(now, event_days), purge_receipts(now, receipt_days), purge_heartbeats(now))
-    if result.events or result.receipts or result.heartbeats:
+    result = Purged(purge_events(now, event_days), purge_receipts(now, receipt_days), purge_heartbeats(now),
+                    purge_beacons(now))
+    if result.events or result.receipts or result.heartbeats or result.beacons:
         logger.info("old records purged", extra={"action": "retention_purged", **vars(result)})
     return result
 

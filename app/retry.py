@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 
 BASE_DELAY = 2.0  # seconds: the wait after the first failed attempt, before jitter
 MAX_DELAY = 900.0  # seconds: backoff never grows past this
-MAX_RETRY_AFTER = 3600.0  # seconds: a larger Retry-After from Pinterest is treated as this
+# seconds: a larger Retry-After from Pinterest (99999999, an HTTP-date next year) is treated as this, so a
+# bad header cannot hold a shop's events until they expire 72 h after receipt.
+MAX_RETRY_AFTER = 3600.0
 
 # 2.0 * 2**9 = 1024 > MAX_DELAY, so larger exponents only risk float overflow.
 _MAX_EXPONENT = 9
@@ -25,8 +27,8 @@ def backoff_delay(attempts: int, *, retry_after: float | None = None, rand: floa
         raise ValueError("rand must be in [0, 1)")
     ceiling = min(MAX_DELAY, BASE_DELAY * 2.0 ** min(attempts - 1, _MAX_EXPONENT))
     delay = ceiling / 2 + ceiling / 2 * rand
-    if retry_after is not None and math.isfinite(retry_after) and retry_after > 0:
-        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))
+    if retry_after is not None and not math.isnan(retry_after) and retry_after > 0:
+        delay = max(delay, min(retry_after, MAX_RETRY_AFTER))  # +inf (an overflowing header) is the cap too
     return delay
 
 

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy.orm import joinedload
 
-from . import crypto
+from . import crypto, outbox
 from .mapping import MappingOptions
+from .mapping.order_class import CLASS_SETTINGS, SEND_AS
 from .mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
 from .models import ConnectionStatus, PinterestSettings, Shop, db, now_utc
 
@@ -17,14 +18,26 @@ AD_ACCOUNT_RE = re.compile(r"^\d{1,18}$")
 SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 MAX_TOKEN_LENGTH = 2048
 
+# What a buyer's refusal at the storefront means for the server event (joined from the pixel's beacon):
+# skip it, send it for limited data processing (opt_out_type LDP), or send it as usual.
+MARKETING_REFUSED = ("skip", "limited", "send")
+SALE_OF_DATA_REFUSED = ("limited", "skip", "send")
+
 CHOICES: dict[str, tuple[str, ...]] = {
     "event_id_source": EVENT_ID_SOURCES,
     "content_id_source": CONTENT_ID_SOURCES,
     "value_mode": VALUE_MODES,
     "currency_mode": CURRENCY_MODES,
+    "marketing_refused": MARKETING_REFUSED,
+    "sale_of_data_refused": SALE_OF_DATA_REFUSED,
+    # One per order class: send_pos, send_draft, send_subscription, send_other_channels.
+    **{key: SEND_AS for key in CLASS_SETTINGS.values()},
 }
+# The older switch, kept as an alias: true sends POS and draft orders as offline, false skips them.
+OFFLINE_ALIAS = ("send_pos", "send_draft")
 FLAGS = ("enabled", "test_mode", "include_offline_orders", "limited_data_processing")
-FIELDS = ("ad_account_id", "access_token", *FLAGS, *CHOICES)
+FIELDS = ("ad_account_id", "access_token", "tag_id", *FLAGS, *CHOICES)
+TAG_ID_RE = re.compile(r"^\d{1,20}$")
 
 
 def normalise_shop_domain(value: str) -> str | None:
@@ -60,6 +73,13 @@ def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
             errors["access_token"] = "That does not look like a Pinterest access token."
         else:
             clean["access_token"] = token.strip()
+    if "tag_id" in data:
+        tag_id = data["tag_id"]
+        tag_id = str(tag_id).strip() if isinstance(tag_id, (str, int)) and not isinstance(tag_id, bool) else None
+        if tag_id is None or (tag_id and not TAG_ID_RE.match(tag_id)):
+            errors["tag_id"] = "Enter the Pinterest Tag id: digits only, as shown in Ads Manager → Conversions."
+        else:
+            clean["tag_id"] = tag_id or None
     for key in FLAGS:
         if key in data:
             if isinstance(data[key], bool):
@@ -72,6 +92,9 @@ def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
                 clean[key] = data[key]
             else:
                 errors[key] = "Choose one of: " + ", ".join(choices) + "."
+    if isinstance(clean.get("include_offline_orders"), bool):
+        for key in OFFLINE_ALIAS:
+            clean.setdefault(key, "offline" if clean["include_offline_orders"] else "skip")
     return (clean, errors) if not errors else ({}, errors)
 
 
@@ -96,7 +119,7 @@ def find_shop(domain: str) -> Shop | None:
 
 
 def apply_settings(shop: Shop, clean: dict[str, Any], now: datetime | None = None) -> PinterestSettings:
-    """Store validated values; new credentials clear a rejection so waiting events flow again."""
+    """Store validated values; new credentials clear a rejection and the backoff, so waiting events go now."""
     settings = shop.settings or PinterestSettings()
     shop.settings = settings
     now = now or now_utc()
@@ -114,6 +137,8 @@ def apply_settings(shop: Shop, clean: dict[str, Any], now: datetime | None = Non
         settings.connection_status = ConnectionStatus.UNKNOWN.value
         settings.connection_message = None
         settings.credentials_updated_at = now
+        if shop.id is not None:  # waiting events go with the new credentials now, not after the old backoff
+            outbox.lift_backoff(shop.id, reset_streak=True)
     settings.updated_at = now
     return settings
 
@@ -122,10 +147,12 @@ def settings_view(settings: PinterestSettings) -> dict[str, Any]:
     """What the API returns: never the token, only whether there is one and its last 4 characters."""
     return {
         "ad_account_id": settings.ad_account_id,
+        "tag_id": settings.tag_id,
         "has_access_token": bool(settings.access_token_enc),
         "access_token_last4": settings.token_last4,
         **{key: bool(getattr(settings, key)) for key in FLAGS},
         **{key: getattr(settings, key) for key in CHOICES},
+        "include_offline_orders": any(getattr(settings, key) == "offline" for key in OFFLINE_ALIAS),
         "connection_status": settings.connection_status,
         "connection_message": settings.connection_message,
         "configured": settings.configured,
@@ -140,6 +167,10 @@ def mapping_options(settings: PinterestSettings | None) -> MappingOptions:
         content_id_source=settings.content_id_source,
         value_mode=settings.value_mode,
         currency_mode=settings.currency_mode,
-        include_offline_orders=settings.include_offline_orders,
         limited_data_processing=settings.limited_data_processing,
+        send_pos=settings.send_pos,
+        send_draft=settings.send_draft,
+        send_subscription=settings.send_subscription,
+        send_other_channels=settings.send_other_channels,
+        shop_country=settings.shop_country,
     )

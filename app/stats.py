@@ -7,12 +7,24 @@ page (source `verify`) appear in the recent-events list but never in the counts.
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import func, select
 
-from .models import DailyStat, DataRequest, Event, EventStatus, PinterestSettings, db
+from . import explain, shop_state
+from .crypto import UNREADABLE_TOKEN_MESSAGE
+from .models import (
+    ConnectionStatus,
+    DailyStat,
+    DataRequest,
+    Event,
+    EventStatus,
+    PinterestSettings,
+    WorkerHeartbeat,
+    db,
+)
 
 MAX_DAYS = 90
 MAX_EVENTS = 200
@@ -20,36 +32,43 @@ LATENCY_SAMPLE = 10_000  # most recent deliveries used for the percentiles
 COVERAGE_KEYS = ("em", "ph", "ip_ua", "click_id", "address")
 PURCHASE_SOURCES = ("order", "checkout", "reconcile")
 STATUSES = tuple(s.value for s in EventStatus)
-DELAYED_AFTER = 15 * 60  # seconds an event may wait past its send time before the page calls it delayed
 
 
-def _day(column: Any) -> Any:
-    """The UTC calendar day of a timestamp column as 'YYYY-MM-DD', on SQLite and PostgreSQL."""
+def _hour(column: Any) -> Any:
+    """The UTC hour of a timestamp column as 'YYYY-MM-DD HH', on SQLite and PostgreSQL."""
     if db.engine.dialect.name == "postgresql":
-        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD")
-    return func.strftime("%Y-%m-%d", column)  # SQLite stores naive UTC
+        return func.to_char(func.timezone("UTC", column), "YYYY-MM-DD HH24")
+    return func.strftime("%Y-%m-%d %H", column)  # SQLite stores naive UTC
 
 
-def _window(now: datetime, days: int) -> tuple[list[date], datetime]:
-    today = now.date()
-    first = today - timedelta(days=days - 1)
-    start = datetime(first.year, first.month, first.day, tzinfo=now.tzinfo)
-    return [first + timedelta(days=i) for i in range(days)], start
+def _window(now: datetime, days: int, tz: tzinfo | None = None) -> tuple[list[date], datetime]:
+    """The last `days` calendar days in the shop's zone, and the instant the first one began."""
+    local = now.astimezone(tz or UTC)
+    first = local.date() - timedelta(days=days - 1)
+    start = datetime(first.year, first.month, first.day, tzinfo=tz or UTC)
+    return [first + timedelta(days=i) for i in range(days)], start.astimezone(UTC)
 
 
-def daily(shop_id: int, days: int, now: datetime) -> list[dict[str, Any]]:
-    """One row per day: orders received, events delivered / failed / skipped / pending, recovered."""
-    day_list, start = _window(now, days)
+def daily(shop_id: int, days: int, now: datetime, tz: tzinfo | None = None) -> list[dict[str, Any]]:
+    """One row per day in the shop's zone: orders received, delivered / waiting / failed / skipped.
+
+    Counted per UTC hour in SQL, then each hour is placed in the shop's day, so both databases give the
+    same answer without time-zone support in SQLite (zones off by half an hour round to the hour).
+    """
+    zone = tz or UTC
+    day_list, start = _window(now, days, zone)
     rows = {d.isoformat(): {"day": d.isoformat(), "orders_received": 0, "delivered": 0, "failed": 0,
                             "skipped": 0, "pending": 0, "recovered": 0} for d in day_list}
-    day = _day(Event.received_at)
+    hour = _hour(Event.received_at)
     query = (
-        select(day, Event.status, Event.source, func.count())
-        .where(Event.shop_id == shop_id, Event.received_at >= start, Event.source.in_(PURCHASE_SOURCES))
-        .group_by(day, Event.status, Event.source)
+        select(hour, Event.status, Event.source, func.count())
+        .where(Event.shop_id == shop_id, Event.received_at >= start - timedelta(hours=1),
+               Event.source.in_(PURCHASE_SOURCES))
+        .group_by(hour, Event.status, Event.source)
     )
     for key, status, source, count in db.session.execute(query):
-        row = rows.get(key)
+        moment = datetime.strptime(key, "%Y-%m-%d %H").replace(tzinfo=UTC) + timedelta(minutes=30)
+        row = rows.get(moment.astimezone(zone).date().isoformat())
         if row is None:
             continue
         row["orders_received"] += count
@@ -116,13 +135,14 @@ def _percentile(values: list[float], q: float) -> float | None:
 
 
 def summary(shop_id: int, days: int, now: datetime) -> dict[str, Any]:
-    """Everything `GET /api/stats` returns."""
-    rows = daily(shop_id, days, now)
-    _, start = _window(now, days)
+    """Everything `GET /api/stats` returns; days are the shop's calendar days (UTC until its zone is known)."""
+    zone = shop_state.zone(shop_state.get(shop_id))
+    rows = daily(shop_id, days, now, zone)
+    _, start = _window(now, days, zone)
     totals = {key: sum(r[key] for r in rows) for key in
               ("orders_received", "delivered", "failed", "skipped", "pending", "recovered")}
-    return {"days": days, "daily": rows, "totals": totals, "coverage": coverage(shop_id, start),
-            "latency": latency(shop_id, start)}
+    return {"days": days, "timezone": str(zone), "daily": rows, "totals": totals,
+            "coverage": coverage(shop_id, start), "latency": latency(shop_id, start)}
 
 
 def recent_events(shop_id: int, status: str | None, limit: int) -> list[dict[str, Any]]:
@@ -144,6 +164,10 @@ def _event_view(ev: Event) -> dict[str, Any]:
         "value": ev.value,
         "currency": ev.currency,
         "message": ev.error_message or ev.skip_reason or ev.warning_message,
+        "reason": explain.event_reason(ev.status, ev.error_code, ev.error_message)
+        or explain.skip_reason(ev.skip_reason),
+        "pinterest_message": ev.error_message if ev.source != "verify" else None,
+        "warning": ev.warning_message,
         "error_code": ev.error_code,
         "match_keys": (ev.match_keys or "").split(),
         "attempts": ev.attempts,
@@ -165,33 +189,129 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
-def health(settings: PinterestSettings | None, shop_id: int, now: datetime) -> dict[str, Any]:
-    """The banner: a state (not_configured, paused, disabled, delayed, working, waiting) and a sentence."""
+STUCK_AFTER = 120  # seconds an order may sit past its send time before the page stops saying "working"
+FAILING_AFTER = 60  # seconds of continuous Pinterest failures before the page says "delayed"
+HEARTBEAT_STALE = 120  # seconds without a worker heartbeat before sending is called stopped
+EXPIRY_WARNING = 24 * 3600  # seconds before expiry the page starts warning
+WAITING = (EventStatus.PENDING.value, EventStatus.SENDING.value)
+
+
+def _waiting_facts(shop_id: int, now: datetime, max_age: int) -> dict[str, Any]:
+    """Orders still to be sent: how many, since when, how many are overdue, how many expire soon."""
+    purchase = (Event.shop_id == shop_id, Event.status.in_(WAITING), Event.source.in_(PURCHASE_SOURCES))
+    count, oldest = db.session.execute(select(func.count(), func.min(Event.received_at)).where(*purchase)).one()
+    overdue = db.session.scalar(select(func.count()).where(
+        *purchase, Event.available_at <= now - timedelta(seconds=STUCK_AFTER)))
+    warn_from = now - timedelta(seconds=max(0, max_age - EXPIRY_WARNING))
+    expiring, first = db.session.execute(select(func.count(), func.min(Event.received_at)).where(
+        *purchase, Event.received_at <= warn_from)).one()
+    return {"waiting": int(count or 0), "oldest_waiting_at": oldest, "overdue": int(overdue or 0),
+            "expiring": {"count": int(expiring or 0),
+                         "at": _iso(first + timedelta(seconds=max_age)) if first else None}}
+
+
+def _heartbeat(now: datetime) -> datetime | None:
+    return db.session.scalar(select(func.max(WorkerHeartbeat.last_seen_at)))
+
+
+def health(settings: PinterestSettings | None, shop_id: int, now: datetime,
+           max_age: int | None = None) -> dict[str, Any]:
+    """The banner, computed from what happened: a state, a sentence, the next step, and the numbers."""
+    max_age = max_age or int(current_app.config["EVENT_MAX_AGE_SECONDS"])
+    facts = _waiting_facts(shop_id, now, max_age)
+    state = shop_state.get(shop_id)
+    base = {"waiting": facts["waiting"], "oldest_waiting_at": _iso(facts["oldest_waiting_at"]),
+            "expiring": facts["expiring"], "max_age_hours": max_age // 3600,
+            "last_success_at": _iso(state.last_success_at if state else None),
+            "failure_class": state.failure_class if state else None,
+            "failing_since": _iso(state.failing_since if state else None),
+            "pinterest_message": None, "action": None}
+    return {**base, **decide(settings, state, facts, _heartbeat(now), now)}
+
+
+def _held(facts: dict[str, Any]) -> str:
+    n = facts["waiting"]
+    return f"{n} order{'s' if n != 1 else ''}"
+
+
+def decide(settings: PinterestSettings | None, state: Any, facts: dict[str, Any],
+           heartbeat: datetime | None, now: datetime) -> dict[str, Any]:
+    """Pick the one state the merchant must know about first (pure over the facts passed in)."""
+    waiting = facts["waiting"]
     if settings is None or not settings.configured:
-        return {"state": "not_configured", "message": "Enter your Pinterest ad account id and conversion "
-                                                      "access token to start sending."}
+        return {"state": "not_configured", "heading": "Connect Pinterest to start",
+                "message": "Add your Pinterest ad account id and conversion access token. Orders are "
+                           "recorded meanwhile" + (f": {_held(facts)} will be sent once you connect."
+                                                   if waiting else "."),
+                "action": {"label": "Connect Pinterest", "target": "ad_account_id"}}
+    failure = state.failure_class if state else None
+    if settings.connection_status == ConnectionStatus.UNREADABLE.value:
+        kept = (f"{_held(facts)} are waiting and will be sent once you save it." if waiting
+                else "New orders will wait and be sent once you save it.")
+        return {"state": "paused", "reason": "unreadable", "heading": "Sending paused",
+                "message": f"{settings.connection_message or UNREADABLE_TOKEN_MESSAGE} {kept}",
+                "action": {"label": "Paste the token again", "target": "access_token"}}
     if settings.paused:
-        return {"state": "paused",
-                "message": f'Pinterest rejected the token: "{(settings.connection_message or "").rstrip(".")}". '
-                           "Orders are kept and will be sent once you save a new token."}
+        reason = failure if failure in ("token", "ad_account") else "token"
+        kept = (f"{_held(facts)} are waiting and will be sent once this is fixed." if waiting
+                else "New orders will wait and be sent once this is fixed.")
+        sentence, _ = explain.FAILURE_TEXT[reason]
+        if reason == "ad_account":
+            sentence = (f"Your access token works, but Pinterest doesn't allow it to send conversions for ad "
+                        f"account {settings.ad_account_id}. This usually means the ad account id is wrong.")
+        target = "access_token" if reason == "token" else "ad_account_id"
+        label = "Update access token" if reason == "token" else "Check ad account id"
+        return {"state": "paused", "reason": reason, "heading": "Sending paused", "message": f"{sentence} {kept}",
+                "pinterest_message": settings.connection_message or (state.failure_message if state else None),
+                "action": {"label": label, "target": target}}
     if not settings.enabled:
-        return {"state": "disabled",
-                "message": "Sending is turned off: new orders are recorded but not sent."}
-    waiting_statuses = [EventStatus.PENDING.value, EventStatus.SENDING.value]
-    late = now - timedelta(seconds=DELAYED_AFTER)
-    count, oldest = db.session.execute(
-        select(func.count(), func.min(Event.received_at))
-        .where(Event.shop_id == shop_id, Event.status.in_(waiting_statuses), Event.available_at <= late)
-    ).one()
-    if count:
-        reason = db.session.scalar(
-            select(Event.error_message)
-            .where(Event.shop_id == shop_id, Event.status.in_(waiting_statuses),
-                   Event.error_message.is_not(None))
-            .order_by(Event.last_attempt_at.desc()).limit(1))
-        message = f"Delivery delayed: {count} event(s) waiting since {_iso(oldest)}."
-        return {"state": "delayed", "message": message + (f" Last answer: {reason}" if reason else "")}
+        held = (f"{_held(facts)} received while off are held and will be sent when you turn it back on."
+                if waiting else "Orders received while off are held and sent when you turn it back on.")
+        return {"state": "disabled", "heading": "Sending is off",
+                "message": f"Pinbridge is not sending orders to Pinterest. {held}",
+                "action": {"label": "Turn sending on", "target": "enabled"}}
+    failing = (state is not None and state.consecutive_failures and failure not in (None, "token", "ad_account")
+               and state.failing_since is not None
+               and (now - state.failing_since).total_seconds() >= FAILING_AFTER)
+    stalled = facts["overdue"] > 0
+    if failing or stalled:
+        if failing:
+            sentence, step = explain.FAILURE_TEXT.get(failure or "pinterest", explain.FAILURE_TEXT["pinterest"])
+            since = state.failing_since
+        else:
+            beat_ok = heartbeat is not None and (now - heartbeat).total_seconds() < HEARTBEAT_STALE
+            sentence = ("Sending is running late on Pinbridge's side." if beat_ok
+                        else "Pinbridge's sending service isn't running right now.")
+            step = "Nothing to do: orders are kept and will be sent once it catches up."
+            since = facts["oldest_waiting_at"]
+        verb = "is" if waiting == 1 else "are"
+        wait = (f"{_held(facts)} {verb} waiting and will be sent automatically." if waiting
+                else "New orders will wait and be sent automatically.")
+        return {"state": "delayed", "heading": "Sending delayed", "since": _iso(since),
+                "message": f"{sentence} {wait}", "next_step": None if failing else step,
+                "pinterest_message": state.failure_message if failing and state else None}
+    if state is not None and state.last_success_at is not None:
+        return {"state": "working", "heading": "Working",
+                "message": "Orders are reaching Pinterest." + (
+                    f" {_held(facts)} about to be sent." if waiting else "")}
     if settings.connection_status == "ok":
-        return {"state": "working", "message": "Orders are reaching Pinterest."}
-    return {"state": "waiting",
-            "message": "Connected. Send a test event to confirm Pinterest accepts the token."}
+        return {"state": "working", "heading": "Connected",
+                "message": "Pinterest accepted your settings. Orders are sent as soon as they come in."}
+    return {"state": "waiting", "heading": "Check your connection",
+            "message": "Send a test event to check that Pinterest accepts your ad account id and token.",
+            "action": {"label": "Send test event", "target": "verify"}}
+
+
+def setup_steps(shop_id: int, settings: PinterestSettings | None) -> dict[str, Any]:
+    """The setup guide, each step checked from real data (the pixel step is checked by the page)."""
+    tested = db.session.scalar(select(func.count()).where(
+        Event.shop_id == shop_id, Event.source == "verify", Event.status == EventStatus.DELIVERED.value))
+    delivered = db.session.scalar(select(func.count()).where(
+        Event.shop_id == shop_id, Event.source.in_(PURCHASE_SOURCES),
+        Event.status == EventStatus.DELIVERED.value, Event.test.is_(False)))
+    if not delivered:
+        state = shop_state.get(shop_id)
+        delivered = 1 if state is not None and state.last_success_at is not None else 0
+    return {"connected": bool(settings is not None and settings.configured),
+            "test_event": bool(tested) or bool(settings is not None and settings.connection_status == "ok"),
+            "first_order": bool(delivered)}

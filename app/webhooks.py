@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import json
 import logging
+import re
+import sys
 import time
+from collections.abc import Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from shopify_app import ShopifyApp
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import joinedload
 
-from . import metrics, outbox, privacy
+from . import beacons, metrics, outbox, privacy
 from .db_util import begin_write
 from .mapping import MappedPurchase, map_checkout, map_order
 from .mapping.purchase import CHECKOUT_OPEN
@@ -28,12 +36,48 @@ ORDER_TOPICS = {"orders/create"}
 CHECKOUT_TOPICS = {"checkouts/create", "checkouts/update"}
 
 
-class WebhookRejected(Exception):
-    """Every reason a delivery is refused, with its fixed HTTP status and a short code."""
+# Every reason a delivery is refused, and the one status each answers with.
+STATUS_BY_CODE = {
+    "method_not_allowed": 405,
+    "too_large": 413,
+    "missing_hmac": 400,
+    "invalid_hmac": 401,
+    "missing_topic": 400,
+    "missing_shop": 400,
+    "invalid_json": 400,
+    "shop_mismatch": 400,     # signed for one shop, addressed to another: a replay across shops
+    "stale": 400,             # X-Shopify-Triggered-At outside the accepted window
+    "body_timeout": 408,      # the body did not arrive within WEBHOOK_READ_SECONDS
+}
+HMAC_HEADER = "X-Shopify-Hmac-Sha256"
+_SIGNATURE_LENGTH = 44  # base64 of a SHA-256 digest
+FUTURE_SKEW = timedelta(minutes=15)  # Shopify's clock may run ahead of ours by this much
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+
+class WebhookRejected(Exception):
+    """Every reason a delivery is refused: a fixed code, its fixed HTTP status and a sentence."""
+
+    def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
-        self.status, self.code, self.message = status, code, message
+        self.code, self.message, self.status = code, message, STATUS_BY_CODE[code]
+
+
+def verify_signature(raw: bytes, signature: str | None, secrets: Sequence[str]) -> None:
+    """Check `X-Shopify-Hmac-Sha256` against the raw bytes, in constant time, before anything parses them.
+
+    One HMAC-SHA256 per configured secret (current, then the old one during a rotation); a header that
+    cannot be a base64 SHA-256 digest is refused without hashing at all.
+    """
+    if not signature:
+        raise WebhookRejected("missing_hmac", "X-Shopify-Hmac-Sha256 header is required.")
+    given = signature.strip().encode("utf-8", "replace")
+    if len(given) != _SIGNATURE_LENGTH:
+        raise WebhookRejected("invalid_hmac", "Webhook verification failed.")
+    for secret in secrets:
+        expected = base64.b64encode(hmac.new(secret.encode(), raw, hashlib.sha256).digest())
+        if hmac.compare_digest(expected, given):
+            return
+    raise WebhookRejected("invalid_hmac", "Webhook verification failed.")
 
 
 @dataclass(frozen=True)
@@ -44,6 +88,11 @@ class Delivery:
     api_version: str | None
     triggered_at: str | None
     payload: dict[str, Any]
+
+
+def _secrets() -> list[str]:
+    cfg = current_app.config
+    return [s for s in (cfg["SHOPIFY_API_SECRET"], cfg.get("SHOPIFY_API_SECRET_OLD")) if s]
 
 
 def shopify_app() -> ShopifyApp:
@@ -60,7 +109,10 @@ def receive() -> tuple[Response, int]:
     except WebhookRejected as exc:
         logger.info("webhook rejected", extra={"action": "webhook_rejected", "code": exc.code})
         metrics.webhook_answered(request.headers.get("X-Shopify-Topic"), f"rejected_{exc.code}", started)
-        return jsonify({"error": exc.code, "message": exc.message}), exc.status
+        response = jsonify({"error": exc.code, "message": exc.message})
+        if exc.status in (408, 413):
+            response.headers["Connection"] = "close"  # the rest of the body is never read
+        return response, exc.status
     try:
         status = _record(delivery)
     except OperationalError:
@@ -75,31 +127,25 @@ def receive() -> tuple[Response, int]:
 
 def _verify_and_parse() -> Delivery:
     if request.method != "POST":
-        raise WebhookRejected(405, "method_not_allowed", "Webhooks are delivered with POST.")
+        raise WebhookRejected("method_not_allowed", "Webhooks are delivered with POST.")
+    signature = request.headers.get(HMAC_HEADER)
+    if not signature:  # refused before reading a byte of the body
+        raise WebhookRejected("missing_hmac", "X-Shopify-Hmac-Sha256 header is required.")
     limit = current_app.config["MAX_WEBHOOK_BYTES"]
-    if request.content_length is not None and request.content_length > limit:
-        raise WebhookRejected(413, "too_large", "Body larger than 5 MiB.")
-    raw = request.stream.read(limit + 1)
-    if len(raw) > limit:
-        raise WebhookRejected(413, "too_large", "Body larger than 5 MiB.")
-    headers = {k: v for k, v in request.headers.items()}
-    try:
-        result = shopify_app().verify_webhook_req(
-            {"method": "POST", "headers": headers, "url": request.url, "body": raw.decode("utf-8", "replace")}
-        )
-    except RecursionError as exc:
-        # shopifyapp parses the body to redact its log; absurdly nested JSON overflows that parser.
-        raise WebhookRejected(400, "invalid_json", "Body is nested too deeply to read.") from exc
-    if not result.ok:
-        status = result.response.status if result.response.status in (400, 401, 405) else 401
-        raise WebhookRejected(status, result.log.code, "Webhook verification failed.")
+    raw = read_body(limit)
+    verify_signature(raw, signature, _secrets())
     topic = (request.headers.get("X-Shopify-Topic") or "").strip()
     shop_domain = normalise_shop_domain(request.headers.get("X-Shopify-Shop-Domain") or "")
     if not topic:
-        raise WebhookRejected(400, "missing_topic", "X-Shopify-Topic header is required.")
+        raise WebhookRejected("missing_topic", "X-Shopify-Topic header is required.")
     if not shop_domain:
-        raise WebhookRejected(400, "missing_shop", "X-Shopify-Shop-Domain header is required.")
+        raise WebhookRejected("missing_shop", "X-Shopify-Shop-Domain header is required.")
+    triggered_at = request.headers.get("X-Shopify-Triggered-At") or None
+    check_freshness(triggered_at, now_utc(), int(current_app.config["WEBHOOK_MAX_AGE_SECONDS"]))
     payload = _parse_object(raw)
+    named = payload_shop(payload)
+    if named is not None and named != shop_domain:
+        raise WebhookRejected("shop_mismatch", "The payload names another shop than X-Shopify-Shop-Domain.")
     webhook_id = (request.headers.get("X-Shopify-Webhook-Id") or "").strip()[:255]
     if not webhook_id:
         # No id to deduplicate on: identical redeliveries still collapse onto one receipt.
@@ -109,18 +155,107 @@ def _verify_and_parse() -> Delivery:
         topic=topic[:100],
         shop_domain=shop_domain,
         api_version=(request.headers.get("X-Shopify-API-Version") or None),
-        triggered_at=(request.headers.get("X-Shopify-Triggered-At") or None),
+        triggered_at=triggered_at,
         payload=payload,
     )
+
+
+def read_body(limit: int) -> bytes:
+    """The raw body, at most `limit` bytes (413 beyond), read into one buffer when its length is announced."""
+    request.max_content_length = limit + 1  # the app-wide limit is smaller; this one answers with our code
+    announced = request.content_length
+    if announced is not None and announced > limit:
+        raise WebhookRejected("too_large", "Body larger than 5 MiB.")
+    try:
+        with _read_deadline(float(current_app.config["WEBHOOK_READ_SECONDS"])):
+            raw = request.stream.read(announced if announced is not None else limit + 1)
+    except _SlowBody as exc:
+        raise WebhookRejected("body_timeout", "The body did not arrive in time.") from exc
+    if len(raw) > limit:
+        raise WebhookRejected("too_large", "Body larger than 5 MiB.")
+    return raw
+
+
+class _SlowBody(Exception):
+    """The client took longer than WEBHOOK_READ_SECONDS to send its body."""
+
+
+def _read_deadline(seconds: float) -> AbstractContextManager[Any]:
+    """Under gevent, stop waiting for a body after `seconds`: a client trickling bytes keeps no connection.
+
+    Shopify sends a webhook's body at once (and gives up on an answer after 5 s itself).
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    if seconds <= 0 or not (monkey and monkey.is_module_patched("socket")):
+        return nullcontext()
+    import gevent
+
+    return gevent.Timeout(seconds, _SlowBody)
+
+
+# Where a verified payload names its own shop. A custom storefront domain (`shop.example`) in the
+# order-status or checkout URL cannot be compared with the header and is left alone.
+_SHOP_FIELDS = ("shop_domain", "myshopify_domain")
+_URL_FIELDS = ("order_status_url", "abandoned_checkout_url")
+_MYSHOPIFY_HOST = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
+
+
+def payload_shop(payload: dict[str, Any]) -> str | None:
+    """The `*.myshopify.com` shop a payload names about itself, if it names one."""
+    for field in _SHOP_FIELDS:
+        value = payload.get(field)
+        if isinstance(value, str) and value.strip():
+            return normalise_shop_domain(value) or value.strip().lower()
+    for field in _URL_FIELDS:
+        value = payload.get(field)
+        if not isinstance(value, str):
+            continue
+        try:
+            host = (urlsplit(value.strip()).hostname or "").lower()
+        except ValueError:
+            continue
+        if _MYSHOPIFY_HOST.match(host):
+            return host
+    return None
+
+
+def parse_triggered_at(value: str | None) -> datetime | None:
+    """`2026-11-20T10:00:00.123456789Z` → aware datetime; None when absent or unreadable."""
+    if not value:
+        return None
+    match = re.fullmatch(r"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})?",
+                         value.strip()[:64])
+    if not match:
+        return None
+    stamp, fraction, zone = match.groups()
+    try:
+        parsed = datetime.fromisoformat(stamp + "." + (fraction or "0")[:6].ljust(6, "0"))
+        offset = datetime.fromisoformat("2000-01-01T00:00:00" + (zone or "+00:00").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=offset.tzinfo).astimezone(UTC)
+
+
+def check_freshness(triggered_at: str | None, now: datetime, max_age_seconds: int) -> None:
+    """Refuse a delivery Shopify triggered longer ago than its retries last (or far in the future).
+
+    The header is not covered by the signature: this stops verbatim replays of old captured requests;
+    what keeps a forged one harmless is deduplication and the shop checks (README, Security).
+    """
+    when = parse_triggered_at(triggered_at)
+    if when is None or max_age_seconds <= 0:
+        return
+    if when < now - timedelta(seconds=max_age_seconds) or when > now + FUTURE_SKEW:
+        raise WebhookRejected("stale", "X-Shopify-Triggered-At is outside the accepted window.")
 
 
 def _parse_object(raw: bytes) -> dict[str, Any]:
     try:
         payload = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise WebhookRejected(400, "invalid_json", "Body is not a JSON object.") from exc
+        raise WebhookRejected("invalid_json", "Body is not a JSON object.") from exc
     if not isinstance(payload, dict):
-        raise WebhookRejected(400, "invalid_json", "Body is not a JSON object.")
+        raise WebhookRejected("invalid_json", "Body is not a JSON object.")
     return payload
 
 
@@ -188,12 +323,42 @@ def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any, mapped: Mapped
                 receipt.outcome = "checkout_open"
                 return "accepted"
             settle = int(current_app.config["CHECKOUT_SETTLE_SECONDS"])
+        if topic in ORDER_TOPICS and mapped.action_source == "web" \
+                and beacons.waits_for_beacon(shop, mapped.checkout_token):
+            # The shop's pixel reports purchases: wait a moment for this one's click id and consent.
+            settle = int(current_app.config["PIXEL_JOIN_SECONDS"])
         result = outbox.enqueue(shop, mapped, now=now, settle_seconds=settle)
         receipt.outcome, receipt.detail = result.outcome, result.detail
         receipt.event_row_id = result.event_row_id
         return "accepted"
     if topic in privacy.TOPICS:
+        superseded = _superseded(delivery)
+        if superseded:
+            receipt.outcome = superseded
+            logger.warning("lifecycle webhook ignored", extra={"action": "webhook_superseded", "topic": topic,
+                                                               "shop": delivery.shop_domain, "outcome": superseded})
+            return "ignored"
         receipt.outcome = privacy.handle(topic, delivery.shop_domain, delivery.payload, now)
         return "accepted"
     receipt.outcome = "ignored"
     return "ignored"
+
+
+def _superseded(delivery: Delivery) -> str | None:
+    """Why an uninstall or shop redaction must not apply now, if it must not.
+
+    Shopify sends `shop/redact` 48 hours after an uninstall and not to a shop that installed the app
+    again, so one for an installed shop is a replay: deleting the shop would lose a live merchant's
+    data. An uninstall triggered before the shop's latest install is an old delivery.
+    """
+    if delivery.topic not in ("shop/redact", "app/uninstalled"):
+        return None
+    shop = db.session.execute(db.select(Shop).filter_by(domain=delivery.shop_domain)).scalar_one_or_none()
+    if shop is None or not shop.installed:
+        return None
+    if delivery.topic == "shop/redact":
+        return "shop_installed"
+    triggered = parse_triggered_at(delivery.triggered_at)
+    if triggered is not None and shop.installed_at is not None and triggered < shop.installed_at:
+        return "superseded"
+    return None

@@ -14,6 +14,7 @@ import json
 import random
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +104,8 @@ def signed_webhooks(count: int, *, seed: int) -> list[SignedWebhook]:
     """`count` signed orders/create deliveries spread over the benchmark's shops."""
     rng = random.Random(seed)
     out = []
+    # Shopify's nanosecond format, stamped now: the app refuses deliveries triggered too long ago.
+    triggered_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
     for n in range(count):
         order, cart_token = order_body(rng, n)
         body = json.dumps(order, separators=(",", ":")).encode()
@@ -112,7 +115,7 @@ def signed_webhooks(count: int, *, seed: int) -> list[SignedWebhook]:
             "Content-Type": "application/json", "X-Shopify-Topic": "orders/create",
             "X-Shopify-Hmac-Sha256": sign(body), "X-Shopify-Shop-Domain": shop,
             "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-API-Version": "2026-10",
-            "X-Shopify-Triggered-At": "2026-11-20T15:15:00.000000000Z", "X-Shopify-Event-Id": webhook_id,
+            "X-Shopify-Triggered-At": triggered_at, "X-Shopify-Event-Id": webhook_id,
         }
         out.append(SignedWebhook(webhook_id, cart_token, shop, body, headers))
     return out

@@ -1,260 +1,303 @@
-// Pinbridge settings and health page. Plain JavaScript, no build step.
-// App Bridge (window.shopify) supplies session tokens; Polaris web components render the controls.
+// Home: the status in one sentence, the setup guide, and the numbers; refreshes itself while open.
 "use strict";
 
-const initial = JSON.parse(document.getElementById("initial-data").textContent);
-const state = { settings: initial.settings, filter: "" };
-const FLAGS = ["enabled", "test_mode", "include_offline_orders", "limited_data_processing"];
-const CHOICES = ["event_id_source", "content_id_source", "value_mode", "currency_mode"];
-const COVERAGE = { em: "Email", ph: "Phone", ip_ua: "IP + browser", click_id: "Pinterest click id", address: "Address" };
-const STATUS = {
-  delivered: ["success", "Delivered"], failed: ["critical", "Failed"], pending: ["attention", "Waiting"],
-  sending: ["info", "Sending"], skipped: ["neutral", "Skipped"],
-};
-const BANNER = {
-  not_configured: ["warning", "Not configured"], paused: ["critical", "Delivery paused"],
-  disabled: ["warning", "Sending is off"], delayed: ["warning", "Delivery delayed"],
-  working: ["success", "Working"], waiting: ["info", "Connected"],
-};
-const SVG = "http://www.w3.org/2000/svg";
+(() => {
+  const { initial, api, failureText, toast, el, busy, appUrl, plural, when, ago, words, ready } = Pinbridge;
+  const state = { settings: initial.settings, filter: "", pixel: null, overview: initial, stats: initial.stats };
+  const COVERAGE = { em: "Email", ph: "Phone", ip_ua: "IP address and browser", click_id: "Pinterest click id", address: "Address" };
+  const STATUS = {
+    delivered: ["success", "Delivered"], failed: ["critical", "Failed"], pending: ["caution", "Waiting"],
+    sending: ["info", "Sending"], skipped: ["neutral", "Skipped"],
+  };
+  const TONE = { not_configured: "warning", paused: "critical", disabled: "warning", delayed: "warning",
+                 working: "success", waiting: "info" };
+  const SERIES = [["delivered", "Delivered"], ["pending", "Waiting"], ["failed", "Failed"], ["skipped", "Skipped"]];
 
-// -- talking to the server -----------------------------------------------------------------------
-async function api(method, path, body, retried) {
-  const token = await window.shopify.idToken();
-  const response = await fetch(path, {
-    method,
-    headers: { "Authorization": "Bearer " + token, "Content-Type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (response.status === 401 && response.headers.get("X-Shopify-Retry-Invalid-Session-Request") && !retried) {
-    return api(method, path, body, true);  // the token went stale: App Bridge hands out a fresh one
-  }
-  const data = await response.json().catch(() => ({}));
-  return { status: response.status, data };
-}
-
-function toast(message, isError) {
-  if (window.shopify && window.shopify.toast) window.shopify.toast.show(message, { isError: !!isError });
-}
-
-function field(name) { return document.querySelector(`[name="${name}"]`); }
-
-function el(tag, attrs, ...children) {
-  const node = document.createElement(tag);
-  for (const [key, value] of Object.entries(attrs || {})) {
-    if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? "" : value);
-  }
-  for (const child of children) node.append(child);
-  return node;
-}
-
-function svg(tag, attrs, text) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
-  if (text !== undefined) node.textContent = text;
-  return node;
-}
-
-// -- settings ------------------------------------------------------------------------------------
-function showErrors(errors) {
-  for (const name of ["ad_account_id", "access_token", ...FLAGS, ...CHOICES]) {
-    const input = field(name);
-    if (!input) continue;
-    if (errors[name]) input.setAttribute("error", errors[name]); else input.removeAttribute("error");
-  }
-}
-
-function applySettings(settings, clearToken) {
-  state.settings = settings;
-  const token = field("access_token");
-  if (clearToken) token.value = "";
-  token.setAttribute("placeholder", settings.has_access_token ? "•••• " + (settings.access_token_last4 || "") : "Paste the token");
-  renderSnippet();
-}
-
-async function save(changes, clearToken) {
-  const { status, data } = await api("PUT", "/api/settings", changes);
-  if (status === 422) {
-    showErrors(data.errors || {});
-    toast("Not saved: check the highlighted fields.", true);
-    return false;
-  }
-  if (status !== 200) { toast("Not saved: the server answered " + status + ".", true); return false; }
-  showErrors({});
-  applySettings(data, clearToken);
-  toast("Saved");
-  await refresh();
-  return true;
-}
-
-async function saveConnection() {
-  const changes = { ad_account_id: field("ad_account_id").value.trim() };
-  const token = field("access_token").value.trim();
-  if (token) changes.access_token = token;
-  return save(changes, true);
-}
-
-async function verify() {
-  const answer = document.getElementById("verify-result");
-  answer.textContent = "Sending a test event…";
-  answer.dataset.tone = "";
-  const { data } = await api("POST", "/api/settings/verify");
-  answer.textContent = data.message || "No answer.";
-  answer.dataset.tone = data.ok ? "success" : "critical";
-  if (data.settings) applySettings(data.settings, false);
-  await refresh();
-}
-
-// -- dashboard -----------------------------------------------------------------------------------
-function renderBanner(overview) {
-  const [tone, heading] = BANNER[overview.health.state] || ["info", "Status"];
-  const banner = document.getElementById("status-banner");
-  banner.setAttribute("tone", tone);
-  banner.setAttribute("heading", heading);
-  banner.dataset.state = overview.health.state;
-  document.getElementById("status-text").textContent = overview.health.message;
-  const admin = document.getElementById("admin-api-banner");
-  admin.hidden = overview.admin_api.connected;
-  document.getElementById("admin-api-text").textContent =
-    "Orders still reach Pinterest through webhooks. Recovering orders whose webhook never arrived " +
-    "(reconciliation) needs the Admin API; reload this page to connect. " + (overview.admin_api.error || "");
-}
-
-function renderMetrics(stats) {
-  const t = stats.totals, p50 = stats.latency.p50_seconds;
-  const items = [
-    ["Orders received", t.orders_received], ["Delivered", t.delivered], ["Failed", t.failed],
-    ["Skipped", t.skipped], ["Recovered", t.recovered],
-    ["Median delay", p50 === null ? "—" : p50 < 90 ? Math.round(p50) + " s" : Math.round(p50 / 60) + " min"],
-  ];
-  document.getElementById("metrics").replaceChildren(...items.map(([label, value]) =>
-    el("div", { class: "pb-metric" }, el("span", { class: "pb-metric-label" }, label),
-       el("strong", { class: "pb-metric-value" }, String(value)))));
-}
-
-function renderChart(daily) {
-  const width = 720, height = 200, left = 32, bottom = 24, top = 8;
-  const max = Math.max(4, ...daily.map((d) => Math.max(d.orders_received, d.delivered, d.failed)));
-  const step = (width - left) / daily.length, bar = Math.min(10, (step - 6) / 3);
-  const y = (v) => top + (height - top - bottom) * (1 - v / max);
-  const chart = svg("svg", { viewBox: `0 0 ${width} ${height}`, class: "pb-chart-svg" });
-  for (const tick of [0, Math.round(max / 2), max]) {
-    chart.append(svg("line", { x1: left, x2: width, y1: y(tick), y2: y(tick), class: "pb-grid" }));
-    chart.append(svg("text", { x: left - 6, y: y(tick) + 4, class: "pb-axis", "text-anchor": "end" }, tick));
-  }
-  daily.forEach((d, i) => {
-    const x = left + i * step + (step - 3 * bar) / 2;
-    [["orders_received", "pb-received"], ["delivered", "pb-delivered"], ["failed", "pb-failed"]].forEach(([key, cls], j) => {
-      const rect = svg("rect", { x: x + j * bar, y: y(d[key]), width: bar - 1, height: Math.max(0, y(0) - y(d[key])),
-                                 rx: 2, class: "pb-bar " + cls });
-      rect.append(svg("title", {}, `${d.day}: ${d[key]} ${key.replace("_", " ")}`));
-      chart.append(rect);
-    });
-    if (i % 2 === daily.length % 2 || daily.length <= 7) {
-      const label = new Date(d.day + "T00:00:00Z").toLocaleDateString(undefined, { month: "short", day: "numeric", timeZone: "UTC" });
-      chart.append(svg("text", { x: left + i * step + step / 2, y: height - 6, class: "pb-axis", "text-anchor": "middle" }, label));
+  // -- status ------------------------------------------------------------------------------------
+  function renderStatus(overview) {
+    const h = overview.health;
+    const banner = document.getElementById("status-banner");
+    banner.setAttribute("tone", TONE[h.state] || "info");
+    let heading = h.heading || "Status";
+    if (h.state === "delayed" && h.since) heading += " since " + when(h.since);
+    banner.setAttribute("heading", heading);
+    banner.dataset.state = h.state;
+    banner.dataset.reason = h.reason || "";
+    let text = h.message;
+    if (h.state === "working" && h.last_success_at) text += " Last order delivered " + ago(h.last_success_at) + ".";
+    document.getElementById("status-text").textContent = text;
+    const step = document.getElementById("status-step");
+    step.hidden = !h.next_step;
+    step.textContent = h.next_step || "";
+    words(document.getElementById("status-words"), h.pinterest_message);
+    const action = document.getElementById("status-action");
+    action.hidden = !h.action;
+    if (h.action) {
+      action.textContent = h.action.label;
+      action.dataset.target = h.action.target;
+      action.setAttribute("variant", "primary");
     }
-  });
-  document.getElementById("chart").replaceChildren(chart);
-}
-
-function renderCoverage(coverage) {
-  const rows = Object.entries(COVERAGE).map(([key, label]) => {
-    const share = coverage.share[key];
-    const percent = share === null ? null : Math.round(share * 100);
-    const fill = el("span", { class: "pb-fill", style: `width: ${percent || 0}%` });
-    return el("div", { class: "pb-coverage-row", "data-key": key }, el("span", { class: "pb-coverage-label" }, label),
-              el("span", { class: "pb-track" }, fill), el("span", { class: "pb-coverage-value" }, percent === null ? "—" : percent + "%"));
-  });
-  const note = coverage.delivered ? `Based on ${coverage.delivered} delivered events.` : "Shown once events are delivered.";
-  document.getElementById("coverage").replaceChildren(...rows, el("p", { class: "pb-note" }, note));
-}
-
-function renderEvents(events) {
-  const box = document.getElementById("events");
-  if (!events.length) {
-    box.replaceChildren(el("p", { class: "pb-empty" }, "No events yet. They appear here as orders come in, or when you send a test event."));
-    return;
+    renderExpiry(h);
+    const admin = document.getElementById("admin-api-banner");
+    admin.hidden = overview.admin_api.connected;
+    document.getElementById("admin-api-text").textContent =
+      "Orders still reach Pinterest as Shopify sends them. Checking Shopify for orders it never sent to Pinbridge " +
+      "needs this connection: reload the page to connect. " + (overview.admin_api.error || "");
   }
-  const head = el("s-table-header-row", {}, ...["Order", "Status", "Value", "Received", "Matched on", "Pinterest's answer"]
-    .map((text) => el("s-table-header", {}, text)));
-  const rows = events.map((ev) => {
-    const [tone, label] = STATUS[ev.status] || ["neutral", ev.status];
-    const name = el("span", { class: "pb-nowrap" }, ev.order_name || ev.event_id || "—");
-    if (ev.test) name.append(el("s-badge", { class: "pb-test" }, "Test"));
-    const when = ev.received_at ? new Date(ev.received_at).toLocaleString(undefined, { month: "short", day: "numeric", hour: "numeric", minute: "2-digit" }) : "—";
-    return el("s-table-row", { "data-status": ev.status },
-      el("s-table-cell", {}, name), el("s-table-cell", {}, el("s-badge", { tone }, label)),
-      el("s-table-cell", {}, el("span", { class: "pb-nowrap" }, ev.value ? `${ev.value} ${ev.currency || ""}` : "—")),
-      el("s-table-cell", {}, el("span", { class: "pb-nowrap" }, when)),
-      el("s-table-cell", {}, ev.match_keys.join(", ") || "—"),
-      el("s-table-cell", {}, ev.message || (ev.status === "delivered" ? "Accepted" : "—")));
+
+  function renderExpiry(h) {
+    const banner = document.getElementById("expiry-banner");
+    const soon = h.expiring && h.expiring.count;
+    banner.hidden = !soon;
+    if (!soon) return;
+    const fix = h.state === "disabled" ? " Turn sending back on to send them in time."
+      : h.state === "paused" ? " Fix the connection to send them in time." : "";
+    document.getElementById("expiry-text").textContent =
+      `${plural(h.expiring.count, "waiting order")} will expire ${when(h.expiring.at)} if not sent by then: ` +
+      `Pinbridge keeps trying an order for ${h.max_age_hours} hours after it arrives.${fix}`;
+  }
+
+  async function statusAction(event) {
+    const target = event.currentTarget.dataset.target;
+    if (target === "verify") { await sendTest(event.currentTarget); return; }
+    window.location.href = appUrl("/settings", target);
+  }
+
+  // -- setup guide -------------------------------------------------------------------------------
+  function renderSetup(overview) {
+    const s = overview.setup;
+    const pixelDone = !!(state.pixel && state.pixel.reported);
+    const steps = [
+      ["connect", s.connected, "Connect Pinterest", "Add your Pinterest ad account id and conversion access token.",
+       el("s-button", { "data-go": "ad_account_id" }, "Open settings")],
+      ["test", s.test_event, "Send a test event", "Checks that Pinterest accepts your ad account id and token. Nothing shows in your reports.",
+       el("s-button", { id: "setup-test-button", disabled: !s.connected }, "Send test event")],
+      ["pixel", pixelDone, "Add the Pinterest Tag pixel",
+       state.pixel ? "Lets Pinterest count each purchase once when its Tag sees it too." :
+         "Lets Pinterest count each purchase once when its Tag sees it too. This step is checked once your pixel reports a purchase.",
+       el("s-button", { "data-scroll": "pixel" }, "Show the code")],
+      ["order", s.first_order, "First order delivered", "Place a test order in your store, or wait for your next order. It appears below once Pinterest accepts it.", null],
+    ];
+    const done = steps.filter((step) => step[1]).length;
+    const section = document.getElementById("setup");
+    section.hidden = done === steps.length;
+    section.dataset.done = String(done);
+    document.getElementById("setup-progress").textContent = `${done} of ${steps.length} steps done`;
+    document.getElementById("setup-steps").replaceChildren(...steps.map(([key, ok, title, text, button], i) =>
+      el("li", { class: "pb-step", "data-step": key, "data-done": ok ? "true" : "false" },
+        el("span", { class: "pb-step-mark", "aria-hidden": "true" }, ok ? "✓" : String(i + 1)),
+        el("div", { class: "pb-step-body" },
+          el("strong", {}, title, el("span", { class: "pb-visually-hidden" }, ok ? " (done)" : " (to do)")),
+          el("p", {}, text), ok ? null : button))));
+    const test = document.getElementById("setup-test-button");
+    if (test) test.addEventListener("click", (e) => sendTest(e.currentTarget));
+    for (const button of section.querySelectorAll("[data-go]")) {
+      button.addEventListener("click", () => { window.location.href = appUrl("/settings", button.dataset.go); });
+    }
+    for (const button of section.querySelectorAll("[data-scroll]")) {
+      button.addEventListener("click", () => document.getElementById(button.dataset.scroll).scrollIntoView({ behavior: "smooth" }));
+    }
+  }
+
+  async function sendTest(button) {
+    if (state.testing) return;  // the guide redraws its buttons on refresh; one test at a time
+    state.testing = true;
+    await busy(button, async () => {
+      const result = await api("POST", "/api/settings/verify");
+      if (result.status === 0 || result.status >= 500) { toast(failureText(result), true); return; }
+      toast(result.data.message || "No answer.", !result.data.ok);
+      await refresh();
+    }).finally(() => { state.testing = false; });
+  }
+
+  // -- numbers -----------------------------------------------------------------------------------
+  function renderMetrics(stats, health) {
+    const t = stats.totals, p50 = stats.latency.p50_seconds;
+    const items = [
+      ["received", "Orders received", t.orders_received], ["delivered", "Delivered", t.delivered],
+      ["waiting", "Waiting now", health ? health.waiting : t.pending], ["failed", "Failed", t.failed],
+      ["skipped", "Skipped", t.skipped],
+      ["delay", "Typical time to Pinterest", p50 === null ? "—" : p50 < 90 ? Math.round(p50) + " s" : Math.round(p50 / 60) + " min"],
+    ];
+    document.getElementById("metrics").replaceChildren(...items.map(([key, label, value]) =>
+      el("div", { class: "pb-metric", "data-key": key }, el("span", { class: "pb-metric-label" }, label),
+         el("strong", { class: "pb-metric-value" }, String(value)))));
+  }
+
+  function dayLabel(day, opts) {
+    return new Date(day + "T12:00:00Z").toLocaleDateString(undefined, { timeZone: "UTC", ...opts });
+  }
+
+  function renderChart(stats) {
+    const daily = stats.daily;
+    const max = Math.max(1, ...daily.map((d) => d.orders_received));
+    const empty = daily.every((d) => d.orders_received === 0);
+    const columns = daily.map((d) => {
+      const parts = SERIES.filter(([key]) => d[key] > 0).map(([key]) =>
+        el("span", { class: "pb-seg pb-" + key, style: `flex-grow: ${d[key]}` }));
+      const summary = `${dayLabel(d.day, { month: "short", day: "numeric" })}: ${d.orders_received} received, ` +
+        SERIES.map(([key, label]) => `${d[key]} ${label.toLowerCase()}`).join(", ");
+      return el("div", { class: "pb-col", title: summary, "data-day": d.day },
+        el("span", { class: "pb-total" }, d.orders_received ? String(d.orders_received) : ""),
+        el("span", { class: "pb-stack", style: `height: ${(d.orders_received / max) * 100}%` }, ...parts),
+        el("span", { class: "pb-x" }, dayLabel(d.day, { day: "numeric" })));
+    });
+    const chart = document.getElementById("chart");
+    chart.replaceChildren(el("div", { class: "pb-bars", "aria-hidden": "true" }, ...columns));
+    const t = stats.totals;
+    chart.setAttribute("aria-label", `Orders per day, last ${daily.length} days: ${t.orders_received} received, ` +
+      `${t.delivered} delivered, ${t.pending} waiting, ${t.failed} failed, ${t.skipped} skipped.`);
+    chart.dataset.empty = String(empty);
+    document.getElementById("legend").replaceChildren(...SERIES.map(([key, label]) =>
+      el("span", {}, el("i", { class: "pb-swatch pb-" + key }), label)));
+    const range = `${dayLabel(daily[0].day, { month: "short", day: "numeric" })} to ` +
+      `${dayLabel(daily[daily.length - 1].day, { month: "short", day: "numeric" })}.`;
+    const notes = [range, empty ? "No orders in the last 14 days yet. They appear here as Shopify sends them."
+                         : "Each bar is the orders Shopify sent to Pinbridge that day, by what happened to them."];
+    if (t.recovered) notes.push(`${plural(t.recovered, "order")} never arrived from Shopify on time and were found by checking Shopify directly.`);
+    notes.push(stats.timezone && stats.timezone !== "UTC" ? `Days in your store's time zone (${stats.timezone}).`
+                                                           : "Days in UTC.");
+    document.getElementById("chart-note").textContent = notes.join(" ");
+  }
+
+  function renderCoverage(coverage) {
+    const rows = Object.entries(COVERAGE).map(([key, label]) => {
+      const share = coverage.share[key];
+      const percent = share === null || share === undefined ? null : Math.round(share * 100);
+      return el("div", { class: "pb-coverage-row", "data-key": key }, el("span", { class: "pb-coverage-label" }, label),
+                el("span", { class: "pb-track" }, el("span", { class: "pb-fill", style: `width: ${percent || 0}%` })),
+                el("span", { class: "pb-coverage-value" }, percent === null ? "—" : percent + "%"));
+    });
+    const note = coverage.delivered ? `Based on ${plural(coverage.delivered, "delivered order")}.` : "Shown once orders are delivered.";
+    document.getElementById("coverage").replaceChildren(...rows, el("p", { class: "pb-note" }, note));
+  }
+
+  function detailsCell(ev) {
+    const reason = ev.reason || (ev.status === "delivered" ? "Accepted by Pinterest" : ev.status === "pending" ? "About to be sent" : "—");
+    const cell = el("div", { class: "pb-reason" }, el("span", {}, reason));
+    const pinterest = ev.pinterest_message || ev.warning;
+    if (pinterest && pinterest !== reason) {
+      cell.append(el("details", { class: "pb-words" }, el("summary", {}, "Pinterest's answer"), el("p", {}, pinterest)));
+    }
+    return cell;
+  }
+
+  function renderEvents(events) {
+    const box = document.getElementById("events");
+    if (!events.length) {
+      box.replaceChildren(el("p", { class: "pb-empty" }, state.filter ? "No orders with this status." :
+        "No orders yet. They appear here as they come in, and so do test events."));
+      return;
+    }
+    const head = el("s-table-header-row", {}, ...["Order", "Status", "Value", "Details"].map((t) => el("s-table-header", {}, t)));
+    const rows = events.map((ev) => {
+      const [tone, label] = STATUS[ev.status] || ["neutral", ev.status];
+      const name = el("div", {}, el("span", { class: "pb-nowrap" }, ev.order_name || "—"));
+      if (ev.test) name.append(" ", el("s-badge", {}, "Test"));
+      name.append(el("div", { class: "pb-sub" }, when(ev.received_at)));
+      return el("s-table-row", { "data-status": ev.status },
+        el("s-table-cell", {}, name), el("s-table-cell", {}, el("s-badge", { tone }, label)),
+        el("s-table-cell", {}, el("span", { class: "pb-nowrap" }, ev.value ? `${ev.value} ${ev.currency || ""}` : "—")),
+        el("s-table-cell", {}, detailsCell(ev)));
+    });
+    box.replaceChildren(el("s-table", {}, head, el("s-table-body", {}, ...rows)));
+  }
+
+  function renderDataRequests(requests) {
+    const box = document.getElementById("data-requests");
+    if (!requests.length) { box.replaceChildren(el("p", { class: "pb-empty" }, "No customer data requests.")); return; }
+    box.replaceChildren(el("ul", { class: "pb-requests" }, ...requests.map((r) => el("li", {},
+      `${new Date(r.received_at).toLocaleDateString(undefined, { dateStyle: "medium" })}: a customer asked about ` +
+      `${plural(r.orders_requested, "order")}. Pinbridge holds ${plural(r.events_held, "record")} about them, all hashed.`))));
+  }
+
+  // -- pixel -------------------------------------------------------------------------------------
+  function renderPixel() {
+    const p = state.pixel, s = state.settings;
+    const card = document.getElementById("pixel-card");
+    if (p && p.reported) {
+      card.replaceChildren(el("div", { class: "pb-card", "data-reported": "true" },
+        el("strong", {}, "Counted once"),
+        el("p", {}, `The Tag reported ${p.tag_same_id} of ${plural(p.purchases, "purchase")} in the last ${p.window_days} days with the same id` +
+          (p.last_reported_at ? `, most recently ${ago(p.last_reported_at)}.` : ".")),
+        p.advice ? el("p", { class: "pb-sub" }, p.advice) : null));
+    } else {
+      card.replaceChildren(el("p", { class: "pb-note", "data-reported": "false" }, p ?
+        "Your pixel hasn't reported a purchase yet. Once it does, this section shows how many purchases Pinterest counts once." :
+        "Once the pixel is installed, Pinterest sees each purchase from the browser and from Pinbridge, and counts it once."));
+    }
+    const tagField = document.getElementById("tag-id");
+    const tag = (tagField.value || "").trim().replace(/[^0-9]/g, "");
+    let code = p && p.snippet ? p.snippet : initial.snippets[`${s.event_id_source}|${s.value_mode}`];
+    if (tag) code = code.replace(initial.tag_placeholder, tag);
+    document.getElementById("snippet").textContent = code;
+    document.getElementById("snippet-advice").textContent = initial.snippet_advice[s.event_id_source] || "";
+  }
+
+  async function loadPixel() {
+    const result = await api("GET", "/api/pixel");
+    state.pixel = result.status === 200 ? result.data : null;  // 404 until the pixel report exists
+    if (state.pixel && state.pixel.tag_id) {
+      const field = document.getElementById("tag-id");
+      if (!field.value) field.value = state.pixel.tag_id;
+    }
+  }
+
+  // -- refresh -----------------------------------------------------------------------------------
+  async function refresh() {
+    const [stats, events, overview] = await Promise.all([
+      api("GET", "/api/stats?days=14"),
+      api("GET", "/api/events?limit=10" + (state.filter ? "&status=" + state.filter : "")),
+      api("GET", "/api/status"),
+      loadPixel(),
+    ]);
+    const failed = [stats, events, overview].find((r) => r.failed);
+    const error = document.getElementById("request-error");
+    error.hidden = !failed;
+    if (failed) document.getElementById("request-error-text").textContent = failureText(failed) + " The numbers below may be out of date.";
+    if (overview.status === 200) { state.overview = overview.data; renderStatus(overview.data); renderDataRequests(overview.data.data_requests); }
+    if (stats.status === 200) { state.stats = stats.data; renderChart(stats.data); renderCoverage(stats.data.coverage); }
+    renderMetrics(state.stats, state.overview.health);
+    if (events.status === 200) renderEvents(events.data.events);
+    renderSetup(state.overview);
+    renderPixel();
+    document.body.dataset.refreshed = String(Date.now());
+  }
+
+  function wire() {
+    document.getElementById("status-action").addEventListener("click", statusAction);
+    document.getElementById("event-filter").addEventListener("change", (e) => { state.filter = e.currentTarget.value; refresh(); });
+    document.getElementById("retry-button").addEventListener("click", (e) => busy(e.currentTarget, async () => {
+      const result = await api("POST", "/api/events/retry", {});
+      if (result.failed) { toast(failureText(result), true); return; }
+      toast(result.data.retried ? `${plural(result.data.retried, "order")} will be sent again.` :
+        `No failed orders from the last ${initial.max_age_hours} hours to retry.`);
+      await refresh();
+    }));
+    const tag = document.getElementById("tag-id");
+    tag.addEventListener("input", renderPixel);
+    tag.addEventListener("change", renderPixel);
+    document.getElementById("copy-button").addEventListener("click", async () => {
+      const ok = await navigator.clipboard.writeText(document.getElementById("snippet").textContent).then(() => true, () => false);
+      toast(ok ? "Code copied" : "Couldn't copy: select the code and copy it by hand.", !ok);
+    });
+    // Keep the numbers current while the page is open and visible.
+    setInterval(() => { if (document.visibilityState === "visible") refresh(); }, initial.poll_seconds * 1000);
+    document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") refresh(); });
+  }
+
+  ready(() => {
+    wire();
+    if (initial.settings.tag_id) document.getElementById("tag-id").value = initial.settings.tag_id;
+    renderStatus(initial);
+    renderMetrics(initial.stats, initial.health);
+    renderChart(initial.stats);
+    renderCoverage(initial.stats.coverage);
+    renderEvents(initial.events);
+    renderDataRequests(initial.data_requests);
+    renderSetup(initial);
+    renderPixel();
+    document.body.dataset.ready = "true";
+    loadPixel().then(() => { renderSetup(state.overview); renderPixel(); });
   });
-  box.replaceChildren(el("s-table", {}, head, el("s-table-body", {}, ...rows)));
-}
-
-function renderDataRequests(requests) {
-  const box = document.getElementById("data-requests");
-  if (!requests.length) { box.replaceChildren(el("p", { class: "pb-empty" }, "No customer data requests.")); return; }
-  box.replaceChildren(el("ul", { class: "pb-requests" }, ...requests.map((r) => el("li", {},
-    `${new Date(r.received_at).toLocaleDateString(undefined, { dateStyle: "medium" })}: ` +
-    `${r.orders_requested} order(s) asked about, ${r.events_held} event(s) held, all hashed.`))));
-}
-
-function renderSnippet() {
-  const s = state.settings;
-  const tag = document.getElementById("tag-id").value.trim().replace(/[^0-9A-Za-z_-]/g, "");
-  const code = initial.snippets[`${s.event_id_source}|${s.value_mode}`];
-  document.getElementById("snippet").textContent = code.replace(initial.tag_placeholder, tag || initial.tag_placeholder);
-  document.getElementById("snippet-advice").textContent = initial.snippet_advice[s.event_id_source];
-}
-
-async function refresh() {
-  const [stats, events, overview] = await Promise.all([
-    api("GET", "/api/stats?days=14"),
-    api("GET", "/api/events?limit=10" + (state.filter ? "&status=" + state.filter : "")),
-    api("GET", "/api/status"),
-  ]);
-  if (stats.status === 200) { renderMetrics(stats.data); renderChart(stats.data.daily); renderCoverage(stats.data.coverage); }
-  if (events.status === 200) renderEvents(events.data.events);
-  if (overview.status === 200) { renderBanner(overview.data); renderDataRequests(overview.data.data_requests); }
-}
-
-// -- wiring --------------------------------------------------------------------------------------
-function wire() {
-  document.getElementById("save-button").addEventListener("click", () => saveConnection());
-  document.getElementById("test-button").addEventListener("click", () => verify());
-  for (const name of FLAGS) field(name).addEventListener("change", (e) => save({ [name]: e.currentTarget.checked }));
-  for (const name of CHOICES) field(name).addEventListener("change", (e) => save({ [name]: e.currentTarget.value }));
-  document.getElementById("event-filter").addEventListener("change", (e) => { state.filter = e.currentTarget.value; refresh(); });
-  document.getElementById("retry-button").addEventListener("click", async () => {
-    const { data } = await api("POST", "/api/events/retry", {});
-    toast(data.retried ? `${data.retried} event(s) will be sent again.` : "No failed events to retry.");
-    await refresh();
-  });
-  document.getElementById("tag-id").addEventListener("input", renderSnippet);
-  document.getElementById("tag-id").addEventListener("change", renderSnippet);
-  document.getElementById("copy-button").addEventListener("click", async () => {
-    await navigator.clipboard.writeText(document.getElementById("snippet").textContent).catch(() => null);
-    toast("Code copied");
-  });
-}
-
-function start() {
-  wire();
-  renderBanner(initial);
-  renderMetrics(initial.stats);
-  renderChart(initial.stats.daily);
-  renderCoverage(initial.stats.coverage);
-  renderEvents(initial.events);
-  renderDataRequests(initial.data_requests);
-  renderSnippet();
-  document.body.dataset.ready = "true";
-}
-
-if (window.customElements && customElements.whenDefined) {
-  // Let Polaris upgrade the form controls first, so their value/checked properties exist.
-  Promise.race([customElements.whenDefined("s-text-field"), new Promise((r) => setTimeout(r, 1500))]).then(start);
-} else {
-  start();
-}
+})();

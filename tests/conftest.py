@@ -10,6 +10,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -180,7 +181,7 @@ def webhook_headers(body: bytes, topic: str = "orders/create", shop: str = SHOP,
         "X-Shopify-Shop-Domain": shop,
         "X-Shopify-API-Version": "2026-10",
         "X-Shopify-Webhook-Id": webhook_id or str(uuid.uuid4()),
-        "X-Shopify-Triggered-At": "2026-11-20T10:00:00.000Z",
+        "X-Shopify-Triggered-At": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z"),
     }
 
 

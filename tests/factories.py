@@ -56,7 +56,9 @@ def web_order(**overrides: Any) -> dict[str, Any]:
         "client_details": {"browser_ip": "203.0.113.10", "user_agent": "Mozilla/5.0 (iPhone) TestAgent",
                            "accept_language": "en-US"},
         "landing_site": "/products/mug?utm_source=pinterest&epik=dj0yJnU9TESTCLICKID",
-        "order_status_url": f"https://demo-store.myshopify.com/orders/{n:032x}/authenticate?key=fake",
+        # A custom storefront domain names no shop, so tests may post one order body for any of their shops
+        # (a *.myshopify.com host here must match X-Shopify-Shop-Domain).
+        "order_status_url": f"https://shop.example/orders/{n:032x}/authenticate?key=fake",
         "note_attributes": [],
         "discount_codes": [{"code": "WELCOME10", "amount": "10.00", "type": "fixed_amount"}],
         "line_items": [

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from app import crypto
-from app.models import DailyStat, Event, PinterestSettings, db, now_utc
+from app.models import DailyStat, Event, PinterestSettings, ShopDeliveryState, db, now_utc
 from app.settings import get_or_create_shop
 from tests.conftest import API_KEY, SHOP
 from tests.event_rows import add_event
@@ -154,14 +155,33 @@ def test_rejected_token_pauses_and_a_later_success_resumes(client: FlaskClient, 
     pinterest.reject_token("pina_test_token_0001", status=401, message="Authentication failed.")
     body = client.post("/api/settings/verify", headers=bearer()).get_json()
     assert body == {**body, "ok": False, "outcome": "rejected_token",
-                    "message": "Pinterest rejected the token: Authentication failed."}
+                    "message": "Pinterest didn't accept the access token. Create a new conversion access token "
+                               "in Pinterest Ads Manager, paste it here and save.",
+                    "pinterest_message": "Authentication failed."}
     assert _settings().paused and _settings().connection_message == "Authentication failed."
     health = client.get("/api/status", headers=bearer()).get_json()["health"]
-    assert health["state"] == "paused"
-    assert health["message"].startswith('Pinterest rejected the token: "Authentication failed". Orders are kept')
+    assert health["state"] == "paused" and health["reason"] == "token"
+    assert health["message"].startswith("Pinterest no longer accepts your conversion access token.")
+    assert health["action"] == {"label": "Update access token", "target": "access_token"}
+    assert health["pinterest_message"] == "Authentication failed."
     pinterest.accept_token("pina_test_token_0001")
     assert client.post("/api/settings/verify", headers=bearer()).get_json()["ok"] is True
     assert not _settings().paused
+    assert client.get("/api/status", headers=bearer()).get_json()["health"]["state"] == "working"
+
+
+def test_a_403_points_at_the_ad_account_not_the_token(client: FlaskClient, configure_shop: Any,
+                                                      pinterest: PinterestStandin) -> None:
+    configure_shop(ad_account_id="549755885175")
+    pinterest.reject_token("pina_test_token_0001", status=403, message="Not authorized to access ad account.")
+    body = client.post("/api/settings/verify", headers=bearer()).get_json()
+    assert body["outcome"] == "refused_ad_account"
+    assert "isn't allowed to send conversions for ad account 549755885175" in body["message"]
+    assert body["pinterest_message"] == "Not authorized to access ad account."
+    health = client.get("/api/status", headers=bearer()).get_json()["health"]
+    assert health["state"] == "paused" and health["reason"] == "ad_account"
+    assert health["action"] == {"label": "Check ad account id", "target": "ad_account_id"}
+    assert "ad account id is wrong" in health["message"]
 
 
 def test_unreachable_pinterest_is_reported_and_changes_nothing(client: FlaskClient, configure_shop: Any,
@@ -169,11 +189,12 @@ def test_unreachable_pinterest_is_reported_and_changes_nothing(client: FlaskClie
     configure_shop()
     pinterest.set_mode("unavailable")
     body = client.post("/api/settings/verify", headers=bearer()).get_json()
-    assert body["outcome"] == "unavailable" and body["message"].startswith("Pinterest could not be reached")
+    assert body["outcome"] == "unavailable"
+    assert body["message"] == ("Pinterest is having trouble on its side. Try the test again in a minute; "
+                               "orders are kept meanwhile.")
     assert _settings().connection_status == "unknown"
 
 
-# -- stats and events --------------------------------------------------------------------------
 def test_stats_count_per_day_with_coverage_and_latency(client: FlaskClient) -> None:
     shop = get_or_create_shop(SHOP)
     now = now_utc()
@@ -215,7 +236,7 @@ def test_events_list_has_no_personal_data_and_filters(client: FlaskClient) -> No
     assert len(events) == 2
     assert set(events[0]) == {"event_id", "order_name", "source", "status", "test", "value", "currency",
                               "message", "error_code", "match_keys", "attempts", "received_at",
-                              "delivered_at", "next_attempt_at"}
+                              "delivered_at", "next_attempt_at", "reason", "pinterest_message", "warning"}
     assert "c" * 64 not in str(events) and "e" * 64 not in str(events)
     failed = client.get("/api/events?status=failed&limit=5", headers=bearer()).get_json()["events"]
     assert [e["message"] for e in failed] == ["Invalid parameter."]
@@ -251,7 +272,9 @@ def test_retry_moves_failed_events_back_to_pending_for_this_shop_only(client: Fl
     ({"configured": True, "enabled": False}, "disabled"),
     ({"configured": True, "connection_status": "ok"}, "working"),
     ({"configured": True, "connection_status": "rejected"}, "paused"),
-    ({"configured": True, "connection_status": "ok", "late": True}, "delayed"),
+    ({"configured": True, "connection_status": "ok", "late": True}, "delayed"),     # nothing picked it up
+    ({"configured": True, "connection_status": "ok", "failing": 90}, "delayed"),    # 90 s of 503s
+    ({"configured": True, "connection_status": "ok", "failing": 20}, "working"),    # a blip, not yet
 ])
 def test_status_banner_states(client: FlaskClient, configure_shop: Any, setup: dict[str, Any],
                               state: str) -> None:
@@ -261,11 +284,60 @@ def test_status_banner_states(client: FlaskClient, configure_shop: Any, setup: d
         if setup.get("late"):
             add_event(shop.id, status="pending", available_at=now_utc() - timedelta(hours=1),
                       error_message="Pinterest did not answer in time.")
+        if setup.get("failing"):
+            since = now_utc() - timedelta(seconds=setup["failing"])
+            add_event(shop.id, status="pending", available_at=now_utc() + timedelta(seconds=30))
+            db.session.add(ShopDeliveryState(shop_id=shop.id, consecutive_failures=4, failure_class="pinterest",
+                                             failure_message="Service Unavailable", failing_since=since,
+                                             last_failure_at=now_utc()))
         db.session.commit()
     health = client.get("/api/status", headers=bearer()).get_json()["health"]
     assert health["state"] == state
     if state == "delayed":
-        assert "Pinterest did not answer in time." in health["message"]
+        assert health["waiting"] == 1
+        assert "1 order is waiting and will be sent automatically." in health["message"]
+        assert health["since"] is not None
+    if setup.get("failing") == 90:
+        assert health["message"].startswith("Pinterest is having trouble on its side.")
+        assert health["pinterest_message"] == "Service Unavailable"
+
+
+def test_waiting_orders_are_counted_and_expiry_is_announced(client: FlaskClient, configure_shop: Any) -> None:
+    shop = configure_shop(enabled=False)
+    now = now_utc()
+    add_event(shop.id, status="pending", received_at=now - timedelta(hours=60))   # expires in 12 h
+    add_event(shop.id, status="pending", received_at=now - timedelta(hours=2))
+    db.session.commit()
+    health = client.get("/api/status", headers=bearer()).get_json()["health"]
+    assert health["state"] == "disabled" and health["waiting"] == 2
+    assert "2 orders received while off are held and will be sent when you turn it back on." in health["message"]
+    assert health["expiring"]["count"] == 1 and health["max_age_hours"] == 72
+    expires = datetime.fromisoformat(health["expiring"]["at"].replace("Z", "+00:00"))
+    assert abs((expires - (now + timedelta(hours=12))).total_seconds()) < 5
+    totals = client.get("/api/stats?days=7", headers=bearer()).get_json()["totals"]
+    assert totals["pending"] == 2
+
+
+def test_days_follow_the_shop_time_zone(client: FlaskClient) -> None:
+    shop = get_or_create_shop(SHOP)
+    db.session.add(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0, iana_timezone="Pacific/Auckland"))
+    late_utc = now_utc().replace(hour=23, minute=30, second=0, microsecond=0) - timedelta(days=2)
+    add_event(shop.id, received_at=late_utc)  # 23:30 UTC is the next morning in Auckland
+    db.session.commit()
+    body = client.get("/api/stats?days=7", headers=bearer()).get_json()
+    assert body["timezone"] == "Pacific/Auckland"
+    local_day = late_utc.astimezone(ZoneInfo("Pacific/Auckland")).date().isoformat()
+    assert [r["day"] for r in body["daily"] if r["orders_received"]] == [local_day]
+
+
+def test_failed_orders_carry_a_readable_reason_and_pinterest_words(client: FlaskClient) -> None:
+    shop = get_or_create_shop(SHOP)
+    add_event(shop.id, status="failed", error_code="failed",
+              error_message="Invalid parameter: custom_data.contents[1].item_price is required.")
+    db.session.commit()
+    [event] = client.get("/api/events?status=failed", headers=bearer()).get_json()["events"]
+    assert event["reason"] == "Line 2 has no price."
+    assert event["pinterest_message"] == "Invalid parameter: custom_data.contents[1].item_price is required."
 
 
 def test_api_key_is_the_audience(client: FlaskClient) -> None:

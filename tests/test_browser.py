@@ -7,7 +7,9 @@ test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -18,7 +20,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app.models import Event, db, now_utc
+from app import home
+from app.models import Event, ShopDeliveryState, db, now_utc
 from app.settings import get_or_create_shop
 from tests.conftest import SHOP
 from tests.jwt_helpers import ShopifyTokenEndpoint, session_token, use_session_secrets
@@ -84,14 +87,19 @@ def _stand_in_cdn(tab: Page) -> None:
 def _seed_history(shop_domain: str = SHOP) -> None:
     """Fourteen days of made-up orders: mostly delivered, a few failed or skipped."""
     shop = get_or_create_shop(shop_domain)
+    db.session.merge(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0,
+                                       last_success_at=now_utc() - timedelta(minutes=4)))
     now = now_utc()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     per_day = [3, 5, 2, 6, 4, 7, 5, 3, 8, 6, 4, 5, 7, 4]
     keys = ["em ph ip_ua address", "em ip_ua click_id", "em ph address", "ip_ua", "em ph ip_ua click_id address"]
     number = 1000
     for back, count in enumerate(reversed(per_day)):
         for i in range(count):
             number += 1
-            received = now - timedelta(days=back, hours=i + 1)
+            # Spread over the part of each UTC day that has passed today, so every order stays on its own day
+            # of the 14-day chart whatever the hour the suite runs at.
+            received = today - timedelta(days=back) + (now - today) * (i + 1) / (count + 1)
             failed = back in (3, 9) and i == 0
             skipped = back == 6 and i == 1
             db.session.add(Event(
@@ -102,17 +110,42 @@ def _seed_history(shop_domain: str = SHOP) -> None:
                 error_message="Invalid parameter: custom_data.contents[0].item_price." if failed else None,
                 skip_reason="no email or browser IP/user agent to match the buyer" if skipped else None,
                 received_at=received, available_at=received,
-                delivered_at=None if failed or skipped else received + timedelta(seconds=35 + i * 7),
+                delivered_at=None if failed or skipped else min(received + timedelta(seconds=35 + i * 7), now),
             ))
     db.session.commit()
 
 
-def _open(page: Page, base_url: str, name: str | None = None) -> None:
-    page.goto(f"{base_url}/?embedded=1&shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtby1zdG9yZQ"
+def _open(page: Page, base_url: str, name: str | None = None, path: str = "/") -> None:
+    page.goto(f"{base_url}{path}?embedded=1&shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtby1zdG9yZQ"
               f"&id_token={session_token()}")
     expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    _axe(page)
     if name:
         _shot(page, name)
+
+
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _axe(page: Page) -> None:
+    """axe-core inside the page: no serious or critical accessibility finding."""
+    if not AXE.exists():
+        pytest.fail("axe-core is missing: run make test, which installs node_modules")
+    page.add_script_tag(content=AXE.read_text())
+    violations = page.evaluate("""async () => (await axe.run(document, { resultTypes: ["violations"] }))
+        .violations.filter((v) => v.impact === "serious" || v.impact === "critical")
+        .map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`)""")
+    assert violations == []
+
+
+def _phone(page: Page, name: str) -> None:
+    """The same page at 390 px wide, as on a phone."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(150)
+    assert page.evaluate("() => document.documentElement.scrollWidth") <= 390
+    _axe(page)
+    _shot(page, name)
+    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def _shot(page: Page, name: str) -> None:
@@ -128,52 +161,228 @@ def _settings() -> Any:
     return get_or_create_shop(SHOP).settings
 
 
-def test_merchant_configures_and_checks_the_connection(
-    live_server: str, page: Page, pinterest: PinterestStandin, database_url: str
-) -> None:
-    _seed_history()
-    _open(page, live_server, "home-not-configured")
-    expect(page.locator("#status-banner")).to_have_attribute("data-state", "not_configured")
-    expect(page.locator("#chart svg rect.pb-bar")).to_have_count(14 * 3)
+def _banner(page: Page) -> Any:
+    return page.locator("#status-banner")
 
-    # A bad ad account id is refused field by field and nothing is saved.
+
+def test_first_open_shows_the_setup_guide_and_an_empty_chart(live_server: str, page: Page) -> None:
+    _open(page, live_server, "1-first-open")
+    expect(_banner(page)).to_have_attribute("data-state", "not_configured")
+    expect(_banner(page)).to_have_attribute("heading", "Connect Pinterest to start")
+    expect(page.locator("#setup-progress")).to_have_text("0 of 4 steps done")
+    expect(page.locator(".pb-step")).to_have_text([
+        re.compile("Connect Pinterest"), re.compile("Send a test event"), re.compile("Add the Pinterest Tag pixel"),
+        re.compile("First order delivered")])
+    expect(page.locator("#setup-test-button")).to_have_attribute("disabled", "")
+    expect(page.locator("#chart-note")).to_contain_text("No orders in the last 14 days yet.")
+    expect(page.locator("#events")).to_contain_text("No orders yet.")
+    _phone(page, "1-first-open-390")
+    page.locator("#status-action").click()
+    page.wait_for_url(re.compile(r"/settings\?.*#ad_account_id$"))
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+
+
+def test_settings_refuse_invalid_input_and_test_typed_credentials(
+    live_server: str, page: Page, pinterest: PinterestStandin
+) -> None:
+    _open(page, live_server, "2-settings-empty", path="/settings")
+    assert page.evaluate("() => window.__saveBar") == []
     page.locator("s-text-field[name=ad_account_id] input").fill("12ab")
-    page.locator("#save-button").click()
+    expect(page.locator("#settings-save-bar")).to_have_attribute("data-shown", "")
+    page.locator("#save-bar-save").click()
     expect(page.locator("s-text-field[name=ad_account_id]")).to_have_attribute(
         "error", "Enter the ad account id: digits only, at most 18.")
+    expect(page.locator("#form-error")).to_be_visible()
     assert _settings().ad_account_id is None
+    _shot(page, "3-settings-invalid")
 
+    # Typed but unsaved credentials: the button says it saves first, then tests what was saved.
     page.locator("s-text-field[name=ad_account_id] input").fill("549755885175")
     page.locator("s-password-field[name=access_token] input").fill(TOKEN)
-    page.locator("#save-button").click()
-    expect(page.locator("s-password-field[name=access_token]")).to_have_attribute("placeholder", "•••• 7f3a")
-    assert _settings().ad_account_id == "549755885175" and _settings().token_last4 == "7f3a"
-    assert page.locator("s-password-field[name=access_token] input").input_value() == ""
-
-    page.locator("#test-button").click()
-    expect(page.locator("#verify-result")).to_have_text("Pinterest accepted the test event.")
+    expect(page.locator("#test-button")).to_have_text("Save and send test event")
+    page.locator("#test-button").dblclick()  # a double click sends one test event, not two
+    expect(page.locator("#verify-text")).to_have_text("Pinterest accepted the test event.")
+    expect(page.locator("#settings-save-bar")).not_to_have_attribute("data-shown", "")
     sent = pinterest.wait_for_requests(1)
+    page.wait_for_timeout(300)
+    assert len(pinterest.requests) == 1
     assert sent[0].test and sent[0].token == TOKEN and sent[0].ad_account_id == "549755885175"
-    assert pinterest.violations == []
-    expect(page.locator("#status-banner")).to_have_attribute("data-state", "working")
-    first_row = page.locator("#events s-table-row").first
-    expect(first_row).to_contain_text("Test event")
-    expect(first_row).to_contain_text("Delivered")
+    assert _settings().ad_account_id == "549755885175" and _settings().token_last4 == "7f3a"
+    expect(page.locator("s-password-field[name=access_token]")).to_have_attribute("placeholder", "•••• 7f3a")
+    expect(page.locator("#test-button")).to_have_text("Send test event")
+    _axe(page)
+    _shot(page, "4-test-accepted")
+
+    # Refused: a plain sentence and the next step, with Pinterest's own words one click away.
+    pinterest.reject_token(TOKEN, status=401, message="Authentication failed.")
+    page.locator("#test-button").click()
+    expect(page.locator("#verify-text")).to_have_text(
+        "Pinterest didn't accept the access token. Create a new conversion access token in Pinterest Ads Manager, "
+        "paste it here and save.")
+    page.locator("#verify-words summary").click()
+    expect(page.locator("#verify-words p")).to_have_text("Authentication failed.")
+    _shot(page, "5-test-refused")
+
+    # Switches and choices wait for the save bar; Discard puts them back.
+    page.locator("s-switch[name=test_mode] input").check()
+    expect(page.locator("#settings-save-bar")).to_have_attribute("data-shown", "")
+    page.locator("#save-bar-discard").click()
+    expect(page.locator("#settings-save-bar")).not_to_have_attribute("data-shown", "")
+    assert page.locator("s-switch[name=test_mode] input").is_checked() is False
+    page.locator("s-select[name=event_id_source] select").select_option("checkout_token")
+    page.locator("#save-bar-save").click()
+    expect(page.locator("#settings-save-bar")).not_to_have_attribute("data-shown", "")
+    assert _settings().event_id_source == "checkout_token" and _settings().test_mode is False
+    _phone(page, "5-settings-390")
+
+
+def test_a_healthy_week(live_server: str, page: Page, configure_shop: Any) -> None:
+    configure_shop()
+    _seed_history()
+    settings = _settings()
+    settings.connection_status = "ok"
+    db.session.commit()
+    _open(page, live_server, "6-healthy-week")
+    expect(_banner(page)).to_have_attribute("data-state", "working")
+    expect(page.locator("#status-text")).to_contain_text("Orders are reaching Pinterest. Last order delivered")
+    expect(page.locator("#chart .pb-col")).to_have_count(14)
+    expect(page.locator("#metrics [data-key=received] .pb-metric-value")).to_have_text("69")
+    expect(page.locator("#metrics [data-key=failed] .pb-metric-value")).to_have_text("2")
+    expect(page.locator("#metrics [data-key=waiting] .pb-metric-value")).to_have_text("0")
+    # The setup guide is checked from real data: connected, tested, orders delivered; the pixel has not reported.
+    expect(page.locator(".pb-step[data-done=true]")).to_have_count(3)
+    expect(page.locator(".pb-step[data-step=pixel]")).to_have_attribute("data-done", "false")
     page.locator("#event-filter select").select_option("failed")
     expect(page.locator("#events s-table-row")).to_have_count(2)
-    expect(page.locator("#events s-table-row").first).to_contain_text("item_price")
+    first = page.locator("#events s-table-row").first
+    expect(first).to_contain_text("Line 1 has an invalid price.")
+    first.locator("summary").click()
+    expect(first.locator(".pb-words p")).to_have_text("Invalid parameter: custom_data.contents[0].item_price.")
+    for word in ("ip_ua", "exchange_error", "event(s)"):
+        assert word not in page.locator("body").inner_text()
+    _axe(page)
+    _shot(page, "6-healthy-week-failed-filter")
     page.locator("#event-filter select").select_option("")
-    expect(page.locator("#coverage .pb-coverage-row[data-key=em] .pb-coverage-value")).not_to_have_text("—")
+    _phone(page, "6-healthy-week-390")
 
-    # Switches and choices save as they change.
-    page.locator("s-switch[name=test_mode] input").check()
-    expect(page.locator("text=Saved").first).to_be_visible()
-    page.locator("s-select[name=event_id_source] select").select_option("checkout_token")
-    expect(page.locator("#snippet-advice")).to_contain_text("checkout token")
-    page.wait_for_function("() => window.__toasts.length >= 3")
-    settings = _settings()
-    assert settings.test_mode is True and settings.event_id_source == "checkout_token"
-    _shot(page, "home-working")
+
+def test_an_outage_turns_the_banner_within_one_refresh(
+    live_server: str, page: Page, configure_shop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(home, "POLL_SECONDS", 1)
+    shop = configure_shop()
+    _seed_history()
+    _open(page, live_server)
+    expect(_banner(page)).to_have_attribute("data-state", "working")
+    # Pinterest starts answering 503: five orders wait, the failures began three minutes ago.
+    now = now_utc()
+    for i in range(5):
+        db.session.add(Event(shop_id=shop.id, event_id=f"outage-{i}", source="order", order_name=f"#{2001 + i}",
+                             status="pending", value="30.00", currency="USD", received_at=now - timedelta(minutes=i),
+                             available_at=now + timedelta(minutes=2), error_code="unavailable",
+                             error_message="Service Unavailable"))
+    state = db.session.get(ShopDeliveryState, shop.id)
+    state.consecutive_failures, state.failure_class = 6, "pinterest"
+    state.failure_message, state.failing_since = "Service Unavailable", now - timedelta(minutes=3)
+    db.session.commit()
+    expect(_banner(page)).to_have_attribute("data-state", "delayed", timeout=10_000)  # no reload: it polls
+    expect(_banner(page)).to_have_attribute("heading", re.compile("^Sending delayed since "))
+    expect(page.locator("#status-text")).to_have_text(
+        "Pinterest is having trouble on its side. 5 orders are waiting and will be sent automatically.")
+    expect(page.locator("#metrics [data-key=waiting] .pb-metric-value")).to_have_text("5")
+    page.locator("#status-words summary").click()
+    expect(page.locator("#status-words p")).to_have_text("Service Unavailable")
+    _axe(page)
+    _shot(page, "7-outage")
+
+
+@pytest.mark.parametrize("status, reason, action, field", [
+    (401, "token", "Update access token", "access_token"),        # token revoked
+    (403, "ad_account", "Check ad account id", "ad_account_id"),  # token valid, wrong ad account
+])
+def test_paused_says_which_credential_and_leads_to_its_field(
+    live_server: str, page: Page, configure_shop: Any, pinterest: PinterestStandin,
+    status: int, reason: str, action: str, field: str
+) -> None:
+    configure_shop()
+    pinterest.reject_token("pina_test_token_0001", status=status, message="Refused by Pinterest.")
+    _open(page, live_server)
+    page.locator("#setup-test-button").click()
+    expect(_banner(page)).to_have_attribute("data-state", "paused")
+    expect(_banner(page)).to_have_attribute("data-reason", reason)
+    expect(page.locator("#status-action")).to_have_text(action)
+    text = page.locator("#status-text")
+    if reason == "token":
+        expect(text).to_contain_text("Pinterest no longer accepts your conversion access token.")
+    else:
+        expect(text).to_contain_text("doesn't allow it to send conversions for ad account 549755885175")
+    expect(text).to_contain_text("New orders will wait and be sent once this is fixed.")
+    _axe(page)
+    _shot(page, f"8-paused-{status}")
+    page.locator("#status-action").click()
+    page.wait_for_url(re.compile(rf"/settings\?.*#{field}$"))
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    page.wait_for_function(f"() => document.activeElement && document.activeElement.getAttribute('name') === '{field}'")
+    expect(page.locator("#paused-banner")).to_contain_text("New orders will wait and be sent once this is fixed.")
+    _axe(page)
+    _shot(page, f"8-paused-{status}-settings")
+
+
+def test_turning_off_asks_first_and_the_page_says_orders_are_held(
+    live_server: str, page: Page, configure_shop: Any
+) -> None:
+    shop = configure_shop()
+    _seed_history()
+    _open(page, live_server, path="/settings")
+    page.locator("s-switch[name=enabled] input").uncheck()
+    page.locator("#save-bar-save").click()
+    expect(page.locator("#confirm-off")).to_be_visible()
+    _shot(page, "9-confirm-off")
+    page.locator("#confirm-off-cancel").click()
+    assert _settings().enabled is True
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/api/settings" in r.url) as saving:
+        page.locator("#save-bar-save").click()
+        page.locator("#confirm-off-ok").click()
+    answer = saving.value
+    assert answer.status == 200, (answer.request.post_data, answer.text())
+    expect(page.locator("#settings-save-bar")).not_to_have_attribute("data-shown", "")
+    assert _settings().enabled is False
+    # Two orders arrive while off; one of them is 60 hours old and expires in 12 hours.
+    now = now_utc()
+    for i, age in enumerate((timedelta(hours=60), timedelta(minutes=10))):
+        db.session.add(Event(shop_id=shop.id, event_id=f"held-{i}", source="order", order_name=f"#{3001 + i}",
+                             status="pending", value="20.00", currency="USD", received_at=now - age,
+                             available_at=now - age))
+    db.session.commit()
+    _open(page, live_server, "10-off")
+    expect(_banner(page)).to_have_attribute("data-state", "disabled")
+    expect(page.locator("#status-text")).to_have_text(
+        "Pinbridge is not sending orders to Pinterest. 2 orders received while off are held and will be sent "
+        "when you turn it back on.")
+    expect(page.locator("#status-action")).to_have_text("Turn sending on")
+    expect(page.locator("#expiry-text")).to_contain_text("1 waiting order will expire")
+    expect(page.locator("#expiry-text")).to_contain_text("Turn sending back on to send them in time.")
+    expect(page.locator("#metrics [data-key=waiting] .pb-metric-value")).to_have_text("2")
+
+
+def test_pixel_installed_checks_the_step_and_shows_the_count(
+    live_server: str, page: Page, configure_shop: Any
+) -> None:
+    configure_shop()
+    report = {"snippet": "// custom pixel from the server\nanalytics.subscribe(\"checkout_completed\", () => {});",
+              "tag_id": "2613654212508", "reported": True, "last_reported_at": now_utc().isoformat(),
+              "window_days": 14, "purchases": 40, "tag_same_id": 37, "tag_different_id": 1, "with_click_id": 9,
+              "advice": "Three purchases were seen only by Pinbridge: usually shoppers who block the Tag."}
+    page.route("**/api/pixel", lambda route: route.fulfill(status=200, content_type="application/json",
+                                                            body=json.dumps(report)))
+    _open(page, live_server)
+    expect(page.locator(".pb-step[data-step=pixel]")).to_have_attribute("data-done", "true")
+    expect(page.locator("#pixel-card")).to_contain_text(
+        "The Tag reported 37 of 40 purchases in the last 14 days with the same id")
+    expect(page.locator("#snippet")).to_contain_text("custom pixel from the server")
+    _axe(page)
+    page.locator("#pixel").scroll_into_view_if_needed()
+    _shot(page, "11-pixel-installed")
 
 
 def test_pixel_snippet_fires_the_tag_with_the_server_event_id(
@@ -183,7 +392,7 @@ def test_pixel_snippet_fires_the_tag_with_the_server_event_id(
     _open(page, live_server)
     page.locator("s-text-field[name=tag_id] input").fill("2613654212508")
     code = page.locator("#snippet").text_content() or ""
-    assert 'pintrk("load", "2613654212508")' in code
+    assert '"tagId": "2613654212508"' in code
     queue = page.evaluate(
         """(code) => {
             const subscribers = {};
@@ -220,9 +429,28 @@ def test_page_inside_a_stand_in_admin_frame(live_server: str, page: Page, config
     page.goto("https://admin.shopify.com/store/demo-store/apps/pinbridge")
     frame = page.frame_locator("iframe#app")
     expect(frame.locator("body[data-ready=true]")).to_have_count(1)
-    frame.locator("#test-button").click()
-    expect(frame.locator("#verify-result")).to_contain_text("Pinterest rejected the token: Authentication failed.")
+    frame.locator("#setup-test-button").click()
     expect(frame.locator("#status-banner")).to_have_attribute("data-state", "paused")
+    expect(frame.locator("#status-text")).to_contain_text("Pinterest no longer accepts your conversion access token.")
     assert _settings().paused
     frame.locator("body").evaluate("() => window.scrollTo(0, 0)")
-    _shot(page, "admin-frame-rejected")
+    _shot(page, "12-admin-frame-paused")
+
+
+def test_failed_requests_are_shown_not_left_spinning(
+    live_server: str, page: Page, configure_shop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(home, "POLL_SECONDS", 1)
+    configure_shop()
+    _open(page, live_server, path="/settings")
+    page.route("**/api/settings/verify", lambda route: route.abort())
+    page.locator("#test-button").click()
+    expect(page.locator("#verify-text")).to_have_text(
+        "The test wasn't sent. Pinbridge couldn't be reached. Check your internet connection and try again.")
+    expect(page.locator("#test-button")).not_to_have_attribute("loading", "")
+    _open(page, live_server)
+    page.route("**/api/stats*", lambda route: route.fulfill(status=500, body="{}", content_type="application/json"))
+    expect(page.locator("#request-error")).to_be_visible(timeout=10_000)
+    expect(page.locator("#request-error-text")).to_have_text(
+        "Something went wrong on Pinbridge's side. Try again in a minute. The numbers below may be out of date.")
+    _shot(page, "13-request-failed")

@@ -79,3 +79,20 @@ def test_key_rotation_keeps_old_secrets_readable() -> None:
     assert crypto.decrypt(rotated, [new]) == "pina_test_token_0001"
     with pytest.raises(crypto.SecretUnreadable):
         crypto.decrypt(stored, [new])
+
+
+@pytest.mark.parametrize("keyless", [",", " , ", ",,,", "\t,\n"])
+@pytest.mark.parametrize("app_env", ["production", "development"])
+def test_a_key_list_without_a_key_stops_start_up(keyless: str, app_env: str, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ENCRYPTION_KEY holds no key"):
+        load_config({**PRODUCTION, "APP_ENV": app_env, "ENCRYPTION_KEY": keyless}, instance_dir=tmp_path)
+    assert not (tmp_path / "dev-secrets.env").exists()  # a key that was set badly is not silently replaced
+
+
+def test_a_bad_key_in_the_list_is_named_by_position_not_echoed(tmp_path: Path) -> None:
+    good = Fernet.generate_key().decode()
+    with pytest.raises(ConfigError, match="key 2 of 2 is not a Fernet key") as caught:
+        load_config({**PRODUCTION, "ENCRYPTION_KEY": f"{good},not-a-fernet-key"}, instance_dir=tmp_path)
+    assert "not-a-fernet-key" not in str(caught.value)
+    config = load_config({**PRODUCTION, "ENCRYPTION_KEY": f" {good} , "}, instance_dir=tmp_path)
+    assert config["ENCRYPTION_KEYS"] == [good]  # spaces and a trailing comma are harmless

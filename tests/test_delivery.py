@@ -11,7 +11,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app.delivery import Worker
-from app.models import Event, PinterestSettings, db, now_utc
+from app.models import Event, PinterestSettings, ShopDeliveryState, db, now_utc
 from tests.conftest import SHOP
 from tests.factories import completed_checkout, web_order
 from tests.standins.pinterest import PinterestStandin
@@ -300,11 +300,18 @@ def test_late_result_from_a_worker_that_lost_its_lease_is_ignored(
     assert db.session.scalar(select(Event.status)) == "delivered"
 
 
-def test_disabled_shop_sends_nothing_new(post_webhook: Any, configure_shop: Any, worker: Any) -> None:
-    configure_shop(enabled=False)
+def test_disabled_shop_holds_orders_and_sends_them_when_turned_back_on(
+        post_webhook: Any, configure_shop: Any, worker: Any) -> None:
+    shop = configure_shop(enabled=False)
     post_webhook(web_order())
     assert drain(worker()) == 0
-    assert set(statuses().values()) == {"skipped"}
+    assert set(statuses().values()) == {"pending"}
+    db.session.rollback()
+    shop = db.session.merge(shop)
+    shop.settings.enabled = True
+    db.session.commit()
+    assert drain(worker()) == 1
+    assert set(statuses().values()) == {"delivered"}
 
 
 def test_shop_is_the_one_in_the_header(post_webhook: Any) -> None:
@@ -312,3 +319,42 @@ def test_shop_is_the_one_in_the_header(post_webhook: Any) -> None:
     db.session.rollback()
     event = db.session.scalar(select(Event))
     assert event.shop.domain == SHOP
+
+
+def test_an_outage_is_recorded_per_shop_and_ends_with_the_next_delivery(
+        post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin, clock: Clock) -> None:
+    shop = configure_shop()
+    post_webhook(web_order())
+    pinterest.set_mode("unavailable")
+    w = worker()
+    drain(w)
+    clock.advance(3600)
+    drain(w)
+    db.session.rollback()
+    state = db.session.get(ShopDeliveryState, shop.id)
+    assert state.consecutive_failures == 2 and state.failure_class == "pinterest"
+    assert state.failing_since is not None and state.last_success_at is None
+    first_failure = state.failing_since
+    pinterest.set_mode("ok")
+    clock.advance(3600)
+    assert drain(w) == 1
+    db.session.rollback()
+    state = db.session.get(ShopDeliveryState, shop.id)
+    assert state.consecutive_failures == 0 and state.failure_class is None and state.failing_since is None
+    assert state.last_success_at is not None and state.last_success_at > first_failure
+
+
+@pytest.mark.parametrize("status, failure", [
+    (401, "token"),        # the token is revoked
+    (403, "ad_account"),   # the token may not use this ad account
+])
+def test_a_credentials_refusal_records_which_credential(
+        post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin,
+        status: int, failure: str) -> None:
+    shop = configure_shop()
+    pinterest.reject_token("pina_test_token_0001", status=status, message="Refused.")
+    post_webhook(web_order())
+    drain(worker())
+    db.session.rollback()
+    assert db.session.get(ShopDeliveryState, shop.id).failure_class == failure
+    assert set(statuses().values()) == {"pending"}

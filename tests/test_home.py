@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -44,10 +45,12 @@ def test_verified_load_renders_the_page_with_iframe_headers(client: FlaskClient)
 
 def test_page_never_contains_the_pinterest_token(client: FlaskClient, configure_shop: Any) -> None:
     configure_shop(access_token="pina_very_secret_token_9876")
-    response = _get(client, f"?shop={SHOP}&id_token={session_token()}")
+    response = client.get(f"/settings?shop={SHOP}&id_token={session_token()}")
     html = response.get_data(as_text=True)
     assert "pina_very_secret_token_9876" not in html
     assert "•••• 9876" in html
+    assert "pina_very_secret_token_9876" not in _get(client, f"?shop={SHOP}&id_token={session_token()}").get_data(
+        as_text=True)
     assert initial_data(response)["settings"]["access_token_last4"] == "9876"
 
 
@@ -106,19 +109,21 @@ def test_page_explains_pixel_dedup_per_event_id_source(client: FlaskClient, conf
     data = initial_data(_get(client, f"?shop={SHOP}&id_token={session_token()}"))
     assert data["settings"]["event_id_source"] == "checkout_token"
     assert 'analytics.subscribe("checkout_completed"' in data["snippets"]["checkout_token|subtotal"]
-    assert "const eventId = checkout.token;" in data["snippets"]["checkout_token|subtotal"]
-    assert "checkout.totalPrice" in data["snippets"]["cart_token|total"]
-    assert "Checkout token" in data["snippet_advice"]["cart_token"]
+    assert '"eventIdSource": "checkout_token"' in data["snippets"]["checkout_token|subtotal"]
+    assert '"valueMode": "total"' in data["snippets"]["cart_token|total"]
+    assert f'/pixel?shop={SHOP}' in data["snippets"]["cart_token|total"]
+    assert "counts each purchase once" in data["snippet_advice"]["cart_token"]
 
 
 def test_app_config_declares_scopes_topics_and_version() -> None:
-    """shopify.app.toml is what Shopify installs from: embedded, read_orders, every topic to /webhooks."""
+    """shopify.app.toml is what Shopify installs from: embedded, read-only scopes, every topic to /webhooks."""
     import tomllib
 
     from app.config import DEFAULTS, PROJECT_ROOT
 
     config = tomllib.loads((PROJECT_ROOT / "shopify.app.toml").read_text())
-    assert config["embedded"] is True and config["access_scopes"]["scopes"] == "read_orders"
+    assert config["embedded"] is True
+    assert config["access_scopes"]["scopes"] == "read_orders"
     assert config["webhooks"]["api_version"] == DEFAULTS["SHOPIFY_API_VERSION"]
     subscriptions = config["webhooks"]["subscriptions"]
     assert {s["uri"] for s in subscriptions} == {"/webhooks"}
@@ -126,3 +131,52 @@ def test_app_config_declares_scopes_topics_and_version() -> None:
     compliance = {t for s in subscriptions for t in s.get("compliance_topics", [])}
     assert topics == {"orders/create", "checkouts/create", "checkouts/update", "app/uninstalled"}
     assert compliance == {"customers/data_request", "customers/redact", "shop/redact"}
+
+
+def test_settings_page_is_verified_like_home_and_has_a_save_bar(client: FlaskClient) -> None:
+    response = client.get(f"/settings?shop={SHOP}&id_token={session_token()}")
+    assert response.status_code == 200
+    assert response.headers["Content-Security-Policy"] == FRAME_POLICY
+    html = response.get_data(as_text=True)
+    assert '<ui-save-bar id="settings-save-bar">' in html
+    assert '<a href="/settings">Settings</a>' in html and '<a href="/" rel="home">Home</a>' in html
+    assert 'name="ad_account_id"' in html and 'name="enabled"' in html
+    # Every setting the API offers has its field: order classes, the Tag id, what a consent refusal means.
+    for name in ("send_pos", "send_draft", "send_subscription", "send_other_channels", "tag_id"):
+        assert f'name="{name}"' in html, name
+    assert client.get(f"/settings?shop={SHOP}").status_code == 302  # no session token: the bounce
+
+
+def test_home_shows_status_and_numbers_not_the_mapping_options(client: FlaskClient) -> None:
+    html = _get(client, f"?shop={SHOP}&id_token={session_token()}").get_data(as_text=True)
+    assert 'id="status-banner"' in html and 'id="setup"' in html and 'id="metrics"' in html
+    assert 'name="event_id_source"' not in html and 'name="access_token"' not in html
+
+
+POLARIS = Path(__file__).resolve().parent.parent / "node_modules" / "@shopify" / "polaris-types" / "dist"
+
+
+@pytest.mark.skipif(not POLARIS.exists(), reason="npm packages not installed (make test installs them)")
+def test_only_polaris_elements_and_tones_that_exist() -> None:
+    """Every s-* element and every tone/variant the page uses is one @shopify/polaris-types declares."""
+    import json
+    import re
+
+    from app.config import PROJECT_ROOT
+
+    declared = {d["tagName"] for m in json.loads((POLARIS / "custom-elements.json").read_text())["modules"]
+                for d in m.get("declarations", []) if d.get("tagName")}
+    types = (POLARIS / "polaris.d.ts").read_text()
+    tones = set(re.findall(r"'([a-z-]+)'", re.search(r"type ToneKeyword = ([^;]+);", types).group(1)))
+    variants = set(re.findall(r"'([a-z]+)'", re.search(r"variant\?: ('auto' \| 'primary'[^;]+);", types).group(1)))
+    sources = "".join((PROJECT_ROOT / d / f).read_text() for d, f in [
+        ("templates", "home.html"), ("templates", "settings.html"), ("templates", "_layout.html"),
+        ("static", "home.js"), ("static", "settings.js"), ("static", "common.js")])
+    used = set(re.findall(r"<(s-[a-z-]+)", sources)) | set(re.findall(r'el\("(s-[a-z-]+)"', sources))
+    assert used and used <= declared
+    used_tones = set(re.findall(r'tone="([a-z]+)"', sources))
+    status_table = sources.split("const STATUS = {")[1].split("};")[0]
+    used_tones |= set(re.findall(r'\["(\w+)", "[A-Z][a-z]+"\]', status_table))  # [tone, label]
+    used_tones |= set(re.findall(r'\b\w+: "(\w+)"', sources.split("const TONE = {")[1].split("}")[0]))
+    assert used_tones and used_tones <= tones, used_tones - tones
+    assert set(re.findall(r'setAttribute\("variant", "(\w+)"\)', sources)) <= variants

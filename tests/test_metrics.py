@@ -107,7 +107,7 @@ def test_healthz_reports_the_database_and_the_newest_heartbeat(client: FlaskClie
     fresh = client.get("/healthz")
     assert fresh.status_code == 200
     assert fresh.get_json() | {"database_ms": 0} == {
-        "status": "degraded", "database": "ok", "database_ms": 0, "worker": "none",
+        "status": "degraded", "database": "ok", "database_ms": 0, "database_writes": "ok", "worker": "none",
         "worker_heartbeat_age_seconds": None, "worker_stale_after_seconds": 120}
     worker.run_once()
     alive = client.get("/healthz").get_json()

@@ -23,14 +23,17 @@ from jsonschema import Draft202012Validator
 from app.pinterest import (
     MAX_BATCH,
     MAX_MESSAGE_CHARS,
+    AdAccountRefused,
     BatchRejected,
     CredentialsRejected,
     EventResult,
     PinterestClient,
     PinterestError,
+    TokenRejected,
     Unavailable,
     parse_retry_after,
 )
+from app.retry import MAX_RETRY_AFTER
 from tests.standins.pinterest import PinterestStandin, check_body, request_validator, sample_event
 
 TOKEN = "pina_test_token_0001"
@@ -134,6 +137,8 @@ def test_credentials_rejected(standin: PinterestStandin, client: PinterestClient
     assert (caught.value.status, caught.value.message, str(caught.value)) == (
         status, "Authentication failed.", "Authentication failed.")
     assert caught.value.code == {401: 2, 403: 29}[status]
+    # 401 is the token, 403 the ad account: the merchant fixes a different field for each.
+    assert type(caught.value) is {401: TokenRejected, 403: AdAccountRefused}[status]
 
 
 def test_batch_rejected_carries_pinterest_message(standin: PinterestStandin, client: PinterestClient) -> None:
@@ -396,6 +401,9 @@ NOW = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
         ("-5", None),  # negative is not delta-seconds
         ("soon", None),  # nonsense
         ("٣", None),  # non-ASCII digit
+        ("99999999", MAX_RETRY_AFTER),  # years: capped at the retry policy's ceiling
+        ("9" * 400, MAX_RETRY_AFTER),  # overflows a float: still the cap, not infinity
+        ("Fri, 01 Jan 2100 00:00:00 GMT", MAX_RETRY_AFTER),  # an HTTP-date decades ahead
     ],
 )
 def test_parse_retry_after(header: str | None, expected: float | None) -> None:

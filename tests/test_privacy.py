@@ -8,12 +8,17 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app import crypto, outbox
+from app.mapping import MappingOptions, map_order
 from app.models import DataRequest, Event, PinterestSettings, Shop, WebhookReceipt, db, now_utc
+from app.privacy import customer_keys
 from app.settings import get_or_create_shop
 from tests.conftest import SHOP
 from tests.event_rows import add_event
+from tests.factories import web_order
 from tests.jwt_helpers import OTHER_SHOP, bearer, use_session_secrets
 
 CUSTOMER_ID = 7_301_234_567_890
@@ -60,6 +65,7 @@ def test_shop_redact_deletes_everything_about_the_shop(post_webhook: Any, shops:
     post_webhook({"id": 1}, "orders/create")  # a receipt for our shop
     db.session.add(DataRequest(shop_id=shops["ours"], orders_requested=1, events_held=1))
     db.session.commit()
+    post_webhook({"id": 1, "myshopify_domain": SHOP}, "app/uninstalled")  # Shopify redacts uninstalled shops
     assert post_webhook({"shop_id": 1, "shop_domain": SHOP}, "shop/redact").status_code == 200
     assert _count(Shop, domain=SHOP) == 0
     assert _count(PinterestSettings, shop_id=shops["ours"]) == 0
@@ -106,3 +112,69 @@ def test_reinstall_after_uninstall_keeps_pinterest_settings(post_webhook: Any, s
     db.session.rollback()
     settings = get_or_create_shop(SHOP).settings
     assert settings is not None and settings.ad_account_id == "549755885175"
+
+
+# -- redaction finds what the mapping hashed -----------------------------------------------------------
+LOCALS = st.text("abcdefghij0123456789._", min_size=1, max_size=8)
+ACCENTED = st.sampled_from(["élodie", "e\u0301lodie", "ÉLODIE", "E\u0301lodie", "zoë", "ZOE\u0308", "øystein"])
+EMAIL_FORMS = st.tuples(ACCENTED, LOCALS, st.sampled_from(["example.com", "EXAMPLE.com"]))
+SPACES = st.sampled_from(["", " ", "  ", "\t"])
+# Valid numbers in the forms shops and buyers type them; the redact payload carries Shopify's E.164.
+PHONES = st.sampled_from([("(201) 555-0123", "US", "+12015550123"), ("201.555.0199", "US", "+12015550199"),
+                          ("020 7946 0958", "GB", "+442079460958"), ("06 12345678", "NL", "+31612345678"),
+                          ("+44 (0)20 7946 0000", "US", "+442079460000")])
+
+
+def _variant(text: str, upper: bool) -> str:
+    import unicodedata
+    return unicodedata.normalize("NFD" if upper else "NFC", text.upper() if upper else text)
+
+
+@settings(max_examples=150, deadline=None, database=None)
+@given(email=EMAIL_FORMS, pad=SPACES, upper=st.booleans(), phone=PHONES,
+       customer_id=st.integers(1, 2**63), which=st.sampled_from(["email", "phone", "id"]))
+def test_redaction_finds_every_identifier_the_mapping_hashed(
+    email: tuple[str, str, str], pad: str, upper: bool, phone: tuple[str, str, str], customer_id: int,
+    which: str,
+) -> None:
+    accented, local, domain = email
+    order_email = f"{pad}{accented}.{local}@{domain}{pad}"
+    typed, country, e164 = phone
+    order = web_order(email=order_email, phone=None,
+                      customer={"id": customer_id, "email": None, "phone": None},
+                      billing_address={"phone": typed, "country_code": country})
+    mapped = map_order(order, MappingOptions())
+    stored = set(mapped.email_hashes + mapped.phone_hashes)
+    # The customer as Shopify names them in customers/redact: another case, composition and spacing.
+    customer: dict[str, Any] = {"id": str(customer_id) if which == "id" else None,
+                                "email": _variant(order_email.strip(), not upper) if which == "email" else None,
+                                "phone": e164 if which == "phone" else None}
+    ref, refs, _orders = customer_keys({"customer": customer})
+    if which == "id":
+        assert ref == mapped.customer_ref is not None
+    else:
+        assert refs and set(refs) <= stored
+
+
+def test_customer_redact_finds_an_email_written_with_a_combining_accent(
+    post_webhook: Any, configure_shop: Any
+) -> None:
+    configure_shop(SHOP)
+    order = web_order(email="E\u0301lodie.Buyer@Example.com", phone=None, customer=None,
+                      billing_address={"phone": "020 7946 0958", "country_code": "GB"})
+    assert post_webhook(order).get_json() == {"status": "accepted"}
+    other = web_order(email="someone@example.com", customer=None)
+    assert post_webhook(other).get_json() == {"status": "accepted"}
+    by_email = {"shop_domain": SHOP, "customer": {"id": 1, "email": "élodie.buyer@example.com"},
+                "orders_to_redact": []}
+    assert post_webhook(by_email, "customers/redact").status_code == 200
+    db.session.rollback()
+    assert [e.order_id for e in db.session.execute(db.select(Event)).scalars()] == [str(other["id"])]
+    # ...and by phone alone, as Shopify stores it.
+    third = web_order(email=None, contact_email=None, customer=None,
+                      billing_address={"phone": "020 7946 0958", "country_code": "GB"})
+    post_webhook(third)
+    by_phone = {"shop_domain": SHOP, "customer": {"id": 2, "phone": "+442079460958"}, "orders_to_redact": []}
+    post_webhook(by_phone, "customers/redact")
+    db.session.rollback()
+    assert [e.order_id for e in db.session.execute(db.select(Event)).scalars()] == [str(other["id"])]

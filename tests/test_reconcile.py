@@ -3,24 +3,43 @@ orders already known, draft orders, the worker's periodic run and its single-hol
 
 from __future__ import annotations
 
+import functools
+import gzip
+import json
+import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
+from graphql import (
+    DocumentNode,
+    GraphQLSchema,
+    TypeInfo,
+    TypeInfoVisitor,
+    Visitor,
+    build_client_schema,
+    parse,
+    validate,
+    visit,
+)
 from sqlalchemy import select
 
-from app import crypto, locks
+from app import crypto, locks, shopify_orders
 from app.delivery import Worker
 from app.mapping import MappingOptions, map_order
+from app.mapping.user_data import sha256_hex
 from app.models import Event, Shop, db, now_utc
 from app.reconcile import Reconciler, order_from_graphql, reconcile_shop
 from app.shopify_orders import AdminApiError
 from app.stats import daily
 from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.factories import web_order
+from tests.mapping import orders as golden
+from tests.mapping.helpers import schema_errors
 from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
 
 TOKEN = "shpat_fake_valid_0001"
@@ -83,9 +102,28 @@ def test_a_graphql_order_maps_to_the_same_event_as_its_webhook(options: MappingO
     assert from_graphql.order_id == str(order["id"])  # above 2**53, never through a float
 
 
+@pytest.mark.parametrize("order", [
+    golden.documented_order(),         # Shopify's documented example: "0.0.0.0" is no buyer's IP
+    golden.tax_inclusive_order(),      # VAT inside the subtotal: same pre-tax value from both
+    golden.web_order(),                # customer default address, both addresses, epik landing page
+    golden.multi_currency_order(),
+    golden.web_order(billing_address={"city": "Doorn", "zip": "3941 LG", "country": "Nederland",
+                                      "country_code": None, "phone": "06 12345678"}),  # country by name
+], ids=["documented", "tax-inclusive", "web", "multi-currency", "country-name"])
+@pytest.mark.parametrize("options", [MappingOptions(), MappingOptions(currency_mode="presentment")])
+def test_a_recovered_order_maps_like_its_webhook(order: dict[str, Any], options: MappingOptions) -> None:
+    from_webhook = map_order(order, options)
+    from_graphql = map_order(order_from_graphql(graphql_order(order)), options)
+    assert from_webhook.event is not None and from_graphql.event is not None
+    expected = dict(from_webhook.event)
+    expected["user_data"] = {k: v for k, v in expected["user_data"].items() if k != "client_user_agent"}
+    assert from_graphql.event == expected
+    assert from_graphql.event == expected and schema_errors(from_graphql.event) == []
+
+
 def test_a_draft_order_keeps_the_staff_browser_out() -> None:
     draft = web_order(source_name="shopify_draft_order", cart_token=None)
-    mapped = map_order(order_from_graphql(graphql_order(draft)), MappingOptions(include_offline_orders=True))
+    mapped = map_order(order_from_graphql(graphql_order(draft)), MappingOptions(send_draft="offline"))
     assert mapped.event is not None and mapped.event["action_source"] == "offline"
     assert "client_ip_address" not in mapped.event["user_data"]
 
@@ -102,10 +140,10 @@ def test_reconcile_pages_through_orders_and_enqueues_only_the_missing_ones(
     result = runner.invoke(args=["reconcile", "--shop", SHOP, "--since", "3h"])
 
     assert result.exit_code == 0, result.output
-    assert "25 orders seen, 3 already present, 22 enqueued, 0 skipped (3 pages, 3 requests)" in result.output
+    assert "25 orders seen, 3 already present, 22 enqueued, 0 skipped (4 pages, 4 requests)" in result.output
     pages = admin.graphql("ReconcileOrders")
-    assert [p.variables["first"] for p in pages] == [10, 10, 10]
-    assert pages[0].variables["after"] is None and pages[1].variables["after"] and pages[2].variables["after"]
+    assert [p.variables["first"] for p in pages] == [8, 8, 8, 8]
+    assert pages[0].variables["after"] is None and all(p.variables["after"] for p in pages[1:])
     assert all(p.token == TOKEN and p.variables["query"].startswith("created_at:>='") for p in pages)
     stored = events()
     assert len(stored) == 25
@@ -306,3 +344,122 @@ def test_workers_racing_for_a_lease_get_it_once(app: Flask) -> None:
     for thread in threads:
         thread.join()
     assert sorted(results) == [False] * 7 + [True]
+
+
+# -- the documents the app sends, against Shopify's real Admin schema --------------------------------------
+SCHEMA_FILE = (Path(__file__).resolve().parents[1] / "node_modules" / "@shopify" / "dev-mcp" / "dist" / "data"
+               / "admin_2026-10.json.gz")
+DOCUMENTS = {name: value for name, value in vars(shopify_orders).items()
+             if name.endswith("_QUERY") and isinstance(value, str)}
+
+
+@functools.cache
+def _admin_schema() -> GraphQLSchema:
+    with gzip.open(SCHEMA_FILE, "rt", encoding="utf-8") as handle:
+        introspection = json.load(handle)
+    # Shopify deprecates some interface implementations (Node.id on a few types), which graphql-core's
+    # schema validation refuses; the schema is Shopify's own, so it is taken as valid.
+    return build_client_schema(introspection.get("data", introspection), assume_valid=True)
+
+
+def admin_schema() -> GraphQLSchema:
+    """Shopify's Admin API 2026-10 schema from the npm package (installed by make test from the lock)."""
+    if not SCHEMA_FILE.exists():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{SCHEMA_FILE} is missing: run `make test` (npm install from package-lock.json)")
+        pytest.skip("node_modules is not installed; `make test` installs it")
+    return _admin_schema()
+
+
+def _deprecated_fields(schema: GraphQLSchema, document: DocumentNode) -> list[str]:
+    info, found = TypeInfo(schema), []
+
+    class Deprecated(Visitor):
+        def enter_field(self, node: Any, *_args: Any) -> None:
+            field = info.get_field_def()
+            if field is not None and field.deprecation_reason:
+                found.append(node.name.value)
+
+    visit(document, TypeInfoVisitor(info, Deprecated()))
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(DOCUMENTS))
+def test_every_graphql_document_is_valid_for_the_admin_schema(name: str) -> None:
+    schema = admin_schema()
+    document = parse(DOCUMENTS[name])
+    assert [error.message for error in validate(schema, document)] == []
+    assert _deprecated_fields(schema, document) == []
+
+
+def test_the_documents_are_the_ones_the_reader_sends() -> None:
+    assert set(DOCUMENTS) == {"ORDERS_QUERY", "LINES_QUERY", "COUNT_QUERY"}
+
+
+# -- partial answers --------------------------------------------------------------------------------------
+DENIED = {"message": "Access denied for product field.", "extensions": {"code": "ACCESS_DENIED"}}
+TRUNCATED = {"message": "Too many errors; the remaining ones were left out."}  # no extensions.code
+
+
+@pytest.mark.parametrize("errors", [
+    [DENIED] * 200,                                   # a page of denied product and customer fields
+    [DENIED] * 50 + [TRUNCATED],                      # ...then Shopify stops listing them
+    [TRUNCATED],                                      # only the error without a code
+])
+def test_denied_and_truncated_answers_still_recover_the_orders(
+    shop: Shop, admin: ShopifyAdminStandin, errors: list[dict[str, Any]]
+) -> None:
+    made = orders_in_shopify(admin, 3, now_utc() - timedelta(hours=1))
+    for node in admin.orders:
+        node["customer"] = None                       # what a token without read_customers gets
+        for line in node["lineItems"]["nodes"]:
+            line["product"] = line["variant"] = None  # ...and without read_products
+    admin.errors = errors
+    summary = reconcile_shop(shop, now_utc() - timedelta(hours=2))
+    assert (summary.seen, summary.enqueued) == (3, 3)
+    stored = events()
+    assert [e.event_id for e in stored] == [o["cart_token"] for o in made]
+    # Without read_products the line's product id is unknown: the SKU is the only id left; without
+    # read_customers there is no external_id, but the order's own email still matches the buyer.
+    assert stored[0].payload["custom_data"]["content_ids"] == ["MUG-BLUE"]
+    assert "external_id" not in stored[0].payload["user_data"] and stored[0].payload["user_data"]["em"]
+
+
+def test_an_error_without_data_stops_the_shop_with_the_message(shop: Shop, admin: ShopifyAdminStandin) -> None:
+    orders_in_shopify(admin, 1, now_utc() - timedelta(hours=1))
+    admin.errors, admin.no_data = [TRUNCATED], True
+    with pytest.raises(AdminApiError) as caught:
+        reconcile_shop(shop, now_utc() - timedelta(hours=2))
+    assert "Too many errors" in caught.value.message
+
+
+def test_the_shop_country_is_learnt_and_reads_national_phones(shop: Shop, admin: ShopifyAdminStandin,
+                                                               post_webhook: Any) -> None:
+    admin.country = "GB"
+    orders_in_shopify(admin, 1, now_utc() - timedelta(hours=1), phone="020 7946 0958",
+                      billing_address=None, shipping_address=None, customer=None)
+    reconcile_shop(shop, now_utc() - timedelta(hours=2))
+    db.session.rollback()
+    assert db.session.get(Shop, shop.id).settings.shop_country == "GB"
+    [recovered] = events()
+    assert recovered.payload["user_data"]["ph"] == [sha256_hex("442079460958")]
+    # A later webhook without any address country reads its national number in the shop's country too.
+    post_webhook(web_order(phone="020 7946 0000", billing_address=None, shipping_address=None, customer=None))
+    latest = events()[-1]
+    assert latest.payload["user_data"]["ph"] == [sha256_hex("442079460000")]
+
+
+@pytest.mark.parametrize("scope, products, customers", [
+    ("read_orders", False, False),                                   # what Pinbridge asks for
+    ("read_orders,read_products", True, False),                      # a custom install that grants more
+    ("read_orders, read_customers", False, True),
+    ("write_products,write_customers,read_orders", True, True),      # write scopes imply read
+    (None, False, False),                                            # not known yet
+])
+def test_the_query_asks_only_for_what_the_token_may_read(scope: str | None, products: bool,
+                                                          customers: bool) -> None:
+    reader = shopify_orders.OrderReader(Shop(domain="demo-store.myshopify.com", shopify_scope=scope),
+                                        api_version="2026-10")
+    assert (reader.with_products, reader.with_customers) == (products, customers)
+    assert "@include(if: $withProducts)" in shopify_orders.ORDERS_QUERY
+    assert "customer @include(if: $withCustomers)" in shopify_orders.ORDERS_QUERY

@@ -28,6 +28,7 @@ from app.retry import BASE_DELAY, MAX_DELAY, MAX_RETRY_AFTER, backoff_delay, is_
         (1, 0.0, 0.0, 1.0),  # Retry-After: 0 means "now", backoff still applies
         (1, 0.0, -5.0, 1.0),  # a negative Retry-After is ignored
         (1, 0.0, float("nan"), 1.0),  # so is a non-number
+        (1, 0.0, float("inf"), MAX_RETRY_AFTER),  # an overflowing header is the cap, not ignored
         (1, 0.0, 86_400.0, MAX_RETRY_AFTER),  # an absurd Retry-After is capped at an hour
         (1, 0.0, 2_000.0, 2_000.0),  # a Retry-After above MAX_DELAY but under an hour is honoured
     ],

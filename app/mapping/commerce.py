@@ -7,6 +7,19 @@ Orders: bare money fields (`subtotal_price`, `price`) are in the SHOP currency; 
 holds the buyer's currency. Checkouts: bare money fields are in the PRESENTMENT currency (Shopify's
 checkout resource) and there is usually no `*_set`; a checkout in "shop" mode whose currencies differ is
 therefore sent in the buyer's currency, because an amount is only ever paired with its own currency.
+
+Value ("subtotal" mode) has one definition for every shop: the subtotal after discounts, before tax and
+shipping. Shopify's `subtotal_price` is after discounts and before shipping, but for shops whose prices
+include tax (`taxes_included: true`) it includes that tax, so:
+
+    value = subtotal_price - included line tax      (taxes_included: true)
+    value = subtotal_price                          (otherwise; tax is added on top)
+    included line tax = sum(line_items[].tax_lines[].price)          when the lines carry tax lines,
+                      = total_tax - sum(shipping_lines[].tax_lines[].price)   otherwise
+
+all read in the chosen money (shop or presentment, `*_set`) and computed in Decimal. If the included tax
+cannot be read in the value's currency, no value is sent rather than a tax-inclusive one. "total" mode
+sends `total_price` (with tax and shipping) unchanged.
 """
 
 from __future__ import annotations
@@ -152,12 +165,53 @@ def _line_price(line: dict[str, Any], pricing: Pricing, event_currency: str | No
     return price
 
 
+def _tax_sum(pricing: Pricing, holders: list[Any], value_currency: str | None) -> Decimal | None:
+    """Sum of the `tax_lines` of these lines in the value's currency; None if one cannot be read so."""
+    total = Decimal(0)
+    for holder in holders:
+        for tax_line in as_list(as_dict(holder).get("tax_lines")):
+            amount, tax_currency = pricing.amount(as_dict(tax_line), "price")
+            if amount is None or (tax_currency and value_currency and tax_currency != value_currency):
+                return None
+            total += Decimal(amount)
+    return total
+
+
+def _has_tax_lines(lines: list[Any]) -> bool:
+    return any(as_list(as_dict(line).get("tax_lines")) for line in lines)
+
+
+def included_tax(body: dict[str, Any], pricing: Pricing, value_currency: str | None) -> Decimal | None:
+    """The tax inside the subtotal of a tax-inclusive body (see the module docstring); None if unknown."""
+    lines = as_list(body.get("line_items"))
+    if _has_tax_lines(lines):
+        return _tax_sum(pricing, lines, value_currency)
+    total_tax, tax_currency = pricing.amount(body, "total_tax")
+    if total_tax is None or (tax_currency and value_currency and tax_currency != value_currency):
+        return None
+    shipping_tax = _tax_sum(pricing, as_list(body.get("shipping_lines")), value_currency)
+    if shipping_tax is None:
+        return None
+    return Decimal(total_tax) - shipping_tax
+
+
+def order_value(body: dict[str, Any], pricing: Pricing, value_mode: str) -> tuple[str | None, str | None]:
+    """(value, currency): subtotal after discounts, before tax and shipping; or the total."""
+    value, value_currency = pricing.amount(body, _VALUE_FIELDS.get(value_mode, "subtotal_price"))
+    if value is None or value_mode == "total" or body.get("taxes_included") is not True:
+        return value, value_currency
+    tax = included_tax(body, pricing, value_currency)
+    if tax is None:
+        return None, value_currency
+    return format(max(Decimal(value) - tax, Decimal(0)), "f"), value_currency
+
+
 def custom_data(body: dict[str, Any], options: MappingOptions, *, checkout: bool,
                 order_id: str | None) -> dict[str, Any]:
     """Pinterest `custom_data` for an order or checkout body."""
     pricing = Pricing(options.currency_mode, checkout, currency(body.get("currency")),
                       currency(body.get("presentment_currency")))
-    value, event_currency = pricing.amount(body, _VALUE_FIELDS.get(options.value_mode, "subtotal_price"))
+    value, event_currency = order_value(body, pricing, options.value_mode)
     if value is None:
         event_currency = pricing.fallback_currency()
 

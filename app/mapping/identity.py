@@ -17,12 +17,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from .fields import dig, first, ident, text
 
 # Longer "tokens" are junk (or an attack on storage columns); a real token is 32-130 characters.
 MAX_EVENT_ID_LENGTH = 255
-OFFLINE_SOURCES = frozenset({"pos", "shopify_draft_order"})
+# After the configured source, every purchase falls back through this chain (the storefront pixel too).
+EVENT_ID_CHAIN = ("cart_token", "checkout_token", "order_id")
 # Unix seconds after the epoch and before year 10000 (what an ISO-8601 date can express).
 _MIN_EVENT_TIME = 1
 _MAX_EVENT_TIME = 253402300800
@@ -37,7 +39,7 @@ def token(value: Any) -> str | None:
 
 
 def _chain(preferred: str, candidates: dict[str, str | None]) -> str | None:
-    order = [preferred, "cart_token", "checkout_token", "order_id"]
+    order = [preferred, *EVENT_ID_CHAIN]
     return first(candidates.get(name) for name in order)
 
 
@@ -103,12 +105,6 @@ def checkout_event_time(checkout: dict[str, Any]) -> int | None:
     return parse_time(checkout.get("completed_at")) or parse_time(checkout.get("updated_at"))
 
 
-def action_source(body: dict[str, Any]) -> str:
-    """'offline' for POS and draft orders; everything else (web, apps, missing) is an online-store sale."""
-    source = text(body.get("source_name"))
-    return "offline" if source and source.lower() in OFFLINE_SOURCES else "web"
-
-
 def is_test(body: dict[str, Any]) -> bool:
     """Only a literal JSON true marks a test order."""
     return body.get("test") is True
@@ -120,11 +116,24 @@ def order_name(body: dict[str, Any]) -> str | None:
     return name[:64] if name else None
 
 
-def status_url(order: dict[str, Any]) -> str | None:
-    """order_status_url as event_source_url, when it is a web URL."""
-    url = text(order.get("order_status_url"))
-    if url and url.lower().startswith(("https://", "http://")) and len(url) <= 2048:
-        return url
+def storefront_url(body: dict[str, Any]) -> str | None:
+    """The shop's storefront address, as `event_source_url`: scheme and host only.
+
+    Read from the order-status URL (orders) or the checkout-recovery URL (checkouts), whose host is the
+    storefront the buyer used (the shop's own domain or its myshopify.com one). Their paths and queries are
+    never sent: `?key=` opens the buyer's order page without a login, and the path names the order.
+    """
+    for field in ("order_status_url", "abandoned_checkout_url"):
+        raw = text(body.get(field))
+        if raw is None or len(raw) > 2048:
+            continue
+        try:
+            parts = urlsplit(raw)
+            host = parts.hostname
+        except ValueError:
+            continue
+        if parts.scheme.lower() in ("https", "http") and host and "." in host:
+            return f"{parts.scheme.lower()}://{host}/"
     return None
 
 

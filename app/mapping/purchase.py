@@ -8,7 +8,6 @@ from typing import Any, Literal
 from .commerce import custom_data
 from .fields import ident
 from .identity import (
-    action_source,
     checkout_completed,
     checkout_event_id,
     checkout_event_time,
@@ -18,17 +17,18 @@ from .identity import (
     order_event_id,
     order_event_time,
     order_name,
-    status_url,
+    storefront_url,
     token,
 )
+from .order_class import BUYER_BROWSER_CLASSES, CLASS_LABELS, CLASS_SETTINGS, order_class
 from .types import MappedPurchase, MappingOptions
-from .user_data import build_user_data, can_match, match_keys, sha256_hex
+from .user_data import build_user_data, can_match, match_keys, normalise_language, sha256_hex
 
 Kind = Literal["order", "checkout"]
 
 NOT_AN_OBJECT = "the webhook body is not a JSON object"
 CHECKOUT_OPEN = "checkout not completed"
-OFFLINE_DISABLED = "POS/draft order (offline orders are not sent; enable 'include offline orders')"
+CLASS_SKIPPED = "{label}: not sent ({setting} is 'skip'; choose 'web' or 'offline' to send these)"
 NO_EVENT_ID = "no cart token, checkout token or order id to build an event id from"
 NO_ORDER_TIME = "no valid processed_at or created_at time on the order"
 NO_CHECKOUT_TIME = "no valid completed_at time on the checkout"
@@ -84,12 +84,17 @@ def _map_checkout(checkout: dict[str, Any], options: MappingOptions) -> MappedPu
     )
 
 
-def _skip_reason(first_reason: str | None, options: MappingOptions, source: str, event_id: str | None,
+def class_skipped(klass: str) -> str:
+    """The skip reason of an order class its setting says not to send."""
+    return CLASS_SKIPPED.format(label=CLASS_LABELS[klass].capitalize(), setting=CLASS_SETTINGS[klass])
+
+
+def _skip_reason(first_reason: str | None, klass: str, send_as: str, event_id: str | None,
                  user_data: dict[str, Any]) -> str | None:
     if first_reason == CHECKOUT_OPEN:
         return first_reason
-    if source == "offline" and not options.include_offline_orders:
-        return OFFLINE_DISABLED
+    if send_as == "skip":
+        return class_skipped(klass)
     if event_id is None:
         return NO_EVENT_ID
     if first_reason:
@@ -100,10 +105,15 @@ def _skip_reason(first_reason: str | None, options: MappingOptions, source: str,
 def _assemble(kind: Kind, body: dict[str, Any], options: MappingOptions, *, event_id: str | None,
               event_time: int | None, order_id: str | None, join_token: str | None,
               first_reason: str | None) -> MappedPurchase:
-    source = action_source(body)
-    user_data = build_user_data(body, web=source == "web")
+    klass = order_class(body)
+    send_as = options.send_as(klass)
+    # A skipped order still records where it came from: offline unless a shopper's browser placed it.
+    natural = "web" if klass in BUYER_BROWSER_CLASSES else "offline"
+    source = natural if send_as == "skip" else send_as
+    browser = source == "web" and klass in BUYER_BROWSER_CLASSES
+    user_data = build_user_data(body, web=browser, shop_country=options.shop_country)
     custom = custom_data(body, options, checkout=kind == "checkout", order_id=order_id)
-    reason = _skip_reason(first_reason, options, source, event_id, user_data)
+    reason = _skip_reason(first_reason, klass, send_as, event_id, user_data)
     event: dict[str, Any] | None = None
     if reason is None:
         event = {
@@ -113,9 +123,12 @@ def _assemble(kind: Kind, body: dict[str, Any], options: MappingOptions, *, even
             "event_id": event_id,
             "user_data": user_data,
         }
-        url = status_url(body)
+        url = storefront_url(body) if source == "web" else None
         if url:
             event["event_source_url"] = url
+        language = normalise_language(body.get("customer_locale"))
+        if language:
+            event["language"] = language
         if custom:
             event["custom_data"] = custom
     customer = customer_id(body)
@@ -134,5 +147,7 @@ def _assemble(kind: Kind, body: dict[str, Any], options: MappingOptions, *, even
         match_keys=match_keys(user_data),
         customer_ref=sha256_hex(customer) if customer else None,
         email_hashes=tuple(user_data.get("em", ())),
+        phone_hashes=tuple(user_data.get("ph", ())),
+        order_class=klass,
         checkout_token=join_token,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from .order_class import CLASS_SETTINGS, DEFAULT_SEND, SEND_AS
+
 EVENT_ID_SOURCES = ("cart_token", "checkout_token", "order_id")
 CONTENT_ID_SOURCES = ("product_id", "variant_id", "sku")
 VALUE_MODES = ("subtotal", "total")
@@ -19,8 +21,26 @@ class MappingOptions:
     content_id_source: str = "product_id"
     value_mode: str = "subtotal"
     currency_mode: str = "shop"
-    include_offline_orders: bool = False
+    include_offline_orders: bool = False   # older switch: POS and draft orders as offline when no send_* says
     limited_data_processing: bool = False
+    # How each non-web order class is sent: "web" | "offline" | "skip" (see order_class.py); None = default.
+    send_pos: str | None = None
+    send_draft: str | None = None
+    send_subscription: str | None = None
+    send_other_channels: str | None = None
+    shop_country: str | None = None         # ISO alpha-2 of the shop, for national phone numbers
+
+    def send_as(self, order_class: str) -> str:
+        """"web", "offline" or "skip" for an order class."""
+        key = CLASS_SETTINGS.get(order_class)
+        if key is None:
+            return "web"
+        chosen = getattr(self, key)
+        if chosen in SEND_AS:
+            return str(chosen)
+        if order_class in ("pos", "draft") and self.include_offline_orders:
+            return "offline"
+        return DEFAULT_SEND[key]
 
 
 @dataclass(frozen=True)
@@ -46,6 +66,8 @@ class MappedPurchase:
     match_keys: tuple[str, ...] = ()         # subset of MATCH_KEYS, in that order
     customer_ref: str | None = None          # sha256 hex of the normalised customer id
     email_hashes: tuple[str, ...] = field(default_factory=tuple)  # the `em` values, for redaction
+    phone_hashes: tuple[str, ...] = field(default_factory=tuple)  # the `ph` values, for redaction
+    order_class: str | None = None           # see order_class.py
     # Joins a completed checkout to its order whatever event_id_source is (order.checkout_token ==
     # checkout.token); needed because with event_id_source "order_id" their event ids can differ.
     checkout_token: str | None = None

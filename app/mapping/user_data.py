@@ -4,10 +4,23 @@ Normalisation choices (Pinterest asks for "lowercase", nothing more, so we stay 
 - Text is NFC-normalised and lower-cased with `str.lower()`, not `casefold()`: casefold turns "ß" into
   "ss" and would hash differently from what the Pinterest Tag and other senders compute from the same
   name. "É" -> "é", "Ø" -> "ø", "東京" unchanged.
-- Cities keep Unicode letters and their combining marks (categories L*, M*); spaces, digits and
-  punctuation are removed ("St. John's" -> "stjohns", "Saint-Étienne" -> "saintétienne").
-- Phones become E.164 digits without "+" (`phonenumbers`, with the address country as region for national
-  numbers); a number phonenumbers cannot make sense of is sent as its digits without leading zeros.
+- Cities keep Unicode letters, their combining marks and digits (categories L*, M*, N*); Pinterest asks to
+  remove spaces and punctuation only, so "Paris 15e" -> "paris15e", "St. John's" -> "stjohns".
+- Phones become E.164 digits without "+" (`phonenumbers`). A national number is read with the address
+  country as region, else the shop's country when it is known; only a number `phonenumbers` holds valid
+  for its country is sent. An impossible number ("555 0100" in the US, a US number on a GB address read as
+  British) or a national number with no country to read it in is dropped: a wrong hash can only match
+  the wrong person or nobody.
+- Countries: `country_code`, else the country's name in any language phonenumbers knows ("Nederland" -> nl).
+- Provinces: Shopify's code, without an ISO "XX-" country prefix ("JP-13" -> "13"): Pinterest asks for the
+  state code alone. A province given only by name is not sent (its hash could not match a code).
+- ZIP codes: in the US (and territories using US ZIPs) only a real ZIP (5 digits, optionally +4) gives its
+  five digits; anything else is not sent. Elsewhere the postcode is lower-cased without spaces or dashes,
+  letters kept ("SW1A 1AA" -> "sw1a1aa"): Pinterest's "zip digits" describes US ZIPs, and dropping the
+  letters of a UK or Canadian postcode would merge thousands of postcodes into one value.
+- IPs: only addresses that can belong to a buyer on the internet; unspecified, loopback, private,
+  link-local, carrier-grade NAT, multicast and reserved ranges are dropped, and IPv4-mapped IPv6
+  ("::ffff:203.0.113.5") is sent as the IPv4 address the Pinterest Tag sees.
 - A value that already looks like a SHA-256 hex digest is passed through (lower-cased), never re-hashed.
 Values come from the order/checkout, its customer (including the customer's default address), and the
 billing and shipping addresses; every distinct normalised value is sent, in first-seen order.
@@ -20,10 +33,12 @@ import ipaddress
 import re
 import unicodedata
 from collections.abc import Callable, Iterable
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
+from phonenumbers.geodata.locale import LOCALE_DATA
 
 from .fields import as_dict, as_list, ident, text, unique
 from .types import MATCH_KEYS
@@ -34,6 +49,17 @@ MAX_USER_AGENT_LENGTH = 16384
 # ZIP codes of the US and the territories that use the US ZIP system.
 US_ZIP_COUNTRIES = frozenset({"us", "pr", "gu", "vi", "as", "mp", "um"})
 _COUNTRY = re.compile(r"^[a-z]{2}$")
+_US_ZIP = re.compile(r"^([0-9]{5})(?:[ -]?[0-9]{4})?$")
+_STATE_PREFIX = re.compile(r"^[a-z]{2}-(?=.)")
+_LANGUAGE = re.compile(r"^([a-zA-Z]{2})(?:[-_][0-9A-Za-z-]*)?$")
+# Networks whose addresses cannot identify a buyer's browser (RFC 6890 special-purpose registries).
+# Documentation ranges (192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 2001:db8::/32) are deliberately
+# not listed: they never reach a real shop, and test data must use them instead of real addresses.
+_NOT_A_BUYER = tuple(ipaddress.ip_network(net) for net in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.168.0.0/16", "198.18.0.0/15", "224.0.0.0/4", "240.0.0.0/4",
+    "::/128", "::1/128", "64:ff9b:1::/48", "100::/64", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+))
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 _MAX_INPUT = 1024  # longer "names" or "emails" are junk, not identifiers
 
@@ -69,18 +95,18 @@ def normalise_name(value: Any) -> str | None:
 
 
 def normalise_city(value: Any) -> str | None:
-    """Lowercase, Unicode letters (and their combining marks) only."""
+    """Lowercase; Unicode letters, their combining marks and digits kept, spaces and punctuation removed."""
     raw = _clean(value)
     if raw is None:
         return None
-    kept = "".join(ch for ch in _lower(raw) if unicodedata.category(ch)[0] in "LM")
+    kept = "".join(ch for ch in _lower(raw) if unicodedata.category(ch)[0] in "LMN")
     return kept or None
 
 
 def normalise_state(value: Any) -> str | None:
-    """Province code, lowercase, without spaces."""
+    """Province code, lowercase, without spaces or an ISO country prefix ("JP-13" -> "13")."""
     raw = _clean(value)
-    code = _lower(raw).replace(" ", "") if raw else ""
+    code = _STATE_PREFIX.sub("", _lower(raw).replace(" ", "")) if raw else ""
     return code if code and len(code) <= 16 else None
 
 
@@ -91,31 +117,83 @@ def normalise_country(value: Any) -> str | None:
     return code if _COUNTRY.match(code) else None
 
 
+@cache
+def _country_names() -> dict[str, str]:
+    """Every country name phonenumbers knows, in every language it has, lowercased -> alpha-2 code."""
+    found: dict[str, set[str]] = {}
+    for region, names in LOCALE_DATA.items():
+        for name in names.values():
+            for _hop in range(4):  # "*aa": the same text as another language's entry (one entry loops)
+                if not name.startswith("*"):
+                    break
+                name = names.get(name[1:], "")
+            if name.startswith("*"):
+                continue
+            if name:
+                found.setdefault(_lower(name.strip()), set()).add(region.lower())
+    # A name two regions share (none today) would be a guess: leave it out.
+    return {name: next(iter(codes)) for name, codes in found.items()
+            if len(codes) == 1 and _COUNTRY.match(next(iter(codes)))}
+
+
+def country_from_name(value: Any) -> str | None:
+    """The alpha-2 code (lowercase) of a country written out ("Nederland", "United States"), or None."""
+    raw = _clean(value)
+    return _country_names().get(_lower(raw)) if raw else None
+
+
+def address_country(address: dict[str, Any]) -> str | None:
+    """`country_code`, else the country's name ("Nederland" with a null code -> "nl")."""
+    return normalise_country(address.get("country_code")) or country_from_name(address.get("country"))
+
+
 def normalise_zip(value: Any, country: str | None) -> str | None:
-    """US: the first five digits; elsewhere lowercase without spaces or dashes."""
+    """US: the five digits of a real ZIP, else nothing; elsewhere lowercase without spaces or dashes."""
     raw = _clean(value)
     if raw is None:
         return None
     if country in US_ZIP_COUNTRIES:
-        digits = "".join(ch for ch in raw if ch in "0123456789")
-        return digits[:5] or None
+        zip_code = _US_ZIP.match(raw)
+        return zip_code.group(1) if zip_code else None
     compact = "".join(ch for ch in _lower(raw) if not ch.isspace() and ch not in "-‐‑–—")
     return compact or None
 
 
 def normalise_phone(value: Any, region: str | None = None) -> str | None:
-    """E.164 digits without "+"; national numbers read with the address country as region."""
+    """E.164 digits without "+" of a valid number; national numbers are read in `region` (alpha-2)."""
     raw = _clean(value)
     if raw is None or len(raw) > 64:
         return None
     try:
         number = phonenumbers.parse(raw, region.upper() if region else None)
-        if phonenumbers.is_possible_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
-    except Exception:  # noqa: BLE001 - phonenumbers raises its own and odd errors; we fall back
-        pass
-    digits = "".join(ch for ch in raw if ch in "0123456789").lstrip("0")
-    return digits or None
+    except phonenumbers.NumberParseException:
+        return None  # no country code and no region to read it in, or not a number at all
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def normalise_ip(value: Any) -> str | None:
+    """An IP address that can be a buyer's on the internet, IPv4-mapped IPv6 unwrapped; else None."""
+    raw = text(value)
+    if raw is None or len(raw) > 64:
+        return None
+    try:
+        address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(raw)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in network for network in _NOT_A_BUYER):
+        return None
+    return str(address)
+
+
+def normalise_language(value: Any) -> str | None:
+    """The two-letter ISO-639-1 code of a locale ("en-GB" -> "en", "zh-TW" -> "zh"), or None."""
+    raw = text(value)
+    found = _LANGUAGE.match(raw) if raw and len(raw) <= 35 else None
+    return found.group(1).lower() if found else None
 
 
 def hashed(values: Iterable[str | None]) -> list[str]:
@@ -139,38 +217,50 @@ def _addresses(body: dict[str, Any]) -> list[dict[str, Any]]:
     return [address for address in candidates if isinstance(address, dict)]
 
 
-def _phones(body: dict[str, Any], addresses: list[dict[str, Any]]) -> list[str]:
-    """Order/customer phones use the first address country as region; address phones their own."""
-    countries = [normalise_country(address.get("country_code")) for address in addresses]
-    default_region = next((country for country in countries if country), None)
+# Where a body keeps phones of its own (not an address's): completed checkouts also carry the number
+# the buyer gave for SMS marketing.
+PHONE_FIELDS = ("phone", "sms_marketing_phone")
+
+
+def _phones(body: dict[str, Any], addresses: list[dict[str, Any]], shop_country: str | None) -> list[str]:
+    """Address phones are read in their address's country; the others in the first address country, else
+    the shop's."""
+    countries = [address_country(address) for address in addresses]
+    default_region = next((country for country in countries if country), None) or shop_country
     customer = as_dict(body.get("customer"))
-    pairs: list[tuple[Any, str | None]] = [(body.get("phone"), default_region),
-                                           (customer.get("phone"), default_region)]
+    pairs: list[tuple[Any, str | None]] = [(body.get(key), default_region) for key in PHONE_FIELDS]
+    pairs += [(customer.get("phone"), default_region)]
     pairs += [(address.get("phone"), country or default_region)
               for address, country in zip(addresses, countries, strict=True)]
     return hashed(_prehashed(raw) or normalise_phone(raw, region) for raw, region in pairs)
 
 
 def _zips(addresses: list[dict[str, Any]]) -> list[str]:
-    return hashed(_prehashed(address.get("zip"))
-                  or normalise_zip(address.get("zip"), normalise_country(address.get("country_code")))
+    return hashed(_prehashed(address.get("zip")) or normalise_zip(address.get("zip"), address_country(address))
                   for address in addresses)
 
 
-def _hashed_fields(body: dict[str, Any]) -> dict[str, list[str]]:
+def emails(body: dict[str, Any]) -> list[Any]:
+    """The raw emails of a body, in the order they are sent."""
+    customer = as_dict(body.get("customer"))
+    return [body.get("email"), body.get("contact_email"), customer.get("email")]
+
+
+def _hashed_fields(body: dict[str, Any], shop_country: str | None) -> dict[str, list[str]]:
     customer = as_dict(body.get("customer"))
     addresses = _addresses(body)
     people = [customer, *addresses]
     customer_id = ident(customer.get("id"))
     return {
-        "em": _each((body.get("email"), body.get("contact_email"), customer.get("email")), normalise_email),
-        "ph": _phones(body, addresses),
+        "em": _each(emails(body), normalise_email),
+        "ph": _phones(body, addresses, shop_country),
         "fn": _each((person.get("first_name") for person in people), normalise_name),
         "ln": _each((person.get("last_name") for person in people), normalise_name),
         "ct": _each((address.get("city") for address in addresses), normalise_city),
         "st": _each((address.get("province_code") for address in addresses), normalise_state),
         "zp": _zips(addresses),
-        "country": _each((address.get("country_code") for address in addresses), normalise_country),
+        "country": hashed(_prehashed(address.get("country_code")) or address_country(address)
+                          for address in addresses),
         "external_id": hashed([customer_id]),
     }
 
@@ -178,11 +268,7 @@ def _hashed_fields(body: dict[str, Any]) -> dict[str, list[str]]:
 def browser(body: dict[str, Any]) -> tuple[str | None, str | None]:
     """(IP, user agent) of the buyer's browser; only meaningful for online-store orders."""
     details = as_dict(body.get("client_details"))
-    raw_ip = text(details.get("browser_ip")) or text(body.get("browser_ip"))
-    try:
-        ip = str(ipaddress.ip_address(raw_ip)) if raw_ip else None
-    except ValueError:
-        ip = None
+    ip = normalise_ip(details.get("browser_ip")) or normalise_ip(body.get("browser_ip"))
     agent = text(details.get("user_agent"))
     if agent is not None and len(agent) > MAX_USER_AGENT_LENGTH:
         agent = None
@@ -211,9 +297,12 @@ def click_id(body: dict[str, Any]) -> str | None:
     return next((found for value in query.get("epik", []) if (found := _fits(value))), None)
 
 
-def build_user_data(body: dict[str, Any], *, web: bool) -> dict[str, Any]:
-    """Pinterest `user_data`; empty arrays and missing values are left out."""
-    data: dict[str, Any] = {key: values for key, values in _hashed_fields(body).items() if values}
+def build_user_data(body: dict[str, Any], *, web: bool, shop_country: str | None = None) -> dict[str, Any]:
+    """Pinterest `user_data`; empty arrays and missing values are left out.
+
+    `shop_country` (alpha-2) reads national phone numbers of a body with no address country.
+    """
+    data: dict[str, Any] = {key: values for key, values in _hashed_fields(body, shop_country).items() if values}
     if web:
         ip, agent = browser(body)
         if ip:

@@ -76,6 +76,7 @@ def web_order(**overrides: Any) -> dict[str, Any]:
         "created_at": "2024-11-05T21:54:50-05:00", "processed_at": "2024-11-05T21:54:49-05:00",
         "updated_at": "2024-11-05T21:54:51-05:00", "cancelled_at": None,
         "email": " Buyer@Example.com ", "contact_email": "buyer@example.com", "phone": None,
+        "customer_locale": "en-US", "taxes_included": False,
         "currency": "USD", "presentment_currency": "USD",
         "subtotal_price": "649.90", "subtotal_price_set": _money("649.90", "USD"),
         "total_price": "702.33", "total_price_set": _money("702.33", "USD"),
@@ -98,11 +99,11 @@ def web_order(**overrides: Any) -> dict[str, Any]:
                 city="Johnson City", province_code="TN", zip="37604", country_code="US", default=True),
         },
         "billing_address": _address(
-            first_name="Zoë", last_name="Example", phone="(555) 010-1234", city="Yuma Proving Ground",
+            first_name="Zoë", last_name="Example", phone="(201) 555-0123", city="Yuma Proving Ground",
             province="Arizona", province_code="AZ", zip="85365-1234", country="United States",
             country_code="US"),
         "shipping_address": _address(
-            first_name="Sam", last_name="Example", phone="+1 555-010-1234", city="Johnson City",
+            first_name="Sam", last_name="Example", phone="+1 201-555-0123", city="Johnson City",
             province="Tennessee", province_code="TN", zip="37604", country="United States",
             country_code="US"),
         "line_items": [
@@ -149,7 +150,7 @@ def draft_order(**overrides: Any) -> dict[str, Any]:
                                  country_code="HK"),
         shipping_address=_address(first_name="Alex", last_name="", phone="+1 555 0115 6855",
                                   country_code="HK"),
-        order_status_url=DRAFT_STATUS_URL,
+        order_status_url=DRAFT_STATUS_URL, customer_locale="zh-TW",
         line_items=[
             line_item(15518818468140, 9782123692332, 50398373085484, "", "99.00", 1, "測試商品", "Example Co",
                       currency="HKD"),
@@ -279,8 +280,12 @@ def notification_order(**overrides: Any) -> dict[str, Any]:
         "total_price": "159.00", "total_price_set": _money("159.00", "EUR"),
         "customer": {"id": 115310627314723950, "email": "buyer@example.com", "first_name": "Jordan",
                      "last_name": "Sample", "phone": None},
+        "customer_locale": "nl",
+        # As in Shopify's own test notification: a country name but no codes, and a number that is no
+        # real phone number anywhere.
         "billing_address": _address(first_name="Jordan", last_name="Sample", phone="+1 555 0187 9177",
-                                    city="Doorn", zip="3941 LG", country_code=None),
+                                    city="Doorn", zip="3941 LG", province="Utrecht", country="Nederland",
+                                    country_code=None, province_code=None),
         "shipping_address": None,
         "line_items": [line_item(866550311766439012, 8142655586607, 48539281359172, "8721042355331", "159.00",
                                  1, "Dune muurverf", None, currency="EUR")],
@@ -296,13 +301,14 @@ def checkout(**overrides: Any) -> dict[str, Any]:
         "updated_at": "2024-11-05T21:54:49-05:00",
         "completed_at": None, "closed_at": None,
         "email": "buyer@example.com", "phone": None, "currency": "USD", "presentment_currency": "USD",
+        "customer_locale": "en-US", "taxes_included": False, "sms_marketing_phone": None,
         "subtotal_price": "649.90", "total_price": "702.33", "total_tax": "42.43", "total_discounts": "0.00",
         "landing_site": f"/products/hydrogen?epik={EPIK}", "referring_site": "https://www.pinterest.com/",
         "abandoned_checkout_url": "https://example-shop.myshopify.com/checkouts/ac/abc/recover?key=def",
         "note_attributes": [], "discount_codes": [], "buyer_accepts_marketing": False,
         "customer": {"id": CUSTOMER_ID, "email": "buyer@example.com", "first_name": "Zoë",
                      "last_name": "Example", "phone": None},
-        "billing_address": _address(first_name="Zoë", last_name="Example", phone="(555) 010-1234",
+        "billing_address": _address(first_name="Zoë", last_name="Example", phone="(201) 555-0123",
                                     city="Yuma Proving Ground", province_code="AZ", zip="85365-1234",
                                     country_code="US"),
         "shipping_address": [],  # seen in real bodies: an empty array instead of null
@@ -322,3 +328,49 @@ def checkout(**overrides: Any) -> dict[str, Any]:
 def completed_checkout(**overrides: Any) -> dict[str, Any]:
     """The same checkout once paid: completed_at set, one second before the order's processed_at."""
     return checkout(**{"completed_at": "2024-11-05T21:54:48-05:00", **overrides})
+
+
+def _tax_line(amount: str, currency: str = "USD", rate: float = 0.06) -> dict[str, Any]:
+    return {"title": "State tax", "rate": rate, "price": amount, "price_set": _money(amount, currency),
+            "channel_liable": False}
+
+
+def documented_order(**overrides: Any) -> dict[str, Any]:
+    """Shaped like Shopify's documented orders/create example: browser_ip "0.0.0.0", tax lines on the
+    line items and the shipping line, a customer with a default address (values fake)."""
+    lines = [line_item(14234727743900, 632910392, 808950810, "IPOD2008PINK", "199.00", 1, "IPod Nano - 8GB",
+                       "Apple")]
+    lines[0]["tax_lines"] = [_tax_line("11.94")]
+    return web_order(**{
+        "id": 450789469, "name": "#9999", "browser_ip": "0.0.0.0",
+        "client_details": {"browser_ip": "0.0.0.0", "user_agent": USER_AGENT, "accept_language": None},
+        "customer_locale": "en", "taxes_included": False,
+        "subtotal_price": "199.00", "subtotal_price_set": _money("199.00", "USD"),
+        "total_price": "221.94", "total_price_set": _money("221.94", "USD"),
+        "total_tax": "11.94", "total_tax_set": _money("11.94", "USD"),
+        "shipping_lines": [{"title": "Generic Shipping", "price": "10.00", "price_set": _money("10.00", "USD"),
+                            "tax_lines": []}],
+        "line_items": lines,
+        **overrides,
+    })
+
+
+def tax_inclusive_order(**overrides: Any) -> dict[str, Any]:
+    """A UK shop showing prices with 20% VAT: subtotal 120.00 holds 20.00 VAT; shipping 6.00 holds 1.00."""
+    lines = [line_item(16000000000101, 7000000000101, 4000000000101, "TEA-01", "120.00", 1, "Tea Set",
+                       "Pinbridge Supply", currency="GBP")]
+    lines[0]["tax_lines"] = [_tax_line("20.00", "GBP", 0.2)]
+    return web_order(**{
+        "id": 6300000000101, "name": "#1201", "currency": "GBP", "presentment_currency": "GBP",
+        "taxes_included": True, "customer_locale": "en-GB",
+        "subtotal_price": "120.00", "subtotal_price_set": _money("120.00", "GBP"),
+        "total_price": "126.00", "total_price_set": _money("126.00", "GBP"),
+        "total_tax": "21.00", "total_tax_set": _money("21.00", "GBP"),
+        "shipping_lines": [{"title": "Royal Mail", "price": "6.00", "price_set": _money("6.00", "GBP"),
+                            "tax_lines": [_tax_line("1.00", "GBP", 0.2)]}],
+        "billing_address": _address(first_name="Maße", last_name="Østergaard", phone="020 7946 0958",
+                                    city="London", province_code="ENG", zip="SW1A 1AA", country_code="GB"),
+        "shipping_address": None,
+        "line_items": lines,
+        **overrides,
+    })

@@ -186,3 +186,64 @@ def test_no_line_items_leaves_out_item_keys() -> None:
     data = custom_data({"currency": "USD", "subtotal_price": "1.00", "line_items": []}, MappingOptions(),
                        checkout=False, order_id=None)
     assert data == {"currency": "USD", "value": "1.00"}
+
+
+def _tax(amount: str, presentment: str | None = None, code: str = "GBP", p_code: str | None = None) -> dict:
+    return {"title": "VAT", "rate": 0.2, "price": amount, "price_set": {
+        "shop_money": {"amount": amount, "currency_code": code},
+        "presentment_money": {"amount": presentment or amount, "currency_code": p_code or code}}}
+
+
+def _gb_order(**overrides: Any) -> dict[str, Any]:
+    """A UK shop showing prices with 20% VAT: subtotal 120.00 includes 20.00 tax; shipping 6.00 incl. 1.00."""
+    line = {"product_id": 1, "quantity": 1, "price": "120.00", "tax_lines": [_tax("20.00", "23.00", "GBP", "EUR")]}
+    body = {"currency": "GBP", "presentment_currency": "EUR", "taxes_included": True,
+            "subtotal_price": "120.00",
+            "subtotal_price_set": {"shop_money": {"amount": "120.00", "currency_code": "GBP"},
+                                   "presentment_money": {"amount": "138.00", "currency_code": "EUR"}},
+            "total_price": "126.00", "total_tax": "21.00",
+            "total_tax_set": {"shop_money": {"amount": "21.00", "currency_code": "GBP"},
+                              "presentment_money": {"amount": "24.15", "currency_code": "EUR"}},
+            "shipping_lines": [{"price": "6.00", "tax_lines": [_tax("1.00", "1.15", "GBP", "EUR")]}],
+            "line_items": [line]}
+    body.update(overrides)
+    return body
+
+
+@pytest.mark.parametrize(("body", "options", "expected"), [
+    # GB, tax-inclusive: 120.00 - 20.00 line VAT (was "120.00").
+    (_gb_order(), MappingOptions(), "100.00"),
+    # The same in the buyer's money: 138.00 - 23.00.
+    (_gb_order(), MappingOptions(currency_mode="presentment"), "115.00"),
+    # No line tax lines: total_tax 21.00 minus shipping VAT 1.00.
+    (_gb_order(line_items=[{"product_id": 1, "quantity": 1, "price": "120.00"}]), MappingOptions(), "100.00"),
+    # ...in presentment money: 24.15 - 1.15.
+    (_gb_order(line_items=[{"product_id": 1, "quantity": 1, "price": "120.00"}]),
+     MappingOptions(currency_mode="presentment"), "115.00"),
+    # Two lines, a discount already in the subtotal: 99.99 - (8.33 + 8.34), exact decimals.
+    (_gb_order(subtotal_price="99.99", subtotal_price_set=None, line_items=[
+        {"product_id": 1, "price": "60.00", "tax_lines": [_tax("8.33")]},
+        {"product_id": 2, "price": "60.00", "tax_lines": [_tax("8.34")]}]), MappingOptions(), "83.32"),
+    # Tax-exclusive shop (US): the subtotal is already before tax.
+    (_gb_order(taxes_included=False), MappingOptions(), "120.00"),
+    # "total" mode stays the total, tax and shipping included.
+    (_gb_order(), MappingOptions(value_mode="total"), "126.00"),
+    # Tax only known in another currency: no value rather than a tax-inclusive one.
+    (_gb_order(line_items=[{"product_id": 1, "tax_lines": [{"price_set": {"presentment_money": {
+        "amount": "23.00", "currency_code": "EUR"}}}]}]), MappingOptions(), None),
+    # taxes_included as a string is not a JSON true: as a tax-exclusive shop.
+    (_gb_order(taxes_included="true"), MappingOptions(), "120.00"),
+])
+def test_value_is_before_tax_for_tax_inclusive_shops(body: dict[str, Any], options: MappingOptions,
+                                                      expected: str | None) -> None:
+    data = custom_data(body, options, checkout=False, order_id=None)
+    assert data.get("value") == expected
+
+
+def test_tax_inclusive_checkout_value() -> None:
+    body = orders.completed_checkout(taxes_included=True, subtotal_price="120.00", total_tax="21.00",
+                                     currency="GBP", presentment_currency="GBP",
+                                     line_items=[{"product_id": 1, "quantity": 1, "price": "120.00",
+                                                  "tax_lines": [{"price": "20.00", "rate": 0.2}]}])
+    mapped = map_checkout(body, MappingOptions())
+    assert (mapped.value, mapped.currency) == ("100.00", "GBP")

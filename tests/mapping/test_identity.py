@@ -14,7 +14,7 @@ from app.mapping.purchase import (
     NO_CHECKOUT_TIME,
     NO_ORDER_TIME,
     NOT_AN_OBJECT,
-    OFFLINE_DISABLED,
+    class_skipped,
 )
 from app.mapping.types import EVENT_ID_SOURCES
 
@@ -153,27 +153,46 @@ def test_checkout_completion(completed_at: Any, updated_at: Any, reason: str | N
     assert (mapped.event is None) == (reason is not None)
 
 
-@pytest.mark.parametrize(("source_name", "include_offline", "action", "reason"), [
-    ("web", False, "web", None),                            # online store
-    ("pos", False, "offline", OFFLINE_DISABLED),            # POS, not enabled
-    ("pos", True, "offline", None),                         # POS, enabled
-    ("POS", True, "offline", None),                         # case does not matter
-    ("shopify_draft_order", False, "offline", OFFLINE_DISABLED),  # draft, not enabled
-    ("shopify_draft_order", True, "offline", None),         # draft, enabled
-    ("1354745", False, "web", None),                        # an app id: online
-    ("iphone", False, "web", None),                         # another sales channel: online
-    (None, False, "web", None),                             # missing (trimmed bodies): online
-    (42, False, "web", None),                               # junk: online
+POS_SKIPPED, DRAFT_SKIPPED, RENEWAL_SKIPPED = (class_skipped(k) for k in ("pos", "draft", "subscription"))
+
+
+@pytest.mark.parametrize(("source_name", "options", "action", "reason"), [
+    ("web", MappingOptions(), "web", None),                                   # online store
+    ("pos", MappingOptions(), "offline", POS_SKIPPED),                         # POS: skipped by default
+    ("pos", MappingOptions(include_offline_orders=True), "offline", None),     # the older switch still works
+    ("pos", MappingOptions(send_pos="offline"), "offline", None),              # POS, sent as offline
+    ("POS", MappingOptions(send_pos="offline"), "offline", None),              # case does not matter
+    ("pos", MappingOptions(include_offline_orders=True, send_pos="skip"), "offline", POS_SKIPPED),  # key wins
+    ("shopify_draft_order", MappingOptions(), "offline", DRAFT_SKIPPED),       # draft: skipped by default
+    ("shopify_draft_order", MappingOptions(send_draft="offline"), "offline", None),
+    ("shopify_draft_order", MappingOptions(send_draft="web"), "web", None),    # as web, still no staff browser
+    ("subscription_contract_checkout_one", MappingOptions(), "offline", RENEWAL_SKIPPED),  # renewal: skipped
+    ("subscription_contract", MappingOptions(include_offline_orders=True), "offline", RENEWAL_SKIPPED),
+    ("subscription_contract", MappingOptions(send_subscription="offline"), "offline", None),
+    ("1354745", MappingOptions(), "web", None),                                # an app id: online
+    ("iphone", MappingOptions(), "web", None),                                 # another sales channel: online
+    ("shop", MappingOptions(send_other_channels="skip"), "offline", class_skipped("other_channels")),
+    ("shop", MappingOptions(send_other_channels="bogus"), "web", None),        # unknown value: the default
+    (None, MappingOptions(), "web", None),                                     # missing (trimmed bodies): online
+    (42, MappingOptions(), "web", None),                                       # junk: online
 ])
-def test_action_source(source_name: Any, include_offline: bool, action: str, reason: str | None) -> None:
-    options = MappingOptions(include_offline_orders=include_offline)
+def test_order_classes(source_name: Any, options: MappingOptions, action: str, reason: str | None) -> None:
     mapped = map_order(orders.web_order(source_name=source_name), options)
-    assert mapped.action_source == action
     assert mapped.skip_reason == reason
     if mapped.event is not None:
-        assert mapped.event["action_source"] == action
+        assert mapped.action_source == mapped.event["action_source"] == action
         has_browser = "client_ip_address" in mapped.event["user_data"]
-        assert has_browser == (action == "web")             # never the staff browser
+        assert has_browser == (mapped.order_class in ("web", "other_channels") and action == "web")
+        assert ("event_source_url" in mapped.event) == (action == "web")
+
+
+@pytest.mark.parametrize(("source_name", "expected"), [
+    ("web", "web"), ("pos", "pos"), ("shopify_draft_order", "draft"),
+    ("subscription_contract", "subscription"), ("subscription_contract_checkout_one", "subscription"),
+    ("shop", "other_channels"), ("1354745", "other_channels"), ("", "web"), (None, "web"),
+])
+def test_order_class_of_source_name(source_name: Any, expected: str) -> None:
+    assert map_order(orders.web_order(source_name=source_name), MappingOptions()).order_class == expected
 
 
 @pytest.mark.parametrize(("test_value", "expected"), [
@@ -197,8 +216,11 @@ def test_non_object_bodies_are_skipped(body: Any) -> None:
 
 
 @pytest.mark.parametrize(("url", "expected"), [
-    (orders.STATUS_URL, orders.STATUS_URL),                 # sent as event_source_url
+    (orders.STATUS_URL, "https://example-shop.myshopify.com/"),     # host only: never the ?key= or order path
+    ("https://Shop.Example.com:443/1/orders/abc/authenticate?key=k#x", "https://shop.example.com/"),
+    ("http://shop.example.com/orders/1", "http://shop.example.com/"),  # custom storefront domain
     ("javascript:alert(1)", None),                          # not a web URL
+    ("https:///orders?key=k", None),                        # no host
     (None, None),                                           # POS orders have none
     (12, None),                                             # junk
 ])
@@ -206,3 +228,13 @@ def test_event_source_url(url: Any, expected: str | None) -> None:
     event = map_order(orders.web_order(order_status_url=url), MappingOptions()).event
     assert event is not None
     assert event.get("event_source_url") == expected
+    assert "key=" not in repr(event)
+
+
+@pytest.mark.parametrize(("locale", "expected"), [
+    ("en", "en"), ("en-US", "en"), ("zh-TW", "zh"), ("pt_BR", "pt"), ("NL", "nl"),
+    ("eng", None), ("", None), (None, None), (7, None),
+])
+def test_language_from_customer_locale(locale: Any, expected: str | None) -> None:
+    event = map_order(orders.web_order(customer_locale=locale), MappingOptions()).event
+    assert event is not None and event.get("language") == expected

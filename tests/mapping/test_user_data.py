@@ -6,15 +6,17 @@ from typing import Any
 
 import pytest
 
-from app.mapping import MappingOptions, map_order
+from app.mapping import MappingOptions, map_checkout, map_order
 from app.mapping.purchase import NO_MATCH_KEY
 from app.mapping.user_data import (
+    address_country,
     build_user_data,
     click_id,
     match_keys,
     normalise_city,
     normalise_country,
     normalise_email,
+    normalise_ip,
     normalise_name,
     normalise_phone,
     normalise_state,
@@ -45,19 +47,24 @@ def test_normalise_email(raw: Any, expected: str | None) -> None:
 
 
 @pytest.mark.parametrize(("raw", "region", "expected"), [
-    ("+1 (555) 010-1234", None, "15550101234"),      # international, symbols stripped
-    ("(555) 010-1234", "US", "15550101234"),         # national number, region from the address
-    ("555-010-1234", "us", "15550101234"),           # region code in lower case still works
+    ("+1 (201) 555-0123", None, "12015550123"),      # international, symbols stripped
+    ("(201) 555-0123", "US", "12015550123"),         # national number, region from the address
+    ("201-555-0123", "us", "12015550123"),           # region code in lower case still works
     ("020 7946 0000", "GB", "442079460000"),         # UK national: trunk 0 dropped, +44 added
     ("+44 (0)20 7946 0000", None, "442079460000"),   # "(0)" trunk prefix inside an international number
     ("0044 20 7946 0000", "GB", "442079460000"),     # 00 international prefix
     ("+44 20 7946 0000", "US", "442079460000"),      # explicit country code beats the region
     ("02 5550 1234", "AU", "61255501234"),           # Australian national number
     ("030 1234567", "DE", "49301234567"),            # German national number
-    ("+1 555 010 1234 ext. 5", None, "15550101234"), # extension dropped
-    ("5550101234", None, "5550101234"),              # national without region: digits as they are
-    ("+1 555 0190 3870", None, "155501903870"),      # too long to be a real number: digits only
-    ("00 12 34", None, "1234"),                      # unparseable: digits without leading zeros
+    ("06 12345678", "NL", "31612345678"),            # Dutch mobile
+    ("+1 201 555 0123 ext. 5", None, "12015550123"), # extension dropped
+    ("5550100", "US", None),                         # possible but not valid in the US: was "15550100"
+    ("415 555 0100", "GB", None),                    # a US number on a GB address: was "444155550100"
+    ("020 7946 0958", None, None),                   # national, no country known: was "2079460958"
+    ("020 7946 0958", "GB", "442079460958"),         # ...read in the shop's or address's country
+    ("+1 555 0190 3870", None, None),                # too long to be a real number: dropped, not digits
+    ("+1 555 0115 6855", None, None),                # 555 is no US area code: dropped
+    ("00 12 34", None, None),                        # unparseable: dropped
     ("n/a", None, None),                             # no digits at all
     ("", "US", None),                                # empty
     (5550101234, "US", None),                        # a JSON number is not a phone string
@@ -88,7 +95,9 @@ def test_normalise_name(raw: Any, expected: str | None) -> None:
     ("St. John's", "stjohns"),                       # dot, apostrophe and space removed
     ("Saint-Étienne", "saintétienne"),               # dash removed, accent kept
     ("New York City", "newyorkcity"),                # spaces removed
-    ("Zürich 8001", "zürich"),                       # digits are not letters
+    ("Zürich 8001", "zürich8001"),                   # digits kept: Pinterest removes spaces/punctuation only
+    ("Paris 15e", "paris15e"),                       # was "parise"
+    ("Paris 15ᵉ", "paris15ᵉ"),                       # superscript e is a letter (Lm)
     ("São Paulo", "sãopaulo"),                       # precomposed ã
     ("Sa\u0303o Paulo", "sãopaulo"),                 # decomposed ã -> NFC
     ("東京都", "東京都"),                              # CJK letters kept
@@ -111,6 +120,10 @@ def test_normalise_city(raw: Any, expected: str | None) -> None:
     ("3941 LG", None, "3941lg"),                     # unknown country: generic rule
     ("101", "is", "101"),                            # short numeric code
     ("ABCDE", "us", None),                           # no digits for a US ZIP
+    ("K2P0B0", "us", None),                          # a Canadian postcode on a US address: was "200"
+    ("8536", "us", None),                            # four digits: no ZIP
+    ("85365 1234", "us", "85365"),                   # ZIP+4 with a space
+    ("3941", "nl", "3941"),                          # digits-only postcode outside the US: as written
     ("", "us", None),                                # empty
     (None, "gb", None),                              # null
 ])
@@ -121,7 +134,9 @@ def test_normalise_zip(raw: Any, country: str | None, expected: str | None) -> N
 @pytest.mark.parametrize(("raw", "expected"), [
     ("AZ", "az"),                                    # US state code
     (" on ", "on"),                                  # trimmed
-    ("JP-13", "jp-13"),                              # Shopify's Japanese prefecture codes kept as given
+    ("JP-13", "13"),                                 # Shopify's Japanese prefecture code without "JP-"
+    ("nl-ut", "ut"),                                 # any ISO country prefix
+    ("ENG", "eng"),                                  # UK nation code as Shopify gives it
     ("", None),                                      # empty
     (None, None),                                    # null
 ])
@@ -141,8 +156,61 @@ def test_normalise_country(raw: Any, expected: str | None) -> None:
     assert normalise_country(raw) == expected
 
 
+@pytest.mark.parametrize(("address", "expected"), [
+    ({"country_code": "NL", "country": "Netherlands"}, "nl"),        # the code wins
+    ({"country_code": None, "country": "Nederland"}, "nl"),          # Dutch name, null code
+    ({"country_code": None, "country": "United States"}, "us"),      # English name
+    ({"country_code": "", "country": " deutschland "}, "de"),        # trimmed, any case
+    ({"country_code": None, "country": "Niederlande"}, "nl"),        # German name
+    ({"country_code": None, "country": "Atlantis"}, None),           # not a country
+    ({"country_code": None, "country": None}, None),
+])
+def test_address_country(address: dict[str, Any], expected: str | None) -> None:
+    assert address_country(address) == expected
+
+
+def test_nederland_without_codes_gives_country_and_zip() -> None:
+    body = {"billing_address": {"country": "Nederland", "country_code": None, "zip": "3941 LG", "city": "Doorn"}}
+    data = build_user_data(body, web=False)
+    assert (data["country"], data["zp"], data["ct"]) == ([h("nl")], [h("3941lg")], [h("doorn")])
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("203.0.113.9", "203.0.113.9"),                  # documentation range: kept (test data)
+    ("::ffff:203.0.113.5", "203.0.113.5"),           # IPv4-mapped IPv6: the IPv4 form, not ::ffff:cb00:7105
+    ("2001:db8::1", "2001:db8::1"),                  # IPv6
+    ("0.0.0.0", None),                               # unspecified (Shopify's own order example)
+    ("::", None),                                    # unspecified IPv6
+    ("127.0.0.1", None),                             # loopback
+    ("::1", None),                                   # loopback IPv6
+    ("10.1.2.3", None), ("172.16.5.4", None), ("192.168.1.10", None),  # private
+    ("::ffff:192.168.1.10", None),                   # private behind an IPv4 mapping
+    ("100.64.1.1", None),                            # carrier-grade NAT
+    ("169.254.0.1", None), ("fe80::1", None),        # link-local
+    ("fd00::1", None),                               # unique local IPv6
+    ("224.0.0.1", None), ("255.255.255.255", None),  # multicast, broadcast
+    ("not-an-ip", None), ("", None), (None, None),
+])
+def test_normalise_ip(raw: Any, expected: str | None) -> None:
+    assert normalise_ip(raw) == expected
+
+
+def test_phone_uses_shop_country_when_no_address_has_one() -> None:
+    body = {"phone": "020 7946 0958", "billing_address": {"country": None, "country_code": None}}
+    assert "ph" not in build_user_data(body, web=False)
+    assert build_user_data(body, web=False, shop_country="GB")["ph"] == [h("442079460958")]
+
+
+def test_completed_checkout_sends_its_sms_marketing_phone() -> None:
+    body = orders.completed_checkout(sms_marketing_phone="+44 20 7946 0000")
+    mapped = map_checkout(body, MappingOptions())
+    assert mapped.event is not None
+    assert h("442079460000") in mapped.event["user_data"]["ph"]
+    assert h("442079460000") in mapped.phone_hashes
+
+
 def test_already_hashed_values_pass_through_lowercased() -> None:
-    phone_hash = h("15550101234")
+    phone_hash = h("12015550123")
     body = {
         "email": HASHED.upper(),                     # already SHA-256: not hashed again
         "phone": phone_hash,
@@ -160,13 +228,13 @@ def test_already_hashed_values_pass_through_lowercased() -> None:
 def test_every_distinct_value_is_sent_in_first_seen_order() -> None:
     body = {
         "email": "first@example.com", "contact_email": "SECOND@example.com",
-        "customer": {"email": "first@example.com", "phone": "+1 555-010-9999"},
-        "billing_address": {"phone": "(555) 010-1234", "country_code": "US", "city": "Yuma"},
-        "shipping_address": {"phone": "555.010.1234", "country_code": "US", "city": "YUMA"},
+        "customer": {"email": "first@example.com", "phone": "+1 201-555-0199"},
+        "billing_address": {"phone": "(201) 555-0123", "country_code": "US", "city": "Yuma"},
+        "shipping_address": {"phone": "201.555.0123", "country_code": "US", "city": "YUMA"},
     }
     data = build_user_data(body, web=False)
     assert data["em"] == [h("first@example.com"), h("second@example.com")]
-    assert data["ph"] == [h("15550109999"), h("15550101234")]
+    assert data["ph"] == [h("12015550199"), h("12015550123")]
     assert data["ct"] == [h("yuma")]
 
 
@@ -203,6 +271,8 @@ def test_click_id(body: dict[str, Any], expected: str | None) -> None:
     ({"browser_ip": "203.0.113.9", "user_agent": "UA"}, None, "203.0.113.9", "UA"),
     ({"browser_ip": "2001:db8::1", "user_agent": "UA"}, None, "2001:db8::1", "UA"),   # IPv6
     ({"browser_ip": "not-an-ip", "user_agent": "UA"}, None, None, "UA"),              # invalid: dropped
+    ({"browser_ip": "0.0.0.0", "user_agent": "UA"}, "203.0.113.7", "203.0.113.7", "UA"),  # unspecified: next
+    ({"browser_ip": "::ffff:203.0.113.5", "user_agent": "UA"}, None, "203.0.113.5", "UA"),
     (None, "203.0.113.7", "203.0.113.7", None),                                      # order.browser_ip
     ({"browser_ip": None, "user_agent": ""}, None, None, None),                       # empty
 ])

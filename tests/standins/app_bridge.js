@@ -31,6 +31,23 @@
       },
     },
   };
+  // The admin draws <ui-save-bar> in its own top bar and <ui-nav-menu> in its sidebar; here the save bar
+  // is drawn at the top of the page, and `window.__saveBar` records show/hide for assertions.
+  window.__saveBar = [];
+  const style = document.createElement("style");
+  style.textContent = "ui-nav-menu{display:none}ui-save-bar{display:none}" +
+    "ui-save-bar[data-shown]{display:flex;gap:8px;justify-content:flex-end;align-items:center;position:sticky;top:0;z-index:50;" +
+    "padding:10px 16px;background:#1a1a1a;color:#fff;font:550 13px/20px sans-serif}" +
+    "ui-save-bar[data-shown]::before{content:'Unsaved changes';margin-right:auto}" +
+    "ui-save-bar button{font:550 13px/20px sans-serif;padding:6px 12px;border-radius:8px;border:0;background:#fff;color:#303030}" +
+    "ui-save-bar button[variant=primary]{background:#fff}ui-save-bar button:not([variant]){background:#3a3a3a;color:#fff}";
+  document.head.append(style);
+  window.shopify.saveBar = {
+    async show(id) { window.__saveBar.push(["show", id]); document.getElementById(id).setAttribute("data-shown", ""); },
+    async hide(id) { window.__saveBar.push(["hide", id]); document.getElementById(id).removeAttribute("data-shown"); },
+    async toggle(id) { const bar = document.getElementById(id); return bar.hasAttribute("data-shown") ? this.hide(id) : this.show(id); },
+    async leaveConfirmation() {},
+  };
   const originalFetch = window.fetch.bind(window);
   window.fetch = (input, init) => {
     const url = new URL(typeof input === "string" ? input : input.url, location.href);

@@ -7,7 +7,7 @@
   const FONT = '-apple-system, BlinkMacSystemFont, "San Francisco", "Segoe UI", Roboto, "Helvetica Neue", sans-serif';
   const TONES = {
     success: ["#cdfee1", "#0c5132"], critical: ["#fedad9", "#8e1f0b"], warning: ["#ffeb78", "#4f4700"],
-    attention: ["#ffef9d", "#4f4700"], info: ["#e0f0ff", "#00527c"], neutral: ["#e3e3e3", "#303030"],
+    caution: ["#ffef9d", "#4f4700"], info: ["#e0f0ff", "#00527c"], neutral: ["#e3e3e3", "#303030"],
   };
   const global = document.createElement("style");
   global.textContent = `
@@ -26,12 +26,13 @@
     s-badge { display: inline-block; padding: 2px 8px; border-radius: 8px; font-size: 12px; font-weight: 550; white-space: nowrap; }
     ${Object.entries(TONES).map(([t, [bg, fg]]) => `s-badge[tone="${t}"] { background: ${bg}; color: ${fg}; }`).join("\n")}
     s-badge:not([tone]) { background: #e3e3e3; }
+    s-section[hidden], s-banner[hidden], s-paragraph[hidden], s-button[hidden] { display: none; }
   `;
   document.head.append(global);
 
   function define(name, render, props) {
     const element = class extends HTMLElement {
-      static get observedAttributes() { return ["heading", "tone", "error", "placeholder", "label", "details", "hidden", "variant"]; }
+      static get observedAttributes() { return ["heading", "tone", "error", "placeholder", "label", "details", "hidden", "variant", "loading", "disabled"]; }
       connectedCallback() {
         if (this.shadowRoot) return;
         this.attachShadow({ mode: "open" });
@@ -67,7 +68,9 @@
     root.innerHTML = `<style>:host{display:block;border-radius:12px;padding:12px 16px 12px 44px;margin-bottom:16px;position:relative}
       :host([hidden]){display:none}
       .icon{position:absolute;left:16px;top:13px;width:18px;height:18px;border-radius:50%;font:700 12px/18px sans-serif;text-align:center;color:#fff}
-      strong{display:block;font-weight:650;margin-bottom:2px}</style><span class="icon"></span><strong></strong><slot></slot>`;
+      strong{display:block;font-weight:650;margin-bottom:2px}
+      .actions{display:flex;flex-wrap:wrap;gap:8px;margin-top:8px}.actions:empty{display:none}</style><span class="icon"></span><strong></strong><slot></slot>
+      <div class="actions"><slot name="primary-action"></slot><slot name="secondary-actions"></slot></div>`;
     host._update = () => {
       const tone = host.getAttribute("tone") || "info";
       const [bg, fg] = TONES[tone] || TONES.info;
@@ -85,8 +88,16 @@
         box-shadow:0 -1px 0 0 #b5b5b5 inset,0 0 0 1px rgba(0,0,0,.1) inset,0 .5px 0 1.5px #fff inset}
       button:hover{background:#f7f7f7}
       button.primary{background:#303030;color:#fff;box-shadow:0 -1px 0 1px rgba(0,0,0,.8) inset,0 0 0 1px #303030 inset,0 .5px 0 1.5px rgba(255,255,255,.25) inset}
-      button.primary:hover{background:#1a1a1a}</style><button type="button"><slot></slot></button>`;
-    host._update = () => { root.querySelector("button").className = host.getAttribute("variant") || ""; };
+      button.primary:hover{background:#1a1a1a}
+      button:disabled{opacity:.55;cursor:default}
+      .spinner{display:none;width:12px;height:12px;margin-right:6px;border:2px solid currentColor;border-right-color:transparent;border-radius:50%;vertical-align:-2px}
+      button[aria-busy=true] .spinner{display:inline-block}</style><button type="button"><span class="spinner" aria-hidden="true"></span><slot></slot></button>`;
+    host._update = () => {
+      const button = root.querySelector("button");
+      button.className = host.getAttribute("variant") || "";
+      button.disabled = host.hasAttribute("disabled") || host.hasAttribute("loading");
+      button.setAttribute("aria-busy", host.hasAttribute("loading") ? "true" : "false");
+    };
     host._update();
   });
 

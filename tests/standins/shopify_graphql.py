@@ -63,6 +63,9 @@ class ShopifyAdminStandin:
         self.script: list[str] = []  # one-shot answers: "throttled", "http_429", "server_error", "unauthorized"
         self.requests: list[Recorded] = []
         self.refreshes = 0
+        self.errors: list[dict[str, Any]] = []  # GraphQL errors sent beside the data (ACCESS_DENIED, ...)
+        self.no_data = False  # answer with the errors only
+        self.country = "US"  # the shop's address country
 
     # -- driving it from a test -------------------------------------------------------------------
     def client(self) -> httpx.Client:
@@ -101,12 +104,16 @@ class ShopifyAdminStandin:
             return httpx.Response(429, headers={"Retry-After": "0"}, json={"errors": "Exceeded 2 calls/second"})
         if scripted == "server_error":
             return httpx.Response(503, json={"errors": "Service Unavailable"})
-        return httpx.Response(200, json={"data": self._answer(operation, query, variables),
-                                         "extensions": self._cost()})
+        answer: dict[str, Any] = {"data": None if self.no_data else self._answer(operation, query, variables),
+                                  "extensions": self._cost()}
+        if self.errors:
+            answer["errors"] = self.errors
+        return httpx.Response(200, json=answer)
 
     def _answer(self, operation: str | None, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         if operation == "ReconcileOrders":
-            return {"orders": self._orders_page(query, variables)}
+            return {"shop": {"shopAddress": {"countryCodeV2": self.country}},
+                    "orders": self._orders_page(query, variables)}
         if operation == "ReconcileOrderLines":
             return {"order": self._more_lines(variables)}
         if operation == "ReconcileOrderCount":
@@ -186,7 +193,18 @@ def _address(address: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     return {"firstName": address.get("first_name"), "lastName": address.get("last_name"),
             "city": address.get("city"), "provinceCode": address.get("province_code"), "zip": address.get("zip"),
-            "countryCodeV2": address.get("country_code"), "phone": address.get("phone")}
+            "country": address.get("country"), "countryCodeV2": address.get("country_code"),
+            "phone": address.get("phone")}
+
+
+def _tax_lines(lines: Any) -> list[dict[str, Any]]:
+    """Webhook `tax_lines` as GraphQL `taxLines` (both monies; the shop's when no `price_set`)."""
+    out = []
+    for line in lines or []:
+        price_set = line.get("price_set") or {}
+        shop = price_set.get("shop_money") or {"amount": line.get("price"), "currency_code": None}
+        out.append({"priceSet": _money_set(shop, price_set.get("presentment_money"))})
+    return out
 
 
 def _legacy(kind: str, value: Any) -> dict[str, Any] | None:
@@ -199,7 +217,8 @@ def _line(line: dict[str, Any]) -> dict[str, Any]:
             "vendor": line.get("vendor"), "quantity": line.get("quantity"),
             "product": _legacy("Product", line.get("product_id")),
             "variant": _legacy("ProductVariant", line.get("variant_id")),
-            "originalUnitPriceSet": _money_set(price["shop_money"], price.get("presentment_money"))}
+            "originalUnitPriceSet": _money_set(price["shop_money"], price.get("presentment_money")),
+            "taxLines": _tax_lines(line.get("tax_lines"))}
 
 
 def graphql_order(order: dict[str, Any], *, created_at: datetime | None = None) -> dict[str, Any]:
@@ -223,11 +242,17 @@ def graphql_order(order: dict[str, Any], *, created_at: datetime | None = None) 
                                        order["subtotal_price_set"]["presentment_money"]),
         "totalPriceSet": _money_set(order["total_price_set"]["shop_money"],
                                     order["total_price_set"]["presentment_money"]),
+        "totalTaxSet": _money_set(order["total_tax_set"]["shop_money"], order["total_tax_set"]["presentment_money"])
+        if order.get("total_tax_set") else None,
+        "taxesIncluded": bool(order.get("taxes_included")), "customerLocale": order.get("customer_locale"),
+        "shippingLines": {"nodes": [{"taxLines": _tax_lines(line.get("tax_lines"))}
+                                    for line in order.get("shipping_lines") or []]},
         "customer": None if customer is None else {
             "id": f"gid://shopify/Customer/{customer['id']}", "legacyResourceId": str(customer["id"]),
             "firstName": customer.get("first_name"), "lastName": customer.get("last_name"),
             "defaultEmailAddress": {"emailAddress": customer["email"]} if customer.get("email") else None,
             "defaultPhoneNumber": {"phoneNumber": customer["phone"]} if customer.get("phone") else None,
+            "defaultAddress": _address(customer.get("default_address")),
         },
         "billingAddress": _address(order.get("billing_address")),
         "shippingAddress": _address(order.get("shipping_address")),

@@ -1,0 +1,290 @@
+"""POST /pixel and the worker's join: click id, browser and consent from the storefront, nothing more."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app import beacons
+from app.models import Event, PixelBeacon, Shop, db, now_utc
+from app.retention import purge_beacons
+from tests import test_delivery
+from tests.conftest import SHOP
+from tests.factories import web_order
+from tests.jwt_helpers import bearer, use_session_secrets
+from tests.standins.pinterest import PinterestStandin
+from tests.test_delivery import Clock, drain
+
+# The worker fixtures of the delivery tests, shared.
+clock = test_delivery.clock
+worker = test_delivery.worker
+
+EPIK = "dj0yJnU9SzRjVkVidXhZdTl6cGZnWE5RQlRxZyZu"
+AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 Mobile/15E148"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits(app: Flask) -> Iterator[None]:
+    beacons.limiter.reset()
+    yield
+    beacons.limiter.reset()
+
+
+@pytest.fixture
+def post_beacon(client: FlaskClient) -> Callable[..., Any]:
+    def _post(body: Any, *, shop: str = SHOP, ip: str = "198.51.100.7", **headers: str) -> Any:
+        data = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return client.post(f"/pixel?shop={shop}", data=data, environ_base={"REMOTE_ADDR": ip},
+                           headers={"Content-Type": "text/plain", "User-Agent": AGENT,
+                                    "Origin": "https://shop.example", **headers})
+
+    return _post
+
+
+def beacon_for(order: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {"checkout_token": order["checkout_token"], "event_id": order["cart_token"], "click_id": EPIK,
+            "consent": {"marketing": True, "sale_of_data": True}, **fields}
+
+
+def stored() -> list[PixelBeacon]:
+    db.session.rollback()
+    return list(db.session.scalars(select(PixelBeacon)))
+
+
+def only_event() -> Event:
+    db.session.rollback()
+    return db.session.scalars(select(Event)).one()
+
+
+# -- the endpoint ------------------------------------------------------------------------------------------
+def test_a_beacon_is_stored_and_marks_the_shop_as_reporting(configure_shop: Any, post_beacon: Any) -> None:
+    configure_shop()
+    order = web_order()
+    answer = post_beacon(beacon_for(order))
+    assert answer.status_code == 204
+    assert answer.headers["Access-Control-Allow-Origin"] == "*"
+    [row] = stored()
+    assert (row.checkout_token, row.tag_event_id, row.click_id) == (order["checkout_token"], order["cart_token"], EPIK)
+    assert (row.consent_marketing, row.consent_sale_of_data) == (True, True)
+    assert (row.user_agent, row.ip) == (AGENT, "198.51.100.7")
+    assert db.session.scalar(select(Shop.pixel_seen_at).filter_by(domain=SHOP)) is not None
+
+
+def test_preflight_is_answered_for_any_storefront(client: FlaskClient) -> None:
+    answer = client.options("/pixel?shop=demo-store.myshopify.com", headers={"Origin": "https://shop.example"})
+    assert answer.status_code == 204
+    assert answer.headers["Access-Control-Allow-Methods"] == "POST, OPTIONS"
+
+
+@pytest.mark.parametrize("body, status, code", [
+    (b"{not json", 400, "invalid_json"),                                          # malformed
+    (b"[1, 2]", 400, "invalid_fields"),                                           # not an object
+    ({"checkout_token": "84ad78572dae52a8", "order_id": 1}, 400, "invalid_fields"),  # unknown field
+    ({"event_id": "x"}, 400, "invalid_checkout_token"),                           # no checkout token
+    ({"checkout_token": "short"}, 400, "invalid_checkout_token"),                 # too short
+    ({"checkout_token": "84ad7857 2dae52a8"}, 400, "invalid_checkout_token"),     # whitespace
+    ({"checkout_token": "84ad78572dae52a8", "event_id": "a b"}, 400, "invalid_event_id"),
+    ({"checkout_token": "84ad78572dae52a8", "click_id": "<script>"}, 400, "invalid_click_id"),
+    ({"checkout_token": "84ad78572dae52a8", "consent": {"marketing": "yes"}}, 400, "invalid_consent"),
+    ({"checkout_token": "84ad78572dae52a8", "consent": {"email": True}}, 400, "invalid_consent"),
+    (b"{" + b'"a":' * 5000 + b"1" + b"}" * 5000, 413, "too_large"),               # oversized / deep
+    (b"\xff\xfe\x00", 400, "invalid_json"),                                       # not UTF-8
+])
+def test_bad_beacons_are_refused_and_store_nothing(
+    configure_shop: Any, post_beacon: Any, body: Any, status: int, code: str
+) -> None:
+    configure_shop()
+    answer = post_beacon(body)
+    assert (answer.status_code, answer.get_json()["error"]) == (status, code)
+    assert stored() == []
+
+
+def test_unknown_and_uninstalled_shops_are_refused(configure_shop: Any, post_beacon: Any) -> None:
+    order = web_order()
+    assert post_beacon(beacon_for(order), shop="nobody.myshopify.com").status_code == 404
+    assert post_beacon(beacon_for(order), shop="not a shop").status_code == 400
+    shop = configure_shop()
+    shop.installed = False
+    db.session.commit()
+    assert post_beacon(beacon_for(order)).status_code == 404
+    assert stored() == []
+
+
+def test_a_flood_is_limited_per_client_and_per_shop(app: Flask, configure_shop: Any, post_beacon: Any) -> None:
+    configure_shop()
+    app.config.update(PIXEL_RATE_LIMIT_CLIENT="5 per minute", PIXEL_RATE_LIMIT_SHOP="8 per minute")
+    codes = [post_beacon(beacon_for(web_order(checkout_token=f"{n:032x}"))).status_code for n in range(7)]
+    assert codes == [204] * 5 + [429] * 2
+    # Another client gets through until the shop's own limit is reached.
+    codes = [post_beacon(beacon_for(web_order(checkout_token=f"{n:032x}")), ip=f"198.51.100.{n}").status_code
+             for n in range(10, 15)]
+    assert codes[0] == 204 and codes[-2:] == [429, 429]
+    assert 6 <= len(stored()) <= 8
+
+
+def test_only_the_first_beacon_for_a_checkout_counts(configure_shop: Any, post_beacon: Any) -> None:
+    configure_shop()
+    order = web_order()
+    assert post_beacon(beacon_for(order)).status_code == 204
+    replay = beacon_for(order, click_id="forgedclickid0000", consent={"marketing": False})
+    assert post_beacon(replay, ip="192.0.2.66").status_code == 204
+    [row] = stored()
+    assert (row.click_id, row.consent_marketing, row.ip) == (EPIK, True, "198.51.100.7")
+
+
+def test_without_marketing_consent_nothing_identifying_is_kept(configure_shop: Any, post_beacon: Any) -> None:
+    configure_shop()
+    order = web_order()
+    post_beacon({"checkout_token": order["checkout_token"], "click_id": EPIK, "event_id": "x1234567",
+                 "consent": {"marketing": False, "sale_of_data": False}})
+    [row] = stored()
+    assert (row.click_id, row.tag_event_id, row.user_agent, row.ip) == (None, None, None, None)
+    assert row.consent_marketing is False
+
+
+def test_behind_a_proxy_only_the_trusted_hop_gives_the_address(app: Flask, configure_shop: Any,
+                                                                 post_beacon: Any) -> None:
+    configure_shop()
+    app.config["TRUSTED_PROXY_HOPS"] = 1
+    post_beacon(beacon_for(web_order()), ip="10.0.0.2", **{"X-Forwarded-For": "192.0.2.1, 203.0.113.9"})
+    assert [row.ip for row in stored()] == ["203.0.113.9"]
+
+
+# -- the worker's join -------------------------------------------------------------------------------------
+def test_the_worker_adds_the_click_id_and_records_that_the_tag_used_our_id(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order(landing_site="/products/hydrogen", client_details=None, browser_ip=None)
+    post_beacon(beacon_for(order))
+    post_webhook(order)
+    assert drain(worker()) == 1
+    [sent] = pinterest.requests[0].events
+    assert sent["event_id"] == order["cart_token"]
+    assert sent["user_data"]["click_id"] == EPIK
+    assert (sent["user_data"]["client_user_agent"], sent["user_data"]["client_ip_address"]) == (AGENT, "198.51.100.7")
+    event = only_event()
+    assert (event.status, event.tag_event_id, event.tag_matched) == ("delivered", order["cart_token"], True)
+    assert "click_id" in event.match_keys.split() and "ip_ua" in event.match_keys.split()
+
+
+def test_a_click_id_the_order_already_has_is_kept(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order()  # its landing page carries ?epik=
+    post_beacon(beacon_for(order, click_id="anotherclickid00", event_id="not-the-same-id"))
+    post_webhook(order)
+    drain(worker())
+    [sent] = pinterest.requests[0].events
+    assert sent["user_data"]["click_id"] != "anotherclickid00"
+    assert only_event().tag_matched is False
+
+
+@pytest.mark.parametrize("consent, rule, outcome", [
+    ({"marketing": False, "sale_of_data": True}, {}, "skipped"),                            # default: not sent
+    ({"marketing": False, "sale_of_data": True}, {"marketing_refused": "limited"}, "LDP"),
+    ({"marketing": False, "sale_of_data": True}, {"marketing_refused": "send"}, None),
+    ({"marketing": True, "sale_of_data": False}, {}, "LDP"),                                # default: LDP
+    ({"marketing": True, "sale_of_data": False}, {"sale_of_data_refused": "skip"}, "skipped"),
+    ({"marketing": True, "sale_of_data": True}, {}, None),
+])
+def test_consent_decides_whether_and_how_the_order_is_sent(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin,
+    consent: dict[str, bool], rule: dict[str, str], outcome: str | None,
+) -> None:
+    configure_shop(**rule)
+    order = web_order()
+    post_beacon(beacon_for(order, consent=consent))
+    post_webhook(order)
+    drain(worker())
+    if outcome == "skipped":
+        assert pinterest.requests == []
+        event = only_event()
+        assert (event.status, event.payload) == ("skipped", None)
+        assert "did not allow" in (event.skip_reason or "")
+    else:
+        [sent] = pinterest.requests[0].events
+        assert sent.get("opt_out_type") == outcome
+
+
+def test_an_order_waits_for_its_beacon_only_where_the_pixel_reports(
+    app: Flask, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, clock: Clock,
+    pinterest: PinterestStandin,
+) -> None:
+    configure_shop()
+    first, second, third = (web_order(id=n, checkout_token=f"{n:032x}", cart_token=f"c{n:031x}")
+                            for n in (1001, 1002, 1003))
+    post_webhook(first)                       # no pixel has reported yet: sent at once
+    w = worker()
+    assert drain(w) == 1
+    post_beacon(beacon_for(first))            # now the shop's pixel is known
+    post_webhook(second)                      # its beacon has not come: it waits
+    assert drain(w) == 0
+    post_beacon(beacon_for(second))           # the beacon releases it at once
+    assert drain(w) == 1
+    post_webhook(third)                       # a beacon that never comes: sent after the join window
+    assert drain(w) == 0
+    clock.advance(app.config["PIXEL_JOIN_SECONDS"] + 1)
+    assert drain(w) == 1
+    assert [len(r.events) for r in pinterest.requests] == [1, 1, 1]
+
+
+# -- what the page shows, and forgetting -------------------------------------------------------------------
+def test_the_summary_counts_purchases_the_tag_reported_with_our_id(
+    app: Flask, client: FlaskClient, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
+) -> None:
+    configure_shop(tag_id="2612345678901")
+    orders = [web_order(id=n, checkout_token=f"{n:032x}", cart_token=f"c{n:031x}", landing_site="/")
+              for n in range(1, 5)]
+    post_beacon(beacon_for(orders[0]))
+    post_beacon(beacon_for(orders[1], event_id=f"{2:032x}"))  # the Tag used the checkout token
+    post_beacon(beacon_for(orders[2], click_id=None))
+    for order in orders:
+        post_webhook(order)
+    drain(worker())
+    use_session_secrets(app)  # webhooks above were signed with the app secret; the page's token now
+    body = client.get("/api/pixel", headers=bearer()).get_json()
+    assert body["headline"] == "Counted once: the Tag reported 2 of 4 purchases in the last 14 days with the same id"
+    assert (body["purchases"], body["tag_same_id"], body["tag_different_id"], body["with_click_id"]) == (4, 2, 1, 2)
+    assert body["reported"] is True and body["tag_id"] == "2612345678901"
+    assert '"tagId": "2612345678901"' in body["snippet"] and f"/pixel?shop={SHOP}" in body["snippet"]
+    assert "different id for 1 of 4" in body["advice"]
+
+
+def test_before_the_pixel_reports_the_page_says_how_to_install_it(
+    app: Flask, client: FlaskClient, configure_shop: Any
+) -> None:
+    use_session_secrets(app)
+    configure_shop()
+    body = client.get("/api/pixel", headers=bearer()).get_json()
+    assert body["reported"] is False and body["purchases"] == 0
+    assert body["advice"].startswith("Add your Pinterest Tag id")
+    configure_shop(tag_id="2612345678901")
+    body = client.get("/api/pixel", headers=bearer()).get_json()
+    assert body["advice"].startswith("The pixel has not reported a purchase yet")
+
+
+def test_beacons_go_after_a_day_and_with_a_redacted_customer(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any,
+) -> None:
+    configure_shop()
+    order = web_order()
+    post_beacon(beacon_for(order))
+    post_webhook(order)
+    assert purge_beacons(now_utc()) == 0
+    assert purge_beacons(now_utc() + timedelta(days=1, minutes=1)) == 1
+    post_beacon(beacon_for(order))
+    assert len(stored()) == 1
+    redact = {"shop_id": 1, "shop_domain": SHOP, "customer": {"id": order["customer"]["id"],
+                                                              "email": "buyer@example.com"},
+              "orders_to_redact": [order["id"]]}
+    assert post_webhook(redact, "customers/redact").status_code == 200
+    assert stored() == []

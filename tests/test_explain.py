@@ -1,0 +1,47 @@
+"""Pinterest's answers in a merchant's words."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.explain import FAILURE_TEXT, event_reason, field_reason, skip_reason
+from app.pinterest import AdAccountRefused, BatchRejected, PinterestError, TokenRejected, Unavailable
+from app.shop_state import FailureClass, classify
+
+INTERNAL_WORDS = ("ip_ua", "exchange_error", "event(s)", "custom_data", "user_data")
+
+
+@pytest.mark.parametrize("message, reason", [
+    ("Invalid parameter: custom_data.contents[1].item_price is required.", "Line 2 has no price."),
+    ("Invalid parameter: custom_data.contents[0].item_price.", "Line 1 has an invalid price."),
+    ("data[0].custom_data.contents[2].quantity must be positive", "Line 3 has an invalid quantity."),
+    ("custom_data.currency is missing", "The order's currency is missing."),
+    ("Invalid value for user_data.em", "The customer's email is not valid."),
+    ("event_time is too old", "The order's time is not valid."),
+    ("Something unexpected happened.", None),   # no field named: no guess
+    (None, None),
+])
+def test_field_paths_become_sentences(message: str | None, reason: str | None) -> None:
+    assert field_reason(message) == reason
+
+
+@pytest.mark.parametrize("error, failure", [
+    (TokenRejected("x", status=401), FailureClass.TOKEN),
+    (AdAccountRefused("x", status=403), FailureClass.AD_ACCOUNT),
+    (Unavailable("x", status=429), FailureClass.RATE_LIMITED),
+    (Unavailable("x", status=503), FailureClass.PINTEREST),
+    (Unavailable("x"), FailureClass.NETWORK),                 # no HTTP answer at all
+    (BatchRejected("x", status=422), FailureClass.REJECTED),
+    (PinterestError("x", status=403), FailureClass.AD_ACCOUNT),
+])
+def test_every_error_has_a_class_and_a_sentence(error: PinterestError, failure: FailureClass) -> None:
+    assert classify(error) is failure
+    sentence, step = FAILURE_TEXT[failure.value]
+    assert sentence.endswith(".") and step.endswith(".")
+    assert not any(word in sentence + step for word in INTERNAL_WORDS)
+
+
+def test_expired_and_skipped_orders_are_explained_without_internal_words() -> None:
+    assert event_reason("failed", "expired", "Not delivered within 72 hours of receipt.") == FAILURE_TEXT["expired"][0]
+    assert event_reason("failed", "rejected", "Bad request.") == "Pinterest refused this order."
+    assert "ip_ua" not in (skip_reason("no em or ip_ua to match the buyer") or "")

@@ -1,0 +1,158 @@
+"""Real servers on 127.0.0.1, started the way the Procfile and `make run` start them, on a bad day.
+
+100 clients that announce a large webhook body and send one byte every two seconds must not hold up
+real webhooks or /healthz; a crashed delivery worker must not stop the web server; a write lock held by
+another process must leave /healthz answering. Marked slow (each starts real processes) but bounded to a
+few seconds each and run everywhere, CI included.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from app.config import normalise_database_url
+from app.localrun import START_GRACE
+from tests.slow_clients import (
+    BIN,
+    SlowClients,
+    free_port,
+    get,
+    latencies,
+    post_webhook,
+    procfile_command,
+    running,
+    server_env,
+)
+
+pytestmark = pytest.mark.slow
+
+ANSWER_WITHIN = 1.0  # seconds: what a webhook or /healthz may take while the slow clients hang on
+
+
+def _procfile(database_url: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    port = free_port()
+    return procfile_command("web"), server_env(normalise_database_url(database_url), port, tmp_path)
+
+
+def _make_run(database_url: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
+    port = free_port()
+    return [str(BIN / "python"), "-m", "app.localrun"], server_env(normalise_database_url(database_url), port,
+                                                                    tmp_path)
+
+
+def _assert_unaffected(port: int) -> None:
+    with SlowClients(port, count=100, interval=2.0) as slow:
+        assert slow.connected == 100
+        measured = latencies(port, rounds=5, timeout=5.0)
+    assert max(measured["webhook"]) < ANSWER_WITHIN, measured
+    assert max(measured["healthz"]) < ANSWER_WITHIN, measured
+
+
+def test_slow_clients_do_not_delay_webhooks_under_the_procfile(database_url: str, tmp_path: Path) -> None:
+    command, env = _procfile(database_url, tmp_path)
+    home = tmp_path / "home"
+    home.mkdir()
+    env.update({"HOME": str(home), "XDG_RUNTIME_DIR": str(home)})  # where gunicorn's default socket would go
+    with running(command, env, tmp_path / "web.log"):
+        _assert_unaffected(int(env["PORT"]))
+        # No control socket at gunicorn's per-user default, which every instance on a host would share.
+        assert not list(home.rglob("*.ctl"))
+
+
+def test_a_trickling_body_is_cut_off_after_webhook_read_seconds(tmp_path: Path, sqlite_template: Path) -> None:
+    database = tmp_path / "cut.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    command, env = _procfile(f"sqlite:///{database}", tmp_path)
+    env["WEBHOOK_READ_SECONDS"] = "1"
+    with running(command, env, tmp_path / "web.log"), SlowClients(int(env["PORT"]), count=3, interval=0.3) as slow:
+        started = time.monotonic()
+        answers = []
+        for sock in slow.sockets:
+            sock.settimeout(10)
+            answers.append(sock.recv(200))
+        assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers
+        assert time.monotonic() - started < 5  # cut after about a second, not held until the client stops
+
+
+def test_make_run_survives_slow_clients_and_a_worker_crash(tmp_path: Path, sqlite_template: Path) -> None:
+    database = tmp_path / "run.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    command, env = _make_run(f"sqlite:///{database}", tmp_path)
+    port = int(env["PORT"])
+    with running(command, env, tmp_path / "run.log") as localrun:
+        _assert_unaffected(port)
+        worker = _child(localrun.pid, "worker")
+        assert worker is not None
+        # A crash, not a failed start: the worker has run longer than the start-up grace period.
+        time.sleep(max(0.0, START_GRACE + 1 - _age(worker)))
+        os.kill(worker, signal.SIGKILL)
+        assert post_webhook(port) == 200  # the web server keeps taking orders meanwhile
+        deadline = time.monotonic() + 20
+        restarted = None
+        while time.monotonic() < deadline and restarted in (None, worker):
+            time.sleep(0.3)
+            restarted = _child(localrun.pid, "worker", required=False)
+        assert restarted not in (None, worker), (tmp_path / "run.log").read_text()[-2000:]
+        assert get(port, "/healthz")[0] == 200
+
+
+def test_healthz_answers_while_another_process_holds_the_sqlite_write_lock(tmp_path: Path,
+                                                                           sqlite_template: Path) -> None:
+    database = tmp_path / "locked.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    command, env = _procfile(f"sqlite:///{database}", tmp_path)
+    port = int(env["PORT"])
+    with running(command, env, tmp_path / "web.log"):
+        blocker = sqlite3.connect(database, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")
+        waiting: dict[str, Any] = {}
+        # A webhook now waits for the lock; it must not stop its web process from answering others.
+        threads = [threading.Thread(target=lambda i=i: waiting.__setitem__(i, post_webhook(port, timeout=30)))
+                   for i in range(4)]
+        try:
+            for thread in threads:
+                thread.start()
+            time.sleep(0.5)
+            started = time.monotonic()
+            status, body = get(port, "/healthz", timeout=5.0)
+            took = time.monotonic() - started
+            assert (status, body["status"], body["database_writes"]) == (200, "degraded", "blocked")
+            assert took < ANSWER_WITHIN + 0.5  # the probe itself waits half a second for the lock
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        for thread in threads:
+            thread.join(timeout=30)
+        assert waiting == {i: 200 for i in range(4)}  # nothing lost: each was stored once the lock was free
+        assert get(port, "/healthz")[1]["database_writes"] == "ok"
+
+
+def _age(pid: int) -> float:
+    """Seconds since process `pid` started, from /proc (clock ticks since boot)."""
+    started_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - started_ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _child(parent: int, name: str, *, required: bool = True) -> int | None:
+    """The pid of `parent`'s child whose command line mentions `name`."""
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    for pid in children:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except FileNotFoundError:
+            continue
+        if name in cmdline:
+            return int(pid)
+    if required:
+        raise LookupError(f"no {name} process under {parent}")
+    return None
+

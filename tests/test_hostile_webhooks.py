@@ -1,0 +1,224 @@
+"""Attacks on POST /webhooks: unsigned floods, bodies built to be expensive, replays across shops and time.
+
+Each test sends what an attacker would, then asserts the 4xx the attacker gets and that nothing of the
+merchant's changed.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from app import webhooks
+from app.models import Event, Shop, WebhookReceipt, db, now_utc
+from tests.conftest import SHOP, sign, webhook_headers
+from tests.factories import completed_checkout, web_order
+
+OTHER = "victim-store.myshopify.com"
+
+
+def count(model: Any, **where: Any) -> int:
+    db.session.rollback()
+    return int(db.session.scalar(select(func.count()).select_from(model).filter_by(**where)) or 0)
+
+
+@pytest.fixture
+def no_parsing(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    """Record every body the webhook path hands to the JSON parser."""
+    parsed: list[bytes] = []
+    real = json.loads
+
+    def spy(raw: Any, *args: Any, **kwargs: Any) -> Any:
+        parsed.append(raw)
+        return real(raw, *args, **kwargs)
+
+    monkeypatch.setattr(webhooks.json, "loads", spy)
+    return parsed
+
+
+# -- verify before parse ----------------------------------------------------------------------------
+def _unsigned(body: bytes) -> dict[str, str]:
+    headers = webhook_headers(body)
+    headers["X-Shopify-Hmac-Sha256"] = sign(body, "an-attacker-guess")
+    return headers
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"a": ' + b"9" * 5000 + b"}",                                    # int() over Python's digit limit
+        json.dumps({"k" + str(i): ["x" * 40] * 3 for i in range(30_000)}).encode(),  # ~5 MiB of JSON
+        b"[" * 100_000,                                                   # nesting that overflows a parser
+    ],
+)
+def test_unsigned_bodies_are_refused_without_being_parsed(client: Any, no_parsing: list[bytes], body: bytes) -> None:
+    assert len(body) <= 5 * 1024 * 1024
+    response = client.post("/webhooks", data=body, headers=_unsigned(body))
+    assert response.status_code == 401
+    assert response.get_json()["error"] == "invalid_hmac"
+    assert body not in no_parsing
+    assert count(WebhookReceipt) == count(Event) == count(Shop) == 0
+
+
+def test_signed_huge_integer_is_400_not_500(post_webhook: Any, no_parsing: list[bytes]) -> None:
+    body = b'{"id": ' + b"9" * 5000 + b"}"
+    response = post_webhook(body)
+    assert body in no_parsing  # signed bodies do reach the parser, which refuses this one
+    assert response.status_code == 400
+    assert response.get_json()["error"] == "invalid_json"
+    assert count(WebhookReceipt) == 0
+
+
+@pytest.mark.parametrize(
+    ("signature", "status", "code"),
+    [
+        (None, 400, "missing_hmac"),                  # no header: refused before the body is read
+        ("", 400, "missing_hmac"),
+        ("short", 401, "invalid_hmac"),               # cannot be a SHA-256 digest: no hashing at all
+        ("é" * 44, 401, "invalid_hmac"),              # not ASCII
+        ("A" * 43 + "=", 401, "invalid_hmac"),        # right shape, wrong value
+    ],
+)
+def test_broken_signatures_map_to_fixed_codes(post_webhook: Any, signature: str | None, status: int,
+                                              code: str) -> None:
+    response = post_webhook(web_order(), headers={"X-Shopify-Hmac-Sha256": signature})
+    assert (response.status_code, response.get_json()["error"]) == (status, code)
+    assert count(WebhookReceipt) == 0
+
+
+def test_webhooks_keep_their_own_5_mib_limit(post_webhook: Any) -> None:
+    order = web_order(note="n" * (3 * 1024 * 1024))  # over the app-wide 1 MiB, under the webhooks' 5 MiB
+    assert post_webhook(order).status_code == 200
+
+
+def test_signature_is_checked_on_raw_bytes_not_a_re_serialisation(post_webhook: Any) -> None:
+    body = b'{"id":  1,\n "note": "caf\\u00e9", "created_at": "2026-11-20T10:00:00Z"}'
+    assert post_webhook(body).status_code == 200
+
+
+def test_both_secrets_are_tried_and_nothing_else(post_webhook: Any) -> None:
+    from tests.conftest import OLD_API_SECRET
+
+    assert post_webhook(web_order(), secret=OLD_API_SECRET).status_code == 200
+    assert post_webhook(web_order(), secret="retired-long-ago").status_code == 401
+
+
+def test_verifier_is_pure_and_constant_shape() -> None:
+    body = b'{"id": 1}'
+    webhooks.verify_signature(body, sign(body, "s1"), ["s0", "s1"])
+    with pytest.raises(webhooks.WebhookRejected) as exc:
+        webhooks.verify_signature(body, sign(body, "s2"), ["s0", "s1"])
+    assert (exc.value.status, exc.value.code) == (401, "invalid_hmac")
+
+
+# -- replays across shops -------------------------------------------------------------------------------
+@pytest.fixture
+def victim(configure_shop: Any) -> int:
+    """A configured, installed shop the attacker wants to hurt."""
+    shop = configure_shop(OTHER)
+    return int(shop.id)
+
+
+@pytest.mark.parametrize(
+    ("topic", "payload"),
+    [
+        ("shop/redact", {"shop_id": 1, "shop_domain": SHOP}),
+        ("customers/redact", {"shop_domain": SHOP, "customer": {"id": 1}, "orders_to_redact": [1]}),
+        ("app/uninstalled", {"id": 1, "domain": "shop.example", "myshopify_domain": SHOP}),
+        ("orders/create", web_order(order_status_url=f"https://{SHOP}/1/orders/abc/authenticate?key=k")),
+        ("checkouts/update", completed_checkout(abandoned_checkout_url=f"https://{SHOP}/1/checkouts/ac/x/recover")),
+    ],
+)
+def test_a_body_signed_for_one_shop_changes_nothing_for_another(post_webhook: Any, victim: int, topic: str,
+                                                                payload: dict[str, Any]) -> None:
+    before = count(Event, shop_id=victim)
+    response = post_webhook(payload, topic, shop=OTHER)
+    assert (response.status_code, response.get_json()["error"]) == (400, "shop_mismatch")
+    shop = db.session.get(Shop, victim)
+    assert shop is not None and shop.installed and shop.settings is not None
+    assert count(Event, shop_id=victim) == before
+    assert count(WebhookReceipt) == 0
+
+
+def test_custom_storefront_domains_keep_working(post_webhook: Any, victim: int) -> None:
+    order = web_order(order_status_url="https://shop.example/73193881903/orders/abc/authenticate?key=k")
+    assert post_webhook(order, shop=OTHER).get_json() == {"status": "accepted"}
+    assert count(Event, shop_id=victim) == 1
+
+
+def test_matching_payload_shop_is_accepted(post_webhook: Any, victim: int) -> None:
+    order = web_order(order_status_url=f"https://{OTHER.upper()}/1/orders/abc/authenticate?key=k")
+    assert post_webhook(order, shop=OTHER).status_code == 200
+    assert post_webhook({"customer": {"id": 9}, "shop_domain": OTHER}, "customers/data_request",
+                        shop=OTHER).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        ({"shop_domain": "A.myshopify.com"}, "a.myshopify.com"),
+        ({"myshopify_domain": "a.myshopify.com", "domain": "shop.example"}, "a.myshopify.com"),
+        ({"order_status_url": "https://a.myshopify.com/1/orders/x"}, "a.myshopify.com"),
+        ({"order_status_url": "https://shop.example/1/orders/x"}, None),       # custom domain: not comparable
+        ({"abandoned_checkout_url": "https://checkout.local/1/checkouts/x"}, None),
+        ({"order_status_url": "http://[::1"}, None),                           # unreadable URL
+        ({"shop_domain": None, "order_status_url": 5}, None),
+        ({"shop_domain": "evil.example"}, "evil.example"),                    # names a non-shop: mismatch
+    ],
+)
+def test_payload_shop_table(payload: dict[str, Any], expected: str | None) -> None:
+    assert webhooks.payload_shop(payload) == expected
+
+
+# -- replays across time ------------------------------------------------------------------------------
+def _stamp(delta: timedelta) -> str:
+    return (now_utc() + delta).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
+
+
+@pytest.mark.parametrize(
+    ("triggered_at", "status"),
+    [
+        (_stamp(timedelta(hours=-13)), 400),          # older than Shopify's retries last
+        (_stamp(timedelta(hours=2)), 400),            # far in the future
+        (_stamp(timedelta(hours=-4)), 200),           # a late Shopify retry
+        (_stamp(timedelta(minutes=5)), 200),          # Shopify's clock slightly ahead
+        ("yesterday-ish", 200),                       # unreadable: cannot judge, accepted
+    ],
+)
+def test_triggered_at_window(post_webhook: Any, triggered_at: str, status: int) -> None:
+    response = post_webhook(web_order(), headers={"X-Shopify-Triggered-At": triggered_at})
+    assert response.status_code == status
+    assert count(WebhookReceipt) == (1 if status == 200 else 0)
+
+
+def test_missing_triggered_at_is_accepted(post_webhook: Any) -> None:
+    assert post_webhook(web_order(), headers={"X-Shopify-Triggered-At": None}).status_code == 200
+
+
+def test_replayed_shop_redact_for_an_installed_shop_deletes_nothing(post_webhook: Any, victim: int) -> None:
+    response = post_webhook({"shop_id": 1, "shop_domain": OTHER}, "shop/redact", shop=OTHER)
+    assert response.get_json() == {"status": "ignored"}
+    assert count(Shop, domain=OTHER) == 1
+    receipt = db.session.execute(select(WebhookReceipt)).scalar_one()
+    assert receipt.outcome == "shop_installed"
+
+
+def test_uninstall_triggered_before_the_latest_install_changes_nothing(post_webhook: Any, victim: int) -> None:
+    shop = db.session.get(Shop, victim)
+    assert shop is not None
+    shop.installed_at = now_utc() - timedelta(minutes=10)
+    db.session.commit()
+    old = _stamp(timedelta(hours=-1))
+    response = post_webhook({"myshopify_domain": OTHER}, "app/uninstalled", shop=OTHER,
+                            headers={"X-Shopify-Triggered-At": old})
+    assert response.get_json() == {"status": "ignored"}
+    db.session.rollback()
+    assert db.session.get(Shop, victim).installed is True  # type: ignore[union-attr]
+    fresh = post_webhook({"myshopify_domain": OTHER}, "app/uninstalled", shop=OTHER)
+    assert fresh.get_json() == {"status": "accepted"}
+    db.session.rollback()
+    assert db.session.get(Shop, victim).installed is False  # type: ignore[union-attr]
