@@ -4,21 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
-import sqlite3
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify
 from flask_migrate import Migrate
-from sqlalchemy import event as sa_event
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.pool import Pool
 from werkzeug.exceptions import HTTPException
 
+from . import db_util
 from .config import PROJECT_ROOT, load_config
 from .logs import configure_logging
 from .models import db
@@ -49,6 +44,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 
     db.init_app(app)
+    db_util.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
 
     from . import api, beacons, cli, health, home, webhooks
@@ -125,100 +121,3 @@ def _engine_options(url: str) -> dict[str, Any]:
     # connection that died with the server fails its first statement instead; SQLAlchemy then discards
     # the whole pool, the webhook answers 503 (Shopify retries) and the worker retries its claim.
     return {"pool_size": 5, "max_overflow": 5, "hide_parameters": True}
-
-
-@sa_event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL lets web and worker processes share one SQLite file; autocommit-off is driven by SQLAlchemy."""
-    module = type(dbapi_connection).__module__
-    if not module.startswith("sqlite3"):
-        return
-    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-# One SQLite writer at a time per process. Threads that queue on this lock wake the moment it is free;
-# left to SQLite, they would poll in its busy handler with sleeps of up to 100 ms, which under concurrent
-# webhooks made the slowest acknowledgements wait more than a second. Other processes still meet SQLite's
-# own lock (and its busy timeout).
-_SQLITE_WRITER = threading.Lock()
-
-
-@sa_event.listens_for(Engine, "begin")
-def _sqlite_begin(conn: Any) -> None:
-    """Open SQLite transactions explicitly; IMMEDIATE when the session asked for a write lock."""
-    if conn.dialect.name != "sqlite":
-        return
-    immediate = conn.get_execution_options().get("sqlite_immediate", False)
-    if not immediate:
-        conn.exec_driver_sql("BEGIN")
-        return
-    _SQLITE_WRITER.acquire()
-    conn.info["holds_sqlite_writer"] = True
-    try:
-        if _green():
-            raw = conn.connection.dbapi_connection
-            try:
-                if not _wait_for_write_lock(raw):
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # fails at once, reported the usual way
-            finally:
-                raw.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-    except BaseException:
-        _release_sqlite_writer(conn)
-        raise
-
-
-SQLITE_LOCK_WAIT = 30.0  # seconds a writer waits for another process's write lock (SQLite's busy timeout)
-
-
-def _green() -> bool:
-    """True in a gevent web worker, where a blocking C call would stop every connection of the process."""
-    gevent_monkey = sys.modules.get("gevent.monkey")
-    return bool(gevent_monkey and gevent_monkey.is_module_patched("threading"))
-
-
-def _wait_for_write_lock(raw: Any) -> bool:
-    """BEGIN IMMEDIATE, waiting for another process's write lock with sleeps other greenlets can use.
-
-    SQLite's own busy handler sleeps inside C, which under gevent freezes the whole web process (and
-    its /healthz) for as long as the worker holds the lock. False when the wait ran out (or failed
-    otherwise): the caller's own BEGIN IMMEDIATE then raises the error the usual way.
-    """
-    deadline = time.monotonic() + SQLITE_LOCK_WAIT
-    delay = 0.001
-    raw.execute("PRAGMA busy_timeout=0")  # the caller restores it
-    while True:
-        try:
-            raw.execute("BEGIN IMMEDIATE")
-            return True
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or time.monotonic() >= deadline:
-                return False
-        time.sleep(delay)  # patched by gevent: other greenlets run meanwhile
-        delay = min(delay * 2, 0.02)
-
-
-@sa_event.listens_for(Engine, "commit")
-@sa_event.listens_for(Engine, "rollback")
-def _release_sqlite_writer(conn: Any) -> None:
-    # Only SQLite connections take the lock. An invalidated connection (killed by the server) has no
-    # info to read: touching it raises, and the pool's invalidate hook below lets go instead.
-    if conn.dialect.name != "sqlite" or conn.invalidated:
-        return
-    if conn.info.pop("holds_sqlite_writer", False):
-        _SQLITE_WRITER.release()
-
-
-@sa_event.listens_for(Pool, "checkin")
-@sa_event.listens_for(Pool, "invalidate")
-def _release_on_return(_dbapi_connection: Any, record: Any, *_: Any) -> None:
-    """A connection that goes back to the pool (or dies) without COMMIT/ROLLBACK still lets go."""
-    if record is not None and record.info.pop("holds_sqlite_writer", False):
-        _SQLITE_WRITER.release()

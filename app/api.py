@@ -160,7 +160,7 @@ def retry_events() -> Any:
     shop = _shop(write=True)
     # Older events would only expire again at once: Pinterest accepts events up to a few days old.
     # The shop's backoff is lifted too, so "sent again" means now, not after the current wait.
-    result = outbox.requeue(shop.id, EventStatus.FAILED.value, database_now(),
+    result = outbox.requeue(shop.id, EventStatus.FAILED, database_now(),
                             max_age_seconds=int(current_app.config["EVENT_MAX_AGE_SECONDS"]), event_ids=ids)
     db.session.commit()
     return jsonify({"retried": result.count})

@@ -144,7 +144,7 @@ def events_group() -> None:
 
 @events_group.command("retry")
 @click.option("--shop", "shop_domain", required=True, help="example.myshopify.com")
-@click.option("--status", "status", type=click.Choice(["failed", "pending"]), default="failed",
+@click.option("--status", "status", type=click.Choice([FAILED, PENDING]), default=FAILED,
               show_default=True, help="failed: send again; pending: stop waiting for the backoff, send now.")
 def events_retry_command(shop_domain: str, status: str) -> None:
     """Send a shop's failed events again, or its waiting events now (either way the shop's backoff is lifted)."""
@@ -154,7 +154,7 @@ def events_retry_command(shop_domain: str, status: str) -> None:
     shop = _shop_or_exit(shop_domain)
     max_age = int(current_app.config["EVENT_MAX_AGE_SECONDS"])
     with writing():
-        result = requeue(shop.id, status, database_now(), max_age_seconds=max_age)
+        result = requeue(shop.id, EventStatus(status), database_now(), max_age_seconds=max_age)
         blocked = why_not_sending(shop)
         domain = shop.domain
     if blocked:

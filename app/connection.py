@@ -11,8 +11,8 @@ from typing import Any
 
 from flask import current_app
 
-from . import crypto, explain, shop_state
-from .models import ConnectionStatus, Event, EventStatus, PinterestSettings, Shop, db, now_utc
+from . import crypto, explain, outbox, shop_state
+from .models import ConnectionStatus, Shop, db, now_utc
 from .pinterest import EventResult, PinterestClient, PinterestError
 from .shop_state import FailureClass
 
@@ -51,22 +51,20 @@ def check_connection(shop: Shop) -> CheckResult:
     settings = shop.settings
     if settings is None or not settings.configured:
         return CheckResult(False, "not_configured", "Save the ad account id and the access token first.")
+    ad_account_id, shop_id, seen_update = settings.ad_account_id or "", shop.id, settings.credentials_updated_at
     try:
         token = crypto.decrypt(settings.access_token_enc or "")
     except crypto.SecretUnreadable:
-        settings.connection_status = ConnectionStatus.UNREADABLE.value
-        settings.connection_message = crypto.UNREADABLE_TOKEN_MESSAGE
-        settings.connection_checked_at = now_utc()
+        shop_state.pause(shop_id, ConnectionStatus.UNREADABLE, crypto.UNREADABLE_TOKEN_MESSAGE, now_utc(),
+                         seen_update=seen_update)
         db.session.commit()
         return CheckResult(False, "token_unreadable", crypto.UNREADABLE_TOKEN_MESSAGE)
-    ad_account_id, shop_id = settings.ad_account_id or "", shop.id
     now = now_utc()
     event_id = f"pinbridge-test-{uuid.uuid4().hex[:12]}"
     event = synthetic_event(event_id, now)
     db.session.commit()  # hold no transaction (or SQLite lock) while Pinterest answers
     result = _send(ad_account_id, token, event)
-    settings = db.session.execute(db.select(PinterestSettings).filter_by(shop_id=shop_id)).scalar_one()
-    _record(shop_id, settings, event, result, now)
+    _record(shop_id, seen_update, event, result, now)
     db.session.commit()
     logger.info("connection checked", extra={"action": "connection_checked", "shop_id": shop_id,
                                              "outcome": result.outcome})
@@ -115,26 +113,18 @@ def _judge(result: EventResult) -> CheckResult:
                        "event" + (f": {reason}" if reason else "."), result.error_message)
 
 
-def _record(shop_id: int, settings: PinterestSettings, event: dict[str, Any], result: CheckResult,
+def _record(shop_id: int, seen_update: datetime | None, event: dict[str, Any], result: CheckResult,
             now: datetime) -> None:
-    """Update the connection state and keep the test event in the recent-events list."""
+    """Update the shop's connection state and keep the test event in the recent-events list."""
     if result.outcome in ("accepted", "not_processed"):
-        # The token and account work: this also lifts a pause caused by an earlier rejection.
-        settings.connection_status = ConnectionStatus.OK.value
-        settings.connection_message = None
-        shop_state.record_credentials_ok(shop_id)
+        shop_state.record_credentials_ok(shop_id, now)  # this also lifts a pause from an earlier rejection
     elif result.failure in shop_state.PAUSING:
-        settings.connection_status = ConnectionStatus.REJECTED.value
-        settings.connection_message = (result.pinterest_message or result.message)[:1000]
+        shop_state.pause(shop_id, ConnectionStatus.REJECTED, result.pinterest_message or result.message, now,
+                         seen_update=seen_update)
         shop_state.record_failure(shop_id, result.failure, result.pinterest_message or "", now)
-    settings.connection_checked_at = now
+    else:
+        shop_state.record_checked(shop_id, now)
     delivered = result.outcome == "accepted"
-    db.session.add(Event(
-        shop_id=shop_id, event_id=event["event_id"], source="verify", order_name="Test event", test=True,
-        action_source="web", value=TEST_VALUE, currency=TEST_CURRENCY, payload=None, match_keys="em",
-        status=EventStatus.DELIVERED.value if delivered else EventStatus.FAILED.value,
-        error_code=None if delivered else result.outcome,
-        error_message=None if delivered else result.message[:1000],
-        attempts=1, received_at=now, occurred_at=now, available_at=now, last_attempt_at=now,
-        delivered_at=now_utc() if delivered else None,
-    ))
+    outbox.record_test_event(shop_id, event["event_id"], now, delivered=delivered, value=TEST_VALUE,
+                             currency=TEST_CURRENCY, code=result.outcome, message=result.message,
+                             delivered_at=now_utc() if delivered else None)

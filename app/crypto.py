@@ -31,7 +31,3 @@ def decrypt(token: str, keys: list[str] | None = None) -> str:
     except InvalidToken as exc:
         raise SecretUnreadable("stored secret cannot be decrypted with the configured ENCRYPTION_KEY") from exc
 
-
-def rotate(token: str, keys: list[str] | None = None) -> str:
-    """Re-encrypt a stored secret with the newest key."""
-    return _fernet(keys).rotate(token.encode()).decode()

@@ -1,13 +1,44 @@
-"""Small helpers over the session that both SQLite and PostgreSQL need."""
+"""The database layer: engine listeners registered by the app factory, and `writing()`, the way to write.
+
+SQLite needs its pragmas on every connection and one writer at a time per process (see `_SQLITE_WRITER`);
+both are registered on the app's own engine in `init_app`, never on SQLAlchemy's global classes, so a
+PostgreSQL engine runs none of it.
+"""
 
 from __future__ import annotations
 
+import sqlite3
+import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .models import db
+
+
+def init_app(app: Flask) -> None:
+    """Register the listeners on the app's engine (Flask-SQLAlchemy creates it in `db.init_app`)."""
+    with app.app_context():
+        install(db.engine)
+
+
+def install(engine: Engine) -> None:
+    """SQLite: WAL pragmas on connect, BEGIN IMMEDIATE under the process's writer lock, and its release."""
+    if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _sqlite_pragmas):
+        return
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
+    event.listen(engine, "commit", _release_sqlite_writer)
+    event.listen(engine, "rollback", _release_sqlite_writer)
+    event.listen(engine, "checkin", _release_on_return)  # pool events, kept across engine.dispose()
+    event.listen(engine, "invalidate", _release_on_return)
 
 
 def begin_write(session: Session | None = None) -> None:
@@ -35,3 +66,94 @@ def writing(session: Session | None = None) -> Iterator[None]:
     except BaseException:
         session.rollback()
         raise
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    """WAL lets web and worker processes share one SQLite file; autocommit-off is driven by SQLAlchemy."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    dbapi_connection.isolation_level = None  # we issue BEGIN ourselves (see _sqlite_begin)
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+# One SQLite writer at a time per process. Threads that queue on this lock wake the moment it is free;
+# left to SQLite, they would poll in its busy handler with sleeps of up to 100 ms, which under concurrent
+# webhooks made the slowest acknowledgements wait more than a second. Other processes still meet SQLite's
+# own lock (and its busy timeout).
+_SQLITE_WRITER = threading.Lock()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """Open SQLite transactions explicitly; IMMEDIATE when the session asked for a write lock."""
+    if conn.dialect.name != "sqlite":
+        return
+    immediate = conn.get_execution_options().get("sqlite_immediate", False)
+    if not immediate:
+        conn.exec_driver_sql("BEGIN")
+        return
+    _SQLITE_WRITER.acquire()
+    conn.info["holds_sqlite_writer"] = True
+    try:
+        if _green():
+            raw = conn.connection.dbapi_connection
+            try:
+                if not _wait_for_write_lock(raw):
+                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # fails at once, reported the usual way
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        _release_sqlite_writer(conn)
+        raise
+
+
+SQLITE_LOCK_WAIT = 30.0  # seconds a writer waits for another process's write lock (SQLite's busy timeout)
+
+
+def _green() -> bool:
+    """True in a gevent web worker, where a blocking C call would stop every connection of the process."""
+    gevent_monkey = sys.modules.get("gevent.monkey")
+    return bool(gevent_monkey and gevent_monkey.is_module_patched("threading"))
+
+
+def _wait_for_write_lock(raw: Any) -> bool:
+    """BEGIN IMMEDIATE, waiting for another process's write lock with sleeps other greenlets can use.
+
+    SQLite's own busy handler sleeps inside C, which under gevent freezes the whole web process (and
+    its /healthz) for as long as the worker holds the lock. False when the wait ran out (or failed
+    otherwise): the caller's own BEGIN IMMEDIATE then raises the error the usual way.
+    """
+    deadline = time.monotonic() + SQLITE_LOCK_WAIT
+    delay = 0.001
+    raw.execute("PRAGMA busy_timeout=0")  # the caller restores it
+    while True:
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+            return True
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                return False
+        time.sleep(delay)  # patched by gevent: other greenlets run meanwhile
+        delay = min(delay * 2, 0.02)
+
+
+def _release_sqlite_writer(conn: Any) -> None:
+    # Only SQLite connections take the lock. An invalidated connection (killed by the server) has no
+    # info to read: touching it raises, and the pool's invalidate hook below lets go instead.
+    if conn.dialect.name != "sqlite" or conn.invalidated:
+        return
+    if conn.info.pop("holds_sqlite_writer", False):
+        _SQLITE_WRITER.release()
+
+
+def _release_on_return(_dbapi_connection: Any, record: Any, *_: Any) -> None:
+    """A connection that goes back to the pool (or dies) without COMMIT/ROLLBACK still lets go."""
+    if record is not None and record.info.pop("holds_sqlite_writer", False):
+        _SQLITE_WRITER.release()

@@ -20,8 +20,7 @@ from .api import overview
 from .config import PROJECT_ROOT
 from .models import Shop, db, now_utc
 from .settings import CHOICES, get_or_create_shop, normalise_shop_domain, settings_view
-from .shopify_auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest
-from .webhooks import shopify_app
+from .shopify_auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest, shopify_app
 
 STATIC_DIR = PROJECT_ROOT / "static"
 bp = Blueprint("home", __name__, static_folder=str(STATIC_DIR), static_url_path="/assets")

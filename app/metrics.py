@@ -24,17 +24,15 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from . import inbox
 from .clock import heartbeat_age
-from .models import Event, EventStatus, Shop, db, now_utc
+from .models import Event, EventStatus, Shop, Topic, db, now_utc
 from .pinterest import PinterestClient, PinterestError
 
 logger = logging.getLogger(__name__)
 
 REGISTRY = CollectorRegistry(auto_describe=True)
-KNOWN_TOPICS = frozenset({
-    "orders/create", "checkouts/create", "checkouts/update", "app/uninstalled",
-    "customers/data_request", "customers/redact", "shop/redact",
-})
+KNOWN_TOPICS = frozenset(Topic)
 _WAITING = (EventStatus.PENDING.value, EventStatus.SENDING.value)
 
 WEBHOOKS = Counter("pinbridge_webhooks", "Webhook deliveries answered, by topic and outcome.",
@@ -140,6 +138,15 @@ class DatabaseCollector(Collector):
         if age is not None:
             heartbeat.add_metric([], age)
         yield heartbeat
+        waiting, oldest = inbox.backlog(self.now)
+        inbox_size = GaugeMetricFamily("pinbridge_inbox_bodies",
+                                       "Webhook bodies (encrypted) waiting for the worker to map them.")
+        inbox_size.add_metric([], waiting)
+        yield inbox_size
+        inbox_age = GaugeMetricFamily("pinbridge_inbox_oldest_age_seconds",
+                                      "Age of the oldest webhook body waiting for the worker (0 when none).")
+        inbox_age.add_metric([], oldest or 0.0)
+        yield inbox_age
 
     def _queues(self, now: datetime) -> Iterator[Metric]:
         depth = GaugeMetricFamily("pinbridge_queue_depth", "Events waiting to be sent (pending or sending).",

@@ -15,11 +15,13 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -70,6 +72,25 @@ class EventStatus(enum.StrEnum):
     DELIVERED = "delivered"    # Pinterest answered `processed`
     FAILED = "failed"          # Pinterest refused it, or it expired; see error_code / error_message
     SKIPPED = "skipped"        # never sent: no usable identifier, offline order, not configured...
+
+
+class EventSource(enum.StrEnum):
+    ORDER = "order"            # an orders/create webhook
+    CHECKOUT = "checkout"      # a completed checkout, waiting for its order
+    RECONCILE = "reconcile"    # an order the webhooks missed, found by reconciliation
+    VERIFY = "verify"          # the test event of "check connection": never resent, never counted
+
+
+class Topic(enum.StrEnum):
+    """The Shopify webhook topics Pinbridge subscribes to."""
+
+    ORDERS_CREATE = "orders/create"
+    CHECKOUTS_CREATE = "checkouts/create"
+    CHECKOUTS_UPDATE = "checkouts/update"
+    APP_UNINSTALLED = "app/uninstalled"
+    CUSTOMERS_DATA_REQUEST = "customers/data_request"
+    CUSTOMERS_REDACT = "customers/redact"
+    SHOP_REDACT = "shop/redact"
 
 
 class ConnectionStatus(enum.StrEnum):
@@ -158,6 +179,11 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
     """One verified webhook delivery: its identity and what Pinbridge did with it."""
 
     __tablename__ = "webhook_receipts"
+    __table_args__ = (
+        # The inbox: receipts whose body still waits for the worker. Partial, so it stays as small as the queue.
+        Index("ix_webhook_receipts_inbox", "id", postgresql_where=text("body IS NOT NULL"),
+              sqlite_where=text("body IS NOT NULL")),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     webhook_id: Mapped[str] = mapped_column(String(255), unique=True)
@@ -169,6 +195,9 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
     outcome: Mapped[str] = mapped_column(String(40))
     detail: Mapped[str | None] = mapped_column(Text)
     event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
+    # An order or checkout body waiting for the worker: Fernet-encrypted with the app's key, set to NULL
+    # once mapped (app/inbox.py). Personal data is never stored here in plaintext.
+    body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 
 class Event(db.Model):  # type: ignore[name-defined]
@@ -186,7 +215,7 @@ class Event(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     event_id: Mapped[str | None] = mapped_column(String(255))
-    source: Mapped[str] = mapped_column(String(20))  # order | checkout | reconcile | verify
+    source: Mapped[str] = mapped_column(String(20))  # an EventSource
     order_id: Mapped[str | None] = mapped_column(String(32), index=True)
     order_name: Mapped[str | None] = mapped_column(String(64))
     checkout_token: Mapped[str | None] = mapped_column(String(64))  # joins a checkout to its order
@@ -301,9 +330,27 @@ class ShopDeliveryState(db.Model):  # type: ignore[name-defined]
     iana_timezone: Mapped[str | None] = mapped_column(String(64))  # the shop's time zone, when known
 
 
+class ShopifyDailyOrders(db.Model):  # type: ignore[name-defined]
+    """How many orders Shopify has for one whole calendar day of the shop, as reconciliation counted them.
+
+    Only complete days are stored (the day had ended, and its whole span was counted), so a row is never a
+    partial count; a later count of the same day replaces it. `timezone` is the shop's zone the day was cut
+    in: after the merchant changes it, rows of the old zone are ignored and counted again.
+    """
+
+    __tablename__ = "shopify_daily_orders"
+
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    orders: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+
+
 __all__ = [
-    "DataRequest", "DailyStat", "Event", "EventStatus", "ConnectionStatus", "Lock",
-    "PinterestSettings", "PixelBeacon", "Shop", "ShopDeliveryState", "WebhookReceipt", "WorkerHeartbeat", "db",
+    "DataRequest", "DailyStat", "Event", "EventSource", "EventStatus", "ConnectionStatus", "Lock",
+    "PinterestSettings", "PixelBeacon", "Shop", "ShopDeliveryState", "ShopifyDailyOrders", "WebhookReceipt",
+    "Topic", "WorkerHeartbeat", "db",
     "now_utc",
 ]
 

@@ -15,12 +15,14 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from . import shop_state
 from .clock import database_now
 from .db_util import begin_write, writing
 from .mapping import MappedPurchase
 from .models import (
     ConnectionStatus,
     Event,
+    EventSource,
     EventStatus,
     PinterestSettings,
     Shop,
@@ -165,18 +167,12 @@ def _eligible_shops(now: datetime) -> Any:
     )
 
 
-def lift_backoff(shop_id: int, *, reset_streak: bool = False) -> int:
-    """Let the shop send at once (an operator asked, or new credentials were saved); in the caller's transaction.
+def release_backed_off(shop_id: int) -> int:
+    """The shop's backoff was lifted (shop_state.lift_backoff): its events put back to wait it out go now.
 
-    The shop's events that were put back to wait out the backoff become ready too; checkouts still inside
-    their settle window (never attempted) keep waiting for their order. `reset_streak` also forgets the
-    failures so far: new credentials start afresh, while an operator's "send now" keeps the streak, so a
-    Pinterest that is still down is not probed every two seconds. Returns the events made ready.
+    Checkouts still inside their settle window (never attempted) keep waiting for their order. In the
+    caller's transaction; returns the events made ready.
     """
-    values: dict[str, Any] = {"backoff_until": None}
-    if reset_streak:
-        values["failure_streak"] = 0
-    db.session.execute(update(PinterestSettings).where(PinterestSettings.shop_id == shop_id).values(**values))
     now = database_now()
     return _rowcount(db.session.execute(
         update(Event)
@@ -208,14 +204,19 @@ class Requeued:
     too_old: int  # failed events left alone: Pinterest would no longer accept them
 
 
-def requeue(shop_id: int, status: str, now: datetime, *, max_age_seconds: int,
+def requeue(shop_id: int, status: EventStatus, now: datetime, *, max_age_seconds: int,
             event_ids: Collection[str] | None = None) -> Requeued:
     """Make a shop's failed (or waiting) events ready now and lift its backoff; in the caller's transaction.
 
-    Failed events older than `max_age_seconds` stay failed: they would only expire again at once.
-    Test events sent by "check connection" (`verify`) are never resent.
+    The one way events are sent again, for the page's "retry" and the operator's `events retry`. Failed
+    events older than `max_age_seconds` stay failed: they would only expire again at once. Test events sent
+    by "check connection" (`verify`) are never resent. The failure streak is kept, so a Pinterest that is
+    still down is not probed every two seconds.
     """
-    where = [Event.shop_id == shop_id, Event.status == status, Event.source != "verify"]
+    status = EventStatus(status)
+    if status not in (EventStatus.FAILED, EventStatus.PENDING):
+        raise ValueError(f"only failed or pending events are requeued, not {status}")
+    where = [Event.shop_id == shop_id, Event.status == status.value, Event.source != EventSource.VERIFY.value]
     if status == FAILED:
         where.append(Event.received_at >= now - timedelta(seconds=max_age_seconds))
     if event_ids is not None:
@@ -226,12 +227,13 @@ def requeue(shop_id: int, status: str, now: datetime, *, max_age_seconds: int,
                 lease_expires_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     ))
-    lift_backoff(shop_id)
+    shop_state.lift_backoff(shop_id)
+    release_backed_off(shop_id)
     too_old = 0
     if status == FAILED and event_ids is None:
         too_old = int(db.session.scalar(
             select(func.count()).select_from(Event).where(
-                Event.shop_id == shop_id, Event.status == FAILED, Event.source != "verify",
+                Event.shop_id == shop_id, Event.status == FAILED, Event.source != EventSource.VERIFY.value,
                 Event.received_at < now - timedelta(seconds=max_age_seconds))
         ) or 0)
     return Requeued(count, too_old)
@@ -393,7 +395,7 @@ def release_waiting_order(shop_id: int, checkout_token: str, now: datetime) -> i
     return _rowcount(db.session.execute(
         update(Event)
         .where(Event.shop_id == shop_id, Event.checkout_token == checkout_token, Event.status == PENDING,
-               Event.source != "checkout", Event.available_at > now)
+               Event.source != EventSource.CHECKOUT.value, Event.available_at > now)
         .values(available_at=now).execution_options(synchronize_session=False)
     ))
 
@@ -422,4 +424,22 @@ def mark_withheld(ids: list[int], worker_id: str, now: datetime, reason: str) ->
         .values(status=SKIPPED, skip_reason=reason, payload=None, claimed_by=None, lease_expires_at=None,
                 updated_at=now)
         .execution_options(synchronize_session=False)
+    ))
+
+
+# -- the connection check's test event -----------------------------------------------------------------
+def record_test_event(shop_id: int, event_id: str, now: datetime, *, delivered: bool, value: str,
+                      currency: str, code: str | None, message: str | None, delivered_at: datetime | None) -> None:
+    """Keep "check connection"'s test event in the recent-events list; in the caller's transaction.
+
+    It is stored already settled (delivered or failed) and without a payload: it is never claimed or resent.
+    """
+    db.session.add(Event(
+        shop_id=shop_id, event_id=event_id, source=EventSource.VERIFY.value, order_name="Test event", test=True,
+        action_source="web", value=value, currency=currency, payload=None, match_keys="em",
+        status=DELIVERED if delivered else FAILED,
+        error_code=None if delivered else code,
+        error_message=None if delivered else (message or "")[:1000],
+        attempts=1, received_at=now, occurred_at=now, available_at=now, last_attempt_at=now,
+        delivered_at=delivered_at if delivered else None,
     ))

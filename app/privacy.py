@@ -11,11 +11,11 @@ from sqlalchemy import delete, or_, select
 from . import beacons
 from .mapping.fields import ident
 from .mapping.user_data import hashed, normalise_email, normalise_phone, sha256_hex
-from .models import DataRequest, Event, Shop, WebhookReceipt, db
+from .models import DataRequest, Event, Shop, Topic, WebhookReceipt, db
 
 logger = logging.getLogger(__name__)
 
-TOPICS = {"app/uninstalled", "shop/redact", "customers/redact", "customers/data_request"}
+TOPICS = frozenset({Topic.APP_UNINSTALLED, Topic.SHOP_REDACT, Topic.CUSTOMERS_REDACT, Topic.CUSTOMERS_DATA_REQUEST})
 
 
 def customer_keys(payload: dict[str, Any]) -> tuple[str | None, list[str], list[str]]:
@@ -51,14 +51,14 @@ def _customer_filter(shop_id: int, ref: str | None, refs: list[str], order_ids: 
 def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime) -> str:
     """Apply one privacy/lifecycle webhook inside the caller's transaction; return the receipt outcome."""
     shop = db.session.execute(select(Shop).filter_by(domain=shop_domain)).scalar_one_or_none()
-    if topic == "shop/redact":
+    if topic == Topic.SHOP_REDACT:
         db.session.execute(delete(WebhookReceipt).where(WebhookReceipt.shop_domain == shop_domain))
         if shop is not None:
             db.session.delete(shop)
         return "shop_redacted"
     if shop is None:
         return "unknown_shop"
-    if topic == "app/uninstalled":
+    if topic == Topic.APP_UNINSTALLED:
         shop.installed = False
         shop.uninstalled_at = now
         shop.shopify_token_enc = shop.shopify_refresh_token_enc = None
@@ -68,7 +68,7 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
         return "uninstalled"
     ref, refs, order_ids = customer_keys(payload)
     where = _customer_filter(shop.id, ref, refs, order_ids)
-    if topic == "customers/redact":
+    if topic == Topic.CUSTOMERS_REDACT:
         if where is not None:  # the pixel's beacons for these purchases go with them
             beacons.forget(shop.id, select(Event.checkout_token).where(where, Event.checkout_token.is_not(None)))
         removed = db.session.execute(delete(Event).where(where)).rowcount if where is not None else 0  # type: ignore[attr-defined]

@@ -5,27 +5,35 @@ reads each shop's recent orders from the Admin GraphQL API, converts each order 
 and runs it through the same `map_order` as `orders/create`. An order is known when an event carries its
 order id (whatever the event id source) or its event id; known orders produce nothing new. New ones are
 enqueued with source `reconcile`, which the dashboard counts as recovered.
+
+The same reads tell the page how complete Pinbridge is: the shop's IANA time zone (`shop { ianaTimezone }`,
+stored with `shop_state.set_timezone`) and how many orders Shopify has per whole calendar day of the shop
+(`shopify_daily_orders`), counted from the order nodes a run read and, in the worker's run, asked with
+`ordersCount` for the recent days still without a count.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import time as clock_time
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from flask import current_app
 from sqlalchemy import or_, select
+from sqlalchemy.dialects import postgresql, sqlite
 
-from . import locks, outbox
+from . import locks, outbox, shop_state
 from .clock import database_now
 from .db_util import writing
 from .mapping import MappedPurchase, map_order
 from .metrics import RECONCILED_ORDERS
-from .models import Event, PinterestSettings, Shop, db
+from .models import Event, PinterestSettings, Shop, ShopifyDailyOrders, db
 from .settings import mapping_options
 from .shopify_orders import AdminApiError, OrderReader
 
@@ -159,6 +167,125 @@ def order_from_graphql(node: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# -- Shopify's orders per day of the shop ---------------------------------------------------------------
+COUNTED_DAYS = 14  # the worker asks Shopify for the whole days of the last two weeks that have no count
+
+
+def day_span(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
+    """The UTC instants a calendar day of the zone begins and ends (23 or 25 hours long around DST)."""
+    start = datetime.combine(day, clock_time(0), tzinfo=zone)
+    end = datetime.combine(day + timedelta(days=1), clock_time(0), tzinfo=zone)
+    return start.astimezone(UTC), end.astimezone(UTC)
+
+
+def whole_days(since: datetime, until: datetime, zone: tzinfo) -> list[date]:
+    """The zone's calendar days whose whole span lies inside [since, until), oldest first."""
+    day = since.astimezone(zone).date()
+    if day_span(day, zone)[0] < since:
+        day += timedelta(days=1)
+    days = []
+    while day_span(day, zone)[1] <= until:
+        days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+def count_by_day(created: Iterable[datetime | None], since: datetime, until: datetime, zone: tzinfo, *,
+                 not_before: datetime | None = None) -> dict[date, int]:
+    """Orders per calendar day of the shop, for the days a read of [since, until) covered completely.
+
+    A window rarely starts or ends at the shop's midnight, and a day cut short at either end would look
+    like missing orders, so only days whose whole span lies inside the window are counted (zero included:
+    a whole day without orders is a count too). Days that began before `not_before` (the install) are left
+    out as well: Pinbridge could not have received their earlier orders. An order whose creation time is
+    unreadable leaves its day unknown, so then nothing is counted.
+    """
+    if not_before is not None and not_before > since:
+        since = not_before
+    days = whole_days(since, until, zone)
+    counts = dict.fromkeys(days, 0)
+    for moment in created:
+        if moment is None:
+            return {}
+        local = moment.astimezone(zone).date()
+        if local in counts:
+            counts[local] += 1
+    return counts
+
+
+def _created_at(node: dict[str, Any]) -> datetime | None:
+    value = node.get("createdAt")
+    try:
+        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+    return moment if moment is not None and moment.tzinfo is not None else None
+
+
+def remember_timezone(shop: Shop, name: str | None) -> ZoneInfo | None:
+    """The shop's zone as Shopify just said it, stored when it is new or changed; None if it said none."""
+    if not name:
+        return None
+    try:
+        zone = ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    state = shop_state.get(shop.id)
+    if state is None or state.iana_timezone != name:
+        shop_state.set_timezone(shop.id, name)
+    return zone
+
+
+def store_day_counts(shop_id: int, counts: dict[date, int], zone: ZoneInfo, now: datetime) -> None:
+    """Upsert whole-day counts: the latest count of a day replaces the one before."""
+    if not counts:
+        return
+    table = ShopifyDailyOrders.__table__
+    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values([
+        {"shop_id": shop_id, "day": day, "orders": orders, "timezone": zone.key, "counted_at": now}
+        for day, orders in sorted(counts.items())])
+    statement = statement.on_conflict_do_update(
+        index_elements=["shop_id", "day"],
+        set_={"orders": statement.excluded.orders, "timezone": statement.excluded.timezone,
+              "counted_at": statement.excluded.counted_at})
+    with writing():
+        db.session.execute(statement)
+
+
+def count_missing_days(shop: Shop, reader: OrderReader, now: datetime, *, quiet_seconds: int = 0,
+                       days: int = COUNTED_DAYS) -> int:
+    """Ask Shopify (`ordersCount`, one request a day) for the recent whole days that have no count yet.
+
+    Which days: the last `days` days of the shop before today, that began after the install and ended at
+    least `quiet_seconds` ago (so Shopify's search holds their last orders), with no count in the shop's
+    present zone. Once counted, a day is only counted again by a run whose window covers it whole. Returns
+    how many days were stored; a count Shopify says is not exact is left out.
+    """
+    zone = shop_state.zone(shop_state.get(shop.id))
+    today = now.astimezone(zone).date()
+    settled = now - timedelta(seconds=quiet_seconds)
+    wanted = []
+    for back in range(days, 0, -1):
+        day = today - timedelta(days=back)
+        start, end = day_span(day, zone)
+        if end <= settled and (shop.installed_at is None or start >= shop.installed_at):
+            wanted.append(day)
+    if not wanted:
+        return 0
+    have = set(db.session.scalars(select(ShopifyDailyOrders.day).where(
+        ShopifyDailyOrders.shop_id == shop.id, ShopifyDailyOrders.day.in_(wanted),
+        ShopifyDailyOrders.timezone == zone.key)))
+    db.session.rollback()  # no read left open while Shopify answers
+    counts: dict[date, int] = {}
+    for day in (d for d in wanted if d not in have):
+        count = reader.exact_count(*day_span(day, zone))
+        if count is not None:
+            counts[day] = count
+    store_day_counts(shop.id, counts, zone, database_now())
+    return len(counts)
+
+
 # -- one shop ---------------------------------------------------------------------------------------
 def reconcile_shop(
     shop: Shop, since: datetime, *, until: datetime | None = None, dry_run: bool = False,
@@ -172,9 +299,11 @@ def reconcile_shop(
     reader = reader or make_reader(shop, http_client=http_client, sleep=sleep)
     options = mapping_options(shop.settings)
     summary = Summary()
+    created: list[datetime | None] = []  # every order node Shopify returned, skipped and known ones too
     for nodes in reader.pages(since, until):
         if reader.shop_country and reader.shop_country != options.shop_country:
             options = replace(options, shop_country=reader.shop_country)
+        created.extend(_created_at(node) for node in nodes)
         mapped = [map_order(order_from_graphql(node), options) for node in nodes]
         _record_page(shop, mapped, summary, dry_run=dry_run)
         summary.pages += 1
@@ -187,6 +316,15 @@ def reconcile_shop(
             # Webhooks carry no shop country; remembering it lets them read national phone numbers.
             if reader.shop_country and shop.settings is not None:
                 shop.settings.shop_country = reader.shop_country
+        zone = remember_timezone(shop, reader.shop_timezone)
+        if zone is not None:
+            # A day is counted once it ended before the window did, and long enough ago for Shopify's
+            # search to hold its last orders.
+            now = database_now()
+            settled = now - timedelta(seconds=QUIET_SECONDS)
+            end = min(until, settled) if until else settled
+            counts = count_by_day(created, since, end, zone, not_before=shop.installed_at)
+            store_day_counts(shop.id, counts, zone, now)
     logger.info("orders reconciled", extra={"action": "reconcile_done", "shop": shop.domain,
                                             "dry_run": dry_run, **summary.as_dict()})
     return summary
@@ -313,8 +451,9 @@ class Reconciler:
     def _one(self, shop: Shop, now: datetime) -> bool:
         shop_id, domain = shop.id, shop.domain
         try:
+            reader = make_reader(shop, sleep=self.sleep)
             reconcile_shop(shop, window_start(shop, now, self.lookback),
-                           until=now - timedelta(seconds=self.quiet), sleep=self.sleep,
+                           until=now - timedelta(seconds=self.quiet), reader=reader,
                            on_page=lambda _count: locks.renew(LEASE_NAME, self.worker_id, database_now(),
                                                               LEASE_SECONDS))
         except AdminApiError as exc:
@@ -324,4 +463,11 @@ class Reconciler:
                                                            "code": exc.code, "reason": exc.message})
             return False
         self.failed_until.pop(shop_id, None)
+        try:  # after the orders themselves, so a day's count already includes what this run recovered
+            count_missing_days(db.session.get(Shop, shop_id) or shop, reader, database_now(),
+                               quiet_seconds=self.quiet)
+        except AdminApiError as exc:
+            db.session.rollback()
+            logger.warning("Shopify's daily order count failed", extra={
+                "action": "reconcile_count_failed", "shop": domain, "code": exc.code, "reason": exc.message})
         return True

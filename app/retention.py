@@ -21,7 +21,7 @@ from sqlalchemy import delete, or_, select
 from . import beacons, locks
 from .clock import HEARTBEAT_FUTURE_TOLERANCE
 from .db_util import writing
-from .models import DailyStat, Event, EventStatus, WebhookReceipt, WorkerHeartbeat, db
+from .models import DailyStat, Event, EventStatus, ShopifyDailyOrders, WebhookReceipt, WorkerHeartbeat, db
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class Purged:
     receipts: int
     heartbeats: int
     beacons: int = 0
+    shopify_days: int = 0
 
 
 def event_cutoff(now: datetime, days: int) -> datetime:
@@ -95,10 +96,11 @@ def _fold_into_daily_stats(rows: Sequence[Any]) -> None:
 
 
 def purge_receipts(now: datetime, days: int) -> int:
-    """Delete webhook receipts older than `days` (batched)."""
+    """Delete webhook receipts older than `days` (batched); a body still waiting for the worker is kept."""
     cutoff, total = now - timedelta(days=days), 0
     while True:
-        ids = select(WebhookReceipt.id).where(WebhookReceipt.received_at < cutoff).limit(BATCH)
+        ids = (select(WebhookReceipt.id)
+               .where(WebhookReceipt.received_at < cutoff, WebhookReceipt.body.is_(None)).limit(BATCH))
         with writing():
             count = int(db.session.execute(
                 delete(WebhookReceipt).where(WebhookReceipt.id.in_(ids.scalar_subquery()))
@@ -124,6 +126,16 @@ def purge_heartbeats(now: datetime) -> int:
     return count
 
 
+def purge_shopify_counts(now: datetime, days: int) -> int:
+    """Shopify's daily order counts go with the events they are compared with (a day before the cutoff)."""
+    first_kept = event_cutoff(now, days).date() - timedelta(days=1)  # a shop's day may start the UTC day before
+    with writing():
+        return int(db.session.execute(
+            delete(ShopifyDailyOrders).where(ShopifyDailyOrders.day < first_kept)
+            .execution_options(synchronize_session=False)
+        ).rowcount or 0)  # type: ignore[attr-defined]
+
+
 def purge_beacons(now: datetime) -> int:
     """Pixel beacons are needed only until their order is sent: they go after a day."""
     with writing():
@@ -133,8 +145,8 @@ def purge_beacons(now: datetime) -> int:
 def purge(now: datetime, *, event_days: int, receipt_days: int) -> Purged:
     """Everything retention does, once."""
     result = Purged(purge_events(now, event_days), purge_receipts(now, receipt_days), purge_heartbeats(now),
-                    purge_beacons(now))
-    if result.events or result.receipts or result.heartbeats or result.beacons:
+                    purge_beacons(now), purge_shopify_counts(now, event_days))
+    if result.events or result.receipts or result.heartbeats or result.beacons or result.shopify_days:
         logger.info("old records purged", extra={"action": "retention_purged", **vars(result)})
     return result
 

@@ -1,9 +1,8 @@
-"""Retry policy for deliveries: exponential backoff with jitter, and the age at which an event gives up."""
+"""Retry policy for deliveries: exponential backoff with jitter, with Pinterest's Retry-After as a floor."""
 
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
 
 BASE_DELAY = 2.0  # seconds: the wait after the first failed attempt, before jitter
 MAX_DELAY = 900.0  # seconds: backoff never grows past this
@@ -31,9 +30,3 @@ def backoff_delay(attempts: int, *, retry_after: float | None = None, rand: floa
         delay = max(delay, min(retry_after, MAX_RETRY_AFTER))  # +inf (an overflowing header) is the cap too
     return delay
 
-
-def is_expired(received_at: datetime, now: datetime, max_age_seconds: int) -> bool:
-    """Return True once an event received at `received_at` is `max_age_seconds` old or older at `now`."""
-    if received_at.tzinfo is None or now.tzinfo is None:
-        raise ValueError("received_at and now must be timezone-aware")
-    return now - received_at >= timedelta(seconds=max_age_seconds)

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import joinedload
 
-from . import crypto, outbox
+from . import crypto, outbox, shop_state
 from .mapping import MappingOptions
 from .mapping.order_class import CLASS_SETTINGS, SEND_AS
 from .mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
-from .models import ConnectionStatus, PinterestSettings, Shop, db, now_utc
+from .models import PinterestSettings, Shop, db, now_utc
 
 AD_ACCOUNT_RE = re.compile(r"^\d{1,18}$")
 SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
@@ -134,11 +134,11 @@ def apply_settings(shop: Shop, clean: dict[str, Any], now: datetime | None = Non
                 credentials_changed = True
             setattr(settings, key, value)
     if credentials_changed:
-        settings.connection_status = ConnectionStatus.UNKNOWN.value
-        settings.connection_message = None
         settings.credentials_updated_at = now
-        if shop.id is not None:  # waiting events go with the new credentials now, not after the old backoff
-            outbox.lift_backoff(shop.id, reset_streak=True)
+        if shop.id is not None:
+            db.session.flush()  # the row must exist for its guarded updates
+            shop_state.credentials_saved(shop.id)
+            outbox.release_backed_off(shop.id)  # waiting events go with the new credentials now
     settings.updated_at = now
     return settings
 

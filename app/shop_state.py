@@ -1,24 +1,30 @@
-"""A shop's delivery state: last success, the current run of Pinterest failures, its class and start.
+"""A shop's delivery state: ok, backing off or paused, and its recent record with Pinterest.
 
-The worker and the connection check call in here after each answer from Pinterest; the merchant's page
-reads the row to say honestly whether orders are reaching Pinterest. Every write is one guarded UPDATE
-with atomic counters, inside the caller's write transaction, so concurrent workers never lose a count.
+Two rows hold it: the shop's `PinterestSettings` (connection status, failure streak, backoff) decide whether
+the worker sends; its `ShopDeliveryState` (last success, the current run of failures, its class and start)
+tells the merchant's page honestly whether orders are reaching Pinterest. This module is the only writer of
+both: the worker, the connection check and a save of new credentials call in here. Every write is one
+guarded UPDATE with atomic counters, inside the caller's write transaction, so concurrent workers never
+lose a count.
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, literal, update
+from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .db_util import writing
-from .models import ShopDeliveryState, db
+from .models import ConnectionStatus, PinterestSettings, ShopDeliveryState, db
 from .pinterest import AdAccountRefused, PinterestError, TokenRejected, Unavailable
 
 MAX_MESSAGE_CHARS = 500
+MAX_CONNECTION_MESSAGE_CHARS = 1000
+PAUSED = (ConnectionStatus.REJECTED, ConnectionStatus.UNREADABLE)
 
 
 class FailureClass(enum.StrEnum):
@@ -75,11 +81,15 @@ def record_failure(shop_id: int, failure: FailureClass, message: str, now: datet
 
 
 def record_success(shop_id: int, now: datetime, *, delivered: bool = True) -> None:
-    """Pinterest answered a batch of this shop's orders: the failure run is over.
+    """Pinterest answered a batch of this shop's orders: the failure run and the backoff are over.
 
     `delivered` is False when Pinterest answered but processed none of the batch's events (each one
     refused on its own): Pinterest is reachable, yet no order got through.
     """
+    _settings_update(shop_id, PinterestSettings.connection_status == ConnectionStatus.UNKNOWN.value,
+                     connection_status=ConnectionStatus.OK.value, connection_message=None,
+                     connection_checked_at=now)
+    _settings_update(shop_id, PinterestSettings.failure_streak > 0, failure_streak=0, backoff_until=None)
     _ensure_row(shop_id)
     table = ShopDeliveryState
     values: dict[str, object] = {"consecutive_failures": 0, "failure_class": None, "failure_message": None,
@@ -93,8 +103,10 @@ def record_success(shop_id: int, now: datetime, *, delivered: bool = True) -> No
                        .execution_options(synchronize_session=False))
 
 
-def record_credentials_ok(shop_id: int) -> None:
-    """A test event went through: a token or ad-account failure no longer describes the shop."""
+def record_credentials_ok(shop_id: int, now: datetime) -> None:
+    """A test event went through: the credentials work, which also lifts a pause from an earlier rejection."""
+    _settings_update(shop_id, connection_status=ConnectionStatus.OK.value, connection_message=None,
+                     connection_checked_at=now)
     table = ShopDeliveryState
     db.session.execute(
         update(table).where(table.shop_id == shop_id, table.failure_class.in_([c.value for c in PAUSING]))
@@ -103,6 +115,66 @@ def record_credentials_ok(shop_id: int) -> None:
     )
 
 
+# -- whether the worker sends: the shop's PinterestSettings row ---------------------------------------------
+def _settings_update(shop_id: int, *guards: Any, **values: Any) -> int:
+    """One guarded UPDATE of the shop's settings row; returns whether it matched.
+
+    `fetch` keeps a settings object the caller holds in sync, so a page answering after the write shows it.
+    """
+    result = db.session.execute(
+        update(PinterestSettings).where(PinterestSettings.shop_id == shop_id, *guards).values(**values)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def failure_streak(shop_id: int) -> int:
+    """Failed requests in a row for this shop, the count the next backoff is measured by."""
+    return int(db.session.scalar(
+        select(PinterestSettings.failure_streak).where(PinterestSettings.shop_id == shop_id)) or 0)
+
+
+def back_off(shop_id: int, until: datetime) -> None:
+    """One more failure in a row: the whole shop waits until `until`, so new orders don't each probe Pinterest."""
+    _settings_update(shop_id, failure_streak=PinterestSettings.failure_streak + 1, backoff_until=until)
+
+
+def lift_backoff(shop_id: int, *, reset_streak: bool = False) -> None:
+    """Let the shop send at once; `reset_streak` also forgets the failures so far (see outbox.requeue)."""
+    values: dict[str, Any] = {"backoff_until": None}
+    if reset_streak:
+        values["failure_streak"] = 0
+    _settings_update(shop_id, **values)
+
+
+def pause(shop_id: int, status: ConnectionStatus, message: str, now: datetime, *,
+          seen_update: datetime | None) -> bool:
+    """Stop sending for the shop until its credentials are saved again; False if they already were.
+
+    `seen_update` is the `credentials_updated_at` of the credentials that failed: a merchant who saved new
+    ones meanwhile must not find them paused for the old ones' fault.
+    """
+    if status not in PAUSED:
+        raise ValueError(f"{status} does not pause a shop")
+    stamp = PinterestSettings.credentials_updated_at
+    guard = stamp.is_(None) if seen_update is None else stamp == seen_update
+    return bool(_settings_update(shop_id, guard, connection_status=status.value,
+                                 connection_message=message[:MAX_CONNECTION_MESSAGE_CHARS],
+                                 connection_checked_at=now))
+
+
+def record_checked(shop_id: int, now: datetime) -> None:
+    """The connection was checked and the answer changes nothing (Pinterest unavailable, a refused request)."""
+    _settings_update(shop_id, connection_checked_at=now)
+
+
+def credentials_saved(shop_id: int) -> None:
+    """New credentials: nothing is known about them yet, and no rejection, backoff or streak of the old ones holds."""
+    _settings_update(shop_id, connection_status=ConnectionStatus.UNKNOWN.value, connection_message=None,
+                     backoff_until=None, failure_streak=0)
+
+
+# -- the merchant's record: ShopDeliveryState -----------------------------------------------------------------
 def set_timezone(shop_id: int, name: str) -> bool:
     """Remember the shop's IANA time zone (from the Admin API) for per-day counts. Commits."""
     try:

@@ -16,12 +16,11 @@ from typing import Any
 import httpx
 import jwt
 from flask import current_app
-from shopify_app import IdTokenDetails, TokenExchangeAccessToken, TokenExchangeResult
+from shopify_app import IdTokenDetails, ShopifyApp, TokenExchangeAccessToken, TokenExchangeResult
 
 from . import crypto
 from .models import Shop, now_utc
 from .settings import SHOP_DOMAIN_RE
-from .webhooks import shopify_app
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +41,12 @@ class SessionInvalid(Exception):
 class Session:
     shop: str  # "example.myshopify.com", always from the verified token
     user_id: str | None
+
+
+def shopify_app() -> ShopifyApp:
+    """Shopify's app package for the configured client: App Home checks and token exchange (old secret too)."""
+    cfg = current_app.config
+    return ShopifyApp(cfg["SHOPIFY_API_KEY"], cfg["SHOPIFY_API_SECRET"], cfg.get("SHOPIFY_API_SECRET_OLD"))
 
 
 def verify_session_token(token: str) -> Session:

@@ -48,7 +48,7 @@ ORDERS_QUERY = _LINE + f"""
 query ReconcileOrders(
   $first: Int!, $after: String, $query: String!, $withProducts: Boolean!, $withCustomers: Boolean!
 ) {{
-  shop {{ shopAddress {{ countryCodeV2 }} }}
+  shop {{ ianaTimezone shopAddress {{ countryCodeV2 }} }}
   orders(first: $first, after: $after, query: $query, sortKey: CREATED_AT) {{
     pageInfo {{ hasNextPage endCursor }}
     nodes {{
@@ -82,7 +82,8 @@ query ReconcileOrderLines($id: ID!, $after: String, $withProducts: Boolean!) {{
   }}
 }}
 """
-COUNT_QUERY = "query ReconcileOrderCount($query: String!) { ordersCount(query: $query) { count } }"
+COUNT_QUERY = ("query ReconcileOrderCount($query: String!) "
+               "{ ordersCount(query: $query) { count precision } }")
 
 
 class AdminApiError(Exception):
@@ -114,6 +115,7 @@ class OrderReader:
         self._access_token: str | None = None
         self.requests = 0
         self.shop_country: str | None = None  # ISO alpha-2 of the shop's address, once a page said it
+        self.shop_timezone: str | None = None  # the shop's IANA time zone, once a page said it
         # Ask only for what the token may read: fields of an ungranted scope come back ACCESS_DENIED, one
         # error per order, and a page full of them can make Shopify cut the answer short.
         granted = {scope.strip() for scope in (shop.shopify_scope or "").split(",")}
@@ -122,9 +124,18 @@ class OrderReader:
 
     def count(self, since: datetime, until: datetime | None = None) -> int | None:
         """How many orders the window holds (Shopify may cap the count); None if it cannot say."""
+        return self._count(since, until)[0]
+
+    def exact_count(self, since: datetime, until: datetime) -> int | None:
+        """How many orders were created in [since, until); None unless Shopify says the count is exact."""
+        count, precision = self._count(since, until)
+        return count if precision == "EXACT" else None
+
+    def _count(self, since: datetime, until: datetime | None) -> tuple[int | None, str | None]:
         data = self._execute(COUNT_QUERY, {"query": search_query(since, until)})
-        count = (data.get("ordersCount") or {}).get("count")
-        return count if isinstance(count, int) else None
+        answer = data.get("ordersCount") or {}
+        count, precision = answer.get("count"), answer.get("precision")
+        return (count if isinstance(count, int) else None), (precision if isinstance(precision, str) else None)
 
     def pages(self, since: datetime, until: datetime | None = None) -> Iterator[list[dict[str, Any]]]:
         """Yield the orders created in the window, oldest first, one page at a time, lines complete."""
@@ -133,7 +144,11 @@ class OrderReader:
             variables = {"first": self.page_size, "after": after, "query": search_query(since, until),
                          "withProducts": self.with_products, "withCustomers": self.with_customers}
             data = self._execute(ORDERS_QUERY, variables)
-            country = ((data.get("shop") or {}).get("shopAddress") or {}).get("countryCodeV2")
+            about = data.get("shop") or {}
+            country = (about.get("shopAddress") or {}).get("countryCodeV2")
+            zone = about.get("ianaTimezone")
+            if isinstance(zone, str) and zone:
+                self.shop_timezone = zone
             if isinstance(country, str) and len(country) == 2 and country.isalpha():
                 self.shop_country = country.upper()
             orders = data.get("orders") or {}

@@ -1,7 +1,9 @@
 """Dashboard numbers for one shop: per-day counts, match-quality coverage, delivery latency, recent events.
 
-Days are UTC calendar days of when Pinbridge received the purchase. Test events sent from the settings
-page (source `verify`) appear in the recent-events list but never in the counts.
+Days are calendar days in the shop's time zone (UTC until reconciliation has read it from Shopify) of when
+Pinbridge received the purchase. Beside them, per day, Shopify's own order count (`shopify_daily_orders`,
+whole days only) and how many orders Pinbridge has among those Shopify dates to that day. Test events sent
+from the settings page (source `verify`) appear in the recent-events list but never in the counts.
 """
 
 from __future__ import annotations
@@ -11,9 +13,9 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 
-from . import explain, shop_state
+from . import explain, reconcile, retention, shop_state
 from .crypto import UNREADABLE_TOKEN_MESSAGE
 from .models import (
     ConnectionStatus,
@@ -22,6 +24,8 @@ from .models import (
     Event,
     EventStatus,
     PinterestSettings,
+    Shop,
+    ShopifyDailyOrders,
     WorkerHeartbeat,
     db,
 )
@@ -93,6 +97,63 @@ def _fill_from_daily_stats(shop_id: int, day_list: list[date], rows: dict[str, d
                 row[key] += getattr(stat, key) or 0
 
 
+def _pinbridge_by_order_day(shop_id: int, day_list: list[date], zone: tzinfo) -> dict[date, int]:
+    """Purchases Pinbridge has per day of the order itself (`occurred_at`: the order's processed or created
+    time), which is how Shopify dates its count, so an order recovered the next morning, or received a
+    second after midnight, still meets Shopify's count on its own day.
+
+    Each day's exact UTC span (23 or 25 hours around DST, half-hour zones included) goes into one CASE, so
+    both databases place every order without time-zone support in SQL.
+    """
+    spans = [reconcile.day_span(day, zone) for day in day_list]
+    index = case(*((Event.occurred_at < end, i) for i, (_start, end) in enumerate(spans)), else_=-1)
+    query = (
+        select(index.label("day_index"), func.count())
+        .where(Event.shop_id == shop_id, Event.source.in_(PURCHASE_SOURCES),
+               Event.occurred_at >= spans[0][0], Event.occurred_at < spans[-1][1])
+        .group_by("day_index")
+    )
+    return {day_list[i]: count for i, count in db.session.execute(query) if 0 <= i < len(day_list)}
+
+
+def add_shopify_counts(shop_id: int, rows: list[dict[str, Any]], now: datetime, zone: tzinfo) -> dict[str, Any]:
+    """Put Shopify's count beside each day's row, and say in sum how complete Pinbridge is.
+
+    Per day: `shopify_orders` (None until a whole-day count exists in the shop's present zone),
+    `pinbridge_orders` (None for days whose events retention may already have deleted) and `missing`.
+    The sum compares totals over the counted days, so an order dated on one side of midnight by Shopify
+    and the other by its processed time does not show up as missing.
+    """
+    day_list = [date.fromisoformat(r["day"]) for r in rows]
+    key = getattr(zone, "key", str(zone))
+    counted = {r.day: r for r in db.session.scalars(select(ShopifyDailyOrders).where(
+        ShopifyDailyOrders.shop_id == shop_id, ShopifyDailyOrders.day.in_(day_list),
+        ShopifyDailyOrders.timezone == key))}
+    kept_from = retention.event_cutoff(now, int(current_app.config["EVENT_RETENTION_DAYS"]))
+    ours = _pinbridge_by_order_day(shop_id, day_list, zone)
+    compared: list[dict[str, Any]] = []
+    for day, row in zip(day_list, rows, strict=True):
+        stat = counted.get(day)
+        known = reconcile.day_span(day, zone)[0] >= kept_from
+        row["shopify_orders"] = stat.orders if stat else None
+        row["pinbridge_orders"] = ours.get(day, 0) if known else None
+        row["missing"] = (max(0, stat.orders - row["pinbridge_orders"])
+                          if stat and row["pinbridge_orders"] is not None else None)
+        if row["missing"] is not None:
+            compared.append(row)
+    shop = db.session.get(Shop, shop_id)
+    shopify_total = sum(r["shopify_orders"] for r in compared)
+    received = sum(r["pinbridge_orders"] for r in compared)
+    return {
+        "connected": bool(shop and shop.shopify_token_enc),
+        "days_counted": len(compared),
+        "first_day": compared[0]["day"] if compared else None,
+        "last_day": compared[-1]["day"] if compared else None,
+        "orders": shopify_total, "received": received, "missing": max(0, shopify_total - received),
+        "counted_at": _iso(max((s.counted_at for s in counted.values()), default=None)),
+    }
+
+
 def coverage(shop_id: int, start: datetime) -> dict[str, Any]:
     """Share of delivered events carrying each identifier Pinterest matches on."""
     query = (
@@ -141,7 +202,8 @@ def summary(shop_id: int, days: int, now: datetime) -> dict[str, Any]:
     _, start = _window(now, days, zone)
     totals = {key: sum(r[key] for r in rows) for key in
               ("orders_received", "delivered", "failed", "skipped", "pending", "recovered")}
-    return {"days": days, "timezone": str(zone), "daily": rows, "totals": totals,
+    shopify = add_shopify_counts(shop_id, rows, now, zone)
+    return {"days": days, "timezone": str(zone), "daily": rows, "totals": totals, "shopify": shopify,
             "coverage": coverage(shop_id, start), "latency": latency(shop_id, start)}
 
 

@@ -18,22 +18,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from shopify_app import ShopifyApp
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlalchemy.orm import joinedload
 
-from . import beacons, metrics, outbox, privacy
-from .db_util import begin_write
-from .mapping import MappedPurchase, map_checkout, map_order
-from .mapping.purchase import CHECKOUT_OPEN
-from .models import Shop, WebhookReceipt, db, now_utc
-from .settings import get_or_create_shop, mapping_options, normalise_shop_domain
+from . import inbox, metrics, privacy
+from .db_util import writing
+from .mapping.identity import checkout_completed
+from .models import Shop, Topic, WebhookReceipt, db, now_utc
+from .settings import normalise_shop_domain
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
-
-ORDER_TOPICS = {"orders/create"}
-CHECKOUT_TOPICS = {"checkouts/create", "checkouts/update"}
 
 
 # Every reason a delivery is refused, and the one status each answers with.
@@ -88,17 +82,12 @@ class Delivery:
     api_version: str | None
     triggered_at: str | None
     payload: dict[str, Any]
+    raw: bytes
 
 
 def _secrets() -> list[str]:
     cfg = current_app.config
     return [s for s in (cfg["SHOPIFY_API_SECRET"], cfg.get("SHOPIFY_API_SECRET_OLD")) if s]
-
-
-def shopify_app() -> ShopifyApp:
-    """The shopifyapp verifier for the configured client (old secret accepted during rotation)."""
-    cfg = current_app.config
-    return ShopifyApp(cfg["SHOPIFY_API_KEY"], cfg["SHOPIFY_API_SECRET"], cfg.get("SHOPIFY_API_SECRET_OLD"))
 
 
 @bp.route("/webhooks", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
@@ -114,7 +103,19 @@ def receive() -> tuple[Response, int]:
             response.headers["Connection"] = "close"  # the rest of the body is never read
         return response, exc.status
     try:
-        status = _record(delivery)
+        if delivery.topic in inbox.PURCHASE_TOPICS:
+            status = inbox.accept(
+                webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
+                triggered_at=delivery.triggered_at, api_version=delivery.api_version, raw=delivery.raw,
+                completed=delivery.topic in inbox.ORDER_TOPICS or checkout_completed(delivery.payload))
+            logger.info("webhook received", extra={
+                "action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
+                "outcome": status, "webhook_id": delivery.webhook_id})
+        else:
+            if delivery.topic in privacy.TOPICS:
+                # What the shop's inbox still holds is mapped first, so the privacy topic applies to it too.
+                inbox.drain(shop_domain=delivery.shop_domain)
+            status = _record(delivery)
     except OperationalError:
         db.session.rollback()
         logger.error("database unavailable", extra={"action": "webhook_db_unavailable"})
@@ -157,6 +158,7 @@ def _verify_and_parse() -> Delivery:
         api_version=(request.headers.get("X-Shopify-API-Version") or None),
         triggered_at=triggered_at,
         payload=payload,
+        raw=raw,
     )
 
 
@@ -260,33 +262,25 @@ def _parse_object(raw: bytes) -> dict[str, Any]:
 
 
 def _record(delivery: Delivery) -> str:
-    """Commit the receipt and its effect in one transaction; a redelivery changes nothing."""
-    mapped = _map_purchase(delivery)
-    begin_write()
+    """Apply a lifecycle or privacy topic and its receipt in one transaction; a redelivery changes nothing."""
     try:
-        seen = db.session.execute(
-            db.select(WebhookReceipt.id).filter_by(webhook_id=delivery.webhook_id)
-        ).first()
-        if seen:
-            db.session.rollback()
-            return "duplicate"
-        now = now_utc()
-        receipt = WebhookReceipt(
-            webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
-            received_at=now, triggered_at=delivery.triggered_at, api_version=delivery.api_version,
-            outcome="accepted",
-        )
-        status = _route(delivery, receipt, now, mapped)
-        outcome = receipt.outcome
-        db.session.add(receipt)
-        db.session.commit()
+        with writing():
+            seen = db.session.execute(
+                db.select(WebhookReceipt.id).filter_by(webhook_id=delivery.webhook_id)
+            ).first()
+            if seen:
+                return "duplicate"
+            now = now_utc()
+            receipt = WebhookReceipt(
+                webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
+                received_at=now, triggered_at=delivery.triggered_at, api_version=delivery.api_version,
+                outcome="accepted",
+            )
+            status = _route(delivery, receipt, now)
+            outcome = receipt.outcome
+            db.session.add(receipt)
     except IntegrityError:
-        # Another process committed the same webhook id between our check and our insert.
-        db.session.rollback()
-        return "duplicate"
-    except Exception:
-        db.session.rollback()
-        raise
+        return "duplicate"  # another process committed the same webhook id between our check and our insert
     logger.info(
         "webhook received",
         extra={"action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
@@ -295,42 +289,9 @@ def _record(delivery: Delivery) -> str:
     return status
 
 
-def _map_purchase(delivery: Delivery) -> MappedPurchase | None:
-    """Map an order or checkout before the write transaction, reading the shop's options on the way.
-
-    The mapping is pure CPU work; done inside the write transaction it held SQLite's write lock while
-    hashing, and concurrent webhooks queued behind it.
-    """
+def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> str:
+    """The lifecycle and privacy topics, applied at once; anything else is ignored."""
     topic = delivery.topic
-    if topic not in ORDER_TOPICS and topic not in CHECKOUT_TOPICS:
-        return None
-    shop = db.session.execute(
-        db.select(Shop).options(joinedload(Shop.settings)).filter_by(domain=delivery.shop_domain)
-    ).scalar_one_or_none()
-    options = mapping_options(shop.settings if shop is not None else None)
-    db.session.rollback()  # end the read: begin_write() opens the write transaction itself
-    return (map_order if topic in ORDER_TOPICS else map_checkout)(delivery.payload, options)
-
-
-def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any, mapped: MappedPurchase | None) -> str:
-    topic = delivery.topic
-    if mapped is not None:
-        shop = get_or_create_shop(delivery.shop_domain)
-        if topic in ORDER_TOPICS:
-            settle = 0
-        else:
-            if mapped.event is None and mapped.skip_reason == CHECKOUT_OPEN:
-                receipt.outcome = "checkout_open"
-                return "accepted"
-            settle = int(current_app.config["CHECKOUT_SETTLE_SECONDS"])
-        if topic in ORDER_TOPICS and mapped.action_source == "web" \
-                and beacons.waits_for_beacon(shop, mapped.checkout_token):
-            # The shop's pixel reports purchases: wait a moment for this one's click id and consent.
-            settle = int(current_app.config["PIXEL_JOIN_SECONDS"])
-        result = outbox.enqueue(shop, mapped, now=now, settle_seconds=settle)
-        receipt.outcome, receipt.detail = result.outcome, result.detail
-        receipt.event_row_id = result.event_row_id
-        return "accepted"
     if topic in privacy.TOPICS:
         superseded = _superseded(delivery)
         if superseded:
@@ -351,12 +312,12 @@ def _superseded(delivery: Delivery) -> str | None:
     again, so one for an installed shop is a replay: deleting the shop would lose a live merchant's
     data. An uninstall triggered before the shop's latest install is an old delivery.
     """
-    if delivery.topic not in ("shop/redact", "app/uninstalled"):
+    if delivery.topic not in (Topic.SHOP_REDACT, Topic.APP_UNINSTALLED):
         return None
     shop = db.session.execute(db.select(Shop).filter_by(domain=delivery.shop_domain)).scalar_one_or_none()
     if shop is None or not shop.installed:
         return None
-    if delivery.topic == "shop/redact":
+    if delivery.topic == Topic.SHOP_REDACT:
         return "shop_installed"
     triggered = parse_triggered_at(delivery.triggered_at)
     if triggered is not None and shop.installed_at is not None and triggered < shop.installed_at:

@@ -128,36 +128,81 @@
     return new Date(day + "T12:00:00Z").toLocaleDateString(undefined, { timeZone: "UTC", ...opts });
   }
 
+  function counted(d) { return d.shopify_orders !== null && d.shopify_orders !== undefined; }
+
   function renderChart(stats) {
     const daily = stats.daily;
-    const max = Math.max(1, ...daily.map((d) => d.orders_received));
-    const empty = daily.every((d) => d.orders_received === 0);
+    const height = (d) => d.orders_received + (d.missing || 0);
+    const max = Math.max(1, ...daily.map((d) => Math.max(height(d), counted(d) ? d.shopify_orders : 0)));
+    const empty = daily.every((d) => d.orders_received === 0 && !d.shopify_orders);
     const columns = daily.map((d) => {
       const parts = SERIES.filter(([key]) => d[key] > 0).map(([key]) =>
         el("span", { class: "pb-seg pb-" + key, style: `flex-grow: ${d[key]}` }));
+      // Orders Shopify has for the day that never reached Pinbridge sit on top, hatched.
+      if (d.missing) parts.push(el("span", { class: "pb-seg pb-missing", style: `flex-grow: ${d.missing}` }));
       const summary = `${dayLabel(d.day, { month: "short", day: "numeric" })}: ${d.orders_received} received, ` +
-        SERIES.map(([key, label]) => `${d[key]} ${label.toLowerCase()}`).join(", ");
+        SERIES.map(([key, label]) => `${d[key]} ${label.toLowerCase()}`).join(", ") +
+        (counted(d) ? `. Shopify: ${d.shopify_orders}` : "") + (d.missing ? `, ${d.missing} not received` : "");
+      // Shopify's count for the day: a line across the column at its height.
+      const marker = counted(d) ? el("span", { class: "pb-shopify", "data-missing": d.missing ? "true" : "false",
+        style: `bottom: calc(20px + (100% - 36px) * ${d.shopify_orders / max})` }) : null;
       return el("div", { class: "pb-col", title: summary, "data-day": d.day },
         el("span", { class: "pb-total" }, d.orders_received ? String(d.orders_received) : ""),
-        el("span", { class: "pb-stack", style: `height: ${(d.orders_received / max) * 100}%` }, ...parts),
-        el("span", { class: "pb-x" }, dayLabel(d.day, { day: "numeric" })));
+        // The number above the bar keeps 16 px of the column, so bars and markers share one scale.
+        el("span", { class: "pb-stack", style: `height: calc((100% - 16px) * ${height(d) / max})` }, ...parts),
+        marker, el("span", { class: "pb-x" }, dayLabel(d.day, { day: "numeric" })));
     });
     const chart = document.getElementById("chart");
     chart.replaceChildren(el("div", { class: "pb-bars", "aria-hidden": "true" }, ...columns));
-    const t = stats.totals;
+    const t = stats.totals, shopify = stats.shopify || {};
     chart.setAttribute("aria-label", `Orders per day, last ${daily.length} days: ${t.orders_received} received, ` +
-      `${t.delivered} delivered, ${t.pending} waiting, ${t.failed} failed, ${t.skipped} skipped.`);
+      `${t.delivered} delivered, ${t.pending} waiting, ${t.failed} failed, ${t.skipped} skipped.` +
+      (shopify.days_counted ? ` Shopify has ${shopify.orders} orders on the days it counted.` : ""));
     chart.dataset.empty = String(empty);
-    document.getElementById("legend").replaceChildren(...SERIES.map(([key, label]) =>
-      el("span", {}, el("i", { class: "pb-swatch pb-" + key }), label)));
+    const legend = SERIES.map(([key, label]) => el("span", {}, el("i", { class: "pb-swatch pb-" + key }), label));
+    if (shopify.days_counted) legend.push(el("span", {}, el("i", { class: "pb-swatch pb-swatch-shopify" }), "Shopify's count"));
+    if (daily.some((d) => d.missing)) legend.push(el("span", {}, el("i", { class: "pb-swatch pb-missing" }), "Not received"));
+    document.getElementById("legend").replaceChildren(...legend);
+    renderCompleteness(stats);
     const range = `${dayLabel(daily[0].day, { month: "short", day: "numeric" })} to ` +
       `${dayLabel(daily[daily.length - 1].day, { month: "short", day: "numeric" })}.`;
     const notes = [range, empty ? "No orders in the last 14 days yet. They appear here as Shopify sends them."
-                         : "Each bar is the orders Shopify sent to Pinbridge that day, by what happened to them."];
+                         : "Each bar is the orders Shopify sent to Pinbridge that day, by what happened to them" +
+                           (shopify.days_counted ? "; the line across it is Shopify's own count." : ".")];
     if (t.recovered) notes.push(`${plural(t.recovered, "order")} never arrived from Shopify on time and were found by checking Shopify directly.`);
     notes.push(stats.timezone && stats.timezone !== "UTC" ? `Days in your store's time zone (${stats.timezone}).`
                                                            : "Days in UTC.");
+    if (shopify.days_counted) notes.push("Shopify's count for a day is added once the day is over.");
     document.getElementById("chart-note").textContent = notes.join(" ");
+  }
+
+  // One sentence on whether every order Shopify has reached Pinbridge, and the days that fell short.
+  function renderCompleteness(stats) {
+    const s = stats.shopify || {}, box = document.getElementById("completeness");
+    const short = (day) => dayLabel(day, { month: "short", day: "numeric" });
+    const span = s.first_day === s.last_day ? `on ${short(s.first_day)}` : `from ${short(s.first_day)} to ${short(s.last_day)}`;
+    const health = (state.overview && state.overview.health) || {};
+    let text, tone = "unknown", gaps = [];
+    if (s.days_counted && s.missing) {
+      tone = "missing";
+      text = `Shopify has ${plural(s.missing, "order")} ${span} that Pinbridge didn't receive, so ` +
+        `${s.missing === 1 ? "it wasn't" : "they weren't"} sent to Pinterest.`;
+      gaps = stats.daily.filter((d) => d.missing);
+    } else if (s.days_counted) {
+      tone = "complete";
+      text = `Every order Shopify has ${span} reached Pinbridge: ${plural(s.orders, "order")}.`;
+    } else if (!s.connected) {
+      text = "Shopify's own order count isn't shown yet: Pinbridge can't read your orders in Shopify until it's connected.";
+    } else if (health.state === "not_configured" || health.state === "disabled") {
+      text = "Shopify's own order count per day is shown once Pinterest is connected and sending is on.";
+    } else {
+      text = "Shopify's own order count per day is shown here after Pinbridge next checks your orders in Shopify, " +
+        "once a whole day has passed since you installed it.";
+    }
+    box.dataset.tone = tone;
+    box.replaceChildren(el("p", { id: "completeness-text" }, text), gaps.length ? el("ul", { class: "pb-gaps" },
+      ...gaps.map((d) => el("li", { "data-day": d.day },
+        el("strong", {}, short(d.day)), ` Shopify: ${d.shopify_orders} · Pinbridge received ${d.pinbridge_orders}`))) : null);
   }
 
   function renderCoverage(coverage) {

@@ -190,7 +190,7 @@ def post_webhook(client: FlaskClient) -> Callable[..., Any]:
     """Post a payload signed like Shopify does; break one thing through keyword overrides."""
 
     def _post(payload: Any, topic: str = "orders/create", *, shop: str = SHOP, webhook_id: str | None = None,
-              secret: str = API_SECRET, headers: dict[str, str | None] | None = None) -> Any:
+              secret: str = API_SECRET, headers: dict[str, str | None] | None = None, drain: bool = True) -> Any:
         body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         sent = webhook_headers(body, topic, shop, webhook_id, secret)
         for key, value in (headers or {}).items():
@@ -198,9 +198,20 @@ def post_webhook(client: FlaskClient) -> Callable[..., Any]:
                 sent.pop(key, None)
             else:
                 sent[key] = value
-        return client.post("/webhooks", data=body, headers=sent)
+        response = client.post("/webhooks", data=body, headers=sent)
+        if drain:
+            process_inbox(client.application)
+        return response
 
     return _post
+
+
+def process_inbox(app: Flask) -> int:
+    """Route what the webhook inbox holds, as the worker would between two claims."""
+    from app import inbox
+
+    with app.app_context():
+        return inbox.drain()
 
 
 @pytest.fixture

@@ -354,4 +354,40 @@ def test_stats_add_the_counts_kept_for_purged_events(client: FlaskClient) -> Non
     body = client.get("/api/stats?days=7", headers=bearer()).get_json()
     row = next(r for r in body["daily"] if r["day"] == day.date().isoformat())
     assert row == {"day": day.date().isoformat(), "orders_received": 8, "delivered": 5, "failed": 1,
-                   "skipped": 1, "pending": 1, "recovered": 2}
+                   "skipped": 1, "pending": 1, "recovered": 2,
+                   "shopify_orders": None, "pinbridge_orders": 0, "missing": None}  # no Shopify count
+
+
+def test_stats_put_shopify_s_count_beside_each_day_in_the_shop_s_zone(client: FlaskClient) -> None:
+    from app.models import ShopifyDailyOrders
+    from app.reconcile import day_span
+
+    zone = ZoneInfo("Australia/Brisbane")
+    shop = get_or_create_shop(SHOP)
+    shop.shopify_token_enc = crypto.encrypt("shpat_fake_valid_0001")
+    db.session.add(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0, iana_timezone="Australia/Brisbane"))
+    now = now_utc()
+    today = now.astimezone(zone).date()
+    counted, unknown = today - timedelta(days=3), today - timedelta(days=2)
+    start, end = day_span(counted, zone)
+    for moment in (start + timedelta(hours=2), end - timedelta(minutes=30)):  # 23:30 in Brisbane is 13:30 UTC
+        add_event(shop.id, received_at=moment, occurred_at=moment)
+    db.session.add_all([
+        ShopifyDailyOrders(shop_id=shop.id, day=counted, orders=5, timezone="Australia/Brisbane", counted_at=now),
+        ShopifyDailyOrders(shop_id=shop.id, day=unknown, orders=9, timezone="Europe/Amsterdam",  # an old zone
+                           counted_at=now),
+    ])
+    db.session.commit()
+    body = client.get("/api/stats?days=7", headers=bearer()).get_json()
+    assert body["timezone"] == "Australia/Brisbane"
+    rows = {r["day"]: r for r in body["daily"]}
+    assert (rows[counted.isoformat()]["shopify_orders"], rows[counted.isoformat()]["orders_received"],
+            rows[counted.isoformat()]["missing"]) == (5, 2, 3)
+    assert rows[unknown.isoformat()]["shopify_orders"] is None and rows[unknown.isoformat()]["missing"] is None
+    assert rows[today.isoformat()]["shopify_orders"] is None
+    assert {k: body["shopify"][k] for k in ("connected", "days_counted", "orders", "received", "missing")} == {
+        "connected": True, "days_counted": 1, "orders": 5, "received": 2, "missing": 3}
+    # Another shop sees none of it.
+    other = client.get("/api/stats?days=7", headers=bearer(shop=OTHER_SHOP)).get_json()
+    assert other["timezone"] == "UTC" and other["shopify"]["days_counted"] == 0
+    assert all(r["shopify_orders"] is None for r in other["daily"])

@@ -454,3 +454,81 @@ def test_failed_requests_are_shown_not_left_spinning(
     expect(page.locator("#request-error-text")).to_have_text(
         "Something went wrong on Pinbridge's side. Try again in a minute. The numbers below may be out of date.")
     _shot(page, "13-request-failed")
+
+
+def _seed_completeness(shop_domain: str, zone_name: str, gaps: dict[int, int]) -> list[int]:
+    """Fourteen days of orders in the shop's zone, and Shopify's count for each whole day (plus `gaps`).
+
+    Every order is placed in the part of its local day that has passed, so none moves to another day
+    whatever the hour the suite runs at. Returns the orders per day, oldest first.
+    """
+    from zoneinfo import ZoneInfo
+
+    from app import crypto
+    from app.models import ShopifyDailyOrders
+    from app.reconcile import day_span
+
+    zone = ZoneInfo(zone_name)
+    shop = get_or_create_shop(shop_domain)
+    shop.shopify_token_enc = crypto.encrypt("shpat_fake_valid_0001")
+    now = now_utc()
+    db.session.merge(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0, iana_timezone=zone_name,
+                                       last_success_at=now - timedelta(minutes=4)))
+    today = now.astimezone(zone).date()
+    per_day = [4, 6, 3, 7, 5, 8, 6, 4, 9, 7, 5, 6, 8, 3]
+    number = 4000
+    for back, count in enumerate(reversed(per_day)):
+        day = today - timedelta(days=back)
+        start, end = day_span(day, zone)
+        passed = min(end, now) - start
+        for i in range(count):
+            number += 1
+            when = start + passed * (i + 1) / (count + 1)
+            status = "failed" if (back, i) in ((4, 0), (9, 1)) else "skipped" if (back, i) == (6, 2) else \
+                "pending" if back == 0 and i == count - 1 else "delivered"
+            db.session.add(Event(
+                shop_id=shop.id, event_id=f"Y2FydC1jb21wbGV0ZW5lc3Mt{number}", source="order",
+                order_id=str(5_912_345_678_800_000 + number), order_name=f"#{number}", value="38.00",
+                currency="USD", match_keys="em ph address", status=status, received_at=when, occurred_at=when,
+                available_at=max(when, now) if status == "pending" else when,  # about to be sent, not late
+                delivered_at=when + timedelta(seconds=40) if status == "delivered" else None,
+                error_message="Invalid parameter: custom_data.contents[0].item_price." if status == "failed" else None,
+                skip_reason="no email or browser IP/user agent to match the buyer" if status == "skipped" else None))
+        if back > 0:  # today is not over: Shopify's count for it comes tomorrow
+            db.session.add(ShopifyDailyOrders(shop_id=shop.id, day=day, orders=count + gaps.get(back, 0),
+                                              timezone=zone_name, counted_at=now))
+    db.session.commit()
+    return per_day
+
+
+def test_completeness_against_shopify_names_the_orders_that_never_arrived(
+    live_server: str, page: Page, configure_shop: Any
+) -> None:
+    configure_shop()
+    _seed_completeness(SHOP, "America/New_York", gaps={2: 2, 8: 1})
+    settings = _settings()
+    settings.connection_status = "ok"
+    db.session.commit()
+    _open(page, live_server, "14-completeness-gap")
+    text = page.locator("#completeness-text")
+    expect(text).to_contain_text("Shopify has 3 orders from ")
+    expect(text).to_contain_text("that Pinbridge didn't receive, so they weren't sent to Pinterest.")
+    expect(page.locator("#completeness .pb-gaps li")).to_have_count(2)
+    expect(page.locator("#completeness .pb-gaps li").first).to_contain_text(re.compile(
+        r"Shopify: 9 · Pinbridge received 8"))  # eight days back: 8 received, one more in Shopify
+    expect(page.locator("#chart .pb-shopify")).to_have_count(13)  # every whole day; today is not over
+    expect(page.locator("#chart .pb-shopify[data-missing=true]")).to_have_count(2)
+    expect(page.locator("#legend")).to_contain_text("Shopify's count")
+    expect(page.locator("#chart-note")).to_contain_text("Days in your store's time zone (America/New_York).")
+    for word in ("ip_ua", "event(s)", "reconcil", "shopify_orders"):
+        assert word not in page.locator("body").inner_text()
+    # Labels on the chart stay readable: 11 px or more.
+    sizes = page.evaluate("() => [...document.querySelectorAll('#chart .pb-x, #chart .pb-total, #legend span')]"
+                          ".map((n) => parseFloat(getComputedStyle(n).fontSize))")
+    assert sizes and min(sizes) >= 11
+    _phone(page, "14-completeness-gap-390")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sizes = page.evaluate("() => [...document.querySelectorAll('#chart .pb-x, #chart .pb-total, #completeness li')]"
+                          ".map((n) => parseFloat(getComputedStyle(n).fontSize))")
+    assert min(sizes) >= 11
+    page.locator("#numbers").screenshot(path=str(ARTIFACTS / "14-completeness-gap-390-chart.png"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -358,3 +360,34 @@ def test_a_credentials_refusal_records_which_credential(
     db.session.rollback()
     assert db.session.get(ShopDeliveryState, shop.id).failure_class == failure
     assert set(statuses().values()) == {"pending"}
+
+
+def test_a_slow_periodic_job_does_not_hold_up_claims(
+        post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin) -> None:
+    configure_shop()
+    order = web_order()
+    post_webhook(order)
+    db.session.rollback()
+    w = worker()
+    finish, started = threading.Event(), threading.Event()
+
+    def reconcile_for_a_long_time(_now: datetime) -> None:
+        started.set()
+        finish.wait(30)  # seconds: far longer than the delivery may take
+
+    [job] = [job for job in w.periodic if job.name == "reconcile"]
+    job.run = reconcile_for_a_long_time
+    loop = threading.Thread(target=w.run)
+    loop.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not pinterest.requests and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert started.is_set() and not finish.is_set()
+        assert [e["event_id"] for r in pinterest.requests for e in r.events] == [order["cart_token"]]
+    finally:
+        finish.set()
+        w.stop()
+        loop.join(30)
+    assert not loop.is_alive()
+    assert statuses() == {order["cart_token"]: "delivered"}

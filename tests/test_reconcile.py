@@ -463,3 +463,94 @@ def test_the_query_asks_only_for_what_the_token_may_read(scope: str | None, prod
     assert (reader.with_products, reader.with_customers) == (products, customers)
     assert "@include(if: $withProducts)" in shopify_orders.ORDERS_QUERY
     assert "customer @include(if: $withCustomers)" in shopify_orders.ORDERS_QUERY
+
+
+# -- the shop's time zone and Shopify's count per day ------------------------------------------------------
+def _day_counts(shop_id: int) -> dict[Any, tuple[int, str]]:
+    from app.models import ShopifyDailyOrders
+
+    db.session.rollback()
+    rows = db.session.scalars(select(ShopifyDailyOrders).where(ShopifyDailyOrders.shop_id == shop_id))
+    return {r.day: (r.orders, r.timezone) for r in rows}
+
+
+def test_reconciliation_stores_the_time_zone_and_counts_the_whole_days_it_read(
+    shop: Shop, admin: ShopifyAdminStandin, post_webhook: Any
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from app import shop_state
+    from app.reconcile import day_span
+
+    zone = ZoneInfo("Australia/Brisbane")
+    admin.timezone = "Australia/Brisbane"
+    shop.installed_at = now_utc() - timedelta(days=10)
+    db.session.commit()
+    # Days well in the past, so the run's quiet time before now never cuts them short.
+    today = now_utc().astimezone(zone).date()
+    two_days_ago, yesterday = today - timedelta(days=3), today - timedelta(days=2)
+    start, end = day_span(two_days_ago, zone)
+    # 23:30 in Brisbane is 13:30 UTC: the order belongs to Brisbane's day, not the UTC one.
+    late = orders_in_shopify(admin, 1, end - timedelta(minutes=30))
+    orders_in_shopify(admin, 2, start + timedelta(hours=8))
+    orders_in_shopify(admin, 1, start - timedelta(hours=2), source_name="shopify_draft_order", cart_token=None)
+    orders_in_shopify(admin, 3, day_span(yesterday, zone)[0] + timedelta(hours=1))
+    post_webhook(late[0])  # already received: still one of Shopify's orders that day
+
+    # The window starts at 06:00 on the day before two_days_ago: that day is partial, not counted.
+    since = start - timedelta(hours=18)
+    until = day_span(today - timedelta(days=1), zone)[0] + timedelta(minutes=1)  # just into the next day
+    summary = reconcile_shop(db.session.get(Shop, shop.id), since, until=until)
+
+    assert summary.seen == 7
+    assert shop_state.get(shop.id).iana_timezone == "Australia/Brisbane"
+    assert _day_counts(shop.id) == {two_days_ago: (3, "Australia/Brisbane"), yesterday: (3, "Australia/Brisbane")}
+    from app.stats import summary as stats_summary
+
+    shown = {r["day"]: r["shopify_orders"] for r in stats_summary(shop.id, 5, now_utc())["daily"]}
+    assert (shown[two_days_ago.isoformat()], shown[yesterday.isoformat()]) == (3, 3)
+    assert shown[(today - timedelta(days=4)).isoformat()] is None  # only partly read
+
+
+def test_a_dry_run_stores_neither_zone_nor_counts(shop: Shop, admin: ShopifyAdminStandin) -> None:
+    from app import shop_state
+
+    admin.timezone = "Europe/Amsterdam"
+    shop.installed_at = now_utc() - timedelta(days=10)
+    db.session.commit()
+    reconcile_shop(db.session.get(Shop, shop.id), now_utc() - timedelta(days=3), dry_run=True)
+    assert shop_state.get(shop.id) is None and _day_counts(shop.id) == {}
+
+
+def test_the_worker_asks_shopify_for_the_days_still_without_a_count(
+    app: Flask, shop: Shop, admin: ShopifyAdminStandin
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from app import shop_state
+    from app.reconcile import day_span
+
+    app.config["RECONCILE_QUIET_SECONDS"] = 0  # yesterday is over the moment today begins, whatever the hour
+    zone = ZoneInfo("America/New_York")
+    admin.timezone = "America/New_York"
+    shop.installed_at = now_utc() - timedelta(days=30)
+    db.session.commit()
+    today = now_utc().astimezone(zone).date()
+    for back, count in ((1, 2), (5, 4), (13, 1)):
+        orders_in_shopify(admin, count, day_span(today - timedelta(days=back), zone)[0] + timedelta(hours=12))
+
+    assert Reconciler(app.config, "worker-a")(now_utc()) == 1
+    assert shop_state.get(shop.id).iana_timezone == "America/New_York"
+    counts = _day_counts(shop.id)
+    assert sorted(counts) == [today - timedelta(days=n) for n in range(14, 0, -1)]
+    assert counts[today - timedelta(days=1)] == (2, "America/New_York")
+    assert counts[today - timedelta(days=5)] == (4, "America/New_York")
+    assert counts[today - timedelta(days=13)] == (1, "America/New_York")
+    assert sum(n for n, _zone in counts.values()) == 7
+    asked = len(admin.graphql("ReconcileOrderCount"))
+    assert asked <= 14  # days the reconciliation window covered whole need no question
+    # The next run finds every day counted and asks nothing more.
+    db.session.get(Shop, shop.id).last_reconciled_at = now_utc() - timedelta(hours=2)
+    db.session.commit()
+    assert Reconciler(app.config, "worker-a")(now_utc()) == 1
+    assert len(admin.graphql("ReconcileOrderCount")) == asked

@@ -1,14 +1,12 @@
-"""Tables for the pure retry policy: backoff with jitter, Retry-After as a floor, and event expiry."""
+"""Tables for the pure retry policy: backoff with jitter, Retry-After as a floor."""
 
 from __future__ import annotations
-
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.retry import BASE_DELAY, MAX_DELAY, MAX_RETRY_AFTER, backoff_delay, is_expired
+from app.retry import BASE_DELAY, MAX_DELAY, MAX_RETRY_AFTER, backoff_delay
 
 
 @pytest.mark.parametrize(
@@ -67,33 +65,3 @@ def test_backoff_delay_bounds(attempts: int, rand: float, retry_after: float | N
 def test_backoff_delay_never_shrinks_as_attempts_grow(attempts: int, rand: float) -> None:
     assert backoff_delay(attempts + 1, rand=rand) >= backoff_delay(attempts, rand=rand)
 
-
-RECEIVED = datetime(2026, 11, 2, 12, 0, tzinfo=UTC)
-MAX_AGE = 72 * 3600  # seconds
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (RECEIVED, False),  # just received
-        (RECEIVED + timedelta(hours=71, minutes=59, seconds=59), False),  # one second to go
-        (RECEIVED + timedelta(hours=72), True),  # exactly 72 h old: expired
-        (RECEIVED + timedelta(days=30), True),  # long gone
-        (RECEIVED - timedelta(minutes=5), False),  # clock skew: "now" before receipt is not expired
-        (datetime(2026, 11, 5, 13, 0, tzinfo=UTC).astimezone(), True),  # other time zone, same instant rules
-    ],
-)
-def test_is_expired(now: datetime, expected: bool) -> None:
-    assert is_expired(RECEIVED, now, MAX_AGE) is expected
-
-
-@pytest.mark.parametrize(
-    ("received_at", "now"),
-    [
-        (RECEIVED.replace(tzinfo=None), RECEIVED),  # naive receipt time
-        (RECEIVED, RECEIVED.replace(tzinfo=None)),  # naive now
-    ],
-)
-def test_is_expired_requires_aware_datetimes(received_at: datetime, now: datetime) -> None:
-    with pytest.raises(ValueError):
-        is_expired(received_at, now, MAX_AGE)

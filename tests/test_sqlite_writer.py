@@ -9,12 +9,13 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-import app as app_module
-from app.db_util import begin_write
+from app import db_util as app_module
+from app.db_util import begin_write, install
 
 
 def engine_for(tmp_path: Path):  # type: ignore[no-untyped-def]
     engine = create_engine(f"sqlite:///{tmp_path / 'w.db'}", connect_args={"timeout": 30})
+    install(engine)  # what the app factory does for the app's engine
     with engine.begin() as conn:
         conn.execute(text("CREATE TABLE t (n INTEGER)"))
     return engine

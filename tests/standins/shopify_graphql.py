@@ -2,9 +2,10 @@
 
 Install `standin.client()` as the app's `SHOPIFY_HTTP_CLIENT`: shopifyapp's `admin_graphql_request` and its
 token refresh then talk to this object instead of Shopify. It serves the three reconciliation queries
-(orders page, remaining line items, order count) from `orders`, applies the `created_at` window of the
-search query, pages with opaque cursors and answers like Shopify does when a token is unknown (401) or
-the cost bucket is empty (200 with a THROTTLED error). Refresh tokens rotate on every use.
+(orders page with the shop's time zone and country, remaining line items, order count) from `orders`,
+applies the `created_at` window of the search query, pages with opaque cursors and answers like Shopify
+does when a token is unknown (401) or the cost bucket is empty (200 with a THROTTLED error). Refresh
+tokens rotate on every use.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class ShopifyAdminStandin:
         self.errors: list[dict[str, Any]] = []  # GraphQL errors sent beside the data (ACCESS_DENIED, ...)
         self.no_data = False  # answer with the errors only
         self.country = "US"  # the shop's address country
+        self.timezone = "UTC"  # the shop's IANA time zone (Shop.ianaTimezone)
+        self.count_precision = "EXACT"  # "AT_LEAST" when Shopify stops counting at the limit
 
     # -- driving it from a test -------------------------------------------------------------------
     def client(self) -> httpx.Client:
@@ -112,12 +115,13 @@ class ShopifyAdminStandin:
 
     def _answer(self, operation: str | None, query: str, variables: dict[str, Any]) -> dict[str, Any]:
         if operation == "ReconcileOrders":
-            return {"shop": {"shopAddress": {"countryCodeV2": self.country}},
+            return {"shop": {"ianaTimezone": self.timezone, "shopAddress": {"countryCodeV2": self.country}},
                     "orders": self._orders_page(query, variables)}
         if operation == "ReconcileOrderLines":
             return {"order": self._more_lines(variables)}
         if operation == "ReconcileOrderCount":
-            return {"ordersCount": {"count": len(self._window(variables["query"])), "precision": "EXACT"}}
+            return {"ordersCount": {"count": len(self._window(variables["query"])),
+                                    "precision": self.count_precision}}
         raise AssertionError(f"unexpected GraphQL operation {operation!r}")
 
     def _window(self, search: str) -> list[dict[str, Any]]:

@@ -1,0 +1,13 @@
+"""Delivery to Pinterest: the worker's loop (worker.py), one batch sent (send.py), what an answer means (decide.py).
+
+claim → group → send → decide → record, with backoff, pauses and batch splitting.
+"""
+
+from __future__ import annotations
+
+from .decide import Decision, Delivered, Failed, Pause, RetryAt, Split, decide
+from .send import Credentials, Sender
+from .worker import SENDERS, Periodic, Worker
+
+__all__ = ["SENDERS", "Credentials", "Decision", "Delivered", "Failed", "Pause", "Periodic", "RetryAt", "Sender",
+           "Split", "Worker", "decide"]

@@ -1,0 +1,225 @@
+"""The delivery worker's loop: claims, sender threads, signals and the periodic jobs.
+
+Claims happen on the loop's thread, one at a time; up to SENDERS claimed batches are sent meanwhile on
+their own threads (send.py). Quick periodic jobs (heartbeat, lease reaping, expiry) run between claims;
+slow ones (reconciliation, retention: up to ~20 s each) run on a thread of their own, so they never hold
+up a claim. Each job still runs on one worker at a time where it must, under its own lease in `locks`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+import socket
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+
+from .. import inbox, metrics, outbox, reconcile, retention
+from ..clock import database_now
+from ..db_util import writing
+from ..models import WorkerHeartbeat, db
+from ..pinterest import MAX_BATCH, PinterestClient
+from .send import Sender
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 5.0  # seconds
+EXPIRE_EVERY = 60.0  # seconds
+PERIODIC_TICK = 1.0  # seconds between looks for due jobs on the periodic thread
+# Batches a worker keeps in flight, each for a different shop. Pinterest takes ~150 ms per request whatever
+# its size, so one batch at a time left a worker waiting on the network: with many small shops it fell
+# seconds behind, and the claim of the next batch could not overlap the send of the current one. Each batch
+# in flight holds its events in memory (~10 MB per 1000, measured by make bench), which bounds this number.
+SENDERS = 6
+INBOX_BATCHES_PER_CLAIM = 20  # up to 1,000 webhooks mapped between two claims (inbox.BATCH each)
+
+
+@dataclass
+class Periodic:
+    """A job the worker runs every `every` seconds (lease reaping, expiry, ...).
+
+    `slow` jobs run on the periodic thread while the loop runs, so they cannot stall claims.
+    """
+
+    name: str
+    every: float
+    run: Callable[[datetime], Any]
+    slow: bool = False
+    last: float = field(default=float("-inf"))
+
+
+def _pinterest_client(cfg: Any) -> PinterestClient:
+    return metrics.instrument(PinterestClient(
+        cfg["PINTEREST_API_URL"], connect_timeout=cfg["PINTEREST_CONNECT_TIMEOUT"],
+        read_timeout=cfg["PINTEREST_READ_TIMEOUT"]))
+
+
+class Worker:
+    """Sends pending events to Pinterest until asked to stop.
+
+    `clock` tells the database's time (see app/clock.py): leases, backoffs, expiry, retention and
+    heartbeats are all measured by it, so a worker whose own clock is wrong neither takes over another
+    worker's events nor expires or purges anything early. Tests pass a fake to move time for everyone.
+    """
+
+    def __init__(
+        self,
+        app: Flask,
+        *,
+        client: PinterestClient | None = None,
+        clock: Callable[[], datetime] = database_now,
+        rand: Callable[[], float] = random.random,
+        sleep: Callable[[float], Any] | None = None,
+        worker_id: str | None = None,
+    ) -> None:
+        cfg = app.config
+        self.app = app
+        self.clock, self.rand = clock, rand
+        self.stopping = threading.Event()
+        self.sleep = sleep or self.stopping.wait
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{random.randrange(16**6):06x}"
+        self.lease_seconds = int(cfg["LEASE_SECONDS"])
+        self.batch_size = min(int(cfg["BATCH_SIZE"]), MAX_BATCH)
+        self.idle_seconds = float(cfg["WORKER_IDLE_SECONDS"])
+        self.client = metrics.instrument(client) if client is not None else _pinterest_client(cfg)
+        self.sender = Sender(self.client, None if client is not None else lambda: _pinterest_client(cfg),
+                             worker_id=self.worker_id, clock=clock, rand=rand, lease_seconds=self.lease_seconds)
+        self.periodic: list[Periodic] = [
+            Periodic("heartbeat", HEARTBEAT_EVERY, self._heartbeat),
+            Periodic("reclaim_leases", max(1.0, self.lease_seconds / 4), outbox.reclaim_expired_leases),
+            Periodic("expire", EXPIRE_EVERY, lambda now: outbox.expire_stale(now, cfg["EVENT_MAX_AGE_SECONDS"])),
+            Periodic("reconcile", reconcile.CHECK_EVERY, reconcile.Reconciler(cfg, self.worker_id), slow=True),
+            Periodic("retention", retention.RUN_EVERY, retention.Retention(cfg, self.worker_id), slow=True),
+        ]
+        self._slow_on_thread = False  # True while run() has the periodic thread running the slow jobs
+
+    # -- loop -------------------------------------------------------------------------------------
+    def install_signal_handlers(self) -> None:
+        """SIGTERM/SIGINT: finish the batch in flight, then exit."""
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def run(self, max_idle_loops: int | None = None) -> None:
+        """Loop until stopped (or, for tests, until the queue stays empty `max_idle_loops` times).
+
+        Stopping waits for the batches in flight, and for the periodic thread to finish the job it is
+        running (every slow job runs at least once, so `worker --once` still reconciles and purges).
+        """
+        logger.info("worker started", extra={"action": "worker_started", "worker": self.worker_id})
+        done = threading.Event()
+        periodic = threading.Thread(target=self._run_slow_jobs, args=(done,), name="periodic", daemon=True)
+        self._slow_on_thread = True
+        periodic.start()
+        try:
+            self._loop(max_idle_loops)
+        finally:
+            done.set()
+            periodic.join()
+            self._slow_on_thread = False
+        logger.info("worker stopped", extra={"action": "worker_stopped", "worker": self.worker_id})
+
+    def _loop(self, max_idle_loops: int | None) -> None:
+        idle = 0
+        inflight: dict[Future[None], int] = {}  # batch → its shop; a shop has one batch in flight at most
+        with self.app.app_context(), ThreadPoolExecutor(SENDERS, thread_name_prefix="sender") as pool:
+            while not self.stopping.is_set():
+                if len(inflight) >= SENDERS:
+                    wait(inflight, return_when=FIRST_COMPLETED)
+                inflight = {f: shop for f, shop in inflight.items() if not f.done()}
+                claimed = self._claim_next(busy_shops=set(inflight.values()))
+                if claimed:
+                    idle = 0
+                    inflight[pool.submit(self._deliver_in_thread, claimed)] = claimed[0].shop_id
+                    continue
+                idle += 1
+                if max_idle_loops is not None and idle >= max_idle_loops and not inflight:
+                    break
+                if inflight:
+                    wait(inflight, timeout=self.idle_seconds, return_when=FIRST_COMPLETED)
+                else:
+                    self.sleep(self.idle_seconds)
+            wait(inflight)
+
+    def _run_slow_jobs(self, done: threading.Event) -> None:
+        """The periodic thread: run the slow jobs when due until the loop ends (always one round)."""
+        slow = [job for job in self.periodic if job.slow]
+        with self.app.app_context():
+            while True:
+                self._run_due(slow)
+                if done.wait(PERIODIC_TICK):
+                    break
+
+    def _deliver_in_thread(self, claimed: list[outbox.Claimed]) -> None:
+        self.sender.use_own_client()
+        with self.app.app_context():
+            try:
+                self.deliver(claimed)
+            except Exception:
+                logger.exception("delivery failed unexpectedly", extra={"action": "delivery_error"})
+
+    def run_once(self) -> int:
+        """Run due periodic jobs, then claim and send one batch; return how many events were handled."""
+        claimed = self._claim_next()
+        if claimed:
+            self.deliver(claimed)
+        return len(claimed)
+
+    def deliver(self, claimed: list[outbox.Claimed]) -> None:
+        """Send one shop's claimed events and record every outcome (send.py)."""
+        self.sender.deliver(claimed)
+
+    def _claim_next(self, busy_shops: set[int] | None = None) -> list[outbox.Claimed]:
+        """Run due periodic jobs, then claim one batch (empty when nothing is ready or the claim failed)."""
+        self._run_due([job for job in self.periodic if not (job.slow and self._slow_on_thread)])
+        self._route_inbox()
+        now = self.clock()
+        try:
+            return outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=self.batch_size,
+                                busy_shops=busy_shops or ())
+        except Exception:
+            logger.exception("claim failed", extra={"action": "claim_failed"})
+            db.session.rollback()
+            return []
+
+    def _route_inbox(self) -> None:
+        """Map what webhooks left in the inbox into the outbox, a few batches before each claim."""
+        for _ in range(INBOX_BATCHES_PER_CLAIM):
+            try:
+                if not inbox.process_pending():
+                    return
+            except Exception:
+                db.session.rollback()
+                logger.exception("inbox routing failed", extra={"action": "inbox_failed"})
+                return
+
+    def _run_due(self, jobs: list[Periodic]) -> None:
+        for job in jobs:
+            mono = time.monotonic()
+            if mono - job.last < job.every:
+                continue
+            job.last = mono
+            try:
+                job.run(self.clock())
+            except Exception:
+                db.session.rollback()
+                logger.exception("periodic job failed", extra={"action": "periodic_failed", "job": job.name})
+
+    def _heartbeat(self, now: datetime) -> None:
+        with writing():
+            beat = db.session.get(WorkerHeartbeat, self.worker_id)
+            if beat is None:
+                db.session.add(WorkerHeartbeat(worker_id=self.worker_id, last_seen_at=now, started_at=now))
+            else:
+                beat.last_seen_at = now

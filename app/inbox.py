@@ -1,0 +1,218 @@
+"""The webhook inbox: an order or checkout is acknowledged with one short write and mapped by the worker.
+
+Acknowledging Shopify is the receipt alone: one INSERT of the webhook's identity with its raw body
+encrypted by the app's key (`webhook_receipts.body`), conflict-free on the webhook id, so a redelivery
+is a duplicate without a look-up. No mapping, purchase look-up or shop write happens on the request path.
+
+The worker (`process_pending`) reads waiting receipts in id order, decrypts and maps them outside any
+write transaction, then, in one transaction per batch, clears each body with a guarded UPDATE (so two
+workers never route the same receipt) and routes the purchase into the outbox (one purchase, one event).
+A crash before that commit leaves the bodies to be processed again; the outbox is idempotent for a
+purchase, so a repeat changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import joinedload
+
+from . import beacons, outbox
+from .clock import database_now
+from .db_util import writing
+from .mapping import MappedPurchase, map_checkout, map_order
+from .mapping.purchase import CHECKOUT_OPEN
+from .models import Shop, Topic, WebhookReceipt, db, now_utc
+from .settings import get_or_create_shop, mapping_options
+
+logger = logging.getLogger(__name__)
+
+ORDER_TOPICS = frozenset({Topic.ORDERS_CREATE})
+CHECKOUT_TOPICS = frozenset({Topic.CHECKOUTS_CREATE, Topic.CHECKOUTS_UPDATE})
+PURCHASE_TOPICS = ORDER_TOPICS | CHECKOUT_TOPICS
+WAITING = "waiting"  # receipt outcome while its body is in the inbox
+UNREADABLE = "unreadable_body"  # encrypted with a key no longer configured; reconciliation recovers the order
+BATCH = 50  # receipts per write transaction: short enough that SQLite webhooks barely wait for the lock
+
+
+def _fernet() -> MultiFernet:
+    """The app's Fernet keys, built once per app (ENCRYPTION_KEYS, newest first)."""
+    cached = current_app.extensions.get("pinbridge_inbox_fernet")
+    if cached is None:
+        keys = current_app.config["ENCRYPTION_KEYS"]
+        cached = MultiFernet([Fernet(k.encode()) for k in keys])
+        current_app.extensions["pinbridge_inbox_fernet"] = cached
+    return cast(MultiFernet, cached)
+
+
+def _insert_receipt(dialect: str) -> Any:
+    table = WebhookReceipt.__table__
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    return statement.on_conflict_do_nothing(index_elements=["webhook_id"]).returning(table.c.id)
+
+
+def accept(*, webhook_id: str, shop_domain: str, topic: str, triggered_at: str | None, api_version: str | None,
+           raw: bytes, completed: bool = True) -> str:
+    """Store one verified order or checkout durably; `accepted`, or `duplicate` for a webhook id seen before.
+
+    An open checkout (not completed, so not a purchase) is recorded without its body: nothing to map.
+    """
+    values: dict[str, Any] = {
+        "webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic, "received_at": now_utc(),
+        "triggered_at": triggered_at, "api_version": api_version,
+        "outcome": WAITING if completed else "checkout_open",
+        "body": _fernet().encrypt(raw) if completed else None,
+    }
+    return "accepted" if _store(values) else "duplicate"
+
+
+def _store(values: dict[str, Any]) -> bool:
+    """One INSERT that is its own transaction; False when the webhook id is already stored.
+
+    On a Core connection, without the ORM session's bookkeeping. PostgreSQL runs it in autocommit: one
+    round trip (and one WAL flush) instead of BEGIN, INSERT, COMMIT. SQLite takes its write lock the
+    app's way (BEGIN IMMEDIATE, queued per process, without blocking other greenlets).
+    """
+    dialect = db.engine.dialect.name
+    statement = _insert_receipt(dialect)
+    with db.engine.connect() as connection:
+        if dialect == "postgresql":
+            autocommit = connection.execution_options(isolation_level="AUTOCOMMIT")
+            return autocommit.execute(statement, values).first() is not None
+        with connection.execution_options(sqlite_immediate=True).begin():
+            return connection.execute(statement, values).first() is not None
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+@dataclass
+class _Waiting:
+    id: int
+    shop_domain: str
+    topic: str
+    received_at: datetime
+    payload: dict[str, Any] | None
+    mapped: MappedPurchase | None = None
+
+
+def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> int:
+    """Map and route up to `limit` waiting receipts (oldest first); the number this call routed."""
+    waiting = _read(limit, shop_domain)
+    if not waiting:
+        return 0
+    _map(waiting)
+    config = current_app.config
+    settle = int(config["CHECKOUT_SETTLE_SECONDS"])
+    join = int(config["PIXEL_JOIN_SECONDS"])
+    routed = 0
+    with writing():
+        for item in waiting:
+            claimed = db.session.execute(
+                update(WebhookReceipt).where(WebhookReceipt.id == item.id, WebhookReceipt.body.isnot(None))
+                .values(body=None).execution_options(synchronize_session=False)
+            )
+            if not _rowcount(claimed):
+                continue  # another worker routed it
+            outcome, detail, event_row_id = _route(item, settle, join)
+            db.session.execute(
+                update(WebhookReceipt).where(WebhookReceipt.id == item.id)
+                .values(outcome=outcome, detail=detail, event_row_id=event_row_id)
+                .execution_options(synchronize_session=False)
+            )
+            routed += 1
+    if routed:
+        logger.info("inbox routed", extra={"action": "inbox_routed", "count": routed})
+    return routed
+
+
+def drain(*, shop_domain: str | None = None, max_batches: int = 1000) -> int:
+    """Route everything waiting (for one shop, or all), batch after batch."""
+    total = 0
+    for _ in range(max_batches):
+        routed = process_pending(shop_domain=shop_domain)
+        if not routed and not _read(1, shop_domain):
+            break
+        total += routed
+    return total
+
+
+def _read(limit: int, shop_domain: str | None) -> list[_Waiting]:
+    query = (select(WebhookReceipt.id, WebhookReceipt.shop_domain, WebhookReceipt.topic,
+                    WebhookReceipt.received_at, WebhookReceipt.body)
+             .where(WebhookReceipt.body.isnot(None)).order_by(WebhookReceipt.id).limit(limit))
+    if shop_domain is not None:
+        query = query.where(WebhookReceipt.shop_domain == shop_domain)
+    rows = db.session.execute(query).all()
+    db.session.rollback()  # a read only: the write transaction below takes the lock itself
+    fernet = _fernet()
+    waiting = []
+    for row in rows:
+        waiting.append(_Waiting(row.id, row.shop_domain, row.topic, row.received_at, _decode(fernet, row)))
+    return waiting
+
+
+def _decode(fernet: MultiFernet, row: Any) -> dict[str, Any] | None:
+    try:
+        payload = json.loads(fernet.decrypt(bytes(row.body)))
+    except InvalidToken:
+        logger.error("inbox body unreadable: the encryption key changed",
+                     extra={"action": "inbox_unreadable", "shop": row.shop_domain, "receipt_id": row.id})
+        return None
+    except (ValueError, RecursionError):  # verified JSON going in; only a corrupted row gets here
+        return None
+    return payload if isinstance(payload, dict) else None
+
+
+def _map(waiting: Iterable[_Waiting]) -> None:
+    """Map each body with its shop's options: pure CPU work, outside the write transaction."""
+    items = list(waiting)
+    domains = {item.shop_domain for item in items}
+    shops = {shop.domain: shop for shop in db.session.execute(
+        select(Shop).options(joinedload(Shop.settings)).where(Shop.domain.in_(domains))
+    ).scalars()}
+    options = {domain: mapping_options(shop.settings if shop else None) for domain in domains
+               for shop in [shops.get(domain)]}
+    db.session.rollback()
+    for item in items:
+        if item.payload is None:
+            continue
+        mapper = map_order if item.topic in ORDER_TOPICS else map_checkout
+        item.mapped = mapper(item.payload, options[item.shop_domain])
+
+
+def _route(item: _Waiting, settle_seconds: int, join_seconds: int) -> tuple[str, str | None, int | None]:
+    """Put one mapped purchase into the outbox; the receipt's outcome, detail and event row."""
+    mapped = item.mapped
+    if mapped is None:
+        return UNREADABLE, "The body could not be read; reconciliation recovers the order.", None
+    if mapped.event is None and mapped.skip_reason == CHECKOUT_OPEN:
+        return "checkout_open", None, None
+    shop = get_or_create_shop(item.shop_domain)
+    settle = 0 if item.topic in ORDER_TOPICS else settle_seconds
+    if item.topic in ORDER_TOPICS and mapped.action_source == "web" \
+            and beacons.waits_for_beacon(shop, mapped.checkout_token):
+        settle = join_seconds  # the shop's pixel reports purchases: wait a moment for this one's beacon
+    result = outbox.enqueue(shop, mapped, now=item.received_at, settle_seconds=settle)
+    return result.outcome, result.detail, result.event_row_id
+
+
+def backlog(now: datetime | None = None) -> tuple[int, float | None]:
+    """How many bodies wait, and the oldest one's age in seconds by the database's clock (None when none)."""
+    count, oldest = db.session.execute(
+        select(func.count(), func.min(WebhookReceipt.received_at)).where(WebhookReceipt.body.isnot(None))
+    ).one()
+    if oldest is None:
+        return int(count), None
+    return int(count), max(0.0, ((now or database_now()) - oldest).total_seconds())

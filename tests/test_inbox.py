@@ -1,0 +1,129 @@
+"""The webhook inbox: a webhook is acknowledged with one encrypted row; the worker maps it later."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from flask import Flask
+from sqlalchemy import func, select
+
+from app import inbox
+from app.metrics import render
+from app.models import Event, WebhookReceipt, db
+from tests.conftest import SHOP, process_inbox
+from tests.factories import completed_checkout, web_order
+
+
+def receipts() -> list[WebhookReceipt]:
+    db.session.rollback()
+    return list(db.session.scalars(select(WebhookReceipt).order_by(WebhookReceipt.id)))
+
+
+def event_count() -> int:
+    db.session.rollback()
+    return int(db.session.scalar(select(func.count()).select_from(Event)) or 0)
+
+
+def test_the_request_stores_only_an_encrypted_body(post_webhook: Any) -> None:
+    order = web_order(email="buyer@example.com")
+    response = post_webhook(order, webhook_id="wh-in-1", drain=False)
+    assert response.get_json() == {"status": "accepted"}
+    [receipt] = receipts()
+    assert receipt.outcome == inbox.WAITING and receipt.body is not None
+    assert b"buyer@example.com" not in receipt.body and b"example.com" not in receipt.body
+    assert event_count() == 0  # nothing mapped on the request path
+
+
+def test_the_worker_maps_the_body_and_deletes_it(app: Flask, post_webhook: Any) -> None:
+    order = web_order()
+    post_webhook(order, webhook_id="wh-in-2", drain=False)
+    assert process_inbox(app) == 1
+    [receipt] = receipts()
+    assert receipt.body is None and receipt.outcome == "queued"
+    [event] = db.session.scalars(select(Event)).all()
+    assert receipt.event_row_id == event.id and event.event_id == order["cart_token"]
+    assert process_inbox(app) == 0  # nothing left
+
+
+def test_a_redelivery_while_waiting_is_a_duplicate(app: Flask, post_webhook: Any) -> None:
+    order = web_order()
+    assert post_webhook(order, webhook_id="wh-in-3", drain=False).get_json() == {"status": "accepted"}
+    assert post_webhook(order, webhook_id="wh-in-3", drain=False).get_json() == {"status": "duplicate"}
+    process_inbox(app)
+    assert post_webhook(order, webhook_id="wh-in-3").get_json() == {"status": "duplicate"}
+    assert (len(receipts()), event_count()) == (1, 1)
+
+
+def test_two_workers_route_a_receipt_once(app: Flask, post_webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both read the same waiting rows; the guarded UPDATE lets only the first route them."""
+    post_webhook(web_order(), webhook_id="wh-in-4", drain=False)
+    post_webhook(web_order(), webhook_id="wh-in-5", drain=False)
+    with app.app_context():
+        stale = inbox._read(10, None)  # what a second worker read before the first one committed
+    assert process_inbox(app) == 2
+    monkeypatch.setattr(inbox, "_read", lambda *_: stale)
+    with app.app_context():
+        assert inbox.process_pending() == 0
+    assert event_count() == 2
+    assert [r.outcome for r in receipts()] == ["queued", "queued"]
+
+
+def test_an_order_and_its_checkout_in_one_batch_give_one_event(app: Flask, post_webhook: Any) -> None:
+    order = web_order()
+    checkout = completed_checkout(order)
+    post_webhook(checkout, "checkouts/update", drain=False)
+    post_webhook(order, drain=False)
+    assert process_inbox(app) == 2
+    assert event_count() == 1
+    assert [r.outcome for r in receipts()] == ["queued", "replaced_checkout"]
+
+
+def test_an_open_checkout_is_recorded_without_a_body(app: Flask, post_webhook: Any) -> None:
+    checkout = completed_checkout(completed_at=None)
+    assert post_webhook(checkout, "checkouts/update", drain=False).get_json() == {"status": "accepted"}
+    [receipt] = receipts()
+    assert (receipt.outcome, receipt.body) == ("checkout_open", None)
+    assert process_inbox(app) == 0 and event_count() == 0
+
+
+def test_a_body_the_key_cannot_read_is_recorded_not_retried_for_ever(app: Flask, post_webhook: Any) -> None:
+    post_webhook(web_order(), webhook_id="wh-in-6", drain=False)
+    app.config["ENCRYPTION_KEYS"] = [Fernet.generate_key().decode()]  # the old key was dropped
+    app.extensions.pop("pinbridge_inbox_fernet", None)
+    assert process_inbox(app) == 1
+    [receipt] = receipts()
+    assert (receipt.outcome, receipt.body) == (inbox.UNREADABLE, None)
+    assert event_count() == 0
+
+
+def test_customers_redact_applies_to_what_still_waits(app: Flask, post_webhook: Any) -> None:
+    order = web_order(email="redact-me@example.com")
+    post_webhook(order, drain=False)
+    customer = order["customer"]
+    post_webhook({"shop_domain": SHOP, "customer": {"id": customer["id"], "email": "redact-me@example.com"},
+                  "orders_to_redact": [order["id"]]}, "customers/redact", drain=False)
+    assert event_count() == 0
+    assert all(r.body is None for r in receipts())
+
+
+def test_shop_redact_deletes_waiting_bodies(app: Flask, post_webhook: Any) -> None:
+    post_webhook(web_order(), drain=False)
+    post_webhook({"shop_domain": SHOP}, "app/uninstalled", drain=False)
+    post_webhook({"shop_domain": SHOP}, "shop/redact", drain=False)
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).where(WebhookReceipt.body.isnot(None))) == 0
+
+
+def test_metrics_show_the_inbox_backlog(app: Flask, post_webhook: Any) -> None:
+    post_webhook(web_order(), drain=False)
+    post_webhook(web_order(), drain=False)
+    with app.app_context():
+        text = render()[0].decode()
+    assert "pinbridge_inbox_bodies 2.0" in text
+    assert "pinbridge_inbox_oldest_age_seconds " in text
+    process_inbox(app)
+    with app.app_context():
+        text = render()[0].decode()
+    assert "pinbridge_inbox_bodies 0.0" in text and "pinbridge_inbox_oldest_age_seconds 0.0" in text
