@@ -1,6 +1,6 @@
 """`python -m bench`: start real processes, measure, print a results table (median of every run).
 
-    python -m bench [--quick] [--only ack,drain,freshness,growth] [--db sqlite,postgresql] [--runs 3]
+    python -m bench [--quick] [--only ack,beacon,drain,freshness,growth] [--db sqlite,postgresql] [--runs 3]
 
 Every benchmark of a run executes side by side with its baselines, so ratios compare numbers taken
 minutes apart on the same (shared, noisy) machine. Results go to bench/results/ as JSON and Markdown.
@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import ack, drain, freshness, growth
+from . import ack, beacon, drain, freshness, growth
 from .db import BenchDatabases, pg_available
 from .report import machine, render
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("ack", "drain", "freshness", "growth")
+ALL = ("ack", "beacon", "drain", "freshness", "growth")
 
 
 def settings(quick: bool) -> dict[str, Any]:
@@ -55,13 +55,17 @@ def main(argv: list[str] | None = None) -> int:
     runs: list[dict[str, Any]] = []
     started = time.monotonic()
     try:
-        files = ack.RequestFiles(workdir, cfg["ack_requests"]) if {"ack", "growth"} & set(only) else None
+        files = ack.RequestFiles(workdir, cfg["ack_requests"]) if {"ack", "beacon", "growth"} & set(only) else None
         for n in range(args.runs):
             result: dict[str, Any] = {}
             print(f"run {n + 1}/{args.runs}", flush=True)
             if "ack" in only and files:
                 result["ack"] = ack.run(dbs, kinds, files, cfg["ack_seconds"], logdir)
                 print("  ack done", flush=True)
+            if "beacon" in only and files:
+                floor = result["ack"]["bare"] if "ack" in result else None  # the same floor, not a second one
+                result["beacon"] = beacon.run(dbs, kinds, files, cfg["ack_seconds"], logdir, floor)
+                print("  beacon done", flush=True)
             if "drain" in only:
                 result["drain"] = drain.run(dbs, kinds, cfg["drain_events"], args.latency, logdir)
                 print("  drain done", flush=True)

@@ -1,4 +1,4 @@
-"""The floor: a bare Flask app that only reads the body and answers 200, served by the same gunicorn config."""
+"""The floor: a bare Flask app that only reads the body and answers, served by the same gunicorn config."""
 
 from __future__ import annotations
 
@@ -12,5 +12,10 @@ def create_app() -> Flask:
     def receive() -> tuple[str, int]:
         request.get_data()
         return "", 200
+
+    @app.post("/pixel")
+    def beacon() -> tuple[str, int]:
+        request.get_data()
+        return "", 204
 
     return app

@@ -32,6 +32,7 @@ class SignedWebhook:
     shop: str
     body: bytes
     headers: dict[str, str]
+    checkout_token: str | None = None  # set for orders whose pixel beacon the benchmark posts
 
 
 def _money(amount: str) -> dict[str, Any]:
@@ -65,10 +66,17 @@ def _line_item(rng: random.Random, n: int, i: int) -> dict[str, Any]:
     }
 
 
-def order_body(rng: random.Random, n: int) -> tuple[dict[str, Any], str]:
-    """One order of 10–20 KB and its cart token."""
+def order_body(rng: random.Random, n: int, *, pixel: bool = False) -> tuple[dict[str, Any], str]:
+    """One order of 10–20 KB and its cart token.
+
+    With `pixel` the order has its own checkout token and no click id in its landing page, so a click id
+    that reaches Pinterest can only have come from the pixel's beacon.
+    """
     cart_token = f"bench-{uuid.UUID(int=rng.getrandbits(128)).hex}"
     order = web_order(cart_token=cart_token)
+    if pixel:
+        order["checkout_token"] = uuid.UUID(int=rng.getrandbits(128)).hex
+        order["landing_site"] = "/products/mug?utm_source=pinterest"
     order.update({
         "line_items": [_line_item(rng, n, i) for i in range(rng.randint(4, 9))],
         "tax_lines": [{"title": "State Tax", "price": "6.50", "rate": 0.065, "price_set": _money("6.50")}],
@@ -100,14 +108,14 @@ def sign(body: bytes, secret: str = API_SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def signed_webhooks(count: int, *, seed: int) -> list[SignedWebhook]:
-    """`count` signed orders/create deliveries spread over the benchmark's shops."""
+def signed_webhooks(count: int, *, seed: int, pixel: bool = False) -> list[SignedWebhook]:
+    """`count` signed orders/create deliveries spread over the benchmark's shops (see `order_body`)."""
     rng = random.Random(seed)
     out = []
     # Shopify's nanosecond format, stamped now: the app refuses deliveries triggered too long ago.
     triggered_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f000Z")
     for n in range(count):
-        order, cart_token = order_body(rng, n)
+        order, cart_token = order_body(rng, n, pixel=pixel)
         body = json.dumps(order, separators=(",", ":")).encode()
         shop = shop_domain(n % SHOPS)
         webhook_id = str(uuid.UUID(int=rng.getrandbits(128)))
@@ -117,7 +125,8 @@ def signed_webhooks(count: int, *, seed: int) -> list[SignedWebhook]:
             "X-Shopify-Webhook-Id": webhook_id, "X-Shopify-API-Version": "2026-10",
             "X-Shopify-Triggered-At": triggered_at, "X-Shopify-Event-Id": webhook_id,
         }
-        out.append(SignedWebhook(webhook_id, cart_token, shop, body, headers))
+        out.append(SignedWebhook(webhook_id, cart_token, shop, body, headers,
+                                 order["checkout_token"] if pixel else None))
     return out
 
 

@@ -19,12 +19,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert, text
+from sqlalchemy import create_engine, insert, text, update
 
 from app import create_app
 from app.config import normalise_database_url
 from app.mapping import MappingOptions, map_order
-from app.models import Event, WebhookReceipt, db, now_utc
+from app.models import Event, PixelBeacon, Shop, WebhookReceipt, db, now_utc
 from app.settings import apply_settings, get_or_create_shop
 from tests.factories import web_order
 
@@ -166,13 +166,24 @@ def _insert(model: Any, rows: list[dict[str, Any]]) -> None:
         db.session.execute(insert(model), rows[start:start + INSERT_CHUNK])
 
 
-def seed(url: str, *, pending: int = 0, history: int = 0, shops: int = SHOPS, prefix: str = "seed") -> None:
+def beacon_click_id(checkout_token: str) -> str:
+    """The fake `_epik` click id the benchmarks' pixel reports for a checkout token."""
+    return f"dj0yJnU9bench-{checkout_token}"
+
+
+def seed(url: str, *, pending: int = 0, history: int = 0, shops: int = SHOPS, prefix: str = "seed",
+         beacons: bool = False, pixel_seen: bool = False) -> None:
     """Configure `shops` shops; add `pending` events to send and `history` delivered events with receipts.
 
     Events are spread evenly over the shops; history rows are a week old, as a live shop's table would be.
+    With `beacons`, every pending event is a web order with a checkout token whose pixel beacon is stored
+    (and the order itself carries no click id, so the beacon's is the one sent). `pixel_seen` marks the
+    shops' pixel as having reported, so new web orders wait for their beacon.
     """
     template = map_order(web_order(), MappingOptions()).event
     assert template is not None
+    if beacons:
+        template["user_data"].pop("click_id", None)
     encoded = json.dumps(template)
     with app_context(url):
         shop_ids = []
@@ -181,11 +192,13 @@ def seed(url: str, *, pending: int = 0, history: int = 0, shops: int = SHOPS, pr
             apply_settings(shop, {"ad_account_id": ad_account(s), "access_token": f"pina_bench_token_{s:04d}"})
             db.session.flush()
             shop_ids.append(shop.id)
-        db.session.commit()
         now = now_utc()
+        if beacons or pixel_seen:
+            db.session.execute(update(Shop).where(Shop.id.in_(shop_ids)).values(pixel_seen_at=now))
+        db.session.commit()
         old = now - timedelta(days=7)
         for kind, count, when in (("history", history, old), ("pending", pending, now)):
-            rows, receipts = [], []
+            rows, receipts, stored_beacons = [], [], []
             for i in range(count):
                 event_id = f"{prefix}-{kind}-{i:07d}"
                 payload = json.loads(encoded)
@@ -193,6 +206,14 @@ def seed(url: str, *, pending: int = 0, history: int = 0, shops: int = SHOPS, pr
                 row = {"shop_id": shop_ids[i % shops], "event_id": event_id, "source": "order",
                        "payload": payload, "status": "pending", "received_at": when, "available_at": when,
                        "updated_at": when, "attempts": 0, "test": False, "match_keys": "em ip_ua"}
+                if kind == "pending" and beacons:
+                    checkout_token = f"{prefix}-co-{i:07d}"
+                    row.update(action_source="web", checkout_token=checkout_token)
+                    stored_beacons.append({
+                        "shop_id": row["shop_id"], "checkout_token": checkout_token, "tag_event_id": event_id,
+                        "click_id": beacon_click_id(checkout_token), "consent_marketing": True,
+                        "consent_sale_of_data": True, "user_agent": "Mozilla/5.0 (iPhone) BenchAgent",
+                        "ip": None, "received_at": now})
                 if kind == "history":
                     row.update(status="delivered", delivered_at=when, attempts=1, last_attempt_at=when)
                     receipts.append({"webhook_id": f"{prefix}-wh-{i:07d}", "shop_domain": shop_domain(i % shops),
@@ -201,6 +222,8 @@ def seed(url: str, *, pending: int = 0, history: int = 0, shops: int = SHOPS, pr
             _insert(Event, rows)
             if receipts:
                 _insert(WebhookReceipt, receipts)
+            if stored_beacons:
+                _insert(PixelBeacon, stored_beacons)
             db.session.commit()
         if not url.startswith("sqlite"):
             db.session.execute(text("ANALYZE"))

@@ -1,4 +1,9 @@
-"""Delivery drain: 100,000 pending events over 50 shops, the stand-in answering after 150 ms per request."""
+"""Delivery drain: 100,000 pending events over 50 shops, the stand-in answering after 150 ms per request.
+
+Beside the plain drain, the same drain with every event a web order whose pixel beacon is stored, so the
+worker joins each batch to its beacons (one look-up per batch, the click id added, one update recording
+what the beacon told); measured between two plain drains, and compared with their mean.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from . import procs
-from .db import BenchDatabases, app_env, rows, scalar, seed
+from .db import BenchDatabases, app_env, beacon_click_id, rows, scalar, seed
 
 POLL_EVERY = 0.5  # seconds
 DRAIN_TIMEOUT = 600.0  # seconds; a drain slower than this is reported as incomplete
 NAIVE_MAX_WINDOW = 20.0  # seconds; one event per request is steady, a longer window adds nothing
 PENDING_SEED = "event_id LIKE 'seed-pending-%'"  # the seeded events to send, not the delivered history
+BEACON_CLICK = beacon_click_id("")  # every click id a seeded beacon carries starts so
 
 
 def drain(url: str, workers: int, latency: float, logdir: Path, name: str, timeout: float = DRAIN_TIMEOUT
@@ -47,6 +53,7 @@ def drain(url: str, workers: int, latency: float, logdir: Path, name: str, timeo
         "workers": workers, "events": total, "delivered": int(done), "seconds": seconds,
         "events_per_s": done / seconds if done else 0.0,
         "requests": summary.get("requests"), "duplicate_event_ids": summary.get("duplicate_event_ids"),
+        "beacon_click_ids": sum(1 for c in summary.get("clicks", {}).values() if c.startswith(BEACON_CLICK)),
         "peak_rss_worker_mb": max((w.peak_rss_mb or 0.0) for w in started) if started else None,
     }
 
@@ -83,14 +90,22 @@ def run(dbs: BenchDatabases, kinds: list[str], events: int, latency: float, logd
     shops = 50
     for kind in kinds:
         template = dbs.template(kind, f"pending-{events}", lambda u: seed(u, pending=events, shops=shops))
+        joined = dbs.template(kind, f"pending-{events}-beacons",
+                              lambda u: seed(u, pending=events, shops=shops, beacons=True))
         res: dict[str, Any] = {}
+        # plain, joined, plain again: the ratio to the mean of the plain drains cancels a steady drift.
+        order = [("workers_1", template), ("joined", joined), ("plain_again", template)]
         variants = [1] + ([pg_workers] if kind == "postgresql" else [])
-        for workers in variants:
-            url = dbs.copy(template)
+        order += [(f"workers_{w}", template) for w in variants[1:]]
+        for key, source in order:
+            workers = int(key.split("_")[1]) if key.startswith("workers_") else 1
+            url = dbs.copy(source)
             try:
-                res[f"workers_{workers}"] = drain(url, workers, latency, logdir, f"drain-{kind}-{workers}")
+                res[key] = drain(url, workers, latency, logdir, f"drain-{kind}-{key}")
             finally:
                 dbs.drop(url)
+        plain = (res["workers_1"]["events_per_s"] + res["plain_again"]["events_per_s"]) / 2
+        res["join_ratio"] = res["joined"]["events_per_s"] / max(plain, 1e-9)
         window = min(NAIVE_MAX_WINDOW, res["workers_1"]["seconds"])
         url = dbs.copy(template)
         try:

@@ -101,15 +101,49 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines.append(row("non-2xx answers (sum of runs)", per(lambda k: lambda r: r["ack"][k]["non_2xx"], 0, sum),
                          "0", lambda v: v == 0))
         lines.append(row("acknowledged (sum)", per(lambda k: lambda r: r["ack"][k]["acknowledged"], 0, sum)))
-        lines.append(row("of those, receipts + events in the database", per(
+        lines.append(row("of those, stored with their order (encrypted body or event)", per(
             lambda k: lambda r: min(r["ack"][k]["receipts_stored"], r["ack"][k]["acknowledged"])
             if r["ack"][k]["all_acked_stored"] else 0, 0, sum), "all"))
+        lines.append("")
+    if any("beacon" in r for r in runs):
+        lines += ["**1b. Pixel beacons** — wrk, 16 connections, valid `POST /pixel` beacons (~170 bytes, a new "
+                  "checkout token each, 50 shops), production gunicorn config, rate limits raised for the run",
+                  "", head, rule]
+        lines.append(row("bare Flask floor (webhook bodies, as in 1), req/s",
+                         [Cell(runs, lambda r: r["beacon"]["bare"]["rps"])] * len(kinds)))
+        lines.append(row("bare Flask floor (beacon bodies), req/s",
+                         [Cell(runs, lambda r: r["beacon"]["bare_pixel"]["rps"])] * len(kinds)))
+        lines.append(row("Pinbridge `POST /pixel`, req/s", per(lambda k: lambda r: r["beacon"][k]["rps"])))
+        lines.append(row("beacons ÷ webhook floor (same run)",
+                         per(lambda k: lambda r: r["beacon"][k]["ratio_to_bare"], 3)))
+        lines.append(row("beacons ÷ beacon-body floor (same run)",
+                         per(lambda k: lambda r: r["beacon"][k]["ratio_to_bare_pixel"], 3)))
+        lines.append(row("p50 latency, ms", per(lambda k: lambda r: r["beacon"][k]["p50_ms"], 1)))
+        lines.append(row("p99 latency, ms", per(lambda k: lambda r: r["beacon"][k]["p99_ms"], 1)))
+        lines.append(row("non-2xx answers (sum of runs)",
+                         per(lambda k: lambda r: r["beacon"][k]["non_2xx"], 0, sum), "0", lambda v: v == 0))
+        lines.append(row("of the 2xx, beacons in the database (sum)", per(
+            lambda k: lambda r: r["beacon"][k]["status_2xx"] if r["beacon"][k]["all_2xx_stored"] else 0, 0, sum),
+            "all"))
+        lines.append(row("default limits, 3 s flood from one address: 2xx (sum)",
+                         per(lambda k: lambda r: r["beacon"][k]["flood"]["status_2xx"], 0, sum)))
+        lines.append(row("… answered 429 (sum)",
+                         per(lambda k: lambda r: r["beacon"][k]["flood"]["status_429"], 0, sum)))
+        lines.append(row("… answered 5xx (sum)", per(lambda k: lambda r: r["beacon"][k]["flood"]["status_5xx"], 0,
+                                                      sum), "0", lambda v: v == 0))
         lines.append("")
     if any("drain" in r for r in runs):
         lines += [f"**2. Delivery drain** — {meta['settings']['drain_events']:,} pending events over 50 shops",
                   "", head, rule]
         lines.append(row("1 worker, events/s", per(lambda k: lambda r: r["drain"][k]["workers_1"]["events_per_s"]),
                          "≥ 2,000", lambda v: v >= 2000))
+        lines.append(row("1 worker, every event a web order joined to its stored beacon, events/s",
+                         per(lambda k: lambda r: r["drain"][k]["joined"]["events_per_s"])))
+        lines.append(row("joined ÷ plain (same run; mean of a plain drain before and after)",
+                         per(lambda k: lambda r: r["drain"][k]["join_ratio"], 2), "≥ 0.90×", lambda v: v >= 0.9))
+        lines.append(row("joined events that reached the stand-in with the beacon's click id, %", per(
+            lambda k: lambda r: 100 * r["drain"][k]["joined"]["beacon_click_ids"]
+            / r["drain"][k]["joined"]["events"], 1, min), "100", lambda v: v == 100))
         if "postgresql" in kinds:
             cells = [Cell(runs, lambda r: r["drain"]["postgresql"]["workers_4"]["events_per_s"])
                      if k == "postgresql" else Cell([], lambda r: None) for k in kinds]
@@ -135,6 +169,27 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines.append(row("p99, s", per(lambda k: lambda r: r["freshness"][k]["p99_s"], 2)))
         lines.append(row("events not delivered (sum)", per(
             lambda k: lambda r: r["freshness"][k]["acknowledged"] - r["freshness"][k]["delivered"], 0, sum)))
+        if any(f"{k}/beacons" in r.get("freshness", {}) for r in runs for k in kinds):
+            def fb(key: str) -> Callable[[str], Callable[[dict[str, Any]], Any]]:
+                return lambda k: lambda r: r["freshness"][f"{k}/beacons"][key]
+            lines.append(row("with beacons — the pixel has reported, each order's beacon posted 0–2 s after its "
+                             "acknowledgement: achieved webhooks/s", per(fb("achieved_rate"), 1)))
+            lines.append(row("… p50, s", per(fb("p50_s"), 2)))
+            lines.append(row("… p95, s", per(fb("p95_s"), 2)))
+            lines.append(row("… p99, s", per(fb("p99_s"), 2)))
+            lines.append(row("… beacon posted → stand-in receives the event, p50, s", per(fb("beacon_p50_s"), 2)))
+            lines.append(row("… beacon posted → stand-in receives the event, p95, s", per(fb("beacon_p95_s"), 2)))
+            lines.append(row("… delivered events carrying the beacon's click id, %", per(
+                lambda k: lambda r: 100 * r["freshness"][f"{k}/beacons"]["with_beacon_click"]
+                / max(r["freshness"][f"{k}/beacons"]["delivered"], 1), 1, min), "100", lambda v: v == 100))
+            lines.append(row("… beacon posted later than planned (client backlog), p95, s",
+                             per(fb("beacon_late_p95_s"), 2)))
+            lines.append(row("… sent before their beacon arrived (sum)", per(fb("before_beacon"), 0, sum)))
+            lines.append(row("… beacons not answered 2xx (sum)", per(fb("beacons_failed"), 0, sum), "0",
+                             lambda v: v == 0))
+            lines.append(row("… events not delivered (sum)", per(
+                lambda k: lambda r: r["freshness"][f"{k}/beacons"]["acknowledged"]
+                - r["freshness"][f"{k}/beacons"]["delivered"], 0, sum)))
         lines.append("")
     mem_web = per(lambda k: lambda r: _peak(
         r.get("ack", {}).get(k, {}).get("peak_rss_web_mb"), r.get("freshness", {}).get(k, {}).get("peak_rss_web_mb")),

@@ -3,8 +3,9 @@
     python -m bench.standin --latency 0.15 --arrivals /tmp/arrivals.json
 
 prints its port on the first line; on SIGTERM writes the stand-in's summary plus, per event_id, the Unix
-time its first request arrived (for freshness), then exits. Events are dropped from the recording once
-answered, so a 100,000-event drain does not grow the stand-in's memory or its garbage collector's work.
+time its first request arrived (for freshness) and the click id it carried, if any, then exits. Events
+are dropped from the recording once answered, so a 100,000-event drain does not grow the stand-in's
+memory or its garbage collector's work.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class BenchStandin(PinterestStandin):
     def reset(self) -> None:
         super().reset()
         self.arrivals: dict[str, float] = {}
+        self.clicks: dict[str, str] = {}
         self.events_received = 0
 
     def _answer(self, record: RecordedRequest) -> Answer:
@@ -34,6 +36,9 @@ class BenchStandin(PinterestStandin):
                 event_id = event.get("event_id")
                 if isinstance(event_id, str):
                     self.arrivals.setdefault(event_id, arrived)
+                    click_id = (event.get("user_data") or {}).get("click_id")
+                    if isinstance(click_id, str):
+                        self.clicks.setdefault(event_id, click_id)
         record.events = []
         return answer
 
@@ -53,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         while not stopping.wait(0.2):
             pass
     out: dict[str, Any] = {**standin.summary(), "events_received": standin.events_received,
-                           "arrivals": standin.arrivals}
+                           "arrivals": standin.arrivals, "clicks": standin.clicks}
     with open(args.arrivals, "w") as fh:
         json.dump(out, fh)
     return 0

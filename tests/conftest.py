@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -32,6 +33,12 @@ OLD_API_SECRET = "test-api-secret-previous"
 ENCRYPTION_KEY = base64.urlsafe_b64encode(b"pinbridge-test-key-not-a-secret!").decode()
 SHOP = "demo-store.myshopify.com"
 DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+# CI runs the property tests on a fixed sequence of examples, so a landing never hangs on a new random case;
+# local runs keep exploring (and remember failures in .hypothesis/).
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI") == "true":
+    hypothesis_settings.load_profile("ci")
 
 
 # -- which databases --------------------------------------------------------------------------------

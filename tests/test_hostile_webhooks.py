@@ -10,6 +10,7 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import orjson
 import pytest
 from sqlalchemy import func, select
 
@@ -30,13 +31,13 @@ def count(model: Any, **where: Any) -> int:
 def no_parsing(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
     """Record every body the webhook path hands to the JSON parser."""
     parsed: list[bytes] = []
-    real = json.loads
+    real = orjson.loads
 
     def spy(raw: Any, *args: Any, **kwargs: Any) -> Any:
         parsed.append(raw)
         return real(raw, *args, **kwargs)
 
-    monkeypatch.setattr(webhooks.json, "loads", spy)
+    monkeypatch.setattr(webhooks.orjson, "loads", spy)
     return parsed
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -127,3 +130,48 @@ def test_metrics_show_the_inbox_backlog(app: Flask, post_webhook: Any) -> None:
     with app.app_context():
         text = render()[0].decode()
     assert "pinbridge_inbox_bodies 0.0" in text and "pinbridge_inbox_oldest_age_seconds 0.0" in text
+
+
+def test_concurrent_webhooks_share_a_commit_and_each_gets_its_own_answer(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty deliveries at once (two of them the same webhook id): fewer commits, every answer right."""
+    batches: list[int] = []
+    real_store = inbox._store
+
+    def slow_store(rows: list[dict[str, Any]]) -> set[str]:
+        batches.append(len(rows))
+        time.sleep(0.05)  # a slow disk: others queue meanwhile
+        return real_store(rows)
+
+    monkeypatch.setattr(inbox, "_store", slow_store)
+    answers: dict[int, str] = {}
+
+    def deliver(n: int) -> None:
+        with app.app_context():
+            answers[n] = inbox.accept(webhook_id="wh-same" if n in (3, 4) else f"wh-group-{n}", shop_domain=SHOP,
+                                      topic="orders/create", triggered_at=None, api_version="2026-10",
+                                      raw=json.dumps(web_order()).encode())
+
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(answers.values()) == ["accepted"] * 19 + ["duplicate"]
+    assert sum(batches) == 20 and len(batches) < 20  # receipts shared commits
+    assert len(receipts()) == 19
+    assert process_inbox(app) == 19 and event_count() == 19
+
+
+def test_a_failed_commit_answers_every_webhook_in_it(app: Flask, post_webhook: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    def down(rows: list[dict[str, Any]]) -> set[str]:
+        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(inbox, "_store", down)
+    assert post_webhook(web_order(), drain=False).status_code == 503
+    monkeypatch.undo()
+    assert post_webhook(web_order(), drain=False).get_json() == {"status": "accepted"}  # nothing left stuck

@@ -33,7 +33,7 @@ def order_with_wrong_types(draw: st.DrawFn) -> dict[str, Any]:
     for key in keys:
         order[key] = draw(json_values)
     items = order.get("line_items")
-    if draw(st.booleans()) and isinstance(items, list) and items and isinstance(items[0], dict):
+    if draw(st.booleans()) and isinstance(items, list) and items and isinstance(items[0], dict) and items[0]:
         item = items[0]
         for key in draw(st.lists(st.sampled_from(sorted(item)), max_size=4, unique=True)):
             item[key] = draw(json_values)
