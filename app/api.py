@@ -16,9 +16,9 @@ from werkzeug.exceptions import BadRequest
 from . import outbox, stats
 from .clock import database_now
 from .connection import check_connection
-from .db_util import begin_write
+from .db_util import writing
 from .models import EventStatus, Shop, db, now_utc
-from .settings import apply_settings, get_or_create_shop, settings_view, validate_settings
+from .settings import apply_settings, find_shop, get_or_create_shop, settings_view, validate_settings
 from .shopify_auth import SessionInvalid, verify_session_token
 
 bp = Blueprint("api", __name__, url_prefix="/api")
@@ -52,10 +52,18 @@ def _unauthorized(code: str, *, retry: bool = True) -> Response:
     return response
 
 
-def _shop(*, write: bool = False) -> Shop:
-    if write:
-        begin_write()  # SQLite: hold the write lock from the first read of a read-then-write
-    return get_or_create_shop(g.shop_domain)
+def _shop() -> Shop:
+    """The token's shop for reading; a shop seen for the first time is created in a write of its own.
+
+    Views only read or write through `writing()`; none commits a session it did not open.
+    """
+    shop = find_shop(g.shop_domain)
+    if shop is None or shop.settings is None:
+        with writing():
+            get_or_create_shop(g.shop_domain)
+        shop = find_shop(g.shop_domain)
+    assert shop is not None
+    return shop
 
 
 def _invalid(errors: dict[str, str]) -> tuple[Response, int]:
@@ -94,9 +102,7 @@ def _json_body() -> Any:
 @bp.get("/settings")
 def get_settings() -> Any:
     shop = _shop()
-    view = settings_view(shop.settings)  # type: ignore[arg-type]
-    db.session.commit()
-    return jsonify(view)
+    return jsonify(settings_view(shop.settings))  # type: ignore[arg-type]
 
 
 @bp.put("/settings")
@@ -104,9 +110,8 @@ def put_settings() -> Any:
     clean, errors = validate_settings(_json_body())
     if errors:
         return _invalid(errors)
-    shop = _shop(write=True)
-    view = settings_view(apply_settings(shop, clean))
-    db.session.commit()
+    with writing():
+        view = settings_view(apply_settings(get_or_create_shop(g.shop_domain), clean))
     return jsonify(view)
 
 
@@ -117,7 +122,6 @@ def verify() -> Any:
     body = {"ok": result.ok, "outcome": result.outcome, "message": result.message,
             "pinterest_message": result.pinterest_message,
             "settings": settings_view(shop.settings)}  # type: ignore[arg-type]
-    db.session.commit()
     return jsonify(body), 409 if result.outcome == "not_configured" else 200
 
 
@@ -129,9 +133,7 @@ def get_stats() -> Any:
     if errors:
         return _invalid(errors)
     shop = _shop()
-    body = stats.summary(shop.id, days, now_utc())
-    db.session.commit()
-    return jsonify(body)
+    return jsonify(stats.summary(shop.id, days, now_utc()))
 
 
 @bp.get("/events")
@@ -144,9 +146,7 @@ def get_events() -> Any:
     if errors:
         return _invalid(errors)
     shop = _shop()
-    events = stats.recent_events(shop.id, status, limit)
-    db.session.commit()
-    return jsonify({"events": events})
+    return jsonify({"events": stats.recent_events(shop.id, status, limit)})
 
 
 @bp.post("/events/retry")
@@ -157,22 +157,19 @@ def retry_events() -> Any:
     if ids is not None and (not isinstance(ids, list) or len(ids) > MAX_RETRY_IDS
                             or not all(isinstance(i, str) for i in ids)):
         return _invalid({"event_ids": f"Send a list of at most {MAX_RETRY_IDS} event ids."})
-    shop = _shop(write=True)
+    shop_id = _shop().id
     # Older events would only expire again at once: Pinterest accepts events up to a few days old.
     # The shop's backoff is lifted too, so "sent again" means now, not after the current wait.
-    result = outbox.requeue(shop.id, EventStatus.FAILED, database_now(),
-                            max_age_seconds=int(current_app.config["EVENT_MAX_AGE_SECONDS"]), event_ids=ids)
-    db.session.commit()
+    with writing():
+        result = outbox.requeue(shop_id, EventStatus.FAILED, database_now(),
+                                max_age_seconds=int(current_app.config["EVENT_MAX_AGE_SECONDS"]), event_ids=ids)
     return jsonify({"retried": result.count})
 
 
 @bp.get("/status")
 def get_status() -> Any:
     """The banner, the Admin API connection and customer data requests, for the page to refresh."""
-    shop = _shop()
-    body = overview(shop)
-    db.session.commit()
-    return jsonify(body)
+    return jsonify(overview(_shop()))
 
 
 def overview(shop: Shop) -> dict[str, Any]:
@@ -201,5 +198,4 @@ def get_pixel() -> Any:
         "tag_id": settings.tag_id if settings else None,
         **beacons.summary(shop, now_utc()),
     }
-    db.session.commit()
     return jsonify(body)

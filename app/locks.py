@@ -10,73 +10,62 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import or_, update
+from sqlalchemy import CursorResult, or_, update
 from sqlalchemy.exc import IntegrityError
 
-from .db_util import begin_write
+from .db_util import writing
 from .models import Lock, db
 
 logger = logging.getLogger(__name__)
 
 
-def _begin() -> None:
-    """Start a write transaction; a read the caller left open is ended first (it wrote nothing)."""
-    if db.session().in_transaction():
-        db.session.rollback()
-    begin_write()
-
-
 def acquire(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
     """Take (or extend) the lease `name` for `holder` until now + ttl; False while someone else holds it."""
     expires = now + timedelta(seconds=ttl_seconds)
-    _begin()
     try:
-        taken = db.session.execute(
-            update(Lock)
-            .where(Lock.name == name,
-                   or_(Lock.holder == holder, Lock.holder.is_(None), Lock.expires_at.is_(None),
-                       Lock.expires_at < now))
-            .values(holder=holder, expires_at=expires)
-            .execution_options(synchronize_session=False)
-        ).rowcount  # type: ignore[attr-defined]
-        if not taken:
-            try:
-                with db.session.begin_nested():
-                    db.session.add(Lock(name=name, holder=holder, expires_at=expires))
-            except IntegrityError:
-                db.session.rollback()
-                return False
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+        with writing():
+            taken = _rowcount(db.session.execute(
+                update(Lock)
+                .where(Lock.name == name,
+                       or_(Lock.holder == holder, Lock.holder.is_(None), Lock.expires_at.is_(None),
+                           Lock.expires_at < now))
+                .values(holder=holder, expires_at=expires)
+                .execution_options(synchronize_session=False)
+            ))
+            if not taken:
+                db.session.add(Lock(name=name, holder=holder, expires_at=expires))
+    except IntegrityError:
+        return False  # another worker inserted the row first: theirs
     return True
 
 
 def renew(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
     """Extend a lease we still hold; False if it ran out and someone else took it."""
-    _begin()
-    count = db.session.execute(
-        update(Lock)
-        .where(Lock.name == name, Lock.holder == holder)
-        .values(expires_at=now + timedelta(seconds=ttl_seconds))
-        .execution_options(synchronize_session=False)
-    ).rowcount  # type: ignore[attr-defined]
-    db.session.commit()
+    with writing():
+        count = _rowcount(db.session.execute(
+            update(Lock)
+            .where(Lock.name == name, Lock.holder == holder)
+            .values(expires_at=now + timedelta(seconds=ttl_seconds))
+            .execution_options(synchronize_session=False)
+        ))
     return bool(count)
 
 
 def release(name: str, holder: str) -> None:
     """Give the lease back early (only if we still hold it)."""
-    _begin()
-    db.session.execute(
-        update(Lock)
-        .where(Lock.name == name, Lock.holder == holder)
-        .values(holder=None, expires_at=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    with writing():
+        db.session.execute(
+            update(Lock)
+            .where(Lock.name == name, Lock.holder == holder)
+            .values(holder=None, expires_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def holder_of(name: str, now: datetime) -> str | None:
