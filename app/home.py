@@ -18,7 +18,8 @@ from shopify_app import RequestInput, Res
 from . import pixel, stats
 from .api import overview
 from .config import PROJECT_ROOT
-from .models import Shop, db, now_utc
+from .db_util import writing
+from .models import Shop, now_utc
 from .settings import CHOICES, get_or_create_shop, normalise_shop_domain, settings_view
 from .shopify_auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest, shopify_app
 
@@ -93,9 +94,9 @@ def _verified_page(template: str) -> Response:
         if result.ok:  # a signed token whose destination is not a shop
             return _html(render_template("outside_admin.html"), query_shop, status=401)
         return _respond(result.response, query_shop)
-    shop = _installed_shop(domain)
+    with writing():
+        shop = _installed_shop(domain)
     exchange = exchange_on_load(shop, result.id_token, result.invalid_token_response)
-    db.session.commit()
     if exchange is not None and exchange.log.code == "invalid_subject_token":
         return _respond(exchange.response, domain)  # Shopify wants a fresh session token: bounce once
     response = _html(render_template(template, **page_context(shop)), domain)
@@ -133,7 +134,6 @@ def page_context(shop: Shop) -> dict[str, Any]:
         "poll_seconds": POLL_SECONDS,
         **overview(shop),
     }
-    db.session.commit()
     return {
         "api_key": current_app.config["SHOPIFY_API_KEY"],
         "shop": shop.domain,

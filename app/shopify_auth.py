@@ -19,7 +19,8 @@ from flask import current_app
 from shopify_app import IdTokenDetails, ShopifyApp, TokenExchangeAccessToken, TokenExchangeResult
 
 from . import crypto
-from .models import Shop, now_utc
+from .db_util import writing
+from .models import Shop, db, now_utc
 from .settings import SHOP_DOMAIN_RE
 
 logger = logging.getLogger(__name__)
@@ -110,16 +111,19 @@ def exchange_on_load(
     """Trade a verified page-load session token for an expiring offline token when one is needed.
 
     Returns shopifyapp's result (None when the stored token is still good); a failure is recorded on the
-    shop for the page to show. The caller commits.
+    shop for the page to show. Shopify is asked with no transaction open; the answer is stored in a write
+    of its own.
     """
     now = now or now_utc()
     if not needs_exchange(shop, now):
         return None
+    db.session.rollback()  # end the caller's read: no transaction (or SQLite lock) while Shopify answers
     result = shopify_app().exchange_using_token_exchange(
         "offline", id_token=id_token, invalid_token_response=invalid_token_response, expiring=True,
         http_client=http_client(),
     )
-    _store_result(shop, result, now, action="token_exchange")
+    with writing():
+        _store_result(shop, result, now, action="token_exchange")
     return result
 
 
