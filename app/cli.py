@@ -82,9 +82,8 @@ def configure_shop_command(shop_domain: str, ad_account_id: str | None, token_st
         for field, message in errors.items():
             click.echo(f"{field}: {message}", err=True)
         raise SystemExit(2)
-    shop = get_or_create_shop(domain)
-    settings = apply_settings(shop, clean)
-    db.session.commit()
+    with writing():
+        settings = apply_settings(get_or_create_shop(domain), clean)
     last4 = f"••••{settings.token_last4}" if settings.token_last4 else "not set"
     click.echo(f"{domain}: ad account {settings.ad_account_id or 'not set'}, token {last4}, "
                f"{'enabled' if settings.enabled else 'disabled'}{', test mode' if settings.test_mode else ''}.")
