@@ -29,16 +29,18 @@ billing and shipping addresses; every distinct normalised value is sent, in firs
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import ipaddress
 import re
+import sys
 import unicodedata
 from collections.abc import Callable, Iterable
 from functools import cache
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
-from phonenumbers.geodata.locale import LOCALE_DATA
 
 from .fields import as_dict, as_list, ident, text, unique
 from .types import MATCH_KEYS
@@ -117,11 +119,32 @@ def normalise_country(value: Any) -> str | None:
     return code if _COUNTRY.match(code) else None
 
 
+def _locale_data() -> dict[str, dict[str, str]]:
+    """phonenumbers' country names by language (`phonenumbers/geodata/locale.py`, ~1 MB in memory).
+
+    Read from its file, not imported as `phonenumbers.geodata.locale`: importing it runs the package's
+    `geodata/__init__.py` first, which loads the place name of every phone number prefix (GEOCODE_DATA,
+    ~100 MB per process, measured) that Pinbridge never uses. Same data, same module code.
+    """
+    loaded = sys.modules.get("phonenumbers.geodata.locale")
+    if loaded is not None:
+        return dict(loaded.LOCALE_DATA)
+    path = Path(phonenumbers.__file__).parent / "geodata" / "locale.py"
+    spec = importlib.util.spec_from_file_location("phonenumbers.geodata.locale", path)
+    if spec is None or spec.loader is None or not path.is_file():  # another phonenumbers layout
+        from phonenumbers.geodata.locale import LOCALE_DATA
+
+        return dict(LOCALE_DATA)
+    module = importlib.util.module_from_spec(spec)  # not put in sys.modules: its package was never imported
+    spec.loader.exec_module(module)
+    return dict(module.LOCALE_DATA)
+
+
 @cache
 def _country_names() -> dict[str, str]:
     """Every country name phonenumbers knows, in every language it has, lowercased -> alpha-2 code."""
     found: dict[str, set[str]] = {}
-    for region, names in LOCALE_DATA.items():
+    for region, names in _locale_data().items():
         for name in names.values():
             for _hop in range(4):  # "*aa": the same text as another language's entry (one entry loops)
                 if not name.startswith("*"):
