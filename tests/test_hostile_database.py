@@ -27,9 +27,12 @@ def _kill_app_connections(app: Flask) -> int:
     return int(killed)
 
 
+ONLY_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a server to kill
+ONLY_SQLITE = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # its single-writer lock
+
+
+@ONLY_POSTGRESQL
 def test_killed_postgresql_connection_is_503_then_recovers(app: Flask, client: Any, post_webhook: Any) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("a killed server connection is a PostgreSQL fault")
     assert post_webhook(web_order()).status_code == 200  # the pool now holds a live connection
     db.session.rollback()
     assert _kill_app_connections(app) >= 1
@@ -41,9 +44,8 @@ def test_killed_postgresql_connection_is_503_then_recovers(app: Flask, client: A
     assert db.session.scalar(select(func.count()).select_from(WebhookReceipt)) == 2
 
 
+@ONLY_POSTGRESQL
 def test_killed_postgresql_connection_is_503_on_the_api_and_healthz(app: Flask, client: Any) -> None:
-    if db.engine.dialect.name != "postgresql":
-        pytest.skip("a killed server connection is a PostgreSQL fault")
     assert client.get("/healthz").status_code == 200
     db.session.rollback()
     _kill_app_connections(app)
@@ -51,9 +53,8 @@ def test_killed_postgresql_connection_is_503_on_the_api_and_healthz(app: Flask, 
     assert client.get("/healthz").status_code == 200
 
 
+@ONLY_SQLITE
 def test_healthz_reports_degraded_while_sqlite_writes_are_blocked(app: Flask, client: Any) -> None:
-    if db.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's single-writer lock")
     path = db.engine.url.database
     assert path
     blocker = sqlite3.connect(path, isolation_level=None)
