@@ -7,8 +7,9 @@ taken over can never overwrite the newer owner's result.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
@@ -27,6 +28,7 @@ from .models import (
     PinterestSettings,
     Shop,
     db,
+    now_utc,
 )
 
 logger = logging.getLogger(__name__)
@@ -400,19 +402,87 @@ def release_waiting_order(shop_id: int, checkout_token: str, now: datetime) -> i
     ))
 
 
-def note_joined(rows: dict[int, dict[str, Any]], worker_id: str) -> int:
-    """Record what a beacon told about claimed events: the Tag's event id, whether it matched, new match keys."""
-    if not rows:
+@dataclass
+class JoinNotes:
+    """What beacons told about a batch's claimed events: the Tag's event id, whether it was ours, the match keys.
+
+    Kept column by column, four lists, so noting 1,000 events makes no object per event.
+    """
+
+    row_ids: list[int] = field(default_factory=list)
+    tag_event_ids: list[str | None] = field(default_factory=list)
+    tag_matched: list[bool | None] = field(default_factory=list)
+    match_keys: list[str | None] = field(default_factory=list)
+
+    def add(self, row_id: int, tag_event_id: str | None, tag_matched: bool | None, match_keys: str | None) -> None:
+        self.row_ids.append(row_id)
+        self.tag_event_ids.append(tag_event_id)
+        self.tag_matched.append(tag_matched)
+        self.match_keys.append(match_keys)
+
+    def __len__(self) -> int:
+        return len(self.row_ids)
+
+
+NOTES_PER_STATEMENT = 1000  # SQLite: 4 parameters a note, far below its limit of 32,766 a statement
+_NOTE_SET = ("UPDATE events SET tag_event_id = v.tag_event_id, tag_matched = v.tag_matched, "
+             "match_keys = v.match_keys, updated_at = {p} ")
+_NOTE_WHERE = "WHERE events.id = v.row_id AND events.status = {p} AND events.claimed_by = {p}"
+# PostgreSQL: the notes as four arrays, so the statement and its plan are the same for any batch.
+_PG_NOTE_SQL = (_NOTE_SET + "FROM unnest(%s::integer[], %s::text[], %s::boolean[], %s::text[]) "
+                "AS v (row_id, tag_event_id, tag_matched, match_keys) " + _NOTE_WHERE).format(p="%s")
+
+
+def _sqlite_note_sql(rows: int) -> str:
+    """SQLite: the notes as a VALUES list, named by a CTE (SQLite takes no column names after `AS v`)."""
+    values = ", ".join(["(?, ?, ?, ?)"] * rows)
+    return (f"WITH v (row_id, tag_event_id, tag_matched, match_keys) AS (VALUES {values}) "
+            + _NOTE_SET + "FROM v " + _NOTE_WHERE).format(p="?")
+
+
+def note_joined(notes: JoinNotes, worker_id: str) -> int:
+    """Record what beacons told about claimed events in one UPDATE (not one per event); in the caller's transaction.
+
+    The events are updated from a list joined by id: PostgreSQL reads it from four arrays (`unnest`), one
+    statement and seven parameters whatever the batch's size; SQLite from a VALUES list, one statement per
+    1,000 notes. The same guard as every status change: only this worker's events still sending are touched.
+    """
+    if not notes:
         return 0
+    conn = db.session.connection()
+    dialect = conn.dialect
+    if dialect.name not in ("postgresql", "sqlite") or (
+            dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 33)):  # no UPDATE ... FROM
+        return _note_each(notes, worker_id)
+    stamp = Event.__table__.c.updated_at.type.bind_processor(dialect)
+    updated_at = stamp(now_utc()) if stamp else now_utc()  # the column's onupdate, as update() would set it
+    if dialect.name == "postgresql":  # parameters in the order they appear in the statement
+        return _rowcount(conn.exec_driver_sql(_PG_NOTE_SQL, (
+            updated_at, notes.row_ids, notes.tag_event_ids, notes.tag_matched, notes.match_keys, SENDING,
+            worker_id)))
+    changed = 0
+    for start in range(0, len(notes), NOTES_PER_STATEMENT):
+        end = min(start + NOTES_PER_STATEMENT, len(notes))
+        values: list[Any] = [None] * (4 * (end - start))  # row by row: id, tag event id, matched, keys
+        values[0::4], values[1::4] = notes.row_ids[start:end], notes.tag_event_ids[start:end]
+        values[2::4], values[3::4] = notes.tag_matched[start:end], notes.match_keys[start:end]
+        changed += _rowcount(conn.exec_driver_sql(
+            _sqlite_note_sql(end - start), (*values, updated_at, SENDING, worker_id)))
+    return changed
+
+
+def _note_each(notes: JoinNotes, worker_id: str) -> int:
+    """`note_joined` for a database without UPDATE ... FROM: an executemany, one UPDATE per event."""
     table = Event.__table__
-    result = db.session.execute(
+    return _rowcount(db.session.execute(
         update(table)
         .where(table.c.id == bindparam("row_id"), table.c.status == SENDING, table.c.claimed_by == worker_id)
         .values(tag_event_id=bindparam("tag_event_id"), tag_matched=bindparam("tag_matched"),
-                match_keys=bindparam("keys")),
-        [{"row_id": rid, **values} for rid, values in rows.items()],
-    )
-    return _rowcount(result)
+                match_keys=bindparam("match_keys")),
+        [{"row_id": row_id, "tag_event_id": tag, "tag_matched": matched, "match_keys": keys}
+         for row_id, tag, matched, keys in zip(notes.row_ids, notes.tag_event_ids, notes.tag_matched,
+                                               notes.match_keys, strict=True)],
+    ))
 
 
 def mark_withheld(ids: list[int], worker_id: str, now: datetime, reason: str) -> int:

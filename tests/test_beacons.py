@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
-from app import beacons
+from app import beacons, outbox
 from app.models import Event, PixelBeacon, Shop, db, now_utc
 from app.retention import purge_beacons
 from tests import test_delivery
@@ -212,7 +212,9 @@ def test_consent_decides_whether_and_how_the_order_is_sent(
         assert "did not allow" in (event.skip_reason or "")
     else:
         [sent] = pinterest.requests[0].events
-        assert sent.get("opt_out_type") == outcome
+        assert sent["custom_data"].get("opt_out_type") == outcome
+        assert "opt_out_type" not in sent  # Pinterest refuses it outside custom_data
+        assert only_event().status == "delivered"
 
 
 def test_an_order_waits_for_its_beacon_only_where_the_pixel_reports(
@@ -235,6 +237,93 @@ def test_an_order_waits_for_its_beacon_only_where_the_pixel_reports(
     clock.advance(app.config["PIXEL_JOIN_SECONDS"] + 1)
     assert drain(w) == 1
     assert [len(r.events) for r in pinterest.requests] == [1, 1, 1]
+
+
+def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
+    monkeypatch: pytest.MonkeyPatch, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
+    pinterest: PinterestStandin,
+) -> None:
+    """The join reads a batch's beacons in one SELECT and writes its notes in one UPDATE, whatever its size."""
+    configure_shop()
+    orders = [web_order(landing_site="/", client_details=None, browser_ip=None) for _ in range(24)]
+    post_webhook(orders[0])                   # before the pixel reports: no beacon, sent without waiting
+    refused, limited, own_click = orders[1], orders[2], orders[3]
+    for order in orders[1:]:
+        if order is refused:
+            post_beacon(beacon_for(order, consent={"marketing": False, "sale_of_data": True}))
+        elif order is limited:
+            post_beacon(beacon_for(order, consent={"marketing": True, "sale_of_data": False}))
+        elif order is own_click:
+            post_beacon(beacon_for(order, event_id="not-our-event-id"))
+        else:
+            post_beacon(beacon_for(order))
+    own_click.update(landing_site="/products/hydrogen?epik=ordersownclickid00",  # its own click id and browser
+                     client_details=web_order()["client_details"], browser_ip=web_order()["browser_ip"])
+    for order in orders[1:]:
+        post_webhook(order)
+    statements: list[str] = []
+    batches: list[int] = []
+    join = beacons.join
+
+    def counted(items: list[Any], worker_id: str, now: Any) -> beacons.Joined:
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement)
+
+        batches.append(len(items))
+        event.listen(db.engine, "before_cursor_execute", count)
+        try:
+            return join(items, worker_id, now)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", count)
+
+    monkeypatch.setattr(beacons, "join", counted)
+    assert drain(worker()) == 24
+    assert batches == [24]
+    # SELECT, the notes' UPDATE, the withheld event's UPDATE; on SQLite also BEGIN and BEGIN IMMEDIATE.
+    assert len(statements) <= 5, statements
+    assert sum(s.lstrip().upper().startswith("SELECT") for s in statements) == 1
+
+    sent = {e["event_id"]: e for e in pinterest.requests[0].events}
+    assert len(pinterest.requests) == 1 and len(sent) == 23  # the buyer who refused marketing is withheld
+    assert refused["cart_token"] not in sent
+    assert sent[limited["cart_token"]]["custom_data"]["opt_out_type"] == "LDP"
+    own = sent[own_click["cart_token"]]["user_data"]
+    assert own["click_id"] == "ordersownclickid00"
+    assert (own["client_user_agent"], own["client_ip_address"]) != (AGENT, "198.51.100.7")
+    assert "click_id" not in sent[orders[0]["cart_token"]]["user_data"]
+    joined = orders[4:]
+    assert all(sent[o["cart_token"]]["user_data"]["click_id"] == EPIK for o in joined)
+    assert all(sent[o["cart_token"]]["user_data"]["client_user_agent"] == AGENT for o in joined)
+    db.session.rollback()
+    events = {e.event_id: e for e in db.session.scalars(select(Event))}
+    assert (events[orders[0]["cart_token"]].tag_event_id, events[orders[0]["cart_token"]].tag_matched) == (None, None)
+    assert events[refused["cart_token"]].status == "skipped"
+    assert events[own_click["cart_token"]].tag_matched is False
+    for order in [limited, *joined]:
+        row = events[order["cart_token"]]
+        assert (row.status, row.tag_event_id, row.tag_matched) == ("delivered", order["cart_token"], True)
+        assert {"click_id", "ip_ua"} <= set((row.match_keys or "").split())
+        assert row.updated_at >= row.received_at
+
+
+@pytest.mark.parametrize("sqlite_version", [None, (3, 31, 0)])  # (3, 31): SQLite without UPDATE ... FROM
+def test_notes_without_a_tag_id_are_recorded_on_any_sqlite(
+    monkeypatch: pytest.MonkeyPatch, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
+    pinterest: PinterestStandin, sqlite_version: tuple[int, ...] | None,
+) -> None:
+    if sqlite_version:
+        monkeypatch.setattr(outbox.sqlite3, "sqlite_version_info", sqlite_version)
+    configure_shop(marketing_refused="send")
+    orders = [web_order(landing_site="/") for _ in range(2)]
+    for order in orders:  # marketing refused: the beacon keeps no Tag id, click id or browser
+        post_beacon(beacon_for(order, consent={"marketing": False, "sale_of_data": True}))
+        post_webhook(order)
+    assert drain(worker()) == 2
+    assert len(pinterest.requests[0].events) == 2
+    db.session.rollback()
+    rows = list(db.session.scalars(select(Event)))
+    assert [(e.status, e.tag_event_id, e.tag_matched) for e in rows] == [("delivered", None, None)] * 2
+    assert all(e.match_keys and "click_id" not in e.match_keys for e in rows)
 
 
 # -- what the page shows, and forgetting -------------------------------------------------------------------
