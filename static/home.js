@@ -200,9 +200,12 @@
         "once a whole day has passed since you installed it.";
     }
     box.dataset.tone = tone;
-    box.replaceChildren(el("p", { id: "completeness-text" }, text), gaps.length ? el("ul", { class: "pb-gaps" },
-      ...gaps.map((d) => el("li", { "data-day": d.day },
-        el("strong", {}, short(d.day)), ` Shopify: ${d.shopify_orders} · Pinbridge received ${d.pinbridge_orders}`))) : null);
+    const children = [el("p", { id: "completeness-text" }, text)];  // replaceChildren would print a null as "null"
+    if (gaps.length) {
+      children.push(el("ul", { class: "pb-gaps" }, ...gaps.map((d) => el("li", { "data-day": d.day },
+        el("strong", {}, short(d.day)), ` Shopify: ${d.shopify_orders} · Pinbridge received ${d.pinbridge_orders}`))));
+    }
+    box.replaceChildren(...children);
   }
 
   function renderCoverage(coverage) {

@@ -290,6 +290,7 @@ def test_an_outage_turns_the_banner_within_one_refresh(
     expect(page.locator("#status-text")).to_have_text(
         "Pinterest is having trouble on its side. 5 orders are waiting and will be sent automatically.")
     expect(page.locator("#metrics [data-key=waiting] .pb-metric-value")).to_have_text("5")
+    expect(page.locator("#completeness")).to_have_text(re.compile(r"^Shopify's own order count .*installed it\.$"))
     page.locator("#status-words summary").click()
     expect(page.locator("#status-words p")).to_have_text("Service Unavailable")
     _axe(page)
