@@ -13,14 +13,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import event
+from sqlalchemy import CursorResult, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .models import db
+
+
+def rowcount(result: Any) -> int:
+    """Rows an UPDATE or DELETE touched (0 when the status guard in its WHERE did not match)."""
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def init_app(app: Flask) -> None:

@@ -24,14 +24,14 @@ from typing import Any, cast
 import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
 from . import beacons, outbox
 from .clock import database_now
-from .db_util import writing
+from .db_util import rowcount, writing
 from .mapping import MappedPurchase, map_checkout, map_order
 from .mapping.purchase import CHECKOUT_OPEN
 from .models import Shop, Topic, WebhookReceipt, db, now_utc
@@ -172,9 +172,6 @@ def _store(rows: list[dict[str, Any]]) -> set[str]:
             return set(connection.execute(statement, rows).scalars())
 
 
-def _rowcount(result: Any) -> int:
-    return int(cast(CursorResult[Any], result).rowcount or 0)
-
 
 @dataclass
 class _Waiting:
@@ -202,7 +199,7 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
                 update(WebhookReceipt).where(WebhookReceipt.id == item.id, WebhookReceipt.body.isnot(None))
                 .values(body=None).execution_options(synchronize_session=False)
             )
-            if not _rowcount(claimed):
+            if not rowcount(claimed):
                 continue  # another worker routed it
             outcome, detail, event_row_id = _route(item, settle, join)
             db.session.execute(
@@ -221,7 +218,7 @@ def drain(*, shop_domain: str | None = None, max_batches: int = 1000) -> int:
     total = 0
     for _ in range(max_batches):
         routed = process_pending(shop_domain=shop_domain)
-        if not routed and not _read(1, shop_domain):
+        if not routed:  # empty, or what was left another worker has just routed
             break
         total += routed
     return total

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, cast
 
-from sqlalchemy import CursorResult, or_, update
+from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from .db_util import writing
+from .db_util import rowcount, writing
 from .models import Lock, db
 
 logger = logging.getLogger(__name__)
@@ -26,7 +25,7 @@ def acquire(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
     expires = now + timedelta(seconds=ttl_seconds)
     try:
         with writing():
-            taken = _rowcount(db.session.execute(
+            taken = rowcount(db.session.execute(
                 update(Lock)
                 .where(Lock.name == name,
                        or_(Lock.holder == holder, Lock.holder.is_(None), Lock.expires_at.is_(None),
@@ -44,7 +43,7 @@ def acquire(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
 def renew(name: str, holder: str, now: datetime, ttl_seconds: float) -> bool:
     """Extend a lease we still hold; False if it ran out and someone else took it."""
     with writing():
-        count = _rowcount(db.session.execute(
+        count = rowcount(db.session.execute(
             update(Lock)
             .where(Lock.name == name, Lock.holder == holder)
             .values(expires_at=now + timedelta(seconds=ttl_seconds))
@@ -63,9 +62,6 @@ def release(name: str, holder: str) -> None:
             .execution_options(synchronize_session=False)
         )
 
-
-def _rowcount(result: Any) -> int:
-    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 def holder_of(name: str, now: datetime) -> str | None:

@@ -11,14 +11,14 @@ import sqlite3
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, and_, bindparam, case, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import shop_state
 from .clock import database_now
-from .db_util import begin_write, writing
+from .db_util import begin_write, rowcount, writing
 from .mapping import MappedPurchase
 from .models import (
     ConnectionStatus,
@@ -33,10 +33,6 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-
-def _rowcount(result: Any) -> int:
-    """Rows an UPDATE touched (0 when the status guard in its WHERE did not match)."""
-    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 PENDING, SENDING = EventStatus.PENDING.value, EventStatus.SENDING.value
 DELIVERED, FAILED, SKIPPED = EventStatus.DELIVERED.value, EventStatus.FAILED.value, EventStatus.SKIPPED.value
@@ -141,7 +137,7 @@ def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now:
     if not order_replaces_checkout:
         return EnqueueResult("already_received", "This purchase already has an event.", existing.id)
     values = {**values, "available_at": now}
-    changed = _rowcount(db.session.execute(
+    changed = rowcount(db.session.execute(
         update(Event)
         .where(Event.id == existing.id, Event.status.in_([PENDING, SKIPPED]))
         .values(**values, attempts=0, error_code=None, error_message=None)
@@ -176,7 +172,7 @@ def release_backed_off(shop_id: int) -> int:
     caller's transaction; returns the events made ready.
     """
     now = database_now()
-    return _rowcount(db.session.execute(
+    return rowcount(db.session.execute(
         update(Event)
         .where(Event.shop_id == shop_id, Event.status == PENDING, Event.attempts > 0, Event.available_at > now)
         .values(available_at=now)
@@ -223,7 +219,7 @@ def requeue(shop_id: int, status: EventStatus, now: datetime, *, max_age_seconds
         where.append(Event.received_at >= now - timedelta(seconds=max_age_seconds))
     if event_ids is not None:
         where.append(Event.event_id.in_(list(event_ids)))
-    count = _rowcount(db.session.execute(
+    count = rowcount(db.session.execute(
         update(Event).where(*where)
         .values(status=PENDING, available_at=now, error_code=None, error_message=None, claimed_by=None,
                 lease_expires_at=None, updated_at=now)
@@ -244,7 +240,7 @@ def requeue(shop_id: int, status: EventStatus, now: datetime, *, max_age_seconds
 def reclaim_expired_leases(now: datetime) -> int:
     """Events whose worker died mid-batch go back to pending once the lease has run out."""
     with writing():
-        count = _rowcount(db.session.execute(
+        count = rowcount(db.session.execute(
             update(Event)
             .where(Event.status == SENDING, Event.lease_expires_at < now)
             .values(status=PENDING, claimed_by=None, lease_expires_at=None, available_at=now)
@@ -330,7 +326,7 @@ def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict
     """Pinterest processed these events."""
     if not ids:
         return 0
-    count = _rowcount(db.session.execute(
+    count = rowcount(db.session.execute(
         update(Event).where(_owned(ids, worker_id))
         .values(status=DELIVERED, delivered_at=now, claimed_by=None, lease_expires_at=None,
                 error_code=None, error_message=None)
@@ -359,14 +355,14 @@ def mark_failed(failures: dict[int, tuple[str, str]], worker_id: str, now: datet
         [{"row_id": rid, "worker": worker_id, "code": code, "msg": msg[:1000]}
          for rid, (code, msg) in failures.items()],
     )
-    return _rowcount(result)
+    return rowcount(result)
 
 
 def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, code: str, message: str) -> int:
     """Give events back to the queue to try again later (nothing is lost)."""
     if not ids:
         return 0
-    count = _rowcount(db.session.execute(
+    count = rowcount(db.session.execute(
         update(Event).where(_owned(ids, worker_id))
         .values(status=PENDING, available_at=available_at, claimed_by=None, lease_expires_at=None,
                 error_code=code, error_message=message[:1000])
@@ -379,7 +375,7 @@ def expire_stale(now: datetime, max_age_seconds: int) -> int:
     """Events still undelivered long after they were received fail as `expired`."""
     cutoff = now - timedelta(seconds=max_age_seconds)
     with writing():
-        count = _rowcount(db.session.execute(
+        count = rowcount(db.session.execute(
             update(Event)
             .where(Event.status == PENDING, Event.received_at < cutoff)
             .values(status=FAILED, error_code="expired", updated_at=now,
@@ -394,7 +390,7 @@ def expire_stale(now: datetime, max_age_seconds: int) -> int:
 # -- the storefront pixel's beacon -----------------------------------------------------------------------
 def release_waiting_order(shop_id: int, checkout_token: str, now: datetime) -> int:
     """The beacon is here: an order waiting for it may go now (a completed checkout still waits for its order)."""
-    return _rowcount(db.session.execute(
+    return rowcount(db.session.execute(
         update(Event)
         .where(Event.shop_id == shop_id, Event.checkout_token == checkout_token, Event.status == PENDING,
                Event.source != EventSource.CHECKOUT.value, Event.available_at > now)
@@ -457,7 +453,7 @@ def note_joined(notes: JoinNotes, worker_id: str) -> int:
     stamp = Event.__table__.c.updated_at.type.bind_processor(dialect)
     updated_at = stamp(now_utc()) if stamp else now_utc()  # the column's onupdate, as update() would set it
     if dialect.name == "postgresql":  # parameters in the order they appear in the statement
-        return _rowcount(conn.exec_driver_sql(_PG_NOTE_SQL, (
+        return rowcount(conn.exec_driver_sql(_PG_NOTE_SQL, (
             updated_at, notes.row_ids, notes.tag_event_ids, notes.tag_matched, notes.match_keys, SENDING,
             worker_id)))
     changed = 0
@@ -466,7 +462,7 @@ def note_joined(notes: JoinNotes, worker_id: str) -> int:
         values: list[Any] = [None] * (4 * (end - start))  # row by row: id, tag event id, matched, keys
         values[0::4], values[1::4] = notes.row_ids[start:end], notes.tag_event_ids[start:end]
         values[2::4], values[3::4] = notes.tag_matched[start:end], notes.match_keys[start:end]
-        changed += _rowcount(conn.exec_driver_sql(
+        changed += rowcount(conn.exec_driver_sql(
             _sqlite_note_sql(end - start), (*values, updated_at, SENDING, worker_id)))
     return changed
 
@@ -474,7 +470,7 @@ def note_joined(notes: JoinNotes, worker_id: str) -> int:
 def _note_each(notes: JoinNotes, worker_id: str) -> int:
     """`note_joined` for a database without UPDATE ... FROM: an executemany, one UPDATE per event."""
     table = Event.__table__
-    return _rowcount(db.session.execute(
+    return rowcount(db.session.execute(
         update(table)
         .where(table.c.id == bindparam("row_id"), table.c.status == SENDING, table.c.claimed_by == worker_id)
         .values(tag_event_id=bindparam("tag_event_id"), tag_matched=bindparam("tag_matched"),
@@ -489,7 +485,7 @@ def mark_withheld(ids: list[int], worker_id: str, now: datetime, reason: str) ->
     """The buyer's consent keeps these events from Pinterest: skipped, with the reason, never sent."""
     if not ids:
         return 0
-    return _rowcount(db.session.execute(
+    return rowcount(db.session.execute(
         update(Event).where(_owned(ids, worker_id))
         .values(status=SKIPPED, skip_reason=reason, payload=None, claimed_by=None, lease_expires_at=None,
                 updated_at=now)
