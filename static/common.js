@@ -87,13 +87,16 @@ const Pinbridge = (() => {
     details.querySelector("p").textContent = text || "";
   }
 
+  // The Polaris form controls this page reads: their value/checked properties exist only once upgraded.
+  const CONTROLS = ["s-text-field", "s-password-field", "s-select", "s-switch", "s-button"];
+
   function ready(start) {
-    if (window.customElements && customElements.whenDefined) {
-      // Let Polaris upgrade the form controls first, so their value/checked properties exist.
-      Promise.race([customElements.whenDefined("s-text-field"), new Promise((r) => setTimeout(r, 1500))]).then(start);
-    } else {
-      start();
-    }
+    if (!(window.customElements && customElements.whenDefined)) return start();
+    const used = CONTROLS.filter((name) => document.querySelector(name));
+    // Wait for every control on the page, not just one, and long enough for a slow CDN: reading a control
+    // before Polaris upgrades it gives undefined and the page would think the merchant changed something.
+    const defined = Promise.all(used.map((name) => customElements.whenDefined(name)));
+    Promise.race([defined, new Promise((r) => setTimeout(r, 10000))]).then(start);
   }
 
   return { initial, api, failureText, toast, el, busy, appUrl, plural, when, ago, words, ready };

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -180,6 +181,21 @@ def test_first_open_shows_the_setup_guide_and_an_empty_chart(live_server: str, p
     page.locator("#status-action").click()
     page.wait_for_url(re.compile(r"/settings\?.*#ad_account_id$"))
     expect(page.locator("body[data-ready=true]")).to_have_count(1)
+
+
+def test_settings_wait_for_a_slow_polaris_before_reading_the_form(live_server: str, page: Page) -> None:
+    # A loaded machine or a slow CDN: the controls are upgraded seconds after the page's own script ran.
+    # Read before that, every select and switch looks changed and the save bar would open by itself.
+    polaris = (STANDINS / "polaris.js").read_text()
+
+    def slow(route: Any) -> None:
+        time.sleep(2.5)
+        route.fulfill(status=200, content_type="text/javascript", body=polaris)
+
+    page.route("https://cdn.shopify.com/shopifycloud/polaris.js", slow)
+    _open(page, live_server, path="/settings")
+    assert page.evaluate("() => window.__saveBar") == []
+    expect(page.locator("body[data-dirty=false]")).to_have_count(1)
 
 
 def test_settings_refuse_invalid_input_and_test_typed_credentials(
