@@ -47,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db_util.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
 
-    from . import api, beacons, cli, health, home, webhooks
+    from . import api, beacons, cli, health, home, ingest, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
@@ -56,6 +56,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(beacons.bp)
     beacons.limiter.init_app(app)
     cli.register(app)
+    ingest.install(app)
 
     @app.errorhandler(500)
     def internal_error(_exc: Exception) -> Any:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -172,12 +173,31 @@ def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | Non
 
 
 # -- the worker's side -----------------------------------------------------------------------------------
-@dataclass(frozen=True)
+WITHHELD = "The buyer did not allow marketing or the sale of their data."
+
+
+@dataclass
 class Joined:
-    """What joining beacons did to a batch: the items to send, and the ones consent keeps back."""
+    """What joining beacons did to a batch: the items to send, the ones consent keeps back, and the notes.
+
+    Nothing of it is written yet: the sender records the notes and the withheld events in the transaction
+    that records Pinterest's answer (`record`), so each event row is written once. Should the worker stop
+    before that, the events return to the queue with their lease and are joined again.
+    """
 
     send: list[outbox.Claimed]
-    withheld: list[outbox.Claimed]
+    withheld: list[outbox.Claimed] = field(default_factory=list)
+    notes: outbox.JoinNotes = field(default_factory=outbox.JoinNotes)
+
+    def record(self, worker_id: str, now: datetime, *, delivered: Collection[int] = ()) -> None:
+        """Write the withheld events and the notes, once; in the caller's transaction.
+
+        The notes about `delivered` events are left out: `outbox.mark_delivered` writes them (`notes`).
+        """
+        outbox.mark_withheld([item.row_id for item in self.withheld], worker_id, now, WITHHELD)
+        taken = set(delivered)
+        outbox.note_joined(self.notes.only([r for r in self.notes.row_ids if r not in taken]), worker_id)
+        self.withheld, self.notes = [], outbox.JoinNotes()
 
 
 class StoredBeacon(NamedTuple):
@@ -198,10 +218,9 @@ _BEACON_COLUMNS = (PixelBeacon.tag_event_id, PixelBeacon.click_id, PixelBeacon.c
 def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
     """Add each web order's beacon to its event before sending: click id, browser, consent, Tag id check.
 
-    A batch costs one SELECT of plain columns (every beacon of the batch with the shop's consent rules),
-    pure code for each event, and, when a beacon was found, one write transaction: the notes of the whole
-    batch in one UPDATE (`outbox.note_joined`) and the withheld events in another. Nothing is loaded per
-    event, so the work stays the same few statements whatever the batch's size.
+    A batch costs one SELECT of plain columns (every beacon of the batch with the shop's consent rules)
+    and pure code for each event; what it found is written later with the batch's outcome (`Joined`).
+    Nothing is loaded per event, so the work stays the same few statements whatever the batch's size.
     """
     by_row = {item.row_id: item for item in items}
     rows = db.session.connection().execute(  # Core rows: no ORM entities, nothing to expire or reload
@@ -214,7 +233,7 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
     ).all()
     db.session.rollback()  # plain values: nothing read above expires with the read transaction
     if not rows:
-        return Joined(items, [])
+        return Joined(items)
     withheld: list[outbox.Claimed] = []
     notes = outbox.JoinNotes()
     keys_for: dict[tuple[str | None, bool, bool], str | None] = {}  # a batch has few distinct key sets
@@ -236,11 +255,7 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
         tag_event_id = beacon.tag_event_id
         notes.add(row_id, tag_event_id, None if tag_event_id is None else tag_event_id == item.event_id,
                   keys_for[shape])
-    with writing():
-        outbox.note_joined(notes, worker_id)
-        outbox.mark_withheld([item.row_id for item in withheld], worker_id, now,
-                             "The buyer did not allow marketing or the sale of their data.")
-    return Joined([by_row[item.row_id] for item in items if item.row_id in by_row], withheld)
+    return Joined([by_row[item.row_id] for item in items if item.row_id in by_row], withheld, notes)
 
 
 def _match_keys(stored: str | None, event: dict[str, Any]) -> str | None:

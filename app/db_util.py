@@ -73,6 +73,75 @@ def writing(session: Session | None = None) -> Iterator[None]:
         raise
 
 
+@contextmanager
+def raw_write(engine: Engine) -> Iterator[Any]:
+    """A driver cursor in a write transaction of its own, committed at the end (rolled back on error).
+
+    For a statement too hot for the ORM or Core (the webhook receipt). PostgreSQL: autocommit, so one
+    statement is one round trip. SQLite: BEGIN IMMEDIATE under the process's writer lock, waiting for
+    other processes the way every other writer does.
+    """
+    try:
+        proxy = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error as exc:  # the server refused or is down: 503, as elsewhere
+        raise _driver_error(engine, None, exc) from exc
+    try:
+        dbapi: Any = proxy.driver_connection
+        if engine.dialect.name == "sqlite":
+            with _sqlite_write_lock(dbapi):
+                cursor = dbapi.cursor()
+                try:
+                    yield cursor
+                    dbapi.execute("COMMIT")
+                except BaseException:
+                    dbapi.execute("ROLLBACK")
+                    raise
+                finally:
+                    cursor.close()
+            return
+        dbapi.autocommit = True
+        try:
+            with dbapi.cursor() as cursor:
+                yield cursor
+        finally:
+            dbapi.autocommit = False
+    except engine.dialect.loaded_dbapi.Error as exc:
+        raise _driver_error(engine, proxy, exc) from exc
+    finally:
+        proxy.close()
+
+
+def _driver_error(engine: Engine, proxy: Any, exc: Exception) -> Exception:
+    """A driver error as SQLAlchemy reports it (OperationalError for a lost server: the webhook answers 503).
+
+    A lost connection is handled as SQLAlchemy handles it on its own paths: this connection and every
+    pooled one opened before it are discarded, so the next request connects afresh.
+    """
+    from sqlalchemy.exc import DBAPIError
+
+    dialect = engine.dialect
+    disconnected = proxy is not None and dialect.is_disconnect(cast(Any, exc), proxy.driver_connection, None)
+    if disconnected:
+        engine.pool._invalidate(proxy, exc)  # SQLAlchemy's own pool-wide invalidation on a disconnect
+    return DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
+                               connection_invalidated=disconnected, dialect=dialect)
+
+
+@contextmanager
+def _sqlite_write_lock(dbapi: Any) -> Iterator[None]:
+    """BEGIN IMMEDIATE on a raw SQLite connection under the process's writer lock, released at the end."""
+    with _SQLITE_WRITER:
+        if _green():
+            try:
+                if not _wait_for_write_lock(dbapi):
+                    dbapi.execute("BEGIN IMMEDIATE")  # fails at once, reported the usual way
+            finally:
+                dbapi.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
+        else:
+            dbapi.execute("BEGIN IMMEDIATE")
+        yield
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets web and worker processes share one SQLite file; autocommit-off is driven by SQLAlchemy."""
     module = type(dbapi_connection).__module__

@@ -25,11 +25,9 @@ import orjson
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
-from . import beacons, outbox
+from . import beacons, db_util, outbox
 from .clock import database_now
 from .db_util import rowcount, writing
 from .mapping import MappedPurchase, map_checkout, map_order
@@ -55,12 +53,6 @@ def _fernet() -> MultiFernet:
         cached = MultiFernet([Fernet(k.encode()) for k in keys])
         current_app.extensions["pinbridge_inbox_fernet"] = cached
     return cast(MultiFernet, cached)
-
-
-def _insert_receipt(dialect: str) -> Any:
-    table = WebhookReceipt.__table__
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    return statement.on_conflict_do_nothing(index_elements=["webhook_id"]).returning(table.c.webhook_id)
 
 
 def accept(*, webhook_id: str, shop_domain: str, topic: str, triggered_at: str | None, api_version: str | None,
@@ -155,22 +147,61 @@ def _flush(batch: list[_Slot]) -> None:
 _COMMITS = GroupCommit()
 
 
+_COLUMNS = ("webhook_id", "shop_domain", "topic", "received_at", "triggered_at", "api_version", "outcome", "body")
+
+
+class _ReceiptInsert:
+    """`INSERT … ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id` for n rows, as the driver takes it.
+
+    Built once per dialect and row count; values go through the columns' own bind processors (UTC times,
+    cleaned text), so a row is stored exactly as the ORM would store it.
+    """
+
+    def __init__(self, dialect: Any) -> None:
+        table = WebhookReceipt.__table__
+        self.dialect = dialect.name
+        self.processors = [table.c[name].type.bind_processor(dialect) for name in _COLUMNS]
+        self.marker = "%s" if dialect.paramstyle in ("format", "pyformat") else "?"
+        self._sql: dict[int, str] = {}
+
+    def sql(self, count: int) -> str:
+        cached = self._sql.get(count)
+        if cached is None:
+            row = "(" + ", ".join([self.marker] * len(_COLUMNS)) + ")"
+            cached = self._sql[count] = (
+                f"INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * count)} "
+                "ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id")
+        return cached
+
+    def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
+        flat: list[Any] = []
+        for row in rows:
+            for name, process in zip(_COLUMNS, self.processors, strict=True):
+                value = row[name]
+                flat.append(process(value) if process is not None and value is not None else value)
+        return flat
+
+
+def _receipt_insert() -> _ReceiptInsert:
+    cached = current_app.extensions.get("pinbridge_receipt_insert")
+    if cached is None:
+        cached = current_app.extensions["pinbridge_receipt_insert"] = _ReceiptInsert(db.engine.dialect)
+    return cast(_ReceiptInsert, cached)
+
+
 def _store(rows: list[dict[str, Any]]) -> set[str]:
     """One multi-row INSERT that is its own transaction; the webhook ids it stored (new ones only).
 
-    On a Core connection, without the ORM session's bookkeeping. PostgreSQL runs it in autocommit: one
-    round trip (and one WAL flush) instead of BEGIN, INSERT, COMMIT. SQLite takes its write lock the
-    app's way (BEGIN IMMEDIATE, queued per process, without blocking other greenlets).
+    The hottest statement of the app, so it goes to the driver directly: one prepared multi-row INSERT
+    instead of SQLAlchemy's statement compilation, events and result objects. PostgreSQL runs it in
+    autocommit (one round trip, one WAL flush); SQLite in BEGIN IMMEDIATE under the process's writer lock
+    (`db_util.sqlite_write`), as every other writer.
     """
-    dialect = db.engine.dialect.name
-    statement = _insert_receipt(dialect)  # executemany with RETURNING: SQLAlchemy sends one multi-row INSERT
-    with db.engine.connect() as connection:
-        if dialect == "postgresql":
-            result = connection.execution_options(isolation_level="AUTOCOMMIT").execute(statement, rows)
-            return set(result.scalars())
-        with connection.execution_options(sqlite_immediate=True).begin():
-            return set(connection.execute(statement, rows).scalars())
-
+    insert = _receipt_insert()
+    sql, parameters = insert.sql(len(rows)), insert.parameters(rows)
+    with db_util.raw_write(db.engine) as cursor:
+        cursor.execute(sql, parameters)
+        return {row[0] for row in cursor.fetchall()}
 
 
 @dataclass

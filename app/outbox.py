@@ -322,23 +322,41 @@ def renew_lease(ids: list[int], worker_id: str, now: datetime, lease_seconds: in
     ).scalars().all())
 
 
-def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict[int, str]) -> int:
-    """Pinterest processed these events."""
+def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict[int, str],
+                   notes: JoinNotes | None = None) -> int:
+    """Pinterest processed these events; the beacons' `notes` about them are written by the same UPDATE.
+
+    Each event row is written once: noting the Tag's id first and then marking it delivered would write
+    every row (payload and all) twice.
+    """
     if not ids:
         return 0
-    count = rowcount(db.session.execute(
-        update(Event).where(_owned(ids, worker_id))
-        .values(status=DELIVERED, delivered_at=now, claimed_by=None, lease_expires_at=None,
-                error_code=None, error_message=None)
-        .execution_options(synchronize_session=False)
-    ))
+    count = 0
+    rest = ids
+    if notes:
+        noted = notes.only(ids)
+        if noted:
+            conn = db.session.connection()
+            stamp = _stamp(conn.dialect, now)
+            count += _update_from_notes(
+                noted, worker_id, "status = {p}, delivered_at = {p}, claimed_by = NULL, lease_expires_at = NULL, "
+                "error_code = NULL, error_message = NULL, updated_at = {p}", (DELIVERED, stamp, stamp))
+            done = set(noted.row_ids)
+            rest = [row_id for row_id in ids if row_id not in done]
+    if rest:
+        count += rowcount(db.session.execute(
+            update(Event).where(_owned(rest, worker_id))
+            .values(status=DELIVERED, delivered_at=now, claimed_by=None, lease_expires_at=None,
+                    error_code=None, error_message=None)
+            .execution_options(synchronize_session=False)
+        ))
     if warnings:
         table = Event.__table__
         db.session.execute(
             update(table).where(table.c.id == bindparam("row_id")).values(warning_message=bindparam("msg")),
             [{"row_id": rid, "msg": msg} for rid, msg in warnings.items()],
         )
-    return int(count or 0)
+    return count
 
 
 def mark_failed(failures: dict[int, tuple[str, str]], worker_id: str, now: datetime) -> int:
@@ -419,51 +437,86 @@ class JoinNotes:
     def __len__(self) -> int:
         return len(self.row_ids)
 
+    def only(self, row_ids: Collection[int]) -> JoinNotes:
+        """The notes about these events."""
+        keep = set(row_ids)
+        if keep.issuperset(self.row_ids):
+            return self
+        out = JoinNotes()
+        for i, row_id in enumerate(self.row_ids):
+            if row_id in keep:
+                out.add(row_id, self.tag_event_ids[i], self.tag_matched[i], self.match_keys[i])
+        return out
+
 
 NOTES_PER_STATEMENT = 1000  # SQLite: 4 parameters a note, far below its limit of 32,766 a statement
 _NOTE_SET = ("UPDATE events SET tag_event_id = v.tag_event_id, tag_matched = v.tag_matched, "
-             "match_keys = v.match_keys, updated_at = {p} ")
-_NOTE_WHERE = "WHERE events.id = v.row_id AND events.status = {p} AND events.claimed_by = {p}"
+             "match_keys = v.match_keys, ")
+_NOTE_WHERE = " WHERE events.id = v.row_id AND events.status = {p} AND events.claimed_by = {p}"
 # PostgreSQL: the notes as four arrays, so the statement and its plan are the same for any batch.
-_PG_NOTE_SQL = (_NOTE_SET + "FROM unnest(%s::integer[], %s::text[], %s::boolean[], %s::text[]) "
-                "AS v (row_id, tag_event_id, tag_matched, match_keys) " + _NOTE_WHERE).format(p="%s")
+_PG_NOTES = (" FROM unnest(%s::integer[], %s::text[], %s::boolean[], %s::text[]) "
+             "AS v (row_id, tag_event_id, tag_matched, match_keys)")
 
 
-def _sqlite_note_sql(rows: int) -> str:
+def _sqlite_notes(rows: int) -> str:
     """SQLite: the notes as a VALUES list, named by a CTE (SQLite takes no column names after `AS v`)."""
     values = ", ".join(["(?, ?, ?, ?)"] * rows)
-    return (f"WITH v (row_id, tag_event_id, tag_matched, match_keys) AS (VALUES {values}) "
-            + _NOTE_SET + "FROM v " + _NOTE_WHERE).format(p="?")
+    return f"WITH v (row_id, tag_event_id, tag_matched, match_keys) AS (VALUES {values}) "
+
+
+def _stamp(dialect: Any, when: datetime) -> Any:
+    """`when` as a timestamp column takes it on this database (what update() would bind)."""
+    process = Event.__table__.c.updated_at.type.bind_processor(dialect)
+    return process(when) if process else when
+
+
+def _supports_update_from(dialect: Any) -> bool:
+    return dialect.name == "postgresql" or (dialect.name == "sqlite" and sqlite3.sqlite_version_info >= (3, 33))
 
 
 def note_joined(notes: JoinNotes, worker_id: str) -> int:
     """Record what beacons told about claimed events in one UPDATE (not one per event); in the caller's transaction.
 
-    The events are updated from a list joined by id: PostgreSQL reads it from four arrays (`unnest`), one
-    statement and seven parameters whatever the batch's size; SQLite from a VALUES list, one statement per
-    1,000 notes. The same guard as every status change: only this worker's events still sending are touched.
+    For events that stay claimed or go back to the queue; a delivered batch's notes go with
+    `mark_delivered` instead, in its own UPDATE.
     """
     if not notes:
         return 0
     conn = db.session.connection()
-    dialect = conn.dialect
-    if dialect.name not in ("postgresql", "sqlite") or (
-            dialect.name == "sqlite" and sqlite3.sqlite_version_info < (3, 33)):  # no UPDATE ... FROM
+    if not _supports_update_from(conn.dialect):
         return _note_each(notes, worker_id)
-    stamp = Event.__table__.c.updated_at.type.bind_processor(dialect)
-    updated_at = stamp(now_utc()) if stamp else now_utc()  # the column's onupdate, as update() would set it
-    if dialect.name == "postgresql":  # parameters in the order they appear in the statement
-        return rowcount(conn.exec_driver_sql(_PG_NOTE_SQL, (
-            updated_at, notes.row_ids, notes.tag_event_ids, notes.tag_matched, notes.match_keys, SENDING,
+    return _update_from_notes(notes, worker_id, "updated_at = {p}", (_stamp(conn.dialect, now_utc()),))
+
+
+def _update_from_notes(notes: JoinNotes, worker_id: str, assignments: str, values: tuple[Any, ...]) -> int:
+    """UPDATE the noted events (the Tag's id, whether it was ours, match keys) and set `assignments` too.
+
+    The events are updated from a list joined by id: PostgreSQL reads it from four arrays (`unnest`), one
+    statement whatever the batch's size; SQLite from a VALUES list, one statement per 1,000 notes. The
+    same guard as every status change: only this worker's events still sending are touched. `assignments`
+    uses `{p}` for each of `values`.
+    """
+    conn = db.session.connection()
+    if not _supports_update_from(conn.dialect):  # no UPDATE ... FROM: note, then set the rest by id
+        changed = _note_each(notes, worker_id)
+        conn.exec_driver_sql(
+            f"UPDATE events SET {assignments.format(p='?')} WHERE id IN ({', '.join('?' * len(notes))}) "
+            "AND status = ? AND claimed_by = ?", (*values, *notes.row_ids, SENDING, worker_id))
+        return changed
+    if conn.dialect.name == "postgresql":  # parameters in the order they appear in the statement
+        sql = _NOTE_SET + assignments.format(p="%s") + _PG_NOTES + _NOTE_WHERE.format(p="%s")
+        return rowcount(conn.exec_driver_sql(sql, (
+            *values, notes.row_ids, notes.tag_event_ids, notes.tag_matched, notes.match_keys, SENDING,
             worker_id)))
     changed = 0
     for start in range(0, len(notes), NOTES_PER_STATEMENT):
         end = min(start + NOTES_PER_STATEMENT, len(notes))
-        values: list[Any] = [None] * (4 * (end - start))  # row by row: id, tag event id, matched, keys
-        values[0::4], values[1::4] = notes.row_ids[start:end], notes.tag_event_ids[start:end]
-        values[2::4], values[3::4] = notes.tag_matched[start:end], notes.match_keys[start:end]
-        changed += rowcount(conn.exec_driver_sql(
-            _sqlite_note_sql(end - start), (*values, updated_at, SENDING, worker_id)))
+        rows: list[Any] = [None] * (4 * (end - start))  # row by row: id, tag event id, matched, keys
+        rows[0::4], rows[1::4] = notes.row_ids[start:end], notes.tag_event_ids[start:end]
+        rows[2::4], rows[3::4] = notes.tag_matched[start:end], notes.match_keys[start:end]
+        sql = (_sqlite_notes(end - start) + _NOTE_SET + assignments.format(p="?") + " FROM v"
+               + _NOTE_WHERE.format(p="?"))
+        changed += rowcount(conn.exec_driver_sql(sql, (*rows, *values, SENDING, worker_id)))
     return changed
 
 

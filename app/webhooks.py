@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import orjson
@@ -92,62 +92,95 @@ def _secrets() -> list[str]:
 
 @bp.route("/webhooks", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def receive() -> tuple[Response, int]:
+    """Every delivery the acknowledgement path (app/ingest.py) leaves to Flask: other topics and methods,
+    bodies without a Content-Length, and everything when that path is not installed."""
     started = time.perf_counter()
     try:
         delivery = _verify_and_parse()
     except WebhookRejected as exc:
-        logger.info("webhook rejected", extra={"action": "webhook_rejected", "code": exc.code})
-        metrics.webhook_answered(request.headers.get("X-Shopify-Topic"), f"rejected_{exc.code}", started)
+        refused(exc, request.headers.get("X-Shopify-Topic"), started)
         response = jsonify({"error": exc.code, "message": exc.message})
         if exc.status in (408, 413):
             response.headers["Connection"] = "close"  # the rest of the body is never read
         return response, exc.status
     try:
         if delivery.topic in inbox.PURCHASE_TOPICS:
-            status = inbox.accept(
-                webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
-                triggered_at=delivery.triggered_at, api_version=delivery.api_version, raw=delivery.raw,
-                completed=delivery.topic in inbox.ORDER_TOPICS or checkout_completed(delivery.payload))
-            logger.info("webhook received", extra={
-                "action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
-                "outcome": status, "webhook_id": delivery.webhook_id})
-        else:
-            if delivery.topic in privacy.TOPICS:
-                # What the shop's inbox still holds is mapped first, so the privacy topic applies to it too.
-                inbox.drain(shop_domain=delivery.shop_domain)
-            status = _record(delivery)
+            return jsonify({"status": acknowledge(delivery, started)}), 200
+        if delivery.topic in privacy.TOPICS:
+            # What the shop's inbox still holds is mapped first, so the privacy topic applies to it too.
+            inbox.drain(shop_domain=delivery.shop_domain)
+        status = _record(delivery)
     except OperationalError:
-        db.session.rollback()
-        logger.error("database unavailable", extra={"action": "webhook_db_unavailable"})
-        # 503 makes Shopify retry later instead of losing the order.
-        metrics.webhook_answered(delivery.topic, "unavailable", started)
-        return jsonify({"error": "unavailable", "message": "Database unavailable, retry later."}), 503
+        unavailable(delivery.topic, started)
+        return jsonify(UNAVAILABLE), 503
     metrics.webhook_answered(delivery.topic, status, started)
     return jsonify({"status": status}), 200
+
+
+UNAVAILABLE = {"error": "unavailable", "message": "Database unavailable, retry later."}
+
+
+def acknowledge(delivery: Delivery, started: float) -> str:
+    """Store a verified order or checkout in the inbox, durably; `accepted` or `duplicate`.
+
+    Raises OperationalError when the database is unavailable (the caller answers 503).
+    """
+    status = inbox.accept(
+        webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
+        triggered_at=delivery.triggered_at, api_version=delivery.api_version, raw=delivery.raw,
+        completed=delivery.topic in inbox.ORDER_TOPICS or checkout_completed(delivery.payload))
+    logger.info("webhook received", extra={
+        "action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
+        "outcome": status, "webhook_id": delivery.webhook_id})
+    metrics.webhook_answered(delivery.topic, status, started)
+    return status
+
+
+def refused(exc: WebhookRejected, topic: str | None, started: float) -> None:
+    """Log and count a refused delivery (nothing of it is stored)."""
+    logger.info("webhook rejected", extra={"action": "webhook_rejected", "code": exc.code})
+    metrics.webhook_answered(topic, f"rejected_{exc.code}", started)
+
+
+def unavailable(topic: str | None, started: float) -> None:
+    """The database refused the write: 503 makes Shopify retry later instead of losing the order."""
+    db.session.rollback()
+    logger.error("database unavailable", extra={"action": "webhook_db_unavailable"})
+    metrics.webhook_answered(topic, "unavailable", started)
+
+
+class Headers(Protocol):
+    def get(self, key: str, /) -> str | None: ...
 
 
 def _verify_and_parse() -> Delivery:
     if request.method != "POST":
         raise WebhookRejected("method_not_allowed", "Webhooks are delivered with POST.")
-    signature = request.headers.get(HMAC_HEADER)
-    if not signature:  # refused before reading a byte of the body
+    if not request.headers.get(HMAC_HEADER):  # refused before reading a byte of the body
         raise WebhookRejected("missing_hmac", "X-Shopify-Hmac-Sha256 header is required.")
-    limit = current_app.config["MAX_WEBHOOK_BYTES"]
-    raw = read_body(limit)
-    verify_signature(raw, signature, _secrets())
-    topic = (request.headers.get("X-Shopify-Topic") or "").strip()
-    shop_domain = normalise_shop_domain(request.headers.get("X-Shopify-Shop-Domain") or "")
+    raw = read_body(current_app.config["MAX_WEBHOOK_BYTES"])
+    return verify_delivery(request.headers, raw, _secrets(), int(current_app.config["WEBHOOK_MAX_AGE_SECONDS"]))
+
+
+def verify_delivery(headers: Headers, raw: bytes, secrets: Sequence[str], max_age_seconds: int) -> Delivery:
+    """The delivery a signed body and its headers describe; WebhookRejected for anything else.
+
+    The HMAC of the raw bytes is checked before anything parses them.
+    """
+    verify_signature(raw, headers.get(HMAC_HEADER), secrets)
+    topic = (headers.get("X-Shopify-Topic") or "").strip()
+    shop_domain = normalise_shop_domain(headers.get("X-Shopify-Shop-Domain") or "")
     if not topic:
         raise WebhookRejected("missing_topic", "X-Shopify-Topic header is required.")
     if not shop_domain:
         raise WebhookRejected("missing_shop", "X-Shopify-Shop-Domain header is required.")
-    triggered_at = request.headers.get("X-Shopify-Triggered-At") or None
-    check_freshness(triggered_at, now_utc(), int(current_app.config["WEBHOOK_MAX_AGE_SECONDS"]))
+    triggered_at = headers.get("X-Shopify-Triggered-At") or None
+    check_freshness(triggered_at, now_utc(), max_age_seconds)
     payload = _parse_object(raw)
     named = payload_shop(payload)
     if named is not None and named != shop_domain:
         raise WebhookRejected("shop_mismatch", "The payload names another shop than X-Shopify-Shop-Domain.")
-    webhook_id = (request.headers.get("X-Shopify-Webhook-Id") or "").strip()[:255]
+    webhook_id = (headers.get("X-Shopify-Webhook-Id") or "").strip()[:255]
     if not webhook_id:
         # No id to deduplicate on: identical redeliveries still collapse onto one receipt.
         webhook_id = "sha256:" + hashlib.sha256(topic.encode() + b"\0" + shop_domain.encode() + raw).hexdigest()
@@ -155,7 +188,7 @@ def _verify_and_parse() -> Delivery:
         webhook_id=webhook_id,
         topic=topic[:100],
         shop_domain=shop_domain,
-        api_version=(request.headers.get("X-Shopify-API-Version") or None),
+        api_version=(headers.get("X-Shopify-API-Version") or None),
         triggered_at=triggered_at,
         payload=payload,
         raw=raw,
@@ -169,20 +202,20 @@ def read_body(limit: int) -> bytes:
     if announced is not None and announced > limit:
         raise WebhookRejected("too_large", "Body larger than 5 MiB.")
     try:
-        with _read_deadline(float(current_app.config["WEBHOOK_READ_SECONDS"])):
+        with read_deadline(float(current_app.config["WEBHOOK_READ_SECONDS"])):
             raw = request.stream.read(announced if announced is not None else limit + 1)
-    except _SlowBody as exc:
+    except SlowBody as exc:
         raise WebhookRejected("body_timeout", "The body did not arrive in time.") from exc
     if len(raw) > limit:
         raise WebhookRejected("too_large", "Body larger than 5 MiB.")
     return raw
 
 
-class _SlowBody(Exception):
+class SlowBody(Exception):
     """The client took longer than WEBHOOK_READ_SECONDS to send its body."""
 
 
-def _read_deadline(seconds: float) -> AbstractContextManager[Any]:
+def read_deadline(seconds: float) -> AbstractContextManager[Any]:
     """Under gevent, stop waiting for a body after `seconds`: a client trickling bytes keeps no connection.
 
     Shopify sends a webhook's body at once (and gives up on an answer after 5 s itself).
@@ -192,7 +225,7 @@ def _read_deadline(seconds: float) -> AbstractContextManager[Any]:
         return nullcontext()
     import gevent
 
-    return gevent.Timeout(seconds, _SlowBody)
+    return gevent.Timeout(seconds, SlowBody)
 
 
 # Where a verified payload names its own shop. A custom storefront domain (`shop.example`) in the

@@ -74,6 +74,7 @@ class Sender:
     def deliver(self, claimed: list[outbox.Claimed]) -> None:
         """Send one shop's claimed events, grouped by test flag, and record every outcome."""
         self._local.lease = _BatchLease([i.row_id for i in claimed], time.monotonic())
+        self._local.joined = None
         try:
             creds = self._credentials(claimed[0].shop_id)
         except _TokenUnreadable as exc:
@@ -89,15 +90,20 @@ class Sender:
             items = self._keep_lease(group)  # the second group waits for the first one's request
             if not items:
                 continue
-            items = beacons.join(items, self.worker_id, self.clock()).send
-            if not items:
+            joined = beacons.join(items, self.worker_id, self.clock())
+            if not joined.send:
+                with writing():
+                    joined.record(self.worker_id, self.clock())
                 continue
+            self._local.joined = joined  # recorded with the answer, in the same transaction (`_settle`)
             try:
-                self._send(creds, items, test)
+                self._send(creds, joined.send, test)
             except Exception as exc:
                 db.session.rollback()
                 logger.exception("delivery failed unexpectedly", extra={"action": "delivery_error"})
-                self._settle(items, exc, creds.credentials_updated_at)
+                self._settle(joined.send, exc, creds.credentials_updated_at)
+            finally:
+                self._local.joined = None
 
     def _credentials(self, shop_id: int) -> Credentials | None:
         settings = db.session.execute(
@@ -163,8 +169,14 @@ class Sender:
             decision = decide(answer, row_ids=[i.row_id for i in items], now=now,
                               failures=shop_state.failure_streak(shop_id), jitter=self.rand())
             ids = [i.row_id for i in items]
+            joined: beacons.Joined | None = getattr(self._local, "joined", None)
+            notes = None
+            if joined is not None:
+                delivered = decision.delivered if isinstance(decision, Delivered) else []
+                notes = joined.notes
+                joined.record(self.worker_id, now, delivered=delivered)
             if isinstance(decision, Delivered):
-                self._delivered(items, decision, now)
+                self._delivered(items, decision, now, notes)
             elif isinstance(decision, Failed):
                 outbox.mark_failed(decision.failures, self.worker_id, now)
                 for row_id in decision.failures:
@@ -181,9 +193,10 @@ class Sender:
                 self._pause(shop_id, ids, decision, now, seen_update)
         return decision
 
-    def _delivered(self, items: list[outbox.Claimed], decision: Delivered, now: datetime) -> None:
+    def _delivered(self, items: list[outbox.Claimed], decision: Delivered, now: datetime,
+                   notes: outbox.JoinNotes | None) -> None:
         shop_id = items[0].shop_id
-        outbox.mark_delivered(decision.delivered, self.worker_id, now, decision.warnings)
+        outbox.mark_delivered(decision.delivered, self.worker_id, now, decision.warnings, notes)
         metrics.delivered(items, decision.delivered, now)
         outbox.mark_failed(decision.failed, self.worker_id, now)
         shop_state.record_success(shop_id, now, delivered=bool(decision.delivered))
