@@ -29,9 +29,12 @@ _TEMPLATE = r'''// Pinbridge: the Pinterest Tag's "checkout" with the same event
 const PINBRIDGE = __CONFIG__;
 
 let consent = init.customerPrivacy || {};
-analytics.subscribe("customer_privacy_consent_updated", (event) => {
-  consent = event.customerPrivacy || consent;
-});
+// Consent given or withdrawn on this page, after it loaded (Web Pixels' Customer Privacy API).
+if (typeof customerPrivacy !== "undefined" && customerPrivacy && customerPrivacy.subscribe) {
+  customerPrivacy.subscribe("visitorConsentCollected", (event) => {
+    consent = (event && event.customerPrivacy) || consent;
+  });
+}
 
 function pinbridgeToken(value) {
   if (value === null || value === undefined) return null;

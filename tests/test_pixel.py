@@ -174,7 +174,7 @@ def test_the_beacon_reports_the_tag_id_click_id_and_consent() -> None:
 
 def test_without_marketing_consent_the_tag_stays_off_and_the_beacon_carries_only_the_refusal() -> None:
     init, event = pixel_event(orders.web_order())
-    refused = {"name": "customer_privacy_consent_updated",
+    refused = {"name": "visitorConsentCollected",
                "event": {"customerPrivacy": {"marketingAllowed": False, "saleOfDataAllowed": False}}}
     output = run_pixel(snippet(tag_id="1"), init, [refused, {"name": "checkout_completed", "event": event}],
                        cookies={"_epik": orders.EPIK})

@@ -22,6 +22,7 @@ process.stdin.on("end", async () => {
   const sandbox = {
     window, document, init, JSON, Math, Number, String, Array, RegExp, decodeURIComponent, console,
     analytics: { subscribe(name, handler) { (handlers[name] = handlers[name] || []).push(handler); } },
+    customerPrivacy: { subscribe(name, handler) { (handlers[name] = handlers[name] || []).push(handler); } },
     browser: { cookie: { get: async (name) => (cookies || {})[name] || "" } },
     fetch: async (url, options) => { beacons.push({ url, body: JSON.parse(options.body), options }); return {}; },
   };

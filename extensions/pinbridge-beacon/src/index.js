@@ -1,0 +1,84 @@
+// Pinbridge's app pixel: at checkout_completed, the beacon the custom pixel (app/pixel.py) posts to
+// POST <appUrl>/pixel — the checkout token, the event id, the `_epik` click id and the buyer's consent —
+// with nothing for the merchant to paste. It does not load the Pinterest Tag: app pixels run in Shopify's
+// strict sandbox (a web worker, no page), so the Tag stays in the custom pixel. Given the same settings, both
+// pixels send the same body for the same purchase (the server keeps the first beacon for a checkout);
+// tests/test_pixel_extension.py runs this file beside the custom pixel and compares what each sends.
+import { register } from "@shopify/web-pixels-extension";
+
+// The server's fallback chain and token limit (app/mapping/identity.py: EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH).
+const EVENT_ID_CHAIN = ["cart_token", "checkout_token", "order_id"];
+const MAX_EVENT_ID_LENGTH = 255;
+
+register(({ analytics, browser, init, settings, customerPrivacy }) => {
+  const shop = init.data && init.data.shop ? init.data.shop.myshopifyDomain : "";
+  const appUrl = String(settings.appUrl || "").trim().replace(/\/+$/, "");
+  const PINBRIDGE = {
+    beaconUrl: appUrl && shop ? `${appUrl}/pixel?shop=${encodeURIComponent(shop)}` : null,
+    // An unknown setting falls back to the cart token, as the server and the custom pixel's settings do.
+    eventIdSource: EVENT_ID_CHAIN.includes(settings.eventIdSource) ? settings.eventIdSource : "cart_token",
+    chain: EVENT_ID_CHAIN,
+    maxLength: MAX_EVENT_ID_LENGTH,
+  };
+
+  // Consent at page load, then every change the buyer makes (the Web Pixels customerPrivacy API).
+  let consent = init.customerPrivacy || {};
+  customerPrivacy.subscribe("visitorConsentCollected", (event) => {
+    consent = event.customerPrivacy || consent;
+  });
+
+  // The next three functions are the custom pixel's, word for word (tests/test_pixel_extension.py checks).
+  function pinbridgeToken(value) {
+    if (value === null || value === undefined) return null;
+    const text = String(value).trim();
+    return text && text.length <= PINBRIDGE.maxLength && !/\s/.test(text) ? text : null;
+  }
+
+  function pinbridgeCartToken(event) {
+    const location = (event.context && event.context.document && event.context.document.location) ||
+      (init.context && init.context.document && init.context.document.location) || {};
+    const match = /\/checkouts\/cn\/([^\/?#]+)/.exec(String(location.href || location.pathname || ""));
+    if (match) return pinbridgeToken(decodeURIComponent(match[1]));
+    const cart = init.data && init.data.cart;
+    return cart && cart.id ? pinbridgeToken(String(cart.id).split("/").pop().split("?")[0]) : null;
+  }
+
+  function pinbridgeEventId(event, checkout) {
+    const orderId = checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : null;
+    const candidates = {
+      cart_token: pinbridgeCartToken(event),
+      checkout_token: pinbridgeToken(checkout.token),
+      order_id: orderId ? "order-" + orderId : null,
+    };
+    for (const source of [PINBRIDGE.eventIdSource].concat(PINBRIDGE.chain)) {
+      if (candidates[source]) return candidates[source];
+    }
+    return null;
+  }
+
+  analytics.subscribe("checkout_completed", async (event) => {
+    const checkout = event.data.checkout;
+    const checkoutToken = pinbridgeToken(checkout.token);
+    const marketing = consent.marketingAllowed !== false;
+    const beacon = {
+      checkout_token: checkoutToken,
+      consent: { marketing: consent.marketingAllowed !== false, sale_of_data: consent.saleOfDataAllowed !== false },
+    };
+    if (marketing) {
+      // The id the custom pixel gives the Tag for this purchase (the same settings, the same candidates).
+      const eventId = pinbridgeEventId(event, checkout);
+      if (eventId) beacon.event_id = eventId;
+      try {
+        const epik = await browser.cookie.get("_epik");
+        if (epik) beacon.click_id = epik;
+      } catch (error) { /* no cookie access: the beacon goes without a click id */ }
+    }
+    if (!checkoutToken || !PINBRIDGE.beaconUrl) return;
+    try {
+      // text/plain and no credentials: a simple request, no CORS preflight.
+      await fetch(PINBRIDGE.beaconUrl, {
+        method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" }, body: JSON.stringify(beacon),
+      });
+    } catch (error) { /* the order is still sent from the server, only without the beacon */ }
+  });
+});
