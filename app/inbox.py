@@ -22,13 +22,13 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from . import beacons, db_util, outbox
 from .clock import database_now
+from .crypto import SealedBodies, SecretUnreadable
 from .db_util import rowcount, writing
 from .mapping import MappedPurchase, map_checkout, map_order
 from .mapping.purchase import CHECKOUT_OPEN
@@ -45,14 +45,12 @@ UNREADABLE = "unreadable_body"  # encrypted with a key no longer configured; rec
 BATCH = 50  # receipts per write transaction: short enough that SQLite webhooks barely wait for the lock
 
 
-def _fernet() -> MultiFernet:
-    """The app's Fernet keys, built once per app (ENCRYPTION_KEYS, newest first)."""
-    cached = current_app.extensions.get("pinbridge_inbox_fernet")
+def _sealed() -> SealedBodies:
+    """The inbox's body cipher, built once per app from its ENCRYPTION_KEYS (newest first)."""
+    cached = current_app.extensions.get("pinbridge_inbox_cipher")
     if cached is None:
-        keys = current_app.config["ENCRYPTION_KEYS"]
-        cached = MultiFernet([Fernet(k.encode()) for k in keys])
-        current_app.extensions["pinbridge_inbox_fernet"] = cached
-    return cast(MultiFernet, cached)
+        cached = current_app.extensions["pinbridge_inbox_cipher"] = SealedBodies(current_app.config["ENCRYPTION_KEYS"])
+    return cast(SealedBodies, cached)
 
 
 def accept(*, webhook_id: str, shop_domain: str, topic: str, triggered_at: str | None, api_version: str | None,
@@ -65,7 +63,7 @@ def accept(*, webhook_id: str, shop_domain: str, topic: str, triggered_at: str |
         "webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic, "received_at": now_utc(),
         "triggered_at": triggered_at, "api_version": api_version,
         "outcome": WAITING if completed else "checkout_open",
-        "body": _fernet().encrypt(zlib.compress(raw, 1)) if completed else None,
+        "body": _sealed().seal(raw, shop_domain.encode()) if completed else None,
     }
     return "accepted" if _COMMITS.store(values) else "duplicate"
 
@@ -263,21 +261,21 @@ def _read(limit: int, shop_domain: str | None) -> list[_Waiting]:
         query = query.where(WebhookReceipt.shop_domain == shop_domain)
     rows = db.session.execute(query).all()
     db.session.rollback()  # a read only: the write transaction below takes the lock itself
-    fernet = _fernet()
+    sealed = _sealed()
     waiting = []
     for row in rows:
-        waiting.append(_Waiting(row.id, row.shop_domain, row.topic, row.received_at, _decode(fernet, row)))
+        waiting.append(_Waiting(row.id, row.shop_domain, row.topic, row.received_at, _decode(sealed, row)))
     return waiting
 
 
-def _decode(fernet: MultiFernet, row: Any) -> dict[str, Any] | None:
+def _decode(sealed: SealedBodies, row: Any) -> dict[str, Any] | None:
     try:
-        payload = orjson.loads(zlib.decompress(fernet.decrypt(bytes(row.body))))
-    except InvalidToken:
+        payload = orjson.loads(sealed.open(bytes(row.body), row.shop_domain.encode()))
+    except SecretUnreadable:
         logger.error("inbox body unreadable: the encryption key changed",
                      extra={"action": "inbox_unreadable", "shop": row.shop_domain, "receipt_id": row.id})
         return None
-    except (ValueError, RecursionError, zlib.error):  # verified JSON going in; only a corrupted row gets here
+    except (ValueError, RecursionError, RuntimeError, zlib.error):  # verified JSON going in: a corrupted row
         return None
     return payload if isinstance(payload, dict) else None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+import zlib
 from typing import Any
 
 import pytest
@@ -13,6 +14,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from app import inbox
+from app.crypto import SealedBodies, SecretUnreadable
 from app.metrics import render
 from app.models import Event, WebhookReceipt, db
 from tests.conftest import SHOP, process_inbox
@@ -94,7 +96,7 @@ def test_an_open_checkout_is_recorded_without_a_body(app: Flask, post_webhook: A
 def test_a_body_the_key_cannot_read_is_recorded_not_retried_for_ever(app: Flask, post_webhook: Any) -> None:
     post_webhook(web_order(), webhook_id="wh-in-6", drain=False)
     app.config["ENCRYPTION_KEYS"] = [Fernet.generate_key().decode()]  # the old key was dropped
-    app.extensions.pop("pinbridge_inbox_fernet", None)
+    app.extensions.pop("pinbridge_inbox_cipher", None)
     assert process_inbox(app) == 1
     [receipt] = receipts()
     assert (receipt.outcome, receipt.body) == (inbox.UNREADABLE, None)
@@ -175,3 +177,33 @@ def test_a_failed_commit_answers_every_webhook_in_it(app: Flask, post_webhook: A
     assert post_webhook(web_order(), drain=False).status_code == 503
     monkeypatch.undo()
     assert post_webhook(web_order(), drain=False).get_json() == {"status": "accepted"}  # nothing left stuck
+
+
+# -- the body's seal ----------------------------------------------------------------------------------------
+NEW_KEY, OLD_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+BODY = json.dumps(web_order(email="buyer@example.com")).encode()
+
+
+def test_a_sealed_body_opens_with_its_keys_and_its_shop_only() -> None:
+    sealed = SealedBodies([NEW_KEY]).seal(BODY, SHOP.encode())
+    assert sealed[:1] == SealedBodies.VERSION and b"buyer@example.com" not in sealed
+    assert len(sealed) < len(BODY) * 0.6  # compressed before it is encrypted
+    assert SealedBodies([NEW_KEY]).open(sealed, SHOP.encode()) == BODY
+    assert SealedBodies([NEW_KEY, OLD_KEY]).open(sealed, SHOP.encode()) == BODY  # a rotation lists it second
+    assert SealedBodies([OLD_KEY, NEW_KEY]).open(sealed, SHOP.encode()) == BODY
+    with pytest.raises(SecretUnreadable):
+        SealedBodies([OLD_KEY]).open(sealed, SHOP.encode())  # the key that sealed it was dropped
+    with pytest.raises(SecretUnreadable):
+        SealedBodies([NEW_KEY]).open(sealed, b"other-shop.myshopify.com")  # moved to another shop's receipt
+    tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
+    with pytest.raises(SecretUnreadable):
+        SealedBodies([NEW_KEY]).open(tampered, SHOP.encode())
+
+
+def test_two_seals_of_one_body_differ_and_a_body_sealed_before_this_format_still_opens() -> None:
+    cipher = SealedBodies([NEW_KEY])
+    assert cipher.seal(BODY, SHOP.encode()) != cipher.seal(BODY, SHOP.encode())  # a fresh nonce each time
+    legacy = Fernet(NEW_KEY.encode()).encrypt(zlib.compress(BODY, 1))
+    assert cipher.open(legacy, SHOP.encode()) == BODY
+    with pytest.raises(SecretUnreadable):
+        SealedBodies([OLD_KEY]).open(legacy, SHOP.encode())
