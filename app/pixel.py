@@ -17,11 +17,17 @@ consent the Tag is not loaded and the beacon carries only the checkout token and
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from .mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
 from .mapping.types import EVENT_ID_SOURCES
 
 TAG_ID_PLACEHOLDER = "YOUR_PINTEREST_TAG_ID"
+# The event id chain in the browser, shared with the app pixel (extensions/pinbridge-beacon imports it).
+# A custom pixel is a script, not a module: the file goes in without its `export`.
+EVENT_ID_SOURCE = Path(__file__).with_name("pixel_event_id.js")
+_EVENT_IDS = re.sub(r"^export ", "", EVENT_ID_SOURCE.read_text(), flags=re.MULTILINE).strip()
 
 _TEMPLATE = r'''// Pinbridge: the Pinterest Tag's "checkout" with the same event_id Pinbridge sends from the server,
 // and a beacon with the Pinterest click id and the buyer's consent. Paste as a custom pixel in
@@ -36,33 +42,8 @@ if (typeof customerPrivacy !== "undefined" && customerPrivacy && customerPrivacy
   });
 }
 
-function pinbridgeToken(value) {
-  if (value === null || value === undefined) return null;
-  const text = String(value).trim();
-  return text && text.length <= PINBRIDGE.maxLength && !/\s/.test(text) ? text : null;
-}
-
-function pinbridgeCartToken(event) {
-  const location = (event.context && event.context.document && event.context.document.location) ||
-    (init.context && init.context.document && init.context.document.location) || {};
-  const match = /\/checkouts\/cn\/([^\/?#]+)/.exec(String(location.href || location.pathname || ""));
-  if (match) return pinbridgeToken(decodeURIComponent(match[1]));
-  const cart = init.data && init.data.cart;
-  return cart && cart.id ? pinbridgeToken(String(cart.id).split("/").pop().split("?")[0]) : null;
-}
-
-function pinbridgeEventId(event, checkout) {
-  const orderId = checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : null;
-  const candidates = {
-    cart_token: pinbridgeCartToken(event),
-    checkout_token: pinbridgeToken(checkout.token),
-    order_id: orderId ? "order-" + orderId : null,
-  };
-  for (const source of [PINBRIDGE.eventIdSource].concat(PINBRIDGE.chain)) {
-    if (candidates[source]) return candidates[source];
-  }
-  return null;
-}
+__EVENT_IDS__
+const { pinbridgeToken, pinbridgeEventId } = pinbridgeEventIds(PINBRIDGE, init);
 
 function pinbridgeAmount(money) {
   return money && money.amount !== undefined && money.amount !== null ? Number(money.amount) : null;
@@ -156,7 +137,7 @@ def snippet(
         "valueMode": "total" if value_mode == "total" else "subtotal",
         "maxLength": MAX_EVENT_ID_LENGTH,
     }
-    return _TEMPLATE.replace("__CONFIG__", json.dumps(config, indent=2))
+    return _TEMPLATE.replace("__CONFIG__", json.dumps(config, indent=2)).replace("__EVENT_IDS__", _EVENT_IDS)
 
 
 ADVICE = {

@@ -23,7 +23,7 @@ from app.beacons import MAX_BEACON_BYTES, parse
 from app.mapping import MappingOptions, map_order
 from app.mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
 from app.mapping.types import EVENT_ID_SOURCES
-from app.pixel import snippet
+from app.pixel import EVENT_ID_SOURCE, snippet
 from app.settings import normalise_shop_domain
 from tests.mapping import orders
 from tests.test_pixel import NODE, ORDERS, pixel_event, run_pixel
@@ -256,22 +256,17 @@ def test_the_extension_configuration() -> None:
         assert {"name": "min", "value": "1"} in field["validations"]
 
 
-def _function(code: str, name: str) -> str:
-    """The text of `function <name>(…) {…}`, whitespace collapsed (the extension's is indented one level)."""
-    start = code.index(f"function {name}(")
-    depth = 0
-    for end in range(code.index("{", start), len(code)):
-        depth += {"{": 1, "}": -1}.get(code[end], 0)
-        if depth == 0:
-            return " ".join(code[start:end + 1].split())
-    raise AssertionError(f"function {name} has no end")
-
-
-def test_the_event_id_functions_are_the_custom_pixels_word_for_word() -> None:
-    extension, custom = SOURCE.read_text(), snippet()
+def test_both_pixels_take_the_event_id_from_one_file() -> None:
+    shared = EVENT_ID_SOURCE.read_text()
+    assert 'from "../../../app/pixel_event_id.js"' in SOURCE.read_text()
+    assert (EXTENSION / "src" / "../../../app/pixel_event_id.js").resolve() == EVENT_ID_SOURCE
+    custom = snippet()
+    assert "export " not in custom  # a custom pixel is a script, not a module
+    assert shared.replace("export function", "function").strip() in custom
     for name in SHARED_FUNCTIONS:
-        assert _function(extension, name) == _function(custom, name), name
+        assert f"function {name}(" in shared and f"function {name}(" not in SOURCE.read_text(), name
     # The constants they read are the server's.
+    extension = SOURCE.read_text()
     chain = re.search(r"const EVENT_ID_CHAIN = (\[[^\]]*\]);", extension)
     limit = re.search(r"const MAX_EVENT_ID_LENGTH = (\d+);", extension)
     assert chain and json.loads(chain.group(1)) == list(EVENT_ID_CHAIN) == list(EVENT_ID_SOURCES)

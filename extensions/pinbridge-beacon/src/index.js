@@ -6,6 +6,9 @@
 // tests/test_pixel_extension.py runs this file beside the custom pixel and compares what each sends.
 import { register } from "@shopify/web-pixels-extension";
 
+// The event id chain, one file for both pixels (the custom pixel that app/pixel.py serves embeds it).
+import { pinbridgeEventIds } from "../../../app/pixel_event_id.js";
+
 // The server's fallback chain and token limit (app/mapping/identity.py: EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH).
 const EVENT_ID_CHAIN = ["cart_token", "checkout_token", "order_id"];
 const MAX_EVENT_ID_LENGTH = 255;
@@ -27,34 +30,7 @@ register(({ analytics, browser, init, settings, customerPrivacy }) => {
     consent = event.customerPrivacy || consent;
   });
 
-  // The next three functions are the custom pixel's, word for word (tests/test_pixel_extension.py checks).
-  function pinbridgeToken(value) {
-    if (value === null || value === undefined) return null;
-    const text = String(value).trim();
-    return text && text.length <= PINBRIDGE.maxLength && !/\s/.test(text) ? text : null;
-  }
-
-  function pinbridgeCartToken(event) {
-    const location = (event.context && event.context.document && event.context.document.location) ||
-      (init.context && init.context.document && init.context.document.location) || {};
-    const match = /\/checkouts\/cn\/([^\/?#]+)/.exec(String(location.href || location.pathname || ""));
-    if (match) return pinbridgeToken(decodeURIComponent(match[1]));
-    const cart = init.data && init.data.cart;
-    return cart && cart.id ? pinbridgeToken(String(cart.id).split("/").pop().split("?")[0]) : null;
-  }
-
-  function pinbridgeEventId(event, checkout) {
-    const orderId = checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : null;
-    const candidates = {
-      cart_token: pinbridgeCartToken(event),
-      checkout_token: pinbridgeToken(checkout.token),
-      order_id: orderId ? "order-" + orderId : null,
-    };
-    for (const source of [PINBRIDGE.eventIdSource].concat(PINBRIDGE.chain)) {
-      if (candidates[source]) return candidates[source];
-    }
-    return null;
-  }
+  const { pinbridgeToken, pinbridgeEventId } = pinbridgeEventIds(PINBRIDGE, init);
 
   analytics.subscribe("checkout_completed", async (event) => {
     const checkout = event.data.checkout;
