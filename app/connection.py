@@ -12,6 +12,7 @@ from typing import Any
 from flask import current_app
 
 from . import crypto, explain, outbox, shop_state
+from .db_util import writing
 from .models import ConnectionStatus, Shop, db, now_utc
 from .pinterest import EventResult, PinterestClient, PinterestError
 from .shop_state import FailureClass
@@ -47,7 +48,11 @@ def synthetic_event(event_id: str, now: datetime) -> dict[str, Any]:
 
 
 def check_connection(shop: Shop) -> CheckResult:
-    """Send one test event (`?test=true`) with the saved credentials; record the answer. Commits."""
+    """Send one test event (`?test=true`) with the saved credentials; record the answer in a write of its own.
+
+    The caller's read of `shop` ends here (its attributes reload on next use), so no transaction (or SQLite
+    lock) is held while Pinterest answers.
+    """
     settings = shop.settings
     if settings is None or not settings.configured:
         return CheckResult(False, "not_configured", "Save the ad account id and the access token first.")
@@ -55,17 +60,17 @@ def check_connection(shop: Shop) -> CheckResult:
     try:
         token = crypto.decrypt(settings.access_token_enc or "")
     except crypto.SecretUnreadable:
-        shop_state.pause(shop_id, ConnectionStatus.UNREADABLE, crypto.UNREADABLE_TOKEN_MESSAGE, now_utc(),
-                         seen_update=seen_update)
-        db.session.commit()
+        with writing():
+            shop_state.pause(shop_id, ConnectionStatus.UNREADABLE, crypto.UNREADABLE_TOKEN_MESSAGE, now_utc(),
+                             seen_update=seen_update)
         return CheckResult(False, "token_unreadable", crypto.UNREADABLE_TOKEN_MESSAGE)
     now = now_utc()
     event_id = f"pinbridge-test-{uuid.uuid4().hex[:12]}"
     event = synthetic_event(event_id, now)
-    db.session.commit()  # hold no transaction (or SQLite lock) while Pinterest answers
+    db.session.rollback()  # end the read: no transaction (or SQLite lock) while Pinterest answers
     result = _send(ad_account_id, token, event)
-    _record(shop_id, seen_update, event, result, now)
-    db.session.commit()
+    with writing():
+        _record(shop_id, seen_update, event, result, now)
     logger.info("connection checked", extra={"action": "connection_checked", "shop_id": shop_id,
                                              "outcome": result.outcome})
     return result

@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
@@ -32,7 +32,7 @@ from .crypto import SealedBodies, SecretUnreadable
 from .db_util import rowcount, writing
 from .mapping import MappedPurchase, map_checkout, map_order
 from .mapping.purchase import CHECKOUT_OPEN
-from .models import Shop, Topic, WebhookReceipt, db, now_utc
+from .models import Shop, Topic, WebhookReceipt, clean_text, db, now_utc
 from .settings import get_or_create_shop, mapping_options
 
 logger = logging.getLogger(__name__)
@@ -42,30 +42,47 @@ CHECKOUT_TOPICS = frozenset({Topic.CHECKOUTS_CREATE, Topic.CHECKOUTS_UPDATE})
 PURCHASE_TOPICS = ORDER_TOPICS | CHECKOUT_TOPICS
 WAITING = "waiting"  # receipt outcome while its body is in the inbox
 UNREADABLE = "unreadable_body"  # encrypted with a key no longer configured; reconciliation recovers the order
+SHOP_DOMAIN_LENGTH = WebhookReceipt.__table__.c.shop_domain.type.length
 BATCH = 50  # receipts per write transaction: short enough that SQLite webhooks barely wait for the lock
 
 
-def _sealed() -> SealedBodies:
-    """The inbox's body cipher, built once per app from its ENCRYPTION_KEYS (newest first)."""
-    cached = current_app.extensions.get("pinbridge_inbox_cipher")
+class Receipts:
+    """Where one app stores receipts: its engine, its body cipher and INSERT, and the group commit of its requests.
+
+    Built once per app and kept in `app.extensions`, so the acknowledgement path needs no app context.
+    """
+
+    def __init__(self, app: Flask) -> None:
+        with app.app_context():
+            self.engine = db.engine
+        self.sealed = SealedBodies(app.config["ENCRYPTION_KEYS"])
+        self.insert = _ReceiptInsert(self.engine.dialect)
+        self.commits = GroupCommit(self)
+
+
+def receipts_for(app: Flask) -> Receipts:
+    cached = app.extensions.get("pinbridge_receipts")
     if cached is None:
-        cached = current_app.extensions["pinbridge_inbox_cipher"] = SealedBodies(current_app.config["ENCRYPTION_KEYS"])
-    return cast(SealedBodies, cached)
+        cached = app.extensions["pinbridge_receipts"] = Receipts(app)
+    return cast(Receipts, cached)
 
 
 def accept(*, webhook_id: str, shop_domain: str, topic: str, triggered_at: str | None, api_version: str | None,
-           raw: bytes, completed: bool = True) -> str:
+           raw: bytes, completed: bool = True, receipts: Receipts | None = None) -> str:
     """Store one verified order or checkout durably; `accepted`, or `duplicate` for a webhook id seen before.
 
     An open checkout (not completed, so not a purchase) is recorded without its body: nothing to map.
+    `receipts` is the app's (`receipts_for`); without it, the current app's.
     """
+    box = receipts or receipts_for(cast(Flask, current_app._get_current_object()))  # type: ignore[attr-defined]
+    shop_domain = clean_text(shop_domain, SHOP_DOMAIN_LENGTH)  # as stored: the body's seal names it (`_decode`)
     values: dict[str, Any] = {
         "webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic, "received_at": now_utc(),
         "triggered_at": triggered_at, "api_version": api_version,
         "outcome": WAITING if completed else "checkout_open",
-        "body": _sealed().seal(raw, shop_domain.encode()) if completed else None,
+        "body": box.sealed.seal(raw, shop_domain.encode()) if completed else None,
     }
-    return "accepted" if _COMMITS.store(values) else "duplicate"
+    return "accepted" if box.commits.store(values) else "duplicate"
 
 
 class _Slot:
@@ -93,7 +110,8 @@ class GroupCommit:
 
     MAX_BATCH = 100
 
-    def __init__(self) -> None:
+    def __init__(self, receipts: Receipts) -> None:
+        self.receipts = receipts
         self._mutex = threading.Lock()
         self._leader = threading.Lock()
         self._queue: list[_Slot] = []
@@ -110,7 +128,7 @@ class GroupCommit:
                         batch = self._queue[:self.MAX_BATCH]
                         del self._queue[:self.MAX_BATCH]
                     if batch:
-                        _flush(batch)
+                        _flush(self.receipts, batch)
                 finally:
                     self._leader.release()
                 with self._mutex:
@@ -125,10 +143,10 @@ class GroupCommit:
         return slot.stored
 
 
-def _flush(batch: list[_Slot]) -> None:
+def _flush(receipts: Receipts, batch: list[_Slot]) -> None:
     """Write a batch of receipts; the first of several deliveries with one webhook id is the one stored."""
     try:
-        stored = _store([slot.values for slot in batch])
+        stored = _store(receipts, [slot.values for slot in batch])
     except BaseException as exc:  # every owner answers with the failure (503 for a database outage)
         for slot in batch:
             slot.error, slot.done = exc, True
@@ -140,9 +158,6 @@ def _flush(batch: list[_Slot]) -> None:
         stored.discard(webhook_id)  # a second delivery of the same id in this batch is a duplicate
         slot.done = True
         slot.wake.set()
-
-
-_COMMITS = GroupCommit()
 
 
 _COLUMNS = ("webhook_id", "shop_domain", "topic", "received_at", "triggered_at", "api_version", "outcome", "body")
@@ -180,14 +195,7 @@ class _ReceiptInsert:
         return flat
 
 
-def _receipt_insert() -> _ReceiptInsert:
-    cached = current_app.extensions.get("pinbridge_receipt_insert")
-    if cached is None:
-        cached = current_app.extensions["pinbridge_receipt_insert"] = _ReceiptInsert(db.engine.dialect)
-    return cast(_ReceiptInsert, cached)
-
-
-def _store(rows: list[dict[str, Any]]) -> set[str]:
+def _store(receipts: Receipts, rows: list[dict[str, Any]]) -> set[str]:
     """One multi-row INSERT that is its own transaction; the webhook ids it stored (new ones only).
 
     The hottest statement of the app, so it goes to the driver directly: one prepared multi-row INSERT
@@ -195,9 +203,8 @@ def _store(rows: list[dict[str, Any]]) -> set[str]:
     autocommit (one round trip, one WAL flush); SQLite in BEGIN IMMEDIATE under the process's writer lock
     (`db_util.sqlite_write`), as every other writer.
     """
-    insert = _receipt_insert()
-    sql, parameters = insert.sql(len(rows)), insert.parameters(rows)
-    with db_util.raw_write(db.engine) as cursor:
+    sql, parameters = receipts.insert.sql(len(rows)), receipts.insert.parameters(rows)
+    with db_util.raw_write(receipts.engine) as cursor:
         cursor.execute(sql, parameters)
         return {row[0] for row in cursor.fetchall()}
 
@@ -261,7 +268,7 @@ def _read(limit: int, shop_domain: str | None) -> list[_Waiting]:
         query = query.where(WebhookReceipt.shop_domain == shop_domain)
     rows = db.session.execute(query).all()
     db.session.rollback()  # a read only: the write transaction below takes the lock itself
-    sealed = _sealed()
+    sealed = receipts_for(cast(Flask, current_app._get_current_object())).sealed  # type: ignore[attr-defined]
     waiting = []
     for row in rows:
         waiting.append(_Waiting(row.id, row.shop_domain, row.topic, row.received_at, _decode(sealed, row)))

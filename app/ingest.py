@@ -6,6 +6,7 @@ template, rate limit or error page. Read the announced body, check its HMAC, sto
 receipt (`webhooks.acknowledge`, one INSERT shared with concurrent requests), answer. Flask's request
 and response objects, hooks and teardown cost more than all of that together (README, Performance).
 
+No app context is pushed: the app's engine, cipher and group commit are held by `inbox.Receipts`.
 Everything else goes to the Flask route unchanged: other topics (lifecycle and privacy), other methods,
 bodies without a Content-Length (chunked) or larger than the limit. Refusals here use the route's own
 codes, statuses, logs and metrics (`webhooks.verify_delivery`, `webhooks.refused`), so a delivery is
@@ -21,7 +22,6 @@ from typing import Any
 import orjson
 from flask import Flask
 from sqlalchemy.exc import OperationalError
-from werkzeug.datastructures import EnvironHeaders
 
 from . import inbox, webhooks
 from .logs import request_id_scope
@@ -59,18 +59,17 @@ class WebhookIngest:
         except webhooks.SlowBody:
             return self._refuse(start_response, webhooks.WebhookRejected(
                 "body_timeout", "The body did not arrive in time."), topic, started)
-        with self.app.app_context():
-            secrets = [s for s in (config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")) if s]
-            try:
-                delivery = webhooks.verify_delivery(
-                    EnvironHeaders(environ), raw, secrets, int(config["WEBHOOK_MAX_AGE_SECONDS"]))
-            except webhooks.WebhookRejected as exc:
-                return self._refuse(start_response, exc, topic, started)
-            try:
-                status = webhooks.acknowledge(delivery, started)
-            except OperationalError:
-                webhooks.unavailable(delivery.topic, started)
-                return _answer(start_response, 503, webhooks.UNAVAILABLE)
+        secrets = [s for s in (config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")) if s]
+        try:
+            delivery = webhooks.verify_delivery(
+                _Headers(environ), raw, secrets, int(config["WEBHOOK_MAX_AGE_SECONDS"]))
+        except webhooks.WebhookRejected as exc:
+            return self._refuse(start_response, exc, topic, started)
+        try:
+            status = webhooks.acknowledge(delivery, started, inbox.receipts_for(self.app))
+        except OperationalError:
+            webhooks.unavailable(delivery.topic, started)
+            return _answer(start_response, 503, webhooks.UNAVAILABLE)
         return _answer(start_response, 200, {"status": status})
 
     def _announced_length(self, environ: dict[str, Any]) -> int | None:
@@ -88,10 +87,25 @@ class WebhookIngest:
 
     def _refuse(self, start_response: StartResponse, exc: webhooks.WebhookRejected, topic: str | None,
                 started: float) -> Iterable[bytes]:
-        with self.app.app_context():
-            webhooks.refused(exc, topic, started)
+        webhooks.refused(exc, topic, started)
         return _answer(start_response, exc.status, {"error": exc.code, "message": exc.message},
                        close=exc.status == 408)
+
+
+class _Headers:
+    """The request headers `verify_delivery` reads, straight from the WSGI environ."""
+
+    __slots__ = ("environ",)
+    KEYS = {name: "HTTP_" + name.upper().replace("-", "_") for name in (
+        webhooks.HMAC_HEADER, "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Triggered-At",
+        "X-Shopify-Webhook-Id", "X-Shopify-API-Version")}
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+
+    def get(self, key: str, /) -> str | None:
+        value = self.environ.get(self.KEYS.get(key) or "HTTP_" + key.upper().replace("-", "_"))
+        return value if value is None else str(value)
 
 
 def _read(stream: Any, length: int) -> bytes:

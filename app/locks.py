@@ -61,12 +61,3 @@ def release(name: str, holder: str) -> None:
             .values(holder=None, expires_at=None)
             .execution_options(synchronize_session=False)
         )
-
-
-
-def holder_of(name: str, now: datetime) -> str | None:
-    """Who holds the lease right now, if anyone."""
-    lock = db.session.get(Lock, name)
-    if lock is None or lock.holder is None or lock.expires_at is None or lock.expires_at <= now:
-        return None
-    return lock.holder

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from flask import current_app
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from . import locks, outbox, shop_state
@@ -237,7 +237,12 @@ def remember_timezone(shop: Shop, name: str | None) -> ZoneInfo | None:
 
 
 def store_day_counts(shop_id: int, counts: dict[date, int], zone: ZoneInfo, now: datetime) -> None:
-    """Upsert whole-day counts: the latest count of a day replaces the one before."""
+    """Upsert whole-day counts: the latest count of a day replaces the one before.
+
+    Counts made in another time zone are deleted: their days begin and end at other hours, so they compare
+    with nothing once the shop's zone has changed (and, near midnight, one of them would fall outside the
+    days counted again and linger).
+    """
     if not counts:
         return
     table = ShopifyDailyOrders.__table__
@@ -250,6 +255,7 @@ def store_day_counts(shop_id: int, counts: dict[date, int], zone: ZoneInfo, now:
         set_={"orders": statement.excluded.orders, "timezone": statement.excluded.timezone,
               "counted_at": statement.excluded.counted_at})
     with writing():
+        db.session.execute(delete(table).where(table.c.shop_id == shop_id, table.c.timezone != zone.key))
         db.session.execute(statement)
 
 

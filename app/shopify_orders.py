@@ -17,7 +17,10 @@ from typing import Any
 
 import httpx
 from shopify_app import admin_graphql_request
+from sqlalchemy import inspect
+from sqlalchemy.orm import InstanceState
 
+from .db_util import writing
 from .models import Shop, db, now_utc
 from .shopify_auth import offline_token
 
@@ -220,12 +223,27 @@ class OrderReader:
                                                     "refresh token; open Pinbridge in the Shopify admin.")
             self.shop.shopify_token_expires_at = now_utc()  # make offline_token() refresh it now
         token = offline_token(self.shop)
-        db.session.commit()  # a refresh rotates the refresh token: keep the new one whatever happens next
+        unsaved = _unsaved_columns(self.shop)
+        if unsaved:
+            # A refresh rotates the refresh token: keep the new one whatever happens next. `writing()` ends
+            # the read the token was fetched in (dropping these unsaved values), so they are set again inside.
+            with writing():
+                for key, value in unsaved.items():
+                    setattr(self.shop, key, value)
+        else:
+            db.session.rollback()  # end the read: no transaction open while Shopify answers
         if not token:
             raise AdminApiError("no_token", self.shop.token_exchange_error
                                 or "No Shopify access token yet; open Pinbridge in the Shopify admin once.")
         self._access_token = token
         return token
+
+
+def _unsaved_columns(shop: Shop) -> dict[str, Any]:
+    """The shop's columns changed in memory and not yet written (what a token refresh or its failure set)."""
+    state: InstanceState[Shop] = inspect(shop)
+    changed = (state.attrs[column.key] for column in state.mapper.column_attrs)
+    return {attr.key: attr.value for attr in changed if attr.history.has_changes()}
 
 
 def _json(raw: str | None) -> dict[str, Any]:

@@ -111,6 +111,7 @@ def receive() -> tuple[Response, int]:
             inbox.drain(shop_domain=delivery.shop_domain)
         status = _record(delivery)
     except OperationalError:
+        db.session.rollback()
         unavailable(delivery.topic, started)
         return jsonify(UNAVAILABLE), 503
     metrics.webhook_answered(delivery.topic, status, started)
@@ -120,7 +121,7 @@ def receive() -> tuple[Response, int]:
 UNAVAILABLE = {"error": "unavailable", "message": "Database unavailable, retry later."}
 
 
-def acknowledge(delivery: Delivery, started: float) -> str:
+def acknowledge(delivery: Delivery, started: float, receipts: inbox.Receipts | None = None) -> str:
     """Store a verified order or checkout in the inbox, durably; `accepted` or `duplicate`.
 
     Raises OperationalError when the database is unavailable (the caller answers 503).
@@ -128,7 +129,7 @@ def acknowledge(delivery: Delivery, started: float) -> str:
     status = inbox.accept(
         webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
         triggered_at=delivery.triggered_at, api_version=delivery.api_version, raw=delivery.raw,
-        completed=delivery.topic in inbox.ORDER_TOPICS or checkout_completed(delivery.payload))
+        completed=delivery.topic in inbox.ORDER_TOPICS or checkout_completed(delivery.payload), receipts=receipts)
     logger.info("webhook received", extra={
         "action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
         "outcome": status, "webhook_id": delivery.webhook_id})
@@ -144,7 +145,6 @@ def refused(exc: WebhookRejected, topic: str | None, started: float) -> None:
 
 def unavailable(topic: str | None, started: float) -> None:
     """The database refused the write: 503 makes Shopify retry later instead of losing the order."""
-    db.session.rollback()
     logger.error("database unavailable", extra={"action": "webhook_db_unavailable"})
     metrics.webhook_answered(topic, "unavailable", started)
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the app on SQLite and PostgreSQL, signed webhooks, the Pinterest stand-in."""
+"""Shared fixtures: the app on SQLite and PostgreSQL, signed webhooks, the Pinterest stand-in, a worker."""
 
 from __future__ import annotations
 
@@ -18,12 +18,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import settings as hypothesis_settings
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from app import create_app
 from app.config import normalise_database_url
-from app.models import db
+from app.delivery import Worker
+from app.models import PinterestSettings, db
 from tests.standins.pinterest import PinterestStandin
 
 API_KEY = "test-api-key"
@@ -174,6 +175,14 @@ def runner(app: Flask) -> Any:
     return app.test_cli_runner()
 
 
+@pytest.fixture
+def worker(app: Flask) -> Iterator[Worker]:
+    """A delivery worker on the test's app with fixed jitter (modules needing another kind define their own)."""
+    w = Worker(app, rand=lambda: 0.5)
+    yield w
+    w.client.close()
+
+
 # -- signed webhooks -------------------------------------------------------------------------------
 def sign(body: bytes, secret: str = API_SECRET) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
@@ -236,3 +245,11 @@ def configure_shop(app: Flask, pinterest: PinterestStandin) -> Callable[..., Any
         return record
 
     return _configure
+
+
+def stored_settings() -> PinterestSettings:
+    """The Pinterest settings row as the database has it now (the test's own read is ended first)."""
+    db.session.rollback()
+    settings = db.session.scalar(select(PinterestSettings))
+    assert settings is not None
+    return settings

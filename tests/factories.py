@@ -1,9 +1,19 @@
-"""Realistic Shopify webhook bodies with fake personal data, built to be overridden per test."""
+"""The tests' one builder of Shopify webhook bodies (orders/create, checkouts/update), fake values only.
+
+Every body comes out of `build`: a deep copy of its defaults with keyword overrides replacing top-level
+keys, so each call returns a fresh dict a test may change. Money is always a `money()` pair. Two kinds:
+
+- `web_order()` and `completed_checkout()` below: new ids and tokens on every call, for tests that post many
+  orders and must not see them deduplicated; a short shape (the fields the mapping reads);
+- the fixed, realistic orders of tests/mapping/orders.py (the golden mapping cases): every field Shopify
+  sends, with `address()` and `line_item()`.
+"""
 
 from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Mapping
 from typing import Any
 
 _ids = itertools.count(1)
@@ -11,14 +21,58 @@ _ids = itertools.count(1)
 ORDER_ID_BASE = 5_912_345_678_901_234  # above 2**53, as real order ids are
 
 
-def _address(**overrides: Any) -> dict[str, Any]:
-    address = {
+# -- the pieces -------------------------------------------------------------------------------------
+def build(defaults: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """A new body: a deep copy of `defaults` with `overrides` (deep-copied too) replacing top-level keys."""
+    body = copy.deepcopy(dict(defaults))
+    body.update(copy.deepcopy(dict(overrides)))
+    return body
+
+
+def money(shop: str, currency: str, presentment: str | None = None, presentment_currency: str | None = None
+          ) -> dict[str, Any]:
+    """A `*_set` pair: the amount in the shop's currency and in the buyer's (the same unless given)."""
+    return {
+        "shop_money": {"amount": shop, "currency_code": currency},
+        "presentment_money": {"amount": presentment or shop,
+                              "currency_code": presentment_currency or currency},
+    }
+
+
+def address(**fields: Any) -> dict[str, Any]:
+    """A customer, billing or shipping address with every field Shopify sends; unset ones are null."""
+    base = {
+        "first_name": None, "last_name": None, "address1": "1 Example Street", "address2": "",
+        "company": None, "phone": None, "city": None, "province": None, "province_code": None,
+        "zip": None, "country": None, "country_code": None, "name": None, "latitude": None, "longitude": None,
+    }
+    return {**base, **fields}
+
+
+def line_item(line_id: int, product_id: int | None, variant_id: int | None, sku: str | None, price: str,
+              quantity: int, title: str, vendor: str | None, currency: str = "USD",
+              presentment_price: str | None = None,
+              presentment_currency: str | None = None) -> dict[str, Any]:
+    """One orders/create line item with every field Shopify sends."""
+    return {
+        "id": line_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
+        "product_id": product_id, "variant_id": variant_id, "sku": sku, "title": title,
+        "name": title, "variant_title": None, "vendor": vendor, "quantity": quantity,
+        "current_quantity": quantity, "price": price,
+        "price_set": money(price, currency, presentment_price, presentment_currency),
+        "total_discount": "0.00", "discount_allocations": [], "gift_card": False, "taxable": True,
+        "properties": [], "requires_shipping": True, "fulfillable_quantity": quantity,
+    }
+
+
+# -- new ids on every call --------------------------------------------------------------------------
+def _buyer_address() -> dict[str, Any]:
+    """The address fresh orders give for billing and shipping (a short one: the fields the mapping reads)."""
+    return {
         "first_name": "Dana", "last_name": "Example", "address1": "1 Test Street", "address2": None,
         "city": "Portland", "province": "Oregon", "province_code": "OR", "zip": "97201-1234",
         "country": "United States", "country_code": "US", "phone": "+1 555-0100", "company": None,
     }
-    address.update(overrides)
-    return address
 
 
 def web_order(**overrides: Any) -> dict[str, Any]:
@@ -48,10 +102,8 @@ def web_order(**overrides: Any) -> dict[str, Any]:
         "total_price": "104.50",
         "total_tax": "7.50",
         "total_discounts": "10.00",
-        "subtotal_price_set": {"shop_money": {"amount": "90.00", "currency_code": "USD"},
-                               "presentment_money": {"amount": "90.00", "currency_code": "USD"}},
-        "total_price_set": {"shop_money": {"amount": "104.50", "currency_code": "USD"},
-                            "presentment_money": {"amount": "104.50", "currency_code": "USD"}},
+        "subtotal_price_set": money("90.00", "USD"),
+        "total_price_set": money("104.50", "USD"),
         "browser_ip": "203.0.113.10",
         "client_details": {"browser_ip": "203.0.113.10", "user_agent": "Mozilla/5.0 (iPhone) TestAgent",
                            "accept_language": "en-US"},
@@ -64,22 +116,17 @@ def web_order(**overrides: Any) -> dict[str, Any]:
         "line_items": [
             {"id": 1_300_000 + n, "product_id": 7_001_002_003_004, "variant_id": 42_001_002_003_004,
              "sku": "MUG-BLUE", "title": "Blue Mug", "name": "Blue Mug - Large", "vendor": "Demo Ceramics",
-             "quantity": 2, "price": "25.00",
-             "price_set": {"shop_money": {"amount": "25.00", "currency_code": "USD"},
-                           "presentment_money": {"amount": "25.00", "currency_code": "USD"}}},
+             "quantity": 2, "price": "25.00", "price_set": money("25.00", "USD")},
             {"id": 1_400_000 + n, "product_id": 7_001_002_003_005, "variant_id": 42_001_002_003_005,
              "sku": "", "title": "Linen Throw", "name": "Linen Throw", "vendor": "Demo Home",
-             "quantity": 1, "price": "50.00",
-             "price_set": {"shop_money": {"amount": "50.00", "currency_code": "USD"},
-                           "presentment_money": {"amount": "50.00", "currency_code": "USD"}}},
+             "quantity": 1, "price": "50.00", "price_set": money("50.00", "USD")},
         ],
         "customer": {"id": 6_001_002_003_000 + n, "email": f"buyer{n}@example.com", "first_name": "Dana",
                      "last_name": "Example", "phone": None},
-        "billing_address": _address(),
-        "shipping_address": _address(),
+        "billing_address": _buyer_address(),
+        "shipping_address": _buyer_address(),
     }
-    order.update(copy.deepcopy(overrides))
-    return order
+    return build(order, overrides)
 
 
 def completed_checkout(order: dict[str, Any] | None = None, **overrides: Any) -> dict[str, Any]:
@@ -109,5 +156,4 @@ def completed_checkout(order: dict[str, Any] | None = None, **overrides: Any) ->
         "billing_address": copy.deepcopy(order["billing_address"]),
         "shipping_address": copy.deepcopy(order["shipping_address"]),
     }
-    checkout.update(copy.deepcopy(overrides))
-    return checkout
+    return build(checkout, overrides)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
@@ -15,23 +14,11 @@ from app.delivery import Worker
 from app.models import ConnectionStatus, Event, PinterestSettings, db, now_utc
 from app.retry import MAX_RETRY_AFTER
 from app.settings import apply_settings, get_or_create_shop
-from tests.conftest import SHOP
+from tests.conftest import SHOP, stored_settings
 from tests.factories import web_order
 from tests.jwt_helpers import bearer, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
 from tests.test_delivery import drain
-
-
-@pytest.fixture
-def worker(app: Flask) -> Iterator[Worker]:
-    w = Worker(app, rand=lambda: 0.5)
-    yield w
-    w.client.close()
-
-
-def _settings() -> PinterestSettings:
-    db.session.rollback()
-    return db.session.scalar(select(PinterestSettings))
 
 
 def _backed_off_for_an_hour(post_webhook: Any, worker: Worker, pinterest: PinterestStandin) -> str:
@@ -40,7 +27,7 @@ def _backed_off_for_an_hour(post_webhook: Any, worker: Worker, pinterest: Pinter
     post_webhook(order)
     pinterest.respond_next(429, retry_after=3600)
     assert drain(worker) == 1
-    settings = _settings()
+    settings = stored_settings()
     assert settings.backoff_until is not None and settings.backoff_until > now_utc() + timedelta(minutes=59)
     assert drain(worker) == 0  # waiting for the backoff
     return str(order["cart_token"])
@@ -56,7 +43,7 @@ def test_retry_pending_lifts_the_backoff_and_the_events_go_now(
 
     assert result.exit_code == 0, result.output
     assert result.output == f"{SHOP}: 1 pending event(s) queued to send now.\n"
-    assert _settings().backoff_until is None
+    assert stored_settings().backoff_until is None
     assert drain(worker) == 1  # now, not in an hour
     assert pinterest.sent_event_id_counts == {event_id: 2}  # the refused attempt, then the one that counted
     assert pinterest.event_id_counts == {event_id: 1}
@@ -109,7 +96,7 @@ def test_saving_new_credentials_lifts_the_backoff(
 
     configure_shop(access_token="pina_test_token_0002")
 
-    settings = _settings()
+    settings = stored_settings()
     assert (settings.backoff_until, settings.failure_streak) == (None, 0)
     assert drain(worker) == 1
     assert pinterest.requests[-1].token == "pina_test_token_0002"
@@ -123,7 +110,7 @@ def test_unchanged_settings_keep_the_backoff(
 
     apply_settings(get_or_create_shop(SHOP), {"include_offline_orders": True})
     db.session.commit()
-    assert _settings().backoff_until is not None
+    assert stored_settings().backoff_until is not None
     assert drain(worker) == 0
 
 
@@ -139,7 +126,7 @@ def test_api_retry_lifts_the_backoff(
 
     assert client.post("/api/events/retry", headers=bearer()).get_json() == {"retried": 1}
 
-    assert _settings().backoff_until is None
+    assert stored_settings().backoff_until is None
     assert drain(worker) == 1
 
 
@@ -153,7 +140,7 @@ def test_an_absurd_retry_after_is_capped_at_an_hour(
     before = now_utc()
     drain(worker)
     db.session.rollback()
-    event, settings = db.session.scalar(select(Event)), _settings()
+    event, settings = db.session.scalar(select(Event)), stored_settings()
     assert event.status == "pending"
     for moment in (event.available_at, settings.backoff_until):
         wait = (moment - before).total_seconds()

@@ -96,7 +96,7 @@ def test_an_open_checkout_is_recorded_without_a_body(app: Flask, post_webhook: A
 def test_a_body_the_key_cannot_read_is_recorded_not_retried_for_ever(app: Flask, post_webhook: Any) -> None:
     post_webhook(web_order(), webhook_id="wh-in-6", drain=False)
     app.config["ENCRYPTION_KEYS"] = [Fernet.generate_key().decode()]  # the old key was dropped
-    app.extensions.pop("pinbridge_inbox_cipher", None)
+    app.extensions.pop("pinbridge_receipts", None)
     assert process_inbox(app) == 1
     [receipt] = receipts()
     assert (receipt.outcome, receipt.body) == (inbox.UNREADABLE, None)
@@ -141,10 +141,10 @@ def test_concurrent_webhooks_share_a_commit_and_each_gets_its_own_answer(
     batches: list[int] = []
     real_store = inbox._store
 
-    def slow_store(rows: list[dict[str, Any]]) -> set[str]:
+    def slow_store(receipts: inbox.Receipts, rows: list[dict[str, Any]]) -> set[str]:
         batches.append(len(rows))
         time.sleep(0.05)  # a slow disk: others queue meanwhile
-        return real_store(rows)
+        return real_store(receipts, rows)
 
     monkeypatch.setattr(inbox, "_store", slow_store)
     answers: dict[int, str] = {}
@@ -170,7 +170,7 @@ def test_a_failed_commit_answers_every_webhook_in_it(app: Flask, post_webhook: A
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    def down(rows: list[dict[str, Any]]) -> set[str]:
+    def down(_receipts: inbox.Receipts, rows: list[dict[str, Any]]) -> set[str]:
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
     monkeypatch.setattr(inbox, "_store", down)

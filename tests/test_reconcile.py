@@ -32,7 +32,7 @@ from app import crypto, locks, shopify_orders
 from app.delivery import Worker
 from app.mapping import MappingOptions, map_order
 from app.mapping.user_data import sha256_hex
-from app.models import Event, Shop, db, now_utc
+from app.models import Event, Lock, Shop, db, now_utc
 from app.reconcile import Reconciler, order_from_graphql, reconcile_shop
 from app.shopify_orders import AdminApiError
 from app.stats import daily
@@ -245,6 +245,20 @@ def test_an_expired_token_is_refreshed_before_asking(shop: Shop, admin: ShopifyA
     assert stored.shopify_token_expires_at > now_utc() + timedelta(minutes=50)
 
 
+def test_a_rotated_refresh_token_is_kept_when_the_next_request_fails(shop: Shop, admin: ShopifyAdminStandin) -> None:
+    admin.revoke(TOKEN)
+    give_admin_token(db.session.get(Shop, shop.id), expires_in=-60)
+    orders_in_shopify(admin, 1, now_utc() - timedelta(hours=1))
+    admin.script = ["server_error"] * 10  # the refreshed token works, but Shopify fails every query
+    with pytest.raises(AdminApiError):
+        reconcile_shop(db.session.get(Shop, shop.id), now_utc() - timedelta(hours=2))
+    assert [r.kind for r in admin.requests][:2] == ["token", "graphql"]
+    db.session.rollback()  # nothing the failed run left open is what keeps the new tokens
+    stored = db.session.get(Shop, shop.id)
+    assert crypto.decrypt(stored.shopify_refresh_token_enc or "") == "shprt_fake_rotated_0001"
+    assert crypto.decrypt(stored.shopify_token_enc or "") == "shpat_fake_refreshed_0001"
+
+
 def test_a_refused_token_is_refreshed_once_then_the_query_is_repeated(
     shop: Shop, admin: ShopifyAdminStandin
 ) -> None:
@@ -302,7 +316,7 @@ def test_a_reconciler_does_nothing_while_another_worker_holds_the_lease(
     assert admin.requests == []
     locks.release("reconciler", "worker-a")
     assert Reconciler(app.config, "worker-b")(now_utc()) == 1
-    assert locks.holder_of("reconciler", now_utc()) is None  # given back after the run
+    assert lease_holder("reconciler", now_utc()) is None  # given back after the run
 
 
 def test_a_failing_shop_is_not_retried_every_minute(app: Flask, shop: Shop, admin: ShopifyAdminStandin) -> None:
@@ -316,6 +330,15 @@ def test_a_failing_shop_is_not_retried_every_minute(app: Flask, shop: Shop, admi
 
 
 # -- the lease --------------------------------------------------------------------------------------------
+def lease_holder(name: str, now: datetime) -> str | None:
+    """Who holds the lease `name` at `now`, read from its row in the locks table."""
+    db.session.rollback()
+    lock = db.session.get(Lock, name)
+    if lock is None or lock.holder is None or lock.expires_at is None or lock.expires_at <= now:
+        return None
+    return lock.holder
+
+
 def test_only_one_holder_of_a_lease(app: Flask) -> None:
     now = now_utc()
     assert locks.acquire("reconciler", "worker-a", now, 60)
@@ -325,7 +348,7 @@ def test_only_one_holder_of_a_lease(app: Flask) -> None:
     later = now + timedelta(seconds=61)  # worker-a died: its lease runs out
     assert locks.acquire("reconciler", "worker-b", later, 60)
     assert not locks.renew("reconciler", "worker-a", later, 60)
-    assert locks.holder_of("reconciler", later) == "worker-b"
+    assert lease_holder("reconciler", later) == "worker-b"
 
 
 def test_workers_racing_for_a_lease_get_it_once(app: Flask) -> None:

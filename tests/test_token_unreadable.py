@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
 from flask.testing import FlaskClient
@@ -13,8 +11,8 @@ from sqlalchemy import select
 
 from app import crypto
 from app.delivery import Worker
-from app.models import Event, PinterestSettings, db
-from tests.conftest import SHOP
+from app.models import Event, db
+from tests.conftest import SHOP, stored_settings
 from tests.factories import web_order
 from tests.jwt_helpers import bearer, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
@@ -23,21 +21,9 @@ from tests.test_delivery import drain
 UNREADABLE = crypto.UNREADABLE_TOKEN_MESSAGE
 
 
-@pytest.fixture
-def worker(app: Flask) -> Iterator[Worker]:
-    w = Worker(app, rand=lambda: 0.5)
-    yield w
-    w.client.close()
-
-
-def _settings() -> PinterestSettings:
-    db.session.rollback()
-    return db.session.scalar(select(PinterestSettings))
-
-
 def _token_from_a_lost_key() -> None:
     """The token on file was encrypted with a key that is no longer in ENCRYPTION_KEY."""
-    settings = _settings()
+    settings = stored_settings()
     settings.access_token_enc = crypto.encrypt("pina_test_token_0001", [Fernet.generate_key().decode()])
     db.session.commit()
 
@@ -54,7 +40,7 @@ def test_worker_pauses_the_shop_with_the_true_reason_and_sends_nothing(
     assert drain(worker) == 1  # claimed, then handed back
 
     assert pinterest.requests == []
-    settings = _settings()
+    settings = stored_settings()
     assert (settings.connection_status, settings.connection_message) == ("unreadable", UNREADABLE)
     assert settings.paused
     event = db.session.scalar(select(Event))
@@ -70,7 +56,7 @@ def test_worker_pauses_the_shop_with_the_true_reason_and_sends_nothing(
     configure_shop(access_token="pina_test_token_0001")  # the merchant pastes the token again
     assert drain(worker) == 1
     assert pinterest.event_id_counts == {order["cart_token"]: 1}
-    assert _settings().connection_status == "ok"
+    assert stored_settings().connection_status == "ok"
 
 
 def test_check_connection_reports_the_unreadable_token_without_calling_pinterest(
@@ -84,7 +70,7 @@ def test_check_connection_reports_the_unreadable_token_without_calling_pinterest
 
     assert body == {**body, "ok": False, "outcome": "token_unreadable", "message": UNREADABLE}
     assert pinterest.requests == []
-    assert _settings().connection_status == "unreadable"
+    assert stored_settings().connection_status == "unreadable"
 
 
 def test_cli_retry_says_the_token_must_be_saved_again(

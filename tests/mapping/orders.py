@@ -1,14 +1,16 @@
-"""Factories for realistic Shopify order and checkout webhook bodies (fake personal values only).
+"""Fixed, realistic Shopify order and checkout bodies for the golden mapping cases (fake personal values only).
 
 Shapes follow real orders/create and checkouts/update bodies: ids above 2^53, base64 and hex cart tokens,
-money as decimal strings with `*_set` shop/presentment pairs, null product ids on custom items.
-Every factory returns a fresh dict; keyword overrides replace top-level keys.
+money as decimal strings with `*_set` shop/presentment pairs, null product ids on custom items. They are
+built with tests/factories.py, the tests' one builder of Shopify bodies: each call returns a fresh dict;
+keyword overrides replace top-level keys.
 """
 
 from __future__ import annotations
 
-import copy
 from typing import Any
+
+from tests.factories import address, build, line_item, money
 
 CART_TOKEN = "Z2NwLXVzLWVhc3QxOjAxSkJaTUVRSjgzNUJUN1BTNjEzRFdRUFFQ"
 CHECKOUT_TOKEN = "84ad78572dae52a8cbea7d55371afe89"
@@ -22,46 +24,6 @@ STAFF_AGENT = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHT
 EPIK = "dj0yJnU9SzRjVkVidXhZdTl6cGZnWE5RQlRxZyZuPU1ZVVhQb2NiR0lYdFBWTjJFZGJIZUEmbT0mdD1BQUFBQUdjdFdmZw"
 DRAFT_STATUS_URL = "https://example-shop.myshopify.com/91740864812/orders/e542393137f36f37/authenticate?key=67c3"
 STATUS_URL = "https://example-shop.myshopify.com/59026964593/orders/676613a0027fc8240e16d67fdc9f5ac8/authenticate?key=a70b"
-
-
-def _money(shop: str, currency: str, presentment: str | None = None, presentment_currency: str | None = None
-           ) -> dict[str, Any]:
-    return {
-        "shop_money": {"amount": shop, "currency_code": currency},
-        "presentment_money": {"amount": presentment or shop,
-                              "currency_code": presentment_currency or currency},
-    }
-
-
-def _address(**fields: Any) -> dict[str, Any]:
-    base = {
-        "first_name": None, "last_name": None, "address1": "1 Example Street", "address2": "",
-        "company": None, "phone": None, "city": None, "province": None, "province_code": None,
-        "zip": None, "country": None, "country_code": None, "name": None, "latitude": None, "longitude": None,
-    }
-    return {**base, **fields}
-
-
-def line_item(line_id: int, product_id: int | None, variant_id: int | None, sku: str | None, price: str,
-              quantity: int, title: str, vendor: str | None, currency: str = "USD",
-              presentment_price: str | None = None,
-              presentment_currency: str | None = None) -> dict[str, Any]:
-    """One orders/create line item."""
-    return {
-        "id": line_id, "admin_graphql_api_id": f"gid://shopify/LineItem/{line_id}",
-        "product_id": product_id, "variant_id": variant_id, "sku": sku, "title": title,
-        "name": title, "variant_title": None, "vendor": vendor, "quantity": quantity,
-        "current_quantity": quantity, "price": price,
-        "price_set": _money(price, currency, presentment_price, presentment_currency),
-        "total_discount": "0.00", "discount_allocations": [], "gift_card": False, "taxable": True,
-        "properties": [], "requires_shipping": True, "fulfillable_quantity": quantity,
-    }
-
-
-def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
-    merged = copy.deepcopy(base)
-    merged.update(copy.deepcopy(overrides))
-    return merged
 
 
 def web_order(**overrides: Any) -> dict[str, Any]:
@@ -78,8 +40,8 @@ def web_order(**overrides: Any) -> dict[str, Any]:
         "email": " Buyer@Example.com ", "contact_email": "buyer@example.com", "phone": None,
         "customer_locale": "en-US", "taxes_included": False,
         "currency": "USD", "presentment_currency": "USD",
-        "subtotal_price": "649.90", "subtotal_price_set": _money("649.90", "USD"),
-        "total_price": "702.33", "total_price_set": _money("702.33", "USD"),
+        "subtotal_price": "649.90", "subtotal_price_set": money("649.90", "USD"),
+        "total_price": "702.33", "total_price_set": money("702.33", "USD"),
         "total_tax": "42.43", "total_discounts": "0.00", "total_line_items_price": "649.90",
         "financial_status": "paid", "fulfillment_status": None, "discount_codes": [],
         "landing_site": f"/products/hydrogen?utm_source=pinterest&epik={EPIK}",
@@ -94,15 +56,15 @@ def web_order(**overrides: Any) -> dict[str, Any]:
         "customer": {
             "id": CUSTOMER_ID, "email": "buyer@example.com", "first_name": "Zoë", "last_name": "Example",
             "phone": None, "state": "enabled", "currency": "USD",
-            "default_address": _address(
+            "default_address": address(
                 id=8715246862449, customer_id=CUSTOMER_ID, first_name="Sam", last_name="Example",
                 city="Johnson City", province_code="TN", zip="37604", country_code="US", default=True),
         },
-        "billing_address": _address(
+        "billing_address": address(
             first_name="Zoë", last_name="Example", phone="(201) 555-0123", city="Yuma Proving Ground",
             province="Arizona", province_code="AZ", zip="85365-1234", country="United States",
             country_code="US"),
-        "shipping_address": _address(
+        "shipping_address": address(
             first_name="Sam", last_name="Example", phone="+1 201-555-0123", city="Johnson City",
             province="Tennessee", province_code="TN", zip="37604", country="United States",
             country_code="US"),
@@ -114,7 +76,7 @@ def web_order(**overrides: Any) -> dict[str, Any]:
         ],
         "shipping_lines": [{"title": "Standard", "price": "10.00"}],
     }
-    return _merge(base, overrides)
+    return build(base, overrides)
 
 
 def guest_order(**overrides: Any) -> dict[str, Any]:
@@ -124,7 +86,7 @@ def guest_order(**overrides: Any) -> dict[str, Any]:
         "customer": None, "shipping_address": None, "landing_site": "/",
         "cart_token": "088f00482e00dfb0628480ccde9afcdd",
         "checkout_token": "640ac4541c951dfd7641899c3102c0b1",
-        "billing_address": _address(
+        "billing_address": address(
             first_name="Ólafur", last_name="Ørsted", city="Reykjavík", province_code=None, zip="101",
             country_code="IS"),
         **overrides,
@@ -141,14 +103,14 @@ def draft_order(**overrides: Any) -> dict[str, Any]:
         browser_ip="203.0.113.236",
         client_details={"browser_ip": "203.0.113.236", "user_agent": STAFF_AGENT, "accept_language": None},
         currency="HKD", presentment_currency="HKD",
-        subtotal_price="284.00", subtotal_price_set=_money("284.00", "HKD"),
-        total_price="304.00", total_price_set=_money("304.00", "HKD"),
+        subtotal_price="284.00", subtotal_price_set=money("284.00", "HKD"),
+        total_price="304.00", total_price_set=money("304.00", "HKD"),
         discount_codes=[{"code": "0124C", "amount": "15.00", "type": "fixed_amount"}],
         customer={"id": 8658316394796, "email": "buyer@example.com", "first_name": "Alex", "last_name": "",
-                  "phone": None, "default_address": _address(country_code="HK", phone="+1 555 0115 6855")},
-        billing_address=_address(first_name="Alex", last_name="", phone="+1 555 0115 6855",
+                  "phone": None, "default_address": address(country_code="HK", phone="+1 555 0115 6855")},
+        billing_address=address(first_name="Alex", last_name="", phone="+1 555 0115 6855",
                                  country_code="HK"),
-        shipping_address=_address(first_name="Alex", last_name="", phone="+1 555 0115 6855",
+        shipping_address=address(first_name="Alex", last_name="", phone="+1 555 0115 6855",
                                   country_code="HK"),
         order_status_url=DRAFT_STATUS_URL, customer_locale="zh-TW",
         line_items=[
@@ -158,7 +120,7 @@ def draft_order(**overrides: Any) -> dict[str, Any]:
                       "Example Co", currency="HKD"),
         ],
     )
-    return _merge(base, overrides)
+    return build(base, overrides)
 
 
 def draft_order_without_customer(**overrides: Any) -> dict[str, Any]:
@@ -180,12 +142,12 @@ def pos_order(**overrides: Any) -> dict[str, Any]:
         "email": "buyer@example.com", "contact_email": None, "phone": "+44 20 7946 0000",
         "customer": {"id": 8800000000001, "email": "buyer@example.com", "first_name": "Maße",
                      "last_name": "Østergaard", "phone": "020 7946 0000"},
-        "billing_address": _address(first_name="Maße", last_name="Østergaard", phone="020 7946 0000",
+        "billing_address": address(first_name="Maße", last_name="Østergaard", phone="020 7946 0000",
                                     city="London", province_code="ENG", zip="SW1A 1AA", country_code="GB"),
         "shipping_address": None,
         "currency": "GBP", "presentment_currency": "GBP",
-        "subtotal_price": "30.00", "subtotal_price_set": _money("30.00", "GBP"),
-        "total_price": "36.00", "total_price_set": _money("36.00", "GBP"),
+        "subtotal_price": "30.00", "subtotal_price_set": money("30.00", "GBP"),
+        "total_price": "36.00", "total_price_set": money("36.00", "GBP"),
         "line_items": [line_item(16000000000001, 7000000000001, 4000000000001, "MUG-01", "15.00", 2,
                                  "Enamel Mug", "Pinbridge Supply", currency="GBP")],
         **overrides,
@@ -201,14 +163,14 @@ def multi_currency_order(**overrides: Any) -> dict[str, Any]:
         "processed_at": "2020-12-27T08:18:45+11:00", "created_at": "2020-12-27T08:18:47+11:00",
         "landing_site": "/?_bt=eyJfcmFpbHMiOnsibWVzc2FnZSI6IkJBaEpJ--7ddc3637",
         "currency": "AUD", "presentment_currency": "USD",
-        "subtotal_price": "45.62", "subtotal_price_set": _money("45.62", "AUD", "34.67", "USD"),
-        "total_price": "60.33", "total_price_set": _money("60.33", "AUD", "45.85", "USD"),
+        "subtotal_price": "45.62", "subtotal_price_set": money("45.62", "AUD", "34.67", "USD"),
+        "total_price": "60.33", "total_price_set": money("60.33", "AUD", "45.85", "USD"),
         "customer": {"id": 4206822293653, "email": "buyer@example.com", "first_name": "Kim",
                      "last_name": "Tester", "phone": None},
-        "billing_address": _address(first_name="Kim", last_name="Tester", city="Canberra",
+        "billing_address": address(first_name="Kim", last_name="Tester", city="Canberra",
                                     province_code="ACT", zip="2601", country_code="AU",
                                     phone="02 5550 1234"),
-        "shipping_address": _address(first_name="Kim", last_name="Tester", city="Canberra",
+        "shipping_address": address(first_name="Kim", last_name="Tester", city="Canberra",
                                      province_code="ACT", zip="2601", country_code="AU"),
         "line_items": [line_item(6456910643349, 6122640146581, 37319198802069, "", "45.62", 1,
                                  "Classic Fountain Pen", "Kaweco", currency="AUD",
@@ -228,8 +190,8 @@ def discounted_order(**overrides: Any) -> dict[str, Any]:
         "note_attributes": [{"name": "_epik", "value": "epik-from-cart-attribute"}],
         "discount_codes": [{"code": "WINTER20", "amount": "120.00", "type": "percentage"}],
         "total_discounts": "120.00",
-        "subtotal_price": "480.00", "subtotal_price_set": _money("480.00", "USD"),
-        "total_price": "518.40", "total_price_set": _money("518.40", "USD"),
+        "subtotal_price": "480.00", "subtotal_price_set": money("480.00", "USD"),
+        "total_price": "518.40", "total_price_set": money("518.40", "USD"),
         "line_items": lines,
         **overrides,
     })
@@ -239,8 +201,8 @@ def custom_items_order(**overrides: Any) -> dict[str, Any]:
     """Custom line items without product or variant; one has a SKU, one has nothing but a title."""
     return web_order(**{
         "id": 5778367414388, "name": "#1020", "landing_site": None,
-        "subtotal_price": "35.00", "subtotal_price_set": _money("35.00", "USD"),
-        "total_price": "35.00", "total_price_set": _money("35.00", "USD"),
+        "subtotal_price": "35.00", "subtotal_price_set": money("35.00", "USD"),
+        "total_price": "35.00", "total_price_set": money("35.00", "USD"),
         "line_items": [
             line_item(14234727743800, None, None, "GIFT-WRAP", "5.00", 1, "Gift wrapping", None),
             line_item(14234727743801, None, None, "", "30.00", 1, "Custom engraving", ""),
@@ -276,14 +238,14 @@ def notification_order(**overrides: Any) -> dict[str, Any]:
         "processed_at": "2025-04-03T08:42:11+02:00", "created_at": "2025-04-03T08:42:11+02:00",
         "email": "buyer@example.com", "contact_email": "jon@example.com",
         "currency": "EUR", "presentment_currency": "EUR",
-        "subtotal_price": "159.00", "subtotal_price_set": _money("159.00", "EUR"),
-        "total_price": "159.00", "total_price_set": _money("159.00", "EUR"),
+        "subtotal_price": "159.00", "subtotal_price_set": money("159.00", "EUR"),
+        "total_price": "159.00", "total_price_set": money("159.00", "EUR"),
         "customer": {"id": 115310627314723950, "email": "buyer@example.com", "first_name": "Jordan",
                      "last_name": "Sample", "phone": None},
         "customer_locale": "nl",
         # As in Shopify's own test notification: a country name but no codes, and a number that is no
         # real phone number anywhere.
-        "billing_address": _address(first_name="Jordan", last_name="Sample", phone="+1 555 0187 9177",
+        "billing_address": address(first_name="Jordan", last_name="Sample", phone="+1 555 0187 9177",
                                     city="Doorn", zip="3941 LG", province="Utrecht", country="Nederland",
                                     country_code=None, province_code=None),
         "shipping_address": None,
@@ -308,7 +270,7 @@ def checkout(**overrides: Any) -> dict[str, Any]:
         "note_attributes": [], "discount_codes": [], "buyer_accepts_marketing": False,
         "customer": {"id": CUSTOMER_ID, "email": "buyer@example.com", "first_name": "Zoë",
                      "last_name": "Example", "phone": None},
-        "billing_address": _address(first_name="Zoë", last_name="Example", phone="(201) 555-0123",
+        "billing_address": address(first_name="Zoë", last_name="Example", phone="(201) 555-0123",
                                     city="Yuma Proving Ground", province_code="AZ", zip="85365-1234",
                                     country_code="US"),
         "shipping_address": [],  # seen in real bodies: an empty array instead of null
@@ -322,7 +284,7 @@ def checkout(**overrides: Any) -> dict[str, Any]:
              "price": "24.95", "variant_price": "24.95", "line_price": "49.90"},
         ],
     }
-    return _merge(base, overrides)
+    return build(base, overrides)
 
 
 def completed_checkout(**overrides: Any) -> dict[str, Any]:
@@ -331,7 +293,7 @@ def completed_checkout(**overrides: Any) -> dict[str, Any]:
 
 
 def _tax_line(amount: str, currency: str = "USD", rate: float = 0.06) -> dict[str, Any]:
-    return {"title": "State tax", "rate": rate, "price": amount, "price_set": _money(amount, currency),
+    return {"title": "State tax", "rate": rate, "price": amount, "price_set": money(amount, currency),
             "channel_liable": False}
 
 
@@ -345,10 +307,10 @@ def documented_order(**overrides: Any) -> dict[str, Any]:
         "id": 450789469, "name": "#9999", "browser_ip": "0.0.0.0",
         "client_details": {"browser_ip": "0.0.0.0", "user_agent": USER_AGENT, "accept_language": None},
         "customer_locale": "en", "taxes_included": False,
-        "subtotal_price": "199.00", "subtotal_price_set": _money("199.00", "USD"),
-        "total_price": "221.94", "total_price_set": _money("221.94", "USD"),
-        "total_tax": "11.94", "total_tax_set": _money("11.94", "USD"),
-        "shipping_lines": [{"title": "Generic Shipping", "price": "10.00", "price_set": _money("10.00", "USD"),
+        "subtotal_price": "199.00", "subtotal_price_set": money("199.00", "USD"),
+        "total_price": "221.94", "total_price_set": money("221.94", "USD"),
+        "total_tax": "11.94", "total_tax_set": money("11.94", "USD"),
+        "shipping_lines": [{"title": "Generic Shipping", "price": "10.00", "price_set": money("10.00", "USD"),
                             "tax_lines": []}],
         "line_items": lines,
         **overrides,
@@ -363,12 +325,12 @@ def tax_inclusive_order(**overrides: Any) -> dict[str, Any]:
     return web_order(**{
         "id": 6300000000101, "name": "#1201", "currency": "GBP", "presentment_currency": "GBP",
         "taxes_included": True, "customer_locale": "en-GB",
-        "subtotal_price": "120.00", "subtotal_price_set": _money("120.00", "GBP"),
-        "total_price": "126.00", "total_price_set": _money("126.00", "GBP"),
-        "total_tax": "21.00", "total_tax_set": _money("21.00", "GBP"),
-        "shipping_lines": [{"title": "Royal Mail", "price": "6.00", "price_set": _money("6.00", "GBP"),
+        "subtotal_price": "120.00", "subtotal_price_set": money("120.00", "GBP"),
+        "total_price": "126.00", "total_price_set": money("126.00", "GBP"),
+        "total_tax": "21.00", "total_tax_set": money("21.00", "GBP"),
+        "shipping_lines": [{"title": "Royal Mail", "price": "6.00", "price_set": money("6.00", "GBP"),
                             "tax_lines": [_tax_line("1.00", "GBP", 0.2)]}],
-        "billing_address": _address(first_name="Maße", last_name="Østergaard", phone="020 7946 0958",
+        "billing_address": address(first_name="Maße", last_name="Østergaard", phone="020 7946 0958",
                                     city="London", province_code="ENG", zip="SW1A 1AA", country_code="GB"),
         "shipping_address": None,
         "line_items": lines,
