@@ -60,9 +60,16 @@ def topic_label(topic: str | None) -> str:
 
 def webhook_answered(topic: str | None, outcome: str, started: float) -> None:
     """Count one answered webhook and how long the answer took (`started` from time.perf_counter())."""
-    label = topic_label(topic)
-    WEBHOOKS.labels(topic=label, outcome=outcome[:40]).inc()
-    WEBHOOK_ACK_SECONDS.labels(topic=label).observe(max(0.0, time.perf_counter() - started))
+    key = (topic_label(topic), outcome[:40])
+    children = _ANSWERED.get(key)
+    if children is None:  # a few topics × outcomes: the labelled children are looked up once each
+        children = _ANSWERED[key] = (WEBHOOKS.labels(topic=key[0], outcome=key[1]),
+                                     WEBHOOK_ACK_SECONDS.labels(topic=key[0]))
+    children[0].inc()
+    children[1].observe(max(0.0, time.perf_counter() - started))
+
+
+_ANSWERED: dict[tuple[str, str], tuple[Any, Any]] = {}
 
 
 def delivered(items: list[Any], delivered_ids: list[int], now: datetime) -> None:

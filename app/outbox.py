@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from . import shop_state
 from .clock import database_now
-from .db_util import begin_write, rowcount, writing
+from .db_util import rowcount, writing
 from .mapping import MappedPurchase
 from .models import (
     ConnectionStatus,
@@ -260,8 +260,7 @@ def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shop
     One shop per claim keeps Pinterest batches full. PostgreSQL skips rows another worker has
     locked; SQLite holds its write lock (BEGIN IMMEDIATE) for the few milliseconds this takes.
     """
-    begin_write()
-    try:
+    with writing():
         # The oldest ready events' shops, read in claim-index order: no aggregate over the whole queue,
         # so a claim costs the same with 100 or 100,000 events pending. Rows other workers are claiming
         # are skipped, which leaves shops they are not already sending.
@@ -283,11 +282,7 @@ def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shop
             ).scalars().all()
             if ids:
                 return _mark_claimed(list(ids), worker_id, now, lease_seconds)
-        db.session.commit()
         return []
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def _mark_claimed(ids: list[int], worker_id: str, now: datetime, lease_seconds: int) -> list[Claimed]:
@@ -301,7 +296,6 @@ def _mark_claimed(ids: list[int], worker_id: str, now: datetime, lease_seconds: 
                    Event.received_at)
         .execution_options(synchronize_session=False)
     ).all()
-    db.session.commit()
     rows = sorted(rows, key=lambda r: r.id)
     return [Claimed(r.id, r.shop_id, r.event_id, r.payload, r.test, r.attempts, r.received_at) for r in rows]
 

@@ -184,8 +184,8 @@ def test_first_open_shows_the_setup_guide_and_an_empty_chart(live_server: str, p
 
 
 def test_settings_wait_for_a_slow_polaris_before_reading_the_form(live_server: str, page: Page) -> None:
-    # A loaded machine or a slow CDN: the controls are upgraded seconds after the page's own script ran.
-    # Read before that, every select and switch looks changed and the save bar would open by itself.
+    # A slow CDN: Polaris arrives seconds late. Read before its controls are upgraded (or while a select's
+    # options are still arriving), every select and switch would look changed and the save bar would open.
     polaris = (STANDINS / "polaris.js").read_text()
 
     def slow(route: Any) -> None:

@@ -139,8 +139,10 @@
     root.innerHTML = `${FIELD_CSS}<label></label><select></select><div class="error"></div><div class="details"></div>`;
     const select = root.querySelector("select");
     // The parser upgrades the element before its s-option children exist: build options as they arrive.
+    // The chosen value is kept apart (`_chosen`): the options may arrive over several parser chunks, and a
+    // value read back from a half-built list would lose the choice.
     const build = () => {
-      const current = select.options.length ? select.value : host.getAttribute("value");
+      const current = host._chosen ?? host._pending ?? host.getAttribute("value");
       select.replaceChildren(...[...host.querySelectorAll("s-option")].map((option) => {
         const native = document.createElement("option");
         native.value = option.getAttribute("value"); native.textContent = option.textContent;
@@ -151,7 +153,10 @@
     };
     build();
     new MutationObserver(build).observe(host, { childList: true, subtree: true, characterData: true });
-    select.addEventListener("change", () => host.dispatchEvent(new Event("change", { bubbles: true })));
+    select.addEventListener("change", () => {
+      host._chosen = select.value;
+      host.dispatchEvent(new Event("change", { bubbles: true }));
+    });
     host._update = () => {
       root.querySelector("label").textContent = host.getAttribute("label") || "";
       select.setAttribute("aria-label", host.getAttribute("label") || "");
@@ -159,7 +164,10 @@
       root.querySelector(".error").textContent = host.getAttribute("error") || "";
     };
     host._update();
-  }, fieldProps);
+  }, {
+    get value() { const select = this.shadowRoot && this.shadowRoot.querySelector("select"); return select ? select.value : (this._pending ?? this.getAttribute("value") ?? ""); },
+    set value(v) { this._chosen = v; const select = this.shadowRoot && this.shadowRoot.querySelector("select"); if (select) select.value = v; else this._pending = v; },
+  });
 
   define("s-switch", (host, root) => {
     root.innerHTML = `<style>:host{display:block}
