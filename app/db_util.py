@@ -131,7 +131,7 @@ def _driver_error(engine: Engine, proxy: Any, exc: Exception) -> Exception:
 def _sqlite_write_lock(dbapi: Any) -> Iterator[None]:
     """BEGIN IMMEDIATE on a raw SQLite connection under the process's writer lock, released at the end."""
     with _SQLITE_WRITER:
-        if _green():
+        if cooperative():
             try:
                 if not _wait_for_write_lock(dbapi):
                     dbapi.execute("BEGIN IMMEDIATE")  # fails at once, reported the usual way
@@ -174,7 +174,7 @@ def _sqlite_begin(conn: Any) -> None:
     _SQLITE_WRITER.acquire()
     conn.info["holds_sqlite_writer"] = True
     try:
-        if _green():
+        if cooperative():
             raw = conn.connection.dbapi_connection
             try:
                 if not _wait_for_write_lock(raw):
@@ -191,7 +191,7 @@ def _sqlite_begin(conn: Any) -> None:
 SQLITE_LOCK_WAIT = 30.0  # seconds a writer waits for another process's write lock (SQLite's busy timeout)
 
 
-def _green() -> bool:
+def cooperative() -> bool:
     """True in a gevent web worker, where a blocking C call would stop every connection of the process."""
     gevent_monkey = sys.modules.get("gevent.monkey")
     return bool(gevent_monkey and gevent_monkey.is_module_patched("threading"))

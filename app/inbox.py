@@ -13,8 +13,10 @@ purchase, so a repeat changes nothing.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
+import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -124,6 +126,10 @@ class GroupCommit:
         while not slot.done:
             if self._leader.acquire(blocking=False):
                 try:
+                    if db_util.cooperative():
+                        # Under gevent a SQLite commit never yields, so nothing would queue behind it: let
+                        # the other requests of this process that are ready reach the queue first.
+                        time.sleep(0)
                     with self._mutex:
                         batch = self._queue[:self.MAX_BATCH]
                         del self._queue[:self.MAX_BATCH]
@@ -275,9 +281,18 @@ def _read(limit: int, shop_domain: str | None) -> list[_Waiting]:
     return waiting
 
 
+def _loads(raw: bytes) -> Any:
+    """The whole body; the standard library's parser for what orjson refuses though it is JSON (a number too
+    long for 64 bits, nesting past 1,024 levels), which the acknowledgement accepted."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
+
+
 def _decode(sealed: SealedBodies, row: Any) -> dict[str, Any] | None:
     try:
-        payload = orjson.loads(sealed.open(bytes(row.body), row.shop_domain.encode()))
+        payload = _loads(sealed.open(bytes(row.body), row.shop_domain.encode()))
     except SecretUnreadable:
         logger.error("inbox body unreadable: the encryption key changed",
                      extra={"action": "inbox_unreadable", "shop": row.shop_domain, "receipt_id": row.id})

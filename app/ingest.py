@@ -62,7 +62,7 @@ class WebhookIngest:
         secrets = [s for s in (config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")) if s]
         try:
             delivery = webhooks.verify_delivery(
-                _Headers(environ), raw, secrets, int(config["WEBHOOK_MAX_AGE_SECONDS"]))
+                _Headers(environ), raw, secrets, int(config["WEBHOOK_MAX_AGE_SECONDS"]), parse=webhooks.parse_purchase)
         except webhooks.WebhookRejected as exc:
             return self._refuse(start_response, exc, topic, started)
         try:
