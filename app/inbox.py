@@ -170,42 +170,54 @@ _COLUMNS = ("webhook_id", "shop_domain", "topic", "received_at", "triggered_at",
 
 
 class _ReceiptInsert:
-    """`INSERT … ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id` for n rows, as the driver takes it.
+    """`INSERT … ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id` for a batch, as the driver takes it.
 
-    Built once per dialect and row count; values go through the columns' own bind processors (UTC times,
-    cleaned text), so a row is stored exactly as the ORM would store it.
+    PostgreSQL: one statement for any batch, the rows as one array per column (`unnest`), so its text is
+    parsed once and prepared by the server. SQLite: a VALUES list, built once per row count. Values go
+    through the columns' own bind processors (UTC times, cleaned text), so a row is stored exactly as the
+    ORM would store it.
     """
+
+    _PG_TYPES = {"received_at": "timestamptz[]", "body": "bytea[]"}
 
     def __init__(self, dialect: Any) -> None:
         table = WebhookReceipt.__table__
-        self.dialect = dialect.name
+        self.postgresql = dialect.name == "postgresql"
         self.processors = [table.c[name].type.bind_processor(dialect) for name in _COLUMNS]
-        self.marker = "%s" if dialect.paramstyle in ("format", "pyformat") else "?"
         self._sql: dict[int, str] = {}
+        arrays = ", ".join(f"%s::{self._PG_TYPES.get(name, 'text[]')}" for name in _COLUMNS)
+        self._pg_sql = (f"INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
+                        "ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id")
 
     def sql(self, count: int) -> str:
+        if self.postgresql:
+            return self._pg_sql
         cached = self._sql.get(count)
         if cached is None:
-            row = "(" + ", ".join([self.marker] * len(_COLUMNS)) + ")"
+            row = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
             cached = self._sql[count] = (
                 f"INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * count)} "
                 "ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id")
         return cached
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
-        flat: list[Any] = []
-        for row in rows:
-            for name, process in zip(_COLUMNS, self.processors, strict=True):
-                value = row[name]
-                flat.append(process(value) if process is not None and value is not None else value)
-        return flat
+        """Row by row for SQLite; column by column (one list each) for PostgreSQL."""
+        columns: list[list[Any]] = []
+        for name, process in zip(_COLUMNS, self.processors, strict=True):
+            values = [row[name] for row in rows]
+            if process is not None:
+                values = [value if value is None else process(value) for value in values]
+            columns.append(values)
+        if self.postgresql:
+            return columns
+        return [value for row in zip(*columns, strict=True) for value in row]
 
 
 def _store(receipts: Receipts, rows: list[dict[str, Any]]) -> set[str]:
     """One multi-row INSERT that is its own transaction; the webhook ids it stored (new ones only).
 
-    The hottest statement of the app, so it goes to the driver directly: one prepared multi-row INSERT
-    instead of SQLAlchemy's statement compilation, events and result objects. PostgreSQL runs it in
+    The hottest statement of the app, so it goes to the driver directly: one multi-row INSERT instead of
+    SQLAlchemy's statement compilation, events and result objects. PostgreSQL runs it in
     autocommit (one round trip, one WAL flush); SQLite in BEGIN IMMEDIATE under the process's writer lock
     (`db_util.sqlite_write`), as every other writer.
     """
