@@ -290,6 +290,29 @@ def apply(event: dict[str, Any], beacon: StoredBeacon | PixelBeacon, marketing_r
     return out
 
 
+def release_arrived(orders: list[tuple[int, str]], now: datetime) -> int:
+    """Orders just queued to wait for their beacon go at once if it arrived meanwhile.
+
+    A beacon releases the order waiting for it (`store`), but only an order already committed: one that
+    the worker was queuing in the same moment, in a transaction the beacon's could not see, would wait
+    the whole join window (PostgreSQL runs the two at once; SQLite one after the other). Looking again
+    after that commit closes the gap: a beacon committed before this look is found here, one committed
+    after it finds the order.
+    """
+    tokens_by_shop: dict[int, set[str]] = {}
+    for shop_id, token in orders:
+        tokens_by_shop.setdefault(shop_id, set()).add(token)
+    arrived = [(row.shop_id, row.checkout_token) for shop_id, tokens in tokens_by_shop.items()
+               for row in db.session.execute(
+                   select(PixelBeacon.shop_id, PixelBeacon.checkout_token)
+                   .where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(tokens)))]
+    db.session.rollback()
+    if not arrived:
+        return 0
+    with writing():
+        return sum(outbox.release_waiting_order(shop_id, token, now) for shop_id, token in arrived)
+
+
 def waits_for_beacon(shop: Shop, checkout_token: str | None) -> bool:
     """Whether a new web order should wait for its beacon: the shop's pixel works and has not reported yet."""
     if shop.pixel_seen_at is None or not checkout_token:

@@ -247,6 +247,7 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
     settle = int(config["CHECKOUT_SETTLE_SECONDS"])
     join = int(config["PIXEL_JOIN_SECONDS"])
     routed = 0
+    waiting_for_beacon: list[tuple[int, str]] = []
     with writing():
         for item in waiting:
             claimed = db.session.execute(
@@ -255,13 +256,15 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
             )
             if not rowcount(claimed):
                 continue  # another worker routed it
-            outcome, detail, event_row_id = _route(item, settle, join)
+            outcome, detail, event_row_id = _route(item, settle, join, waiting_for_beacon)
             db.session.execute(
                 update(WebhookReceipt).where(WebhookReceipt.id == item.id)
                 .values(outcome=outcome, detail=detail, event_row_id=event_row_id)
                 .execution_options(synchronize_session=False)
             )
             routed += 1
+    if waiting_for_beacon:
+        beacons.release_arrived(waiting_for_beacon, now_utc())
     if routed:
         logger.info("inbox routed", extra={"action": "inbox_routed", "count": routed})
     return routed
@@ -331,8 +334,12 @@ def _map(waiting: Iterable[_Waiting]) -> None:
         item.mapped = mapper(item.payload, options[item.shop_domain])
 
 
-def _route(item: _Waiting, settle_seconds: int, join_seconds: int) -> tuple[str, str | None, int | None]:
-    """Put one mapped purchase into the outbox; the receipt's outcome, detail and event row."""
+def _route(item: _Waiting, settle_seconds: int, join_seconds: int,
+           waiting_for_beacon: list[tuple[int, str]]) -> tuple[str, str | None, int | None]:
+    """Put one mapped purchase into the outbox; the receipt's outcome, detail and event row.
+
+    An order that waits for its beacon is added to `waiting_for_beacon` (shop id, checkout token).
+    """
     mapped = item.mapped
     if mapped is None:
         return UNREADABLE, "The body could not be read; reconciliation recovers the order.", None
@@ -343,6 +350,7 @@ def _route(item: _Waiting, settle_seconds: int, join_seconds: int) -> tuple[str,
     if item.topic in ORDER_TOPICS and mapped.action_source == "web" \
             and beacons.waits_for_beacon(shop, mapped.checkout_token):
         settle = join_seconds  # the shop's pixel reports purchases: wait a moment for this one's beacon
+        waiting_for_beacon.append((shop.id, str(mapped.checkout_token)))
     result = outbox.enqueue(shop, mapped, now=item.received_at, settle_seconds=settle)
     return result.outcome, result.detail, result.event_row_id
 

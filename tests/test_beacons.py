@@ -239,6 +239,25 @@ def test_an_order_waits_for_its_beacon_only_where_the_pixel_reports(
     assert [len(r.events) for r in pinterest.requests] == [1, 1, 1]
 
 
+def test_a_beacon_that_lands_while_its_order_is_queued_still_releases_it(
+    monkeypatch: pytest.MonkeyPatch, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
+    pinterest: PinterestStandin,
+) -> None:
+    # On PostgreSQL the worker queuing the order and the beacon's request run at once: the worker saw no
+    # beacon, and the beacon's release saw no order yet. The worker looks again once its order is committed.
+    configure_shop()
+    first, second = (web_order(id=n, checkout_token=f"{n:032x}", cart_token=f"c{n:031x}") for n in (1011, 1012))
+    post_webhook(first)
+    w = worker()
+    assert drain(w) == 1
+    post_beacon(beacon_for(first))            # the shop's pixel is known: new web orders wait for theirs
+    post_beacon(beacon_for(second))           # stored "meanwhile", as if after the worker's look
+    monkeypatch.setattr(beacons, "waits_for_beacon", lambda shop, token: True)
+    post_webhook(second)
+    assert drain(w) == 1                      # released at once, not after the join window
+    assert [len(r.events) for r in pinterest.requests] == [1, 1]
+
+
 def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
     monkeypatch: pytest.MonkeyPatch, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
     pinterest: PinterestStandin,
