@@ -11,7 +11,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -131,15 +131,23 @@ def _driver_error(engine: Engine, proxy: Any, exc: Exception) -> Exception:
 def _sqlite_write_lock(dbapi: Any) -> Iterator[None]:
     """BEGIN IMMEDIATE on a raw SQLite connection under the process's writer lock, released at the end."""
     with _SQLITE_WRITER:
-        if cooperative():
-            try:
-                if not _wait_for_write_lock(dbapi):
-                    dbapi.execute("BEGIN IMMEDIATE")  # fails at once, reported the usual way
-            finally:
-                dbapi.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
-        else:
-            dbapi.execute("BEGIN IMMEDIATE")
+        _begin_immediate(dbapi, dbapi.execute)
         yield
+
+
+def _begin_immediate(raw: Any, execute: Callable[[str], Any]) -> None:
+    """BEGIN IMMEDIATE; under gevent, waiting for another process's lock without freezing the process.
+
+    `execute` runs the statement whose error is reported (SQLAlchemy's, on its own connections).
+    """
+    if not cooperative():
+        execute("BEGIN IMMEDIATE")
+        return
+    try:
+        if not _wait_for_write_lock(raw):
+            execute("BEGIN IMMEDIATE")  # fails at once, reported the usual way
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -174,15 +182,7 @@ def _sqlite_begin(conn: Any) -> None:
     _SQLITE_WRITER.acquire()
     conn.info["holds_sqlite_writer"] = True
     try:
-        if cooperative():
-            raw = conn.connection.dbapi_connection
-            try:
-                if not _wait_for_write_lock(raw):
-                    conn.exec_driver_sql("BEGIN IMMEDIATE")  # fails at once, reported the usual way
-            finally:
-                raw.execute(f"PRAGMA busy_timeout={int(SQLITE_LOCK_WAIT * 1000)}")
-        else:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        _begin_immediate(conn.connection.dbapi_connection, conn.exec_driver_sql)
     except BaseException:
         _release_sqlite_writer(conn)
         raise

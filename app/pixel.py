@@ -43,7 +43,7 @@ if (typeof customerPrivacy !== "undefined" && customerPrivacy && customerPrivacy
 }
 
 __EVENT_IDS__
-const { pinbridgeToken, pinbridgeEventId } = pinbridgeEventIds(PINBRIDGE, init);
+const { pinbridgeEventId, pinbridgeSendBeacon } = pinbridgeEventIds(PINBRIDGE, init);
 
 function pinbridgeAmount(money) {
   return money && money.amount !== undefined && money.amount !== null ? Number(money.amount) : null;
@@ -83,13 +83,8 @@ function pinbridgeLoadTag(email) {
 
 analytics.subscribe("checkout_completed", async (event) => {
   const checkout = event.data.checkout;
-  const checkoutToken = pinbridgeToken(checkout.token);
-  const marketing = consent.marketingAllowed !== false;
-  const beacon = {
-    checkout_token: checkoutToken,
-    consent: { marketing: consent.marketingAllowed !== false, sale_of_data: consent.saleOfDataAllowed !== false },
-  };
-  if (marketing) {
+  let tagEventId = null;
+  if (consent.marketingAllowed !== false) {
     const eventId = pinbridgeEventId(event, checkout);
     const orderId = checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : undefined;
     if (eventId && PINBRIDGE.tagId) {
@@ -101,19 +96,10 @@ analytics.subscribe("checkout_completed", async (event) => {
         order_quantity: (checkout.lineItems || []).reduce((n, item) => n + (item.quantity || 0), 0),
         order_id: orderId,
       });
-      beacon.event_id = eventId;
+      tagEventId = eventId;
     }
-    try {
-      const epik = await browser.cookie.get("_epik");
-      if (epik) beacon.click_id = epik;
-    } catch (error) { /* no cookie access: the beacon goes without a click id */ }
   }
-  if (!checkoutToken) return;
-  try {
-    await fetch(PINBRIDGE.beaconUrl, {
-      method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" }, body: JSON.stringify(beacon),
-    });
-  } catch (error) { /* the order is still sent from the server, only without the beacon */ }
+  await pinbridgeSendBeacon(browser, checkout, consent, tagEventId);
 });
 '''
 

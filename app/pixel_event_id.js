@@ -1,8 +1,8 @@
-// The event id a Pinbridge pixel gives a purchase: the same chain, with the same candidates, as the server
-// (app/mapping/identity.py). One source for both pixels: app/pixel.py puts this file into the custom pixel
-// the merchant pastes (without `export`), and the app pixel (extensions/pinbridge-beacon) imports it.
-// `config` carries the shop's eventIdSource, the server's chain and its token length limit; `init` is the
-// Web Pixels init object.
+// What both Pinbridge pixels do alike: the event id a purchase gets (the same chain, with the same candidates,
+// as the server: app/mapping/identity.py) and the beacon to Pinbridge. One source for both: app/pixel.py puts
+// this file into the custom pixel the merchant pastes (without `export`), and the app pixel
+// (extensions/pinbridge-beacon) imports it. `config` carries the shop's eventIdSource, the server's chain, its
+// token length limit and the beacon's URL; `init` is the Web Pixels init object.
 export function pinbridgeEventIds(config, init) {
   function pinbridgeToken(value) {
     if (value === null || value === undefined) return null;
@@ -33,5 +33,29 @@ export function pinbridgeEventIds(config, init) {
     return null;
   }
 
-  return { pinbridgeToken, pinbridgeEventId };
+  // The beacon: the checkout token and the buyer's consent; with marketing consent, also the event id the
+  // Tag was given (`eventId`) and the `_epik` click id. `browser` is the Web Pixels browser API.
+  async function pinbridgeSendBeacon(browser, checkout, consent, eventId) {
+    const checkoutToken = pinbridgeToken(checkout.token);
+    const beacon = {
+      checkout_token: checkoutToken,
+      consent: { marketing: consent.marketingAllowed !== false, sale_of_data: consent.saleOfDataAllowed !== false },
+    };
+    if (beacon.consent.marketing) {
+      if (eventId) beacon.event_id = eventId;
+      try {
+        const epik = await browser.cookie.get("_epik");
+        if (epik) beacon.click_id = epik;
+      } catch (error) { /* no cookie access: the beacon goes without a click id */ }
+    }
+    if (!checkoutToken || !config.beaconUrl) return;
+    try {
+      // text/plain and no credentials: a simple request, no CORS preflight.
+      await fetch(config.beaconUrl, {
+        method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" }, body: JSON.stringify(beacon),
+      });
+    } catch (error) { /* the order is still sent from the server, only without the beacon */ }
+  }
+
+  return { pinbridgeToken, pinbridgeEventId, pinbridgeSendBeacon };
 }

@@ -30,31 +30,12 @@ register(({ analytics, browser, init, settings, customerPrivacy }) => {
     consent = event.customerPrivacy || consent;
   });
 
-  const { pinbridgeToken, pinbridgeEventId } = pinbridgeEventIds(PINBRIDGE, init);
+  const { pinbridgeEventId, pinbridgeSendBeacon } = pinbridgeEventIds(PINBRIDGE, init);
 
   analytics.subscribe("checkout_completed", async (event) => {
     const checkout = event.data.checkout;
-    const checkoutToken = pinbridgeToken(checkout.token);
-    const marketing = consent.marketingAllowed !== false;
-    const beacon = {
-      checkout_token: checkoutToken,
-      consent: { marketing: consent.marketingAllowed !== false, sale_of_data: consent.saleOfDataAllowed !== false },
-    };
-    if (marketing) {
-      // The id the custom pixel gives the Tag for this purchase (the same settings, the same candidates).
-      const eventId = pinbridgeEventId(event, checkout);
-      if (eventId) beacon.event_id = eventId;
-      try {
-        const epik = await browser.cookie.get("_epik");
-        if (epik) beacon.click_id = epik;
-      } catch (error) { /* no cookie access: the beacon goes without a click id */ }
-    }
-    if (!checkoutToken || !PINBRIDGE.beaconUrl) return;
-    try {
-      // text/plain and no credentials: a simple request, no CORS preflight.
-      await fetch(PINBRIDGE.beaconUrl, {
-        method: "POST", keepalive: true, headers: { "Content-Type": "text/plain" }, body: JSON.stringify(beacon),
-      });
-    } catch (error) { /* the order is still sent from the server, only without the beacon */ }
+    // The id the custom pixel gives the Tag for this purchase (the same settings, the same candidates).
+    const eventId = consent.marketingAllowed !== false ? pinbridgeEventId(event, checkout) : null;
+    await pinbridgeSendBeacon(browser, checkout, consent, eventId);
   });
 });
