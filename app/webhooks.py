@@ -9,7 +9,7 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -162,12 +162,12 @@ def _verify_and_parse() -> Delivery:
     return verify_delivery(request.headers, raw, _secrets(), int(current_app.config["WEBHOOK_MAX_AGE_SECONDS"]))
 
 
-def verify_delivery(headers: Headers, raw: bytes, secrets: Sequence[str], max_age_seconds: int, *,
-                    parse: Callable[[bytes], dict[str, Any]] | None = None) -> Delivery:
+def verify_delivery(headers: Headers, raw: bytes, secrets: Sequence[str], max_age_seconds: int) -> Delivery:
     """The delivery a signed body and its headers describe; WebhookRejected for anything else.
 
-    The HMAC of the raw bytes is checked before anything parses them. `parse` reads the body (the whole
-    object by default; `parse_purchase` for the acknowledgement path, which needs only a few fields).
+    The HMAC of the raw bytes is checked before anything parses them. An order or checkout is read for
+    the few fields its acknowledgement needs (`parse_purchase`; the worker reads the rest from the inbox);
+    every other topic is applied now, from the whole object.
     """
     verify_signature(raw, headers.get(HMAC_HEADER), secrets)
     topic = (headers.get("X-Shopify-Topic") or "").strip()
@@ -178,7 +178,7 @@ def verify_delivery(headers: Headers, raw: bytes, secrets: Sequence[str], max_ag
         raise WebhookRejected("missing_shop", "X-Shopify-Shop-Domain header is required.")
     triggered_at = headers.get("X-Shopify-Triggered-At") or None
     check_freshness(triggered_at, now_utc(), max_age_seconds)
-    payload = (parse or _parse_object)(raw)
+    payload = (parse_purchase if topic in inbox.PURCHASE_TOPICS else _parse_object)(raw)
     named = payload_shop(payload)
     if named is not None and named != shop_domain:
         raise WebhookRejected("shop_mismatch", "The payload names another shop than X-Shopify-Shop-Domain.")
