@@ -173,7 +173,8 @@ class _ReceiptInsert:
     """`INSERT … ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id` for a batch, as the driver takes it.
 
     PostgreSQL: one statement for any batch, the rows as one array per column (`unnest`), so its text is
-    parsed once and prepared by the server. SQLite: a VALUES list, built once per row count. Values go
+    parsed once and prepared by the server. The arrays travel in binary (`%b`): a sealed body is sent as its
+    bytes, not as hex text twice its size that both sides encode and parse (half the CPU on each side). SQLite: a VALUES list, built once per row count. Values go
     through the columns' own bind processors (UTC times, cleaned text), so a row is stored exactly as the
     ORM would store it.
     """
@@ -185,7 +186,7 @@ class _ReceiptInsert:
         self.postgresql = dialect.name == "postgresql"
         self.processors = [table.c[name].type.bind_processor(dialect) for name in _COLUMNS]
         self._sql: dict[int, str] = {}
-        arrays = ", ".join(f"%s::{self._PG_TYPES.get(name, 'text[]')}" for name in _COLUMNS)
+        arrays = ", ".join(f"%b::{self._PG_TYPES.get(name, 'text[]')}" for name in _COLUMNS)
         self._pg_sql = (f"INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
                         "ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id")
 
