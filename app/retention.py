@@ -96,18 +96,27 @@ def _fold_into_daily_stats(rows: Sequence[Any]) -> None:
 
 
 def purge_receipts(now: datetime, days: int) -> int:
-    """Delete webhook receipts older than `days` (batched); a body still waiting for the worker is kept."""
+    """Delete webhook receipts older than `days` (batched); a body still waiting for the worker is kept.
+
+    The receipts table has no index on time (every webhook would pay for it), so each batch is found by
+    reading the table in id order, oldest first, before the write lock is taken: the lock is held only
+    for deleting rows by their key, never for the search.
+    """
     cutoff, total = now - timedelta(days=days), 0
+    old = (WebhookReceipt.received_at < cutoff, WebhookReceipt.body.is_(None))
     while True:
-        ids = (select(WebhookReceipt.id)
-               .where(WebhookReceipt.received_at < cutoff, WebhookReceipt.body.is_(None)).limit(BATCH))
+        ids = list(db.session.execute(
+            select(WebhookReceipt.id).where(*old).order_by(WebhookReceipt.id).limit(BATCH)).scalars())
+        db.session.rollback()  # a read only
+        if not ids:
+            return total
         with writing():
             count = int(db.session.execute(
-                delete(WebhookReceipt).where(WebhookReceipt.id.in_(ids.scalar_subquery()))
+                delete(WebhookReceipt).where(WebhookReceipt.id.in_(ids), *old)
                 .execution_options(synchronize_session=False)
             ).rowcount or 0)  # type: ignore[attr-defined]
         total += count
-        if count < BATCH:
+        if len(ids) < BATCH:
             return total
 
 
