@@ -7,6 +7,7 @@ PostgreSQL engine runs none of it.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import sys
 import threading
@@ -73,56 +74,78 @@ def writing(session: Session | None = None) -> Iterator[None]:
         raise
 
 
-@contextmanager
-def raw_write(engine: Engine) -> Iterator[Any]:
-    """A driver cursor in a write transaction of its own, committed at the end (rolled back on error).
+class DriverConnection:
+    """One driver connection of the engine's, kept out of its pool for the hottest write (the webhook receipt).
 
-    For a statement too hot for the ORM or Core (the webhook receipt). PostgreSQL: autocommit, so one
-    statement is one round trip. SQLite: BEGIN IMMEDIATE under the process's writer lock, waiting for
-    other processes the way every other writer does.
+    A statement too hot for the ORM or Core goes to the driver on a connection of its own: no pool
+    checkout and return, no reset, no switching of modes around it. PostgreSQL: in autocommit, so one
+    statement is one round trip and one commit. SQLite: BEGIN IMMEDIATE under the process's writer
+    lock, waiting for other processes the way every other writer does. One writer at a time uses it (the
+    receipts' group commit has one leader per process). A connection the server dropped is closed with
+    the pooled ones of its time: that write fails (503, Shopify delivers again) and the next opens a fresh
+    one. `engine.dispose()` closes it.
     """
-    try:
-        proxy = engine.raw_connection()
-    except engine.dialect.loaded_dbapi.Error as exc:  # the server refused or is down: 503, as elsewhere
-        raise _driver_error(engine, None, exc) from exc
-    try:
-        dbapi: Any = proxy.driver_connection
-        if engine.dialect.name == "sqlite":
-            with _sqlite_write_lock(dbapi):
-                cursor = dbapi.cursor()
-                try:
-                    yield cursor
-                    dbapi.execute("COMMIT")
-                except BaseException:
-                    dbapi.execute("ROLLBACK")
-                    raise
-                finally:
-                    cursor.close()
-            return
-        dbapi.autocommit = True
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._proxy: Any = None
+        self._driver: Any = None
+        event.listen(engine, "engine_disposed", lambda _engine: self.close())
+
+    @contextmanager
+    def write(self) -> Iterator[Any]:
+        """A cursor whose statements are committed at the end (rolled back on error)."""
+        errors = self.engine.dialect.loaded_dbapi.Error
         try:
+            dbapi = self._connection()
+        except errors as exc:  # the server refused or is down: 503, as elsewhere
+            raise _driver_error(self.engine, exc, disconnected=False) from exc
+        try:
+            if self.engine.dialect.name == "sqlite":
+                with _sqlite_write_lock(dbapi):
+                    cursor = dbapi.cursor()
+                    try:
+                        yield cursor
+                        dbapi.execute("COMMIT")
+                    except BaseException:
+                        dbapi.execute("ROLLBACK")
+                        raise
+                    finally:
+                        cursor.close()
+                return
             with dbapi.cursor() as cursor:
                 yield cursor
-        finally:
-            dbapi.autocommit = False
-    except engine.dialect.loaded_dbapi.Error as exc:
-        raise _driver_error(engine, proxy, exc) from exc
-    finally:
-        proxy.close()
+        except errors as exc:
+            disconnected = bool(self.engine.dialect.is_disconnect(cast(Any, exc), dbapi, None))
+            if disconnected:  # the server dropped it, and likely the pooled ones too (a restart, a failover)
+                proxy, self._proxy, self._driver = self._proxy, None, None
+                self.engine.pool._invalidate(proxy, exc)  # SQLAlchemy's own pool-wide invalidation; closes it
+            raise _driver_error(self.engine, exc, disconnected=disconnected) from exc
+
+    def _connection(self) -> Any:
+        if self._proxy is None:
+            proxy = self.engine.raw_connection()  # made by the engine: its connect arguments and listeners
+            driver = proxy.driver_connection
+            proxy.detach()
+            if self.engine.dialect.name == "postgresql":
+                driver.autocommit = True
+            self._proxy, self._driver = proxy, driver
+        return self._driver
+
+    def close(self) -> None:
+        proxy, self._proxy, self._driver = self._proxy, None, None
+        if proxy is not None:
+            try:
+                proxy.close()
+            except Exception:  # already broken: nothing left to release
+                logging.getLogger(__name__).debug("dropped a broken driver connection", exc_info=True)
 
 
-def _driver_error(engine: Engine, proxy: Any, exc: Exception) -> Exception:
-    """A driver error as SQLAlchemy reports it (OperationalError for a lost server: the webhook answers 503).
-
-    A lost connection is handled as SQLAlchemy handles it on its own paths: this connection and every
-    pooled one opened before it are discarded, so the next request connects afresh.
-    """
+def _driver_error(engine: Engine, exc: Exception, *, disconnected: bool) -> Exception:
+    """A driver error as SQLAlchemy reports it (OperationalError for a lost server: the webhook answers 503)."""
     from sqlalchemy.exc import DBAPIError
 
     dialect = engine.dialect
-    disconnected = proxy is not None and dialect.is_disconnect(cast(Any, exc), proxy.driver_connection, None)
-    if disconnected:
-        engine.pool._invalidate(proxy, exc)  # SQLAlchemy's own pool-wide invalidation on a disconnect
     return DBAPIError.instance(None, None, exc, dialect.loaded_dbapi.Error, hide_parameters=True,
                                connection_invalidated=disconnected, dialect=dialect)
 

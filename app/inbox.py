@@ -59,6 +59,7 @@ class Receipts:
             self.engine = db.engine
         self.sealed = SealedBodies(app.config["ENCRYPTION_KEYS"])
         self.insert = _ReceiptInsert(self.engine.dialect)
+        self.writer = db_util.DriverConnection(self.engine)
         self.commits = GroupCommit(self)
 
 
@@ -217,13 +218,13 @@ class _ReceiptInsert:
 def _store(receipts: Receipts, rows: list[dict[str, Any]]) -> set[str]:
     """One multi-row INSERT that is its own transaction; the webhook ids it stored (new ones only).
 
-    The hottest statement of the app, so it goes to the driver directly: one multi-row INSERT instead of
-    SQLAlchemy's statement compilation, events and result objects. PostgreSQL runs it in
-    autocommit (one round trip, one WAL flush); SQLite in BEGIN IMMEDIATE under the process's writer lock
-    (`db_util.sqlite_write`), as every other writer.
+    The hottest statement of the app, so it goes to the driver directly, on a connection of its own
+    (`db_util.DriverConnection`): one multi-row INSERT instead of SQLAlchemy's statement compilation,
+    events and result objects. PostgreSQL runs it in autocommit (one round trip, one WAL flush); SQLite
+    in BEGIN IMMEDIATE under the process's writer lock, as every other writer.
     """
     sql, parameters = receipts.insert.sql(len(rows)), receipts.insert.parameters(rows)
-    with db_util.raw_write(receipts.engine) as cursor:
+    with receipts.writer.write() as cursor:
         cursor.execute(sql, parameters)
         return {row[0] for row in cursor.fetchall()}
 
