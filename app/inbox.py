@@ -175,9 +175,9 @@ class _ReceiptInsert:
 
     PostgreSQL: one statement for any batch, the rows as one array per column (`unnest`), so its text is
     parsed once and prepared by the server. The arrays travel in binary (`%b`): a sealed body is sent as its
-    bytes, not as hex text twice its size that both sides encode and parse (half the CPU on each side). SQLite: a VALUES list, built once per row count. Values go
-    through the columns' own bind processors (UTC times, cleaned text), so a row is stored exactly as the
-    ORM would store it.
+    bytes, not as hex text twice its size that both sides encode and parse (half the CPU on each side).
+    SQLite: a VALUES list, built once per row count. Values go through the columns' own bind processors
+    (UTC times, cleaned text), so a row is stored exactly as the ORM would store it.
     """
 
     _PG_TYPES = {"received_at": "timestamptz[]", "body": "bytea[]"}
