@@ -125,7 +125,7 @@ class DriverConnection:
     def _connection(self) -> Any:
         if self._proxy is None:
             proxy = self.engine.raw_connection()  # made by the engine: its connect arguments and listeners
-            driver = proxy.driver_connection
+            driver: Any = proxy.driver_connection
             proxy.detach()
             if self.engine.dialect.name == "postgresql":
                 driver.autocommit = True
