@@ -4,7 +4,8 @@
 (() => {
   const { initial, api, failureText, toast, busy, words, ready } = Pinbridge;
   const SAVE_BAR = "settings-save-bar";
-  const SWITCHES = ["enabled", "test_mode", "include_offline_orders", "limited_data_processing"];
+  // include_offline_orders is an API shortcut for send_pos and send_draft: the page offers only those two.
+  const SWITCHES = ["enabled", "test_mode", "limited_data_processing"];
   const SELECTS = ["event_id_source", "content_id_source", "value_mode", "currency_mode",
                    "send_pos", "send_draft", "send_subscription", "send_other_channels"];
   const TEXTS = ["ad_account_id", "tag_id"];

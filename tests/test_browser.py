@@ -252,6 +252,39 @@ def test_settings_refuse_invalid_input_and_test_typed_credentials(
     _phone(page, "5-settings-390")
 
 
+def test_pos_and_draft_orders_are_chosen_only_by_their_selects(
+    live_server: str, page: Page, configure_shop: Any
+) -> None:
+    # The older include_offline_orders switch is an API shortcut for both selects; shown beside them, a
+    # merchant couldn't tell which one wins, so the page shows and sends only the per-class choices.
+    configure_shop(include_offline_orders=True)  # an API client set both to offline
+    _open(page, live_server, path="/settings")
+    expect(page.locator("[name=include_offline_orders]")).to_have_count(0)
+    expect(page.locator("body")).not_to_contain_text("Include POS")
+    expect(page.locator("#order-classes s-select")).to_have_count(4)
+    expect(page.locator("s-select[name=send_pos] select")).to_have_value("offline")
+    expect(page.locator("s-select[name=send_draft] select")).to_have_value("offline")
+    expect(page.locator("body[data-dirty=false]")).to_have_count(1)  # the alias GET returns marks nothing changed
+
+    page.locator("s-select[name=send_pos] select").select_option("skip")
+    page.locator("s-select[name=send_draft] select").select_option("web")
+    expect(page.locator("#settings-save-bar")).to_have_attribute("data-shown", "")
+    _shot(page, "5-settings-order-classes")
+    with page.expect_response(lambda r: r.request.method == "PUT" and "/api/settings" in r.url) as saving:
+        page.locator("#save-bar-save").click()
+    answer = saving.value
+    assert answer.status == 200, (answer.request.post_data, answer.text())
+    assert answer.request.post_data_json == {"send_pos": "skip", "send_draft": "web"}
+    expect(page.locator("#settings-save-bar")).not_to_have_attribute("data-shown", "")
+    assert (_settings().send_pos, _settings().send_draft) == ("skip", "web")
+
+    page.reload()
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+    expect(page.locator("s-select[name=send_pos] select")).to_have_value("skip")
+    expect(page.locator("s-select[name=send_draft] select")).to_have_value("web")
+    expect(page.locator("body[data-dirty=false]")).to_have_count(1)
+
+
 def test_a_healthy_week(live_server: str, page: Page, configure_shop: Any) -> None:
     configure_shop()
     _seed_history()

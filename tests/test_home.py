@@ -144,6 +144,8 @@ def test_settings_page_is_verified_like_home_and_has_a_save_bar(client: FlaskCli
     # Every setting the API offers has its field: order classes, the Tag id, what a consent refusal means.
     for name in ("send_pos", "send_draft", "send_subscription", "send_other_channels", "tag_id"):
         assert f'name="{name}"' in html, name
+    # The older include_offline_orders switch stays an API shortcut; the page offers only the per-class choices.
+    assert 'name="include_offline_orders"' not in html and "Include POS" not in html
     assert client.get(f"/settings?shop={SHOP}").status_code == 302  # no session token: the bounce
 
 
