@@ -118,8 +118,7 @@ class DriverConnection:
         except errors as exc:
             disconnected = bool(self.engine.dialect.is_disconnect(cast(Any, exc), dbapi, None))
             if disconnected:  # the server dropped it, and likely the pooled ones too (a restart, a failover)
-                proxy, self._proxy, self._driver = self._proxy, None, None
-                self.engine.pool._invalidate(proxy, exc)  # SQLAlchemy's own pool-wide invalidation; closes it
+                self.engine.pool._invalidate(self._forget(), exc)  # SQLAlchemy's pool-wide invalidation; closes it
             raise _driver_error(self.engine, exc, disconnected=disconnected) from exc
 
     def _connection(self) -> Any:
@@ -132,8 +131,13 @@ class DriverConnection:
             self._proxy, self._driver = proxy, driver
         return self._driver
 
-    def close(self) -> None:
+    def _forget(self) -> Any:
+        """The connection held so far, no longer held: the next write opens a fresh one."""
         proxy, self._proxy, self._driver = self._proxy, None, None
+        return proxy
+
+    def close(self) -> None:
+        proxy = self._forget()
         if proxy is not None:
             try:
                 proxy.close()

@@ -129,7 +129,8 @@ class GroupCommit:
                 try:
                     if db_util.cooperative():
                         # Under gevent a SQLite commit never yields, so nothing would queue behind it: let
-                        # the other requests of this process that are ready reach the queue first.
+                        # the other requests of this process that are ready reach the queue first (on
+                        # PostgreSQL the wait for the server yields anyway; one more yield costs nothing).
                         time.sleep(0)
                     with self._mutex:
                         batch = self._queue[:self.MAX_BATCH]
