@@ -38,7 +38,7 @@ lock: $(DEV_STAMP)
 
 ## run: web (gunicorn) + delivery worker on SQLite at http://127.0.0.1:8000
 run: $(STAMP)
-	$(BIN)/python -m app.localrun
+	$(BIN)/python -m app.ops.localrun
 
 ## test: the whole suite (SQLite always; PostgreSQL when reachable or CI=true)
 test: $(DEV_STAMP) $(NODE_STAMP) browser

@@ -13,10 +13,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
-from . import db_util
-from .config import PROJECT_ROOT, load_config
-from .logs import configure_logging
-from .models import db
+from app import database
+from app.config import PROJECT_ROOT, load_config
+from app.logs import configure_logging
+from app.models import db
 
 migrate = Migrate()
 logger = logging.getLogger(__name__)
@@ -44,19 +44,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
 
     db.init_app(app)
-    db_util.init_app(app)
+    database.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
 
-    from . import api, beacons, cli, health, home, ingest, webhooks
+    from app.ingest import beacon, webhooks, wsgi
+    from app.merchant import api, home
+    from app.ops import cli, health
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(api.bp)
-    app.register_blueprint(beacons.bp)
-    beacons.limiter.init_app(app)
+    app.register_blueprint(beacon.bp)
+    beacon.limiter.init_app(app)
     cli.register(app)
-    ingest.install(app)
+    wsgi.install(app)
 
     @app.errorhandler(500)
     def internal_error(_exc: Exception) -> Any:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, func, select, text
 
-from .models import WorkerHeartbeat, db
+from app.models import WorkerHeartbeat, db
 
 # A heartbeat newer than the database's "now" by more than this was stamped by a clock that was wrong
 # (a worker from before heartbeats used the database's clock, or a row written by hand): it proves

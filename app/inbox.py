@@ -28,14 +28,15 @@ from flask import Flask, current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from . import beacons, db_util, outbox
-from .clock import database_now
-from .crypto import SealedBodies, SecretUnreadable
-from .db_util import rowcount, writing
-from .mapping import MappedPurchase, map_checkout, map_order
-from .mapping.purchase import CHECKOUT_OPEN
-from .models import Shop, Topic, WebhookReceipt, clean_text, db, now_utc
-from .settings import get_or_create_shop, mapping_options
+from app import database, outbox
+from app.clock import database_now
+from app.crypto import SealedBodies, SecretUnreadable
+from app.database import rowcount, writing
+from app.ingest import beacon
+from app.mapping import MappedPurchase, map_checkout, map_order
+from app.mapping.purchase import CHECKOUT_OPEN
+from app.models import Shop, Topic, WebhookReceipt, clean_text, db, now_utc
+from app.settings import get_or_create_shop, mapping_options
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ class Receipts:
             self.engine = db.engine
         self.sealed = SealedBodies(app.config["ENCRYPTION_KEYS"])
         self.insert = _ReceiptInsert(self.engine.dialect)
-        self.writer = db_util.DriverConnection(self.engine)
+        self.writer = database.DriverConnection(self.engine)
         self.commits = GroupCommit(self)
 
 
@@ -127,7 +128,7 @@ class GroupCommit:
         while not slot.done:
             if self._leader.acquire(blocking=False):
                 try:
-                    if db_util.cooperative():
+                    if database.cooperative():
                         # Under gevent a SQLite commit never yields, so nothing would queue behind it: let
                         # the other requests of this process that are ready reach the queue first (on
                         # PostgreSQL the wait for the server yields anyway; one more yield costs nothing).
@@ -220,7 +221,7 @@ def _store(receipts: Receipts, rows: list[dict[str, Any]]) -> set[str]:
     """One multi-row INSERT that is its own transaction; the webhook ids it stored (new ones only).
 
     The hottest statement of the app, so it goes to the driver directly, on a connection of its own
-    (`db_util.DriverConnection`): one multi-row INSERT instead of SQLAlchemy's statement compilation,
+    (`database.DriverConnection`): one multi-row INSERT instead of SQLAlchemy's statement compilation,
     events and result objects. PostgreSQL runs it in autocommit (one round trip, one WAL flush); SQLite
     in BEGIN IMMEDIATE under the process's writer lock, as every other writer.
     """
@@ -267,7 +268,7 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
             )
             routed += 1
     if waiting_for_beacon:
-        beacons.release_arrived(waiting_for_beacon, now_utc())
+        beacon.release_arrived(waiting_for_beacon, now_utc())
     if routed:
         logger.info("inbox routed", extra={"action": "inbox_routed", "count": routed})
     return routed
@@ -351,7 +352,7 @@ def _route(item: _Waiting, settle_seconds: int, join_seconds: int,
     shop = get_or_create_shop(item.shop_domain)
     settle = 0 if item.topic in ORDER_TOPICS else settle_seconds
     if item.topic in ORDER_TOPICS and mapped.action_source == "web" \
-            and beacons.waits_for_beacon(shop, mapped.checkout_token):
+            and beacon.waits_for_beacon(shop, mapped.checkout_token):
         settle = join_seconds  # the shop's pixel reports purchases: wait a moment for this one's beacon
         waiting_for_beacon.append((shop.id, str(mapped.checkout_token)))
     result = outbox.enqueue(shop, mapped, now=item.received_at, settle_seconds=settle)

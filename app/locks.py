@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, update
 from sqlalchemy.exc import IntegrityError
 
-from .db_util import rowcount, writing
-from .models import Lock, db
+from app.database import rowcount, writing
+from app.models import Lock, db
 
 logger = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ import orjson
 _RESERVED = set(vars(logging.LogRecord("x", 0, "x", 0, "x", None, None))) | {"message", "asctime"}
 
 
-# The request id of a request served outside Flask (the webhook acknowledgement path, app/ingest.py).
+# The request id of a request served outside Flask (the webhook acknowledgement path, app/ingest/wsgi.py).
 # A context variable, so each thread or greenlet (gevent gives each its own context) sees its own.
 _REQUEST_ID: ContextVar[str | None] = ContextVar("pinbridge_request_id", default=None)
 

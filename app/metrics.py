@@ -24,10 +24,10 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from . import inbox
-from .clock import heartbeat_age
-from .models import Event, EventStatus, Shop, Topic, db, now_utc
-from .pinterest import PinterestClient, PinterestError
+from app import inbox
+from app.clock import heartbeat_age
+from app.models import Event, EventStatus, Shop, Topic, db, now_utc
+from app.pinterest import PinterestClient, PinterestError
 
 logger = logging.getLogger(__name__)
 

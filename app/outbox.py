@@ -16,11 +16,11 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import shop_state
-from .clock import database_now
-from .db_util import rowcount, writing
-from .mapping import MappedPurchase
-from .models import (
+from app import shop_state
+from app.clock import database_now
+from app.database import rowcount, writing
+from app.mapping import MappedPurchase
+from app.models import (
     ConnectionStatus,
     Event,
     EventSource,

@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import joinedload
 
-from . import crypto, outbox, shop_state
-from .mapping import MappingOptions
-from .mapping.order_class import CLASS_SETTINGS, SEND_AS
-from .mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
-from .models import PinterestSettings, Shop, db, now_utc
+from app import crypto, outbox, shop_state
+from app.mapping import MappingOptions
+from app.mapping.order_class import CLASS_SETTINGS, SEND_AS
+from app.mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
+from app.models import PinterestSettings, Shop, db, now_utc
 
 AD_ACCOUNT_RE = re.compile(r"^\d{1,18}$")
 SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")

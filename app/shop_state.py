@@ -18,9 +18,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import case, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .db_util import writing
-from .models import ConnectionStatus, PinterestSettings, ShopDeliveryState, db
-from .pinterest import AdAccountRefused, PinterestError, TokenRejected, Unavailable
+from app.database import writing
+from app.models import ConnectionStatus, PinterestSettings, ShopDeliveryState, db
+from app.pinterest import AdAccountRefused, PinterestError, TokenRejected, Unavailable
 
 MAX_MESSAGE_CHARS = 500
 MAX_CONNECTION_MESSAGE_CHARS = 1000

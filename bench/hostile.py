@@ -22,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from app import create_app, webhooks
+from app import create_app
+from app.ingest import webhooks
 from tests.conftest import API_KEY, API_SECRET, OLD_API_SECRET, SHOP, _test_config, sign
 
 BODIES = {

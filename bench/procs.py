@@ -151,11 +151,11 @@ def _log(logdir: Path, name: str) -> IO[bytes]:
 
 
 def start_gunicorn(app_spec: str, env: dict[str, str], logdir: Path, name: str = "gunicorn") -> tuple[Managed, int]:
-    """The production gunicorn configuration (app/gunicorn_conf.py) serving `app_spec` on a free port."""
+    """The production gunicorn configuration (app/ops/gunicorn_conf.py) serving `app_spec` on a free port."""
     port = free_port()
     log = _log(logdir, name)
     proc = subprocess.Popen(
-        [str(BIN / "gunicorn"), "--config", "app/gunicorn_conf.py", app_spec],
+        [str(BIN / "gunicorn"), "--config", "app/ops/gunicorn_conf.py", app_spec],
         cwd=ROOT, env={**env, "HOST": "127.0.0.1", "PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT,
     )
     managed = Managed(proc, log, rss_children=True)

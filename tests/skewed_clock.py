@@ -21,7 +21,7 @@ SKEW = float(os.environ["PINBRIDGE_CLOCK_SKEW_SECONDS"])
 def main() -> None:
     import app.models as models  # runs app/__init__.py, which imports no module that reads the clock
 
-    assert not {"app.delivery", "app.outbox", "app.health", "app.retention"} & set(sys.modules)
+    assert not {"app.delivery", "app.outbox", "app.ops.health", "app.ops.retention"} & set(sys.modules)
     real_now, real_time = models.now_utc, time.time
 
     def skewed_now() -> datetime:

@@ -12,9 +12,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
-from app import beacons, outbox
+from app import outbox
+from app.ingest import beacon
 from app.models import Event, PixelBeacon, Shop, db, now_utc
-from app.retention import purge_beacons
+from app.ops.retention import purge_beacons
 from tests import test_delivery
 from tests.conftest import SHOP
 from tests.factories import web_order
@@ -32,9 +33,9 @@ AGENT = "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.
 
 @pytest.fixture(autouse=True)
 def _fresh_limits(app: Flask) -> Iterator[None]:
-    beacons.limiter.reset()
+    beacon.limiter.reset()
     yield
-    beacons.limiter.reset()
+    beacon.limiter.reset()
 
 
 @pytest.fixture
@@ -252,7 +253,7 @@ def test_a_beacon_that_lands_while_its_order_is_queued_still_releases_it(
     assert drain(w) == 1
     post_beacon(beacon_for(first))            # the shop's pixel is known: new web orders wait for theirs
     post_beacon(beacon_for(second))           # stored "meanwhile", as if after the worker's look
-    monkeypatch.setattr(beacons, "waits_for_beacon", lambda shop, token: True)
+    monkeypatch.setattr(beacon, "waits_for_beacon", lambda shop, token: True)
     post_webhook(second)
     assert drain(w) == 1                      # released at once, not after the join window
     assert [len(r.events) for r in pinterest.requests] == [1, 1]
@@ -282,9 +283,9 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
         post_webhook(order)
     statements: list[str] = []
     batches: list[int] = []
-    join = beacons.join
+    join = beacon.join
 
-    def counted(items: list[Any], worker_id: str, now: Any) -> beacons.Joined:
+    def counted(items: list[Any], worker_id: str, now: Any) -> beacon.Joined:
         def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             statements.append(statement)
 
@@ -295,7 +296,7 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
 
-    monkeypatch.setattr(beacons, "join", counted)
+    monkeypatch.setattr(beacon, "join", counted)
     assert drain(worker()) == 24
     assert batches == [24]
     # The join only reads, one SELECT for the whole batch: its notes and the withheld event are written

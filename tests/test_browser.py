@@ -21,7 +21,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from app import home
+from app.merchant import home
 from app.models import Event, ShopDeliveryState, db, now_utc
 from app.settings import get_or_create_shop
 from tests.conftest import SHOP
@@ -516,7 +516,7 @@ def _seed_completeness(shop_domain: str, zone_name: str, gaps: dict[int, int]) -
 
     from app import crypto
     from app.models import ShopifyDailyOrders
-    from app.reconcile import day_span
+    from app.shopify.reconcile import day_span
 
     zone = ZoneInfo(zone_name)
     shop = get_or_create_shop(shop_domain)

@@ -11,8 +11,8 @@ from flask import Flask
 from sqlalchemy import select
 
 from app import crypto
-from app.cli import parse_since
 from app.models import ConnectionStatus, Event, PinterestSettings, Shop, db, now_utc
+from app.ops.cli import parse_since
 from app.settings import get_or_create_shop
 from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.factories import web_order

@@ -18,12 +18,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
-from app import outbox, retention
+from app import outbox
 from app.clock import database_now, heartbeat_age
-from app.db_util import writing
+from app.database import writing
 from app.delivery import Worker
 from app.mapping import MappingOptions, map_order
 from app.models import Event, WorkerHeartbeat, db, now_utc
+from app.ops import retention
 from tests.factories import web_order
 from tests.processes import ROOT, worker_env
 from tests.standins.pinterest import PinterestStandin

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.explain import FAILURE_TEXT, event_reason, field_reason, skip_reason
+from app.merchant.explain import FAILURE_TEXT, event_reason, field_reason, skip_reason
 from app.pinterest import AdAccountRefused, BatchRejected, PinterestError, TokenRejected, Unavailable
 from app.shop_state import FailureClass, classify
 

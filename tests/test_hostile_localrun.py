@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from app import localrun
+from app.ops import localrun
 
 
 def _wait(child: localrun.Child, env: dict[str, str], until: float) -> int | None:

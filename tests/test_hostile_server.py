@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from app.config import normalise_database_url
-from app.localrun import START_GRACE
+from app.ops.localrun import START_GRACE
 from tests.slow_clients import (
     BIN,
     SlowClients,
@@ -44,7 +44,7 @@ def _procfile(database_url: str, tmp_path: Path) -> tuple[list[str], dict[str, s
 
 def _make_run(database_url: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     port = free_port()
-    return [str(BIN / "python"), "-m", "app.localrun"], server_env(normalise_database_url(database_url), port,
+    return [str(BIN / "python"), "-m", "app.ops.localrun"], server_env(normalise_database_url(database_url), port,
                                                                     tmp_path)
 
 

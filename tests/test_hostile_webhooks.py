@@ -14,7 +14,8 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from app import inbox, webhooks
+from app import inbox
+from app.ingest import webhooks
 from app.models import Event, Shop, WebhookReceipt, db, now_utc
 from tests.conftest import SHOP, process_inbox, sign, webhook_headers
 from tests.factories import completed_checkout, web_order

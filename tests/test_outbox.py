@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from app import outbox
-from app.db_util import writing
+from app.database import writing
 from app.models import Event, EventStatus, Shop, db, now_utc
 from tests.event_rows import add_event
 

@@ -14,7 +14,7 @@ import pytest
 
 from app.mapping import MappingOptions, map_order
 from app.mapping.types import EVENT_ID_SOURCES
-from app.pixel import snippet
+from app.merchant.pixel import snippet
 from tests.mapping import orders
 
 RUNNER = Path(__file__).parent / "js" / "run_pixel.js"

@@ -3,7 +3,7 @@
 tests/js/run_extension.js loads the real src/index.js and the real `register` of @shopify/web-pixels-extension
 in a worker-like vm context (no window, no document), hands its callback Web Pixels-shaped `init`,
 `analytics`, `customerPrivacy`, `browser` and `settings`, and records every request. Each case is compared
-with what the served custom pixel (app/pixel.py, run by tests/test_pixel.py's harness) sends for the same
+with what the served custom pixel (app/merchant/pixel.py, run by tests/test_pixel.py's harness) sends for the same
 `init` and `checkout_completed` event: the same URL, the same options, the same body byte for byte.
 """
 
@@ -19,11 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from app.beacons import MAX_BEACON_BYTES, parse
+from app.ingest.beacon import MAX_BEACON_BYTES, parse
 from app.mapping import MappingOptions, map_order
 from app.mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
 from app.mapping.types import EVENT_ID_SOURCES
-from app.pixel import EVENT_ID_SOURCE, snippet
+from app.merchant.pixel import EVENT_ID_SOURCE, snippet
 from app.settings import normalise_shop_domain
 from tests.mapping import orders
 from tests.test_pixel import NODE, ORDERS, pixel_event, run_pixel
@@ -222,7 +222,7 @@ def test_settings_are_read_as_the_custom_pixel_is_configured() -> None:
         case(init, event, cookies=cookies, settings={"appUrl": " ", "eventIdSource": "cart_token"}),
         {**case(init, event, cookies=cookies), "init": init},  # no init.data.shop
     ])["results"]
-    # A trailing slash is dropped, as app/pixel.py does; an unknown source is the cart token on both sides.
+    # A trailing slash is dropped, as app/merchant/pixel.py does; an unknown source is the cart token on both sides.
     assert slash["beacons"] == custom_beacons(init, event, source="order_id", cookies=cookies)
     assert slash["beacons"][0]["body"]["event_id"] == f"order-{orders.ORDER_ID}"
     assert unknown["beacons"] == custom_beacons(init, event, source="sku", cookies=cookies)
@@ -258,8 +258,8 @@ def test_the_extension_configuration() -> None:
 
 def test_both_pixels_take_the_event_id_from_one_file() -> None:
     shared = EVENT_ID_SOURCE.read_text()
-    assert 'from "../../../app/pixel_event_id.js"' in SOURCE.read_text()
-    assert (EXTENSION / "src" / "../../../app/pixel_event_id.js").resolve() == EVENT_ID_SOURCE
+    assert 'from "../../../app/merchant/pixel_event_id.js"' in SOURCE.read_text()
+    assert (EXTENSION / "src" / "../../../app/merchant/pixel_event_id.js").resolve() == EVENT_ID_SOURCE
     custom = snippet()
     assert "export " not in custom  # a custom pixel is a script, not a module
     assert shared.replace("export function", "function").strip() in custom

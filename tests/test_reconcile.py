@@ -28,14 +28,15 @@ from graphql import (
 )
 from sqlalchemy import select
 
-from app import crypto, locks, shopify_orders
+from app import crypto, locks
 from app.delivery import Worker
 from app.mapping import MappingOptions, map_order
 from app.mapping.user_data import sha256_hex
+from app.merchant.stats import daily
 from app.models import Event, Lock, Shop, db, now_utc
-from app.reconcile import Reconciler, order_from_graphql, reconcile_shop
-from app.shopify_orders import AdminApiError
-from app.stats import daily
+from app.shopify import orders
+from app.shopify.orders import AdminApiError
+from app.shopify.reconcile import Reconciler, order_from_graphql, reconcile_shop
 from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.factories import web_order
 from tests.mapping import orders as golden
@@ -372,7 +373,7 @@ def test_workers_racing_for_a_lease_get_it_once(app: Flask) -> None:
 # -- the documents the app sends, against Shopify's real Admin schema --------------------------------------
 SCHEMA_FILE = (Path(__file__).resolve().parents[1] / "node_modules" / "@shopify" / "dev-mcp" / "dist" / "data"
                / "admin_2026-10.json.gz")
-DOCUMENTS = {name: value for name, value in vars(shopify_orders).items()
+DOCUMENTS = {name: value for name, value in vars(orders).items()
              if name.endswith("_QUERY") and isinstance(value, str)}
 
 
@@ -481,11 +482,11 @@ def test_the_shop_country_is_learnt_and_reads_national_phones(shop: Shop, admin:
 ])
 def test_the_query_asks_only_for_what_the_token_may_read(scope: str | None, products: bool,
                                                           customers: bool) -> None:
-    reader = shopify_orders.OrderReader(Shop(domain="demo-store.myshopify.com", shopify_scope=scope),
+    reader = orders.OrderReader(Shop(domain="demo-store.myshopify.com", shopify_scope=scope),
                                         api_version="2026-10")
     assert (reader.with_products, reader.with_customers) == (products, customers)
-    assert "@include(if: $withProducts)" in shopify_orders.ORDERS_QUERY
-    assert "customer @include(if: $withCustomers)" in shopify_orders.ORDERS_QUERY
+    assert "@include(if: $withProducts)" in orders.ORDERS_QUERY
+    assert "customer @include(if: $withCustomers)" in orders.ORDERS_QUERY
 
 
 # -- the shop's time zone and Shopify's count per day ------------------------------------------------------
@@ -503,7 +504,7 @@ def test_reconciliation_stores_the_time_zone_and_counts_the_whole_days_it_read(
     from zoneinfo import ZoneInfo
 
     from app import shop_state
-    from app.reconcile import day_span
+    from app.shopify.reconcile import day_span
 
     zone = ZoneInfo("Australia/Brisbane")
     admin.timezone = "Australia/Brisbane"
@@ -528,7 +529,7 @@ def test_reconciliation_stores_the_time_zone_and_counts_the_whole_days_it_read(
     assert summary.seen == 7
     assert shop_state.get(shop.id).iana_timezone == "Australia/Brisbane"
     assert _day_counts(shop.id) == {two_days_ago: (3, "Australia/Brisbane"), yesterday: (3, "Australia/Brisbane")}
-    from app.stats import summary as stats_summary
+    from app.merchant.stats import summary as stats_summary
 
     shown = {r["day"]: r["shopify_orders"] for r in stats_summary(shop.id, 5, now_utc())["daily"]}
     assert (shown[two_days_ago.isoformat()], shown[yesterday.isoformat()]) == (3, 3)
@@ -551,7 +552,7 @@ def test_the_worker_asks_shopify_for_the_days_still_without_a_count(
     from zoneinfo import ZoneInfo
 
     from app import shop_state
-    from app.reconcile import day_span
+    from app.shopify.reconcile import day_span
 
     app.config["RECONCILE_QUIET_SECONDS"] = 0  # yesterday is over the moment today begins, whatever the hour
     zone = ZoneInfo("America/New_York")

@@ -9,9 +9,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app import locks, retention
+from app import locks
+from app.merchant.stats import daily
 from app.models import DailyStat, Event, Shop, WebhookReceipt, WorkerHeartbeat, db
-from app.stats import daily
+from app.ops import retention
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=40)

@@ -11,10 +11,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from app import crypto, retention, shop_state
+from app import crypto, shop_state
+from app.merchant.stats import summary
 from app.models import Shop, ShopifyDailyOrders, db, now_utc
-from app.reconcile import count_by_day, count_missing_days, day_span, make_reader, store_day_counts, whole_days
-from app.stats import summary
+from app.ops import retention
+from app.shopify.reconcile import count_by_day, count_missing_days, day_span, make_reader, store_day_counts, whole_days
 from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.event_rows import add_event
 from tests.standins.shopify_graphql import ShopifyAdminStandin

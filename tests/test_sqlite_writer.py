@@ -9,8 +9,8 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-from app import db_util as app_module
-from app.db_util import begin_write, install
+from app import database as app_module
+from app.database import begin_write, install
 
 
 def engine_for(tmp_path: Path):  # type: ignore[no-untyped-def]

@@ -5,9 +5,9 @@ claim → group → send → decide → record, with backoff, pauses and batch s
 
 from __future__ import annotations
 
-from .decide import Decision, Delivered, Failed, Pause, RetryAt, Split, decide
-from .send import Credentials, Sender
-from .worker import SENDERS, Periodic, Worker
+from app.delivery.decide import Decision, Delivered, Failed, Pause, RetryAt, Split, decide
+from app.delivery.send import Credentials, Sender
+from app.delivery.worker import SENDERS, Periodic, Worker
 
 __all__ = ["SENDERS", "Credentials", "Decision", "Delivered", "Failed", "Pause", "Periodic", "RetryAt", "Sender",
            "Split", "Worker", "decide"]

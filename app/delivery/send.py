@@ -13,11 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from .. import beacons, crypto, metrics, outbox, shop_state
-from ..db_util import writing
-from ..models import ConnectionStatus, PinterestSettings, db
-from ..pinterest import EventResult, PinterestClient, PinterestError
-from .decide import (
+from app import crypto, metrics, outbox, shop_state
+from app.database import writing
+from app.delivery.decide import (
     Answer,
     Decision,
     Delivered,
@@ -29,6 +27,9 @@ from .decide import (
     TokenUnreadable,
     decide,
 )
+from app.ingest import beacon
+from app.models import ConnectionStatus, PinterestSettings, db
+from app.pinterest import EventResult, PinterestClient, PinterestError
 
 logger = logging.getLogger(__name__)
 
@@ -90,7 +91,7 @@ class Sender:
             items = self._keep_lease(group)  # the second group waits for the first one's request
             if not items:
                 continue
-            joined = beacons.join(items, self.worker_id, self.clock())
+            joined = beacon.join(items, self.worker_id, self.clock())
             if not joined.send:
                 with writing():
                     joined.record(self.worker_id, self.clock())
@@ -169,7 +170,7 @@ class Sender:
             decision = decide(answer, row_ids=[i.row_id for i in items], now=now,
                               failures=shop_state.failure_streak(shop_id), jitter=self.rand())
             ids = [i.row_id for i in items]
-            joined: beacons.Joined | None = getattr(self._local, "joined", None)
+            joined: beacon.Joined | None = getattr(self._local, "joined", None)
             notes = None
             if joined is not None:
                 delivered = decision.delivered if isinstance(decision, Delivered) else []

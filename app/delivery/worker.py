@@ -24,12 +24,14 @@ from typing import Any
 
 from flask import Flask
 
-from .. import inbox, metrics, outbox, reconcile, retention
-from ..clock import database_now
-from ..db_util import writing
-from ..models import WorkerHeartbeat, db
-from ..pinterest import MAX_BATCH, PinterestClient
-from .send import Sender
+from app import inbox, metrics, outbox
+from app.clock import database_now
+from app.database import writing
+from app.delivery.send import Sender
+from app.models import WorkerHeartbeat, db
+from app.ops import retention
+from app.pinterest import MAX_BATCH, PinterestClient
+from app.shopify import reconcile
 
 logger = logging.getLogger(__name__)
 

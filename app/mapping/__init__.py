@@ -5,8 +5,8 @@ No Flask, no database, no clock: everything the mapping needs is in its argument
 
 from __future__ import annotations
 
-from .types import MATCH_KEYS, MappedPurchase, MappingOptions
+from app.mapping.types import MATCH_KEYS, MappedPurchase, MappingOptions
 
 __all__ = ["MATCH_KEYS", "MappedPurchase", "MappingOptions", "map_checkout", "map_order"]
 
-from .purchase import map_checkout, map_order  # noqa: E402
+from app.mapping.purchase import map_checkout, map_order  # noqa: E402

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .fields import as_dict, as_list, dig, first, ident, text, unique
-from .types import MappingOptions
+from app.mapping.fields import as_dict, as_list, dig, first, ident, text, unique
+from app.mapping.types import MappingOptions
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _MAX_AMOUNT = Decimal(10) ** 15

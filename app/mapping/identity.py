@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from .fields import dig, first, ident, text
+from app.mapping.fields import dig, first, ident, text
 
 # Longer "tokens" are junk (or an attack on storage columns); a real token is 32-130 characters.
 MAX_EVENT_ID_LENGTH = 255

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .fields import text
+from app.mapping.fields import text
 
 ORDER_CLASSES = ("web", "pos", "draft", "subscription", "other_channels")
 SEND_AS = ("web", "offline", "skip")

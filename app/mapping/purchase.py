@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Literal
 
-from .commerce import custom_data
-from .fields import ident
-from .identity import (
+from app.mapping.commerce import custom_data
+from app.mapping.fields import ident
+from app.mapping.identity import (
     checkout_completed,
     checkout_event_id,
     checkout_event_time,
@@ -20,9 +20,9 @@ from .identity import (
     storefront_url,
     token,
 )
-from .order_class import BUYER_BROWSER_CLASSES, CLASS_LABELS, CLASS_SETTINGS, order_class
-from .types import MappedPurchase, MappingOptions
-from .user_data import build_user_data, can_match, match_keys, normalise_language, sha256_hex
+from app.mapping.order_class import BUYER_BROWSER_CLASSES, CLASS_LABELS, CLASS_SETTINGS, order_class
+from app.mapping.types import MappedPurchase, MappingOptions
+from app.mapping.user_data import build_user_data, can_match, match_keys, normalise_language, sha256_hex
 
 Kind = Literal["order", "checkout"]
 

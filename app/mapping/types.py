@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .order_class import CLASS_SETTINGS, DEFAULT_SEND, SEND_AS
+from app.mapping.order_class import CLASS_SETTINGS, DEFAULT_SEND, SEND_AS
 
 EVENT_ID_SOURCES = ("cart_token", "checkout_token", "order_id")
 CONTENT_ID_SOURCES = ("product_id", "variant_id", "sku")

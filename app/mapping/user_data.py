@@ -42,8 +42,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import phonenumbers
 
-from .fields import as_dict, as_list, ident, text, unique
-from .types import MATCH_KEYS
+from app.mapping.fields import as_dict, as_list, ident, text, unique
+from app.mapping.types import MATCH_KEYS
 
 SHA256_HEX = re.compile(r"^[0-9a-fA-F]{64}$")
 MAX_CLICK_ID_BYTES = 512

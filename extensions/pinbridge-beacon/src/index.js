@@ -1,4 +1,4 @@
-// Pinbridge's app pixel: at checkout_completed, the beacon the custom pixel (app/pixel.py) posts to
+// Pinbridge's app pixel: at checkout_completed, the beacon the custom pixel (app/merchant/pixel.py) posts to
 // POST <appUrl>/pixel — the checkout token, the event id, the `_epik` click id and the buyer's consent —
 // with nothing for the merchant to paste. It does not load the Pinterest Tag: app pixels run in Shopify's
 // strict sandbox (a web worker, no page), so the Tag stays in the custom pixel. Given the same settings, both
@@ -6,8 +6,8 @@
 // tests/test_pixel_extension.py runs this file beside the custom pixel and compares what each sends.
 import { register } from "@shopify/web-pixels-extension";
 
-// The event id chain, one file for both pixels (the custom pixel that app/pixel.py serves embeds it).
-import { pinbridgeEventIds } from "../../../app/pixel_event_id.js";
+// The event id chain, one file for both pixels (the custom pixel that app/merchant/pixel.py serves embeds it).
+import { pinbridgeEventIds } from "../../../app/merchant/pixel_event_id.js";
 
 // The server's fallback chain and token limit (app/mapping/identity.py: EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH).
 const EVENT_ID_CHAIN = ["cart_token", "checkout_token", "order_id"];

@@ -11,11 +11,12 @@ from typing import Any
 
 from flask import current_app
 
-from . import crypto, explain, outbox, shop_state
-from .db_util import writing
-from .models import ConnectionStatus, Shop, db, now_utc
-from .pinterest import EventResult, PinterestClient, PinterestError
-from .shop_state import FailureClass
+from app import crypto, outbox, shop_state
+from app.database import writing
+from app.merchant import explain
+from app.models import ConnectionStatus, Shop, db, now_utc
+from app.pinterest import EventResult, PinterestClient, PinterestError
+from app.shop_state import FailureClass
 
 logger = logging.getLogger(__name__)
 

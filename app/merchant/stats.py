@@ -15,9 +15,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import case, func, select
 
-from . import explain, reconcile, retention, shop_state
-from .crypto import UNREADABLE_TOKEN_MESSAGE
-from .models import (
+from app import shop_state
+from app.crypto import UNREADABLE_TOKEN_MESSAGE
+from app.merchant import explain
+from app.models import (
     ConnectionStatus,
     DailyStat,
     DataRequest,
@@ -29,6 +30,8 @@ from .models import (
     WorkerHeartbeat,
     db,
 )
+from app.ops import retention
+from app.shopify import reconcile
 
 MAX_DAYS = 90
 MAX_EVENTS = 200

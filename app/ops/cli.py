@@ -13,9 +13,9 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
-from .db_util import writing
-from .models import Event, EventStatus, Shop, db, now_utc
-from .settings import apply_settings, find_shop, get_or_create_shop, normalise_shop_domain, validate_settings
+from app.database import writing
+from app.models import Event, EventStatus, Shop, db, now_utc
+from app.settings import apply_settings, find_shop, get_or_create_shop, normalise_shop_domain, validate_settings
 
 PENDING, SENDING, FAILED = EventStatus.PENDING.value, EventStatus.SENDING.value, EventStatus.FAILED.value
 _RELATIVE = re.compile(r"^(\d+)\s*([mhd])$")
@@ -34,7 +34,7 @@ def register(app: Flask) -> None:
 @click.option("--once", is_flag=True, help="Drain what is ready now, then exit.")
 def worker_command(once: bool) -> None:
     """Run the delivery worker (SIGTERM finishes the batch in flight, then exits)."""
-    from .delivery import Worker
+    from app.delivery import Worker
 
     worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
     worker.install_signal_handlers()
@@ -147,8 +147,8 @@ def events_group() -> None:
               show_default=True, help="failed: send again; pending: stop waiting for the backoff, send now.")
 def events_retry_command(shop_domain: str, status: str) -> None:
     """Send a shop's failed events again, or its waiting events now (either way the shop's backoff is lifted)."""
-    from .clock import database_now
-    from .outbox import requeue, why_not_sending
+    from app.clock import database_now
+    from app.outbox import requeue, why_not_sending
 
     shop = _shop_or_exit(shop_domain)
     max_age = int(current_app.config["EVENT_MAX_AGE_SECONDS"])
@@ -184,8 +184,8 @@ def parse_since(value: str, now: datetime) -> datetime:
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal).")
 def reconcile_command(shop_domain: str, since_text: str, dry_run: bool, progress: bool | None) -> None:
     """Enqueue every order created since SINCE that Pinbridge has no event for (webhooks can be missed)."""
-    from .reconcile import make_reader, reconcile_shop
-    from .shopify_orders import AdminApiError
+    from app.shopify.orders import AdminApiError
+    from app.shopify.reconcile import make_reader, reconcile_shop
 
     now = now_utc()
     try:

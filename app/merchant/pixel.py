@@ -9,7 +9,7 @@ every checkout on Shopify's current checkout, and in `init.data.cart.id` (`gid:/
 when Shopify still exposes the cart. The pixel walks the same chain with the same candidates, so both sides
 land on the same id: where neither sees a cart token, both use the checkout token.
 
-Beside the Tag, the pixel posts a small beacon to Pinbridge (`POST /pixel`, app/beacons.py): the checkout
+Beside the Tag, the pixel posts a small beacon to Pinbridge (`POST /pixel`, app/ingest/beacon.py): the checkout
 token, the id it gave the Tag, the `_epik` click-id cookie and the buyer's consent. Without marketing
 consent the Tag is not loaded and the beacon carries only the checkout token and the refusal.
 """
@@ -20,8 +20,8 @@ import json
 import re
 from pathlib import Path
 
-from .mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
-from .mapping.types import EVENT_ID_SOURCES
+from app.mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
+from app.mapping.types import EVENT_ID_SOURCES
 
 TAG_ID_PLACEHOLDER = "YOUR_PINTEREST_TAG_ID"
 # The event id chain in the browser, shared with the app pixel (extensions/pinbridge-beacon imports it).

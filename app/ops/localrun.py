@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .config import PROJECT_ROOT, private_dir
+from app.config import PROJECT_ROOT, private_dir
 
 RESTART_DELAY = 1.0       # seconds before the first restart
 MAX_RESTART_DELAY = 30.0  # seconds: the longest pause between restarts of a process that keeps failing
@@ -67,7 +67,7 @@ def main() -> int:
     bin_dir = os.path.dirname(sys.executable)
     subprocess.run([os.path.join(bin_dir, "flask"), "db", "upgrade"], check=True, cwd=PROJECT_ROOT, env=env)
     children = [
-        Child("web", [os.path.join(bin_dir, "gunicorn"), "--config", "app/gunicorn_conf.py", "app:create_app()"]),
+        Child("web", [os.path.join(bin_dir, "gunicorn"), "--config", "app/ops/gunicorn_conf.py", "app:create_app()"]),
         Child("worker", [os.path.join(bin_dir, "flask"), "worker"]),
     ]
     for child in children:

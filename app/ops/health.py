@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
-from . import metrics
-from .clock import heartbeat_age
-from .models import db
+from app import metrics
+from app.clock import heartbeat_age
+from app.models import db
 
 bp = Blueprint("health", __name__)
 

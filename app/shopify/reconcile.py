@@ -28,14 +28,14 @@ from flask import current_app
 from sqlalchemy import delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from . import locks, outbox, shop_state
-from .clock import database_now
-from .db_util import writing
-from .mapping import MappedPurchase, map_order
-from .metrics import RECONCILED_ORDERS
-from .models import Event, PinterestSettings, Shop, ShopifyDailyOrders, db
-from .settings import mapping_options
-from .shopify_orders import AdminApiError, OrderReader
+from app import locks, outbox, shop_state
+from app.clock import database_now
+from app.database import writing
+from app.mapping import MappedPurchase, map_order
+from app.metrics import RECONCILED_ORDERS
+from app.models import Event, PinterestSettings, Shop, ShopifyDailyOrders, db
+from app.settings import mapping_options
+from app.shopify.orders import AdminApiError, OrderReader
 
 logger = logging.getLogger(__name__)
 

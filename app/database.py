@@ -21,7 +21,7 @@ from sqlalchemy import CursorResult, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from .models import db
+from app.models import db
 
 
 def rowcount(result: Any) -> int:

@@ -18,10 +18,10 @@ import jwt
 from flask import current_app
 from shopify_app import IdTokenDetails, ShopifyApp, TokenExchangeAccessToken, TokenExchangeResult
 
-from . import crypto
-from .db_util import writing
-from .models import Shop, db, now_utc
-from .settings import SHOP_DOMAIN_RE
+from app import crypto
+from app.database import writing
+from app.models import Shop, db, now_utc
+from app.settings import SHOP_DOMAIN_RE
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,9 @@ from shopify_app import admin_graphql_request
 from sqlalchemy import inspect
 from sqlalchemy.orm import InstanceState
 
-from .db_util import writing
-from .models import Shop, db, now_utc
-from .shopify_auth import offline_token
+from app.database import writing
+from app.models import Shop, db, now_utc
+from app.shopify.auth import offline_token
 
 logger = logging.getLogger(__name__)
 

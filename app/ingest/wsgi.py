@@ -24,8 +24,9 @@ import orjson
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from . import inbox, webhooks
-from .logs import request_id_scope
+from app import inbox
+from app.ingest import webhooks
+from app.logs import request_id_scope
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]

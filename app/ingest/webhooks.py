@@ -20,11 +20,12 @@ import orjson
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import inbox, metrics, privacy
-from .db_util import writing
-from .mapping.identity import checkout_completed
-from .models import Shop, Topic, WebhookReceipt, db, now_utc
-from .settings import normalise_shop_domain
+from app import inbox, metrics
+from app.database import writing
+from app.ingest import lifecycle
+from app.mapping.identity import checkout_completed
+from app.models import Shop, Topic, WebhookReceipt, db, now_utc
+from app.settings import normalise_shop_domain
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -92,7 +93,7 @@ def _secrets() -> list[str]:
 
 @bp.route("/webhooks", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"])
 def receive() -> tuple[Response, int]:
-    """Every delivery the acknowledgement path (app/ingest.py) leaves to Flask: other topics and methods,
+    """Every delivery the acknowledgement path (app/ingest/wsgi.py) leaves to Flask: other topics and methods,
     bodies without a Content-Length, and everything when that path is not installed."""
     started = time.perf_counter()
     try:
@@ -106,7 +107,7 @@ def receive() -> tuple[Response, int]:
     try:
         if delivery.topic in inbox.PURCHASE_TOPICS:
             return jsonify({"status": acknowledge(delivery, started)}), 200
-        if delivery.topic in privacy.TOPICS:
+        if delivery.topic in lifecycle.TOPICS:
             # What the shop's inbox still holds is mapped first, so the privacy topic applies to it too.
             inbox.drain(shop_domain=delivery.shop_domain)
         status = _record(delivery)
@@ -371,14 +372,14 @@ def _record(delivery: Delivery) -> str:
 def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> str:
     """The lifecycle and privacy topics, applied at once; anything else is ignored."""
     topic = delivery.topic
-    if topic in privacy.TOPICS:
+    if topic in lifecycle.TOPICS:
         superseded = _superseded(delivery)
         if superseded:
             receipt.outcome = superseded
             logger.warning("lifecycle webhook ignored", extra={"action": "webhook_superseded", "topic": topic,
                                                                "shop": delivery.shop_domain, "outcome": superseded})
             return "ignored"
-        receipt.outcome = privacy.handle(topic, delivery.shop_domain, delivery.payload, now)
+        receipt.outcome = lifecycle.handle(topic, delivery.shop_domain, delivery.payload, now)
         return "accepted"
     receipt.outcome = "ignored"
     return "ignored"

@@ -13,13 +13,14 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from . import outbox, stats
-from .clock import database_now
-from .connection import check_connection
-from .db_util import writing
-from .models import EventStatus, Shop, db, now_utc
-from .settings import apply_settings, find_shop, get_or_create_shop, settings_view, validate_settings
-from .shopify_auth import SessionInvalid, verify_session_token
+from app import outbox
+from app.clock import database_now
+from app.database import writing
+from app.merchant import stats
+from app.merchant.connection import check_connection
+from app.models import EventStatus, Shop, db, now_utc
+from app.settings import apply_settings, find_shop, get_or_create_shop, settings_view, validate_settings
+from app.shopify.auth import SessionInvalid, verify_session_token
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -186,7 +187,8 @@ def overview(shop: Shop) -> dict[str, Any]:
 @bp.get("/pixel")
 def get_pixel() -> Any:
     """The pixel to paste, filled in for this shop, and whether the Tag counts purchases with our ids."""
-    from . import beacons, pixel
+    from app.ingest import beacon
+    from app.merchant import pixel
 
     shop = _shop()
     settings = shop.settings
@@ -196,6 +198,6 @@ def get_pixel() -> Any:
                                  tag_id=settings.tag_id if settings else None,
                                  app_url=request.host_url, shop=shop.domain),
         "tag_id": settings.tag_id if settings else None,
-        **beacons.summary(shop, now_utc()),
+        **beacon.summary(shop, now_utc()),
     }
     return jsonify(body)

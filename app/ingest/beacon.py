@@ -22,13 +22,13 @@ from flask_limiter import Limiter
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from . import outbox
-from .db_util import writing
-from .mapping.identity import token as event_id_token
-from .mapping.types import MATCH_KEYS
-from .mapping.user_data import normalise_ip
-from .models import Event, EventStatus, PinterestSettings, PixelBeacon, Shop, db, now_utc
-from .settings import normalise_shop_domain
+from app import outbox
+from app.database import writing
+from app.mapping.identity import token as event_id_token
+from app.mapping.types import MATCH_KEYS
+from app.mapping.user_data import normalise_ip
+from app.models import Event, EventStatus, PinterestSettings, PixelBeacon, Shop, db, now_utc
+from app.settings import normalise_shop_domain
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("beacons", __name__)

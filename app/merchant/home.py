@@ -15,13 +15,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from shopify_app import RequestInput, Res
 
-from . import pixel, stats
-from .api import overview
-from .config import PROJECT_ROOT
-from .db_util import writing
-from .models import Shop, now_utc
-from .settings import CHOICES, get_or_create_shop, normalise_shop_domain, settings_view
-from .shopify_auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest, shopify_app
+from app.config import PROJECT_ROOT
+from app.database import writing
+from app.merchant import pixel, stats
+from app.merchant.api import overview
+from app.models import Shop, now_utc
+from app.settings import CHOICES, get_or_create_shop, normalise_shop_domain, settings_view
+from app.shopify.auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest, shopify_app
 
 STATIC_DIR = PROJECT_ROOT / "static"
 bp = Blueprint("home", __name__, static_folder=str(STATIC_DIR), static_url_path="/assets")
