@@ -93,6 +93,11 @@ class Topic(enum.StrEnum):
     SHOP_REDACT = "shop/redact"
 
 
+ORDER_TOPICS = frozenset({Topic.ORDERS_CREATE})
+CHECKOUT_TOPICS = frozenset({Topic.CHECKOUTS_CREATE, Topic.CHECKOUTS_UPDATE})
+PURCHASE_TOPICS = ORDER_TOPICS | CHECKOUT_TOPICS  # acknowledged into the inbox, routed by the worker
+
+
 class ConnectionStatus(enum.StrEnum):
     UNKNOWN = "unknown"        # never talked to Pinterest with these credentials
     OK = "ok"                  # the last request with these credentials was accepted
@@ -198,7 +203,7 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
     detail: Mapped[str | None] = mapped_column(Text)
     event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     # An order or checkout body waiting for the worker: Fernet-encrypted with the app's key, set to NULL
-    # once mapped (app/inbox.py). Personal data is never stored here in plaintext.
+    # once mapped (app/inbox/routing.py). Personal data is never stored here in plaintext.
     body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from app.delivery.retry import MAX_RETRY_AFTER
+from app.retry import MAX_RETRY_AFTER
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,6 @@ import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import joinedload
-
 from app import crypto, outbox, shop_state
 from app.mapping import MappingOptions
 from app.mapping.order_class import CLASS_SETTINGS, SEND_AS
@@ -15,7 +13,6 @@ from app.mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURC
 from app.models import PinterestSettings, Shop, db, now_utc
 
 AD_ACCOUNT_RE = re.compile(r"^\d{1,18}$")
-SHOP_DOMAIN_RE = re.compile(r"^[a-z0-9][a-z0-9-]*\.myshopify\.com$")
 MAX_TOKEN_LENGTH = 2048
 
 # What a buyer's refusal at the storefront means for the server event (joined from the pixel's beacon):
@@ -38,15 +35,6 @@ OFFLINE_ALIAS = ("send_pos", "send_draft")
 FLAGS = ("enabled", "test_mode", "include_offline_orders", "limited_data_processing")
 FIELDS = ("ad_account_id", "access_token", "tag_id", *FLAGS, *CHOICES)
 TAG_ID_RE = re.compile(r"^\d{1,20}$")
-
-
-def normalise_shop_domain(value: str) -> str | None:
-    """`example`, `example.myshopify.com` or `https://example.myshopify.com/` → `example.myshopify.com`."""
-    value = (value or "").strip().lower()
-    value = re.sub(r"^https?://", "", value).rstrip("/")
-    if value and "." not in value:
-        value += ".myshopify.com"
-    return value if SHOP_DOMAIN_RE.match(value) else None
 
 
 def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -96,26 +84,6 @@ def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
         for key in OFFLINE_ALIAS:
             clean.setdefault(key, "offline" if clean["include_offline_orders"] else "skip")
     return (clean, errors) if not errors else ({}, errors)
-
-
-def get_or_create_shop(domain: str) -> Shop:
-    """The shop row for a domain, created (with default settings) on first sight."""
-    shop = db.session.execute(
-        db.select(Shop).options(joinedload(Shop.settings)).filter_by(domain=domain)
-    ).scalar_one_or_none()
-    if shop is None:
-        shop = Shop(domain=domain, installed=True, installed_at=now_utc())
-        shop.settings = PinterestSettings()
-        db.session.add(shop)
-        db.session.flush()
-    elif shop.settings is None:
-        shop.settings = PinterestSettings()
-        db.session.flush()
-    return shop
-
-
-def find_shop(domain: str) -> Shop | None:
-    return db.session.execute(db.select(Shop).filter_by(domain=domain)).scalar_one_or_none()
 
 
 def apply_settings(shop: Shop, clean: dict[str, Any], now: datetime | None = None) -> PinterestSettings:

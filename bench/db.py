@@ -25,7 +25,8 @@ from app import create_app
 from app.config import normalise_database_url
 from app.mapping import MappingOptions, map_order
 from app.models import Event, PixelBeacon, Shop, WebhookReceipt, db, now_utc
-from app.settings import apply_settings, get_or_create_shop
+from app.settings import apply_settings
+from app.shops import get_or_create_shop
 from tests.factories import web_order
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -224,16 +224,17 @@ def post_webhook(client: FlaskClient) -> Callable[..., Any]:
 
 def process_inbox(app: Flask) -> int:
     """Route what the webhook inbox holds, as the worker would between two claims."""
-    from app import inbox
+    from app.inbox import routing
 
     with app.app_context():
-        return inbox.drain()
+        return routing.drain()
 
 
 @pytest.fixture
 def configure_shop(app: Flask, pinterest: PinterestStandin) -> Callable[..., Any]:
     """Give a shop Pinterest credentials (and any other settings) directly."""
-    from app.settings import apply_settings, get_or_create_shop, validate_settings
+    from app.settings import apply_settings, validate_settings
+    from app.shops import get_or_create_shop
 
     def _configure(shop: str = SHOP, **overrides: Any) -> Any:
         data = {"ad_account_id": "549755885175", "access_token": "pina_test_token_0001", **overrides}

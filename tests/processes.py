@@ -13,7 +13,8 @@ from sqlalchemy import insert
 
 from app.mapping import MappingOptions, map_order
 from app.models import Event, db, now_utc
-from app.settings import apply_settings, get_or_create_shop
+from app.settings import apply_settings
+from app.shops import get_or_create_shop
 from tests.conftest import API_KEY, API_SECRET, ENCRYPTION_KEY
 from tests.factories import web_order
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from app import crypto
 from app.models import DailyStat, Event, PinterestSettings, ShopDeliveryState, db, now_utc
-from app.settings import get_or_create_shop
+from app.shops import get_or_create_shop
 from tests.conftest import API_KEY, SHOP
 from tests.event_rows import add_event
 from tests.jwt_helpers import OLD_SESSION_SECRET, OTHER_SHOP, bearer, session_token, use_session_secrets

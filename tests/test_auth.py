@@ -17,8 +17,8 @@ from flask.testing import FlaskClient
 
 from app import crypto
 from app.models import Shop, db, now_utc
-from app.settings import get_or_create_shop
 from app.shopify.auth import REFRESH_MARGIN, offline_token
+from app.shops import get_or_create_shop
 from tests.conftest import API_KEY, SHOP
 from tests.jwt_helpers import (
     SESSION_SECRET,

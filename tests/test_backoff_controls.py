@@ -11,9 +11,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from app.delivery import Worker
-from app.delivery.retry import MAX_RETRY_AFTER
 from app.models import ConnectionStatus, Event, PinterestSettings, db, now_utc
-from app.settings import apply_settings, get_or_create_shop
+from app.retry import MAX_RETRY_AFTER
+from app.settings import apply_settings
+from app.shops import get_or_create_shop
 from tests.conftest import SHOP, stored_settings
 from tests.factories import web_order
 from tests.jwt_helpers import bearer, use_session_secrets

@@ -23,7 +23,7 @@ from werkzeug.serving import make_server
 
 from app.merchant import home
 from app.models import Event, ShopDeliveryState, db, now_utc
-from app.settings import get_or_create_shop
+from app.shops import get_or_create_shop
 from tests.conftest import SHOP
 from tests.jwt_helpers import ShopifyTokenEndpoint, session_token, use_session_secrets
 from tests.standins.pinterest import PinterestStandin

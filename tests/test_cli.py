@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app import crypto
 from app.models import ConnectionStatus, Event, PinterestSettings, Shop, db, now_utc
 from app.ops.cli import parse_since
-from app.settings import get_or_create_shop
+from app.shops import get_or_create_shop
 from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.factories import web_order
 from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order

@@ -18,7 +18,6 @@ from app.delivery.decide import (
     TokenUnreadable,
     decide,
 )
-from app.delivery.retry import MAX_DELAY, MAX_RETRY_AFTER
 from app.models import ConnectionStatus
 from app.pinterest import (
     AdAccountRefused,
@@ -29,6 +28,7 @@ from app.pinterest import (
     TokenRejected,
     Unavailable,
 )
+from app.retry import MAX_DELAY, MAX_RETRY_AFTER
 from app.shop_state import FailureClass
 
 NOW = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)

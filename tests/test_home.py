@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.models import db
-from app.settings import get_or_create_shop
+from app.shops import get_or_create_shop
 from tests.conftest import API_KEY, SHOP
 from tests.jwt_helpers import ShopifyTokenEndpoint, initial_data, session_token, token_endpoint, use_session_secrets
 

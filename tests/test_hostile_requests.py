@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from app.models import PinterestSettings, db
-from app.settings import get_or_create_shop
+from app.shops import get_or_create_shop
 from tests.conftest import SHOP
 from tests.jwt_helpers import bearer, use_session_secrets
 

@@ -14,8 +14,8 @@ import orjson
 import pytest
 from sqlalchemy import func, select
 
-from app import inbox
-from app.ingest import webhooks
+from app.inbox import routing
+from app.ingest import verify
 from app.models import Event, Shop, WebhookReceipt, db, now_utc
 from tests.conftest import SHOP, process_inbox, sign, webhook_headers
 from tests.factories import completed_checkout, web_order
@@ -38,14 +38,14 @@ def no_parsing(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
         parsed.append(raw)
         return real(raw, *args, **kwargs)
 
-    class SpyDecoder:  # the acknowledgement path's parser (webhooks.parse_purchase)
+    class SpyDecoder:  # the acknowledgement path's parser (verify.parse_purchase)
         def decode(self, raw: Any) -> Any:
             parsed.append(raw)
             return real_decoder.decode(raw)
 
-    real_decoder = webhooks._PURCHASE_DECODER
-    monkeypatch.setattr(webhooks.orjson, "loads", spy)
-    monkeypatch.setattr(webhooks, "_PURCHASE_DECODER", SpyDecoder())
+    real_decoder = verify._PURCHASE_DECODER
+    monkeypatch.setattr(verify.orjson, "loads", spy)
+    monkeypatch.setattr(verify, "_PURCHASE_DECODER", SpyDecoder())
     return parsed
 
 
@@ -81,7 +81,7 @@ def test_signed_huge_integer_is_never_a_500(app: Any, post_webhook: Any, no_pars
     assert body in no_parsing  # signed bodies do reach the parser
     assert response.status_code == 200
     assert process_inbox(app) == 1
-    assert [r.outcome for r in db.session.scalars(select(WebhookReceipt))] == [inbox.UNREADABLE]
+    assert [r.outcome for r in db.session.scalars(select(WebhookReceipt))] == [routing.UNREADABLE]
     assert count(Event) == 0
     # Refused by the Flask route too when it parses the whole body itself (a topic other than an order's).
     other = post_webhook(body, "app/uninstalled")
@@ -124,9 +124,9 @@ def test_both_secrets_are_tried_and_nothing_else(post_webhook: Any) -> None:
 
 def test_verifier_is_pure_and_constant_shape() -> None:
     body = b'{"id": 1}'
-    webhooks.verify_signature(body, sign(body, "s1"), ["s0", "s1"])
-    with pytest.raises(webhooks.WebhookRejected) as exc:
-        webhooks.verify_signature(body, sign(body, "s2"), ["s0", "s1"])
+    verify.verify_signature(body, sign(body, "s1"), ["s0", "s1"])
+    with pytest.raises(verify.WebhookRejected) as exc:
+        verify.verify_signature(body, sign(body, "s2"), ["s0", "s1"])
     assert (exc.value.status, exc.value.code) == (401, "invalid_hmac")
 
 
@@ -186,7 +186,7 @@ def test_matching_payload_shop_is_accepted(post_webhook: Any, victim: int) -> No
     ],
 )
 def test_payload_shop_table(payload: dict[str, Any], expected: str | None) -> None:
-    assert webhooks.payload_shop(payload) == expected
+    assert verify.payload_shop(payload) == expected
 
 
 # -- replays across time ------------------------------------------------------------------------------

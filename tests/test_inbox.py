@@ -13,10 +13,11 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import func, select
 
-from app import inbox
 from app.crypto import SealedBodies, SecretUnreadable
-from app.metrics import render
+from app.inbox import receipts as inbox_receipts
+from app.inbox import routing
 from app.models import Event, WebhookReceipt, db
+from app.ops.scrape import render
 from tests.conftest import SHOP, process_inbox
 from tests.factories import completed_checkout, web_order
 
@@ -36,7 +37,7 @@ def test_the_request_stores_only_an_encrypted_body(post_webhook: Any) -> None:
     response = post_webhook(order, webhook_id="wh-in-1", drain=False)
     assert response.get_json() == {"status": "accepted"}
     [receipt] = receipts()
-    assert receipt.outcome == inbox.WAITING and receipt.body is not None
+    assert receipt.outcome == inbox_receipts.WAITING and receipt.body is not None
     assert b"buyer@example.com" not in receipt.body and b"example.com" not in receipt.body
     assert event_count() == 0  # nothing mapped on the request path
 
@@ -66,11 +67,11 @@ def test_two_workers_route_a_receipt_once(app: Flask, post_webhook: Any, monkeyp
     post_webhook(web_order(), webhook_id="wh-in-4", drain=False)
     post_webhook(web_order(), webhook_id="wh-in-5", drain=False)
     with app.app_context():
-        stale = inbox._read(10, None)  # what a second worker read before the first one committed
+        stale = routing._read(10, None)  # what a second worker read before the first one committed
     assert process_inbox(app) == 2
-    monkeypatch.setattr(inbox, "_read", lambda *_: stale)
+    monkeypatch.setattr(routing, "_read", lambda *_: stale)
     with app.app_context():
-        assert inbox.process_pending() == 0
+        assert routing.process_pending() == 0
     assert event_count() == 2
     assert [r.outcome for r in receipts()] == ["queued", "queued"]
 
@@ -99,7 +100,7 @@ def test_a_body_the_key_cannot_read_is_recorded_not_retried_for_ever(app: Flask,
     app.extensions.pop("pinbridge_receipts", None)
     assert process_inbox(app) == 1
     [receipt] = receipts()
-    assert (receipt.outcome, receipt.body) == (inbox.UNREADABLE, None)
+    assert (receipt.outcome, receipt.body) == (routing.UNREADABLE, None)
     assert event_count() == 0
 
 
@@ -139,21 +140,21 @@ def test_concurrent_webhooks_share_a_commit_and_each_gets_its_own_answer(
 ) -> None:
     """Twenty deliveries at once (two of them the same webhook id): fewer commits, every answer right."""
     batches: list[int] = []
-    real_store = inbox._store
+    real_store = inbox_receipts._store
 
-    def slow_store(receipts: inbox.Receipts, rows: list[dict[str, Any]]) -> set[str]:
+    def slow_store(receipts: inbox_receipts.Receipts, rows: list[dict[str, Any]]) -> set[str]:
         batches.append(len(rows))
         time.sleep(0.05)  # a slow disk: others queue meanwhile
         return real_store(receipts, rows)
 
-    monkeypatch.setattr(inbox, "_store", slow_store)
+    monkeypatch.setattr(inbox_receipts, "_store", slow_store)
     answers: dict[int, str] = {}
 
     def deliver(n: int) -> None:
         with app.app_context():
-            answers[n] = inbox.accept(webhook_id="wh-same" if n in (3, 4) else f"wh-group-{n}", shop_domain=SHOP,
-                                      topic="orders/create", triggered_at=None, api_version="2026-10",
-                                      raw=json.dumps(web_order()).encode())
+            answers[n] = inbox_receipts.accept(
+                webhook_id="wh-same" if n in (3, 4) else f"wh-group-{n}", shop_domain=SHOP,
+                topic="orders/create", triggered_at=None, api_version="2026-10", raw=json.dumps(web_order()).encode())
 
     threads = [threading.Thread(target=deliver, args=(n,)) for n in range(20)]
     for thread in threads:
@@ -170,10 +171,10 @@ def test_a_failed_commit_answers_every_webhook_in_it(app: Flask, post_webhook: A
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     from sqlalchemy.exc import OperationalError
 
-    def down(_receipts: inbox.Receipts, rows: list[dict[str, Any]]) -> set[str]:
+    def down(_receipts: inbox_receipts.Receipts, rows: list[dict[str, Any]]) -> set[str]:
         raise OperationalError("INSERT", {}, Exception("disk I/O error"))
 
-    monkeypatch.setattr(inbox, "_store", down)
+    monkeypatch.setattr(inbox_receipts, "_store", down)
     assert post_webhook(web_order(), drain=False).status_code == 503
     monkeypatch.undo()
     assert post_webhook(web_order(), drain=False).get_json() == {"status": "accepted"}  # nothing left stuck

@@ -153,8 +153,8 @@ def test_multiprocess_mode_adds_up_every_process(database_url: str, tmp_path: Pa
            "SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": API_SECRET, "ENCRYPTION_KEY": ENCRYPTION_KEY}
     count = ("import time; from app import metrics; "
              "metrics.webhook_answered('orders/create', 'accepted', time.perf_counter())")
-    serve = ("from app import create_app; from app import metrics; app = create_app(); "
-             "ctx = app.app_context(); ctx.push(); print(metrics.render()[0].decode())")
+    serve = ("from app import create_app; from app.ops import scrape; app = create_app(); "
+             "ctx = app.app_context(); ctx.push(); print(scrape.render()[0].decode())")
     for code in (count, count):
         subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT, check=True, timeout=60)
     output = subprocess.run([sys.executable, "-c", serve], env=env, cwd=PROJECT, check=True, timeout=60,

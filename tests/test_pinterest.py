@@ -20,7 +20,6 @@ import pytest
 import requests
 from jsonschema import Draft202012Validator
 
-from app.delivery.retry import MAX_RETRY_AFTER
 from app.pinterest import (
     MAX_BATCH,
     MAX_MESSAGE_CHARS,
@@ -34,6 +33,7 @@ from app.pinterest import (
     Unavailable,
     parse_retry_after,
 )
+from app.retry import MAX_RETRY_AFTER
 from tests.standins.pinterest import PinterestStandin, check_body, request_validator, sample_event
 
 TOKEN = "pina_test_token_0001"

@@ -24,7 +24,7 @@ from app.mapping import MappingOptions, map_order
 from app.mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
 from app.mapping.types import EVENT_ID_SOURCES
 from app.merchant.pixel import EVENT_ID_SOURCE, snippet
-from app.settings import normalise_shop_domain
+from app.shops import normalise_shop_domain
 from tests.mapping import orders
 from tests.test_pixel import NODE, ORDERS, pixel_event, run_pixel
 

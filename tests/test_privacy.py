@@ -15,7 +15,7 @@ from app import crypto, outbox
 from app.ingest.lifecycle import customer_keys
 from app.mapping import MappingOptions, map_order
 from app.models import DataRequest, Event, PinterestSettings, Shop, WebhookReceipt, db, now_utc
-from app.settings import get_or_create_shop
+from app.shops import get_or_create_shop
 from tests.conftest import SHOP
 from tests.event_rows import add_event
 from tests.factories import web_order

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.delivery.retry import BASE_DELAY, MAX_DELAY, MAX_RETRY_AFTER, backoff_delay
+from app.retry import BASE_DELAY, MAX_DELAY, MAX_RETRY_AFTER, backoff_delay
 
 
 @pytest.mark.parametrize(

@@ -182,7 +182,7 @@ def test_database_down_answers_503(post_webhook: Any, monkeypatch: pytest.Monkey
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
     monkeypatch.setattr("app.ingest.webhooks.writing", down)
-    monkeypatch.setattr("app.inbox._store", down)
+    monkeypatch.setattr("app.inbox.receipts._store", down)
     response = post_webhook(web_order())
     assert response.status_code == 503
 
@@ -218,6 +218,6 @@ def test_same_order_under_another_event_id_is_still_one_event(post_webhook: Any,
 def test_the_url_host_the_shop_check_reads_is_the_one_urlsplit_reads(url: str) -> None:
     from urllib.parse import urlsplit
 
-    from app.ingest.webhooks import _url_host
+    from app.ingest.verify import _url_host
 
     assert _url_host(url) == (urlsplit(url.strip()).hostname or "").lower()

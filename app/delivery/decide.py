@@ -10,9 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.delivery.retry import backoff_delay
 from app.models import ConnectionStatus
 from app.pinterest import BatchRejected, CredentialsRejected, EventResult, Unavailable
+from app.retry import backoff_delay
 from app.shop_state import FailureClass, classify
 
 UNEXPECTED_ERROR_DELAY = 30.0  # seconds: the least wait after an error of our own, whatever the streak
@@ -78,7 +78,7 @@ def decide(answer: Answer, *, row_ids: Sequence[int], now: datetime, failures: i
     """What to do with the events `row_ids` after `answer` (Pinterest's results, or what was raised instead).
 
     `failures` is the shop's failure streak before this answer and `jitter` a number in [0, 1), both for
-    the backoff (app/delivery/retry.py).
+    the backoff (app/retry.py).
     """
     if isinstance(answer, BaseException):
         return _after_error(answer, row_ids=row_ids, now=now, failures=failures, jitter=jitter)

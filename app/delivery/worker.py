@@ -24,10 +24,11 @@ from typing import Any
 
 from flask import Flask
 
-from app import inbox, metrics, outbox
+from app import metrics, outbox
 from app.clock import database_now
 from app.database import writing
 from app.delivery.send import Sender
+from app.inbox import routing
 from app.models import WorkerHeartbeat, db
 from app.ops import retention
 from app.pinterest import MAX_BATCH, PinterestClient
@@ -44,7 +45,7 @@ PERIODIC_TICK = 1.0  # seconds between looks for due jobs on the periodic thread
 # in flight holds its events in memory (6.6 MB per 1000 claimed, ~4 MB more while sending), which bounds
 # this number.
 SENDERS = 6
-INBOX_BATCHES_PER_CLAIM = 20  # up to 1,000 webhooks mapped per look at the inbox (inbox.BATCH each)
+INBOX_BATCHES_PER_CLAIM = 20  # up to 1,000 webhooks mapped per look at the inbox (routing.BATCH each)
 INBOX_PAUSE = 0.1  # seconds between looks at the inbox when the last one was not full
 
 
@@ -208,13 +209,13 @@ class Worker:
         total = 0
         for _ in range(INBOX_BATCHES_PER_CLAIM):
             try:
-                routed = inbox.process_pending()
+                routed = routing.process_pending()
             except Exception:
                 db.session.rollback()
                 logger.exception("inbox routing failed", extra={"action": "inbox_failed"})
                 return total
             total += routed
-            if routed < inbox.BATCH:
+            if routed < routing.BATCH:
                 return total
         return total
 
@@ -227,7 +228,7 @@ class Worker:
         """
         with self.app.app_context():
             while not done.is_set():
-                if self._route_inbox() >= inbox.BATCH:
+                if self._route_inbox() >= routing.BATCH:
                     continue
                 done.wait(INBOX_PAUSE)
             self._route_inbox()  # what arrived while stopping

@@ -28,7 +28,7 @@ from app.mapping.identity import token as event_id_token
 from app.mapping.types import MATCH_KEYS
 from app.mapping.user_data import normalise_ip
 from app.models import Event, EventStatus, PinterestSettings, PixelBeacon, Shop, db, now_utc
-from app.settings import normalise_shop_domain
+from app.shops import normalise_shop_domain
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("beacons", __name__)

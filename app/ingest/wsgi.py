@@ -6,10 +6,10 @@ template, rate limit or error page. Read the announced body, check its HMAC, sto
 receipt (`webhooks.acknowledge`, one INSERT shared with concurrent requests), answer. Flask's request
 and response objects, hooks and teardown cost more than all of that together (README, Performance).
 
-No app context is pushed: the app's engine, cipher and group commit are held by `inbox.Receipts`.
+No app context is pushed: the app's engine, cipher and group commit are held by `receipts.Receipts`.
 Everything else goes to the Flask route unchanged: other topics (lifecycle and privacy), other methods,
 bodies without a Content-Length (chunked) or larger than the limit. Refusals here use the route's own
-codes, statuses, logs and metrics (`webhooks.verify_delivery`, `webhooks.refused`), so a delivery is
+codes, statuses, logs and metrics (`verify.verify_delivery`, `webhooks.refused`), so a delivery is
 answered the same whichever of the two serves it.
 """
 
@@ -24,9 +24,10 @@ import orjson
 from flask import Flask
 from sqlalchemy.exc import OperationalError
 
-from app import inbox
-from app.ingest import webhooks
+from app.inbox import receipts
+from app.ingest import verify, webhooks
 from app.logs import request_id_scope
+from app.models import PURCHASE_TOPICS
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -58,16 +59,16 @@ class WebhookIngest:
             with webhooks.read_deadline(float(config["WEBHOOK_READ_SECONDS"])):
                 raw = _read(environ["wsgi.input"], length)
         except webhooks.SlowBody:
-            return self._refuse(start_response, webhooks.WebhookRejected(
+            return self._refuse(start_response, verify.WebhookRejected(
                 "body_timeout", "The body did not arrive in time."), topic, started)
         secrets = [s for s in (config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")) if s]
         try:
-            delivery = webhooks.verify_delivery(
+            delivery = verify.verify_delivery(
                 _Headers(environ), raw, secrets, int(config["WEBHOOK_MAX_AGE_SECONDS"]))
-        except webhooks.WebhookRejected as exc:
+        except verify.WebhookRejected as exc:
             return self._refuse(start_response, exc, topic, started)
         try:
-            status = webhooks.acknowledge(delivery, started, inbox.receipts_for(self.app))
+            status = webhooks.acknowledge(delivery, started, receipts.receipts_for(self.app))
         except OperationalError:
             webhooks.unavailable(delivery.topic, started)
             return _answer(start_response, 503, webhooks.UNAVAILABLE)
@@ -76,7 +77,7 @@ class WebhookIngest:
     def _announced_length(self, environ: dict[str, Any]) -> int | None:
         """The body length of a delivery this path answers; None to leave the request to Flask."""
         if (environ.get("PATH_INFO") != "/webhooks" or environ.get("REQUEST_METHOD") != "POST"
-                or not environ.get(_HMAC) or (environ.get(_TOPIC) or "").strip() not in inbox.PURCHASE_TOPICS):
+                or not environ.get(_HMAC) or (environ.get(_TOPIC) or "").strip() not in PURCHASE_TOPICS):
             return None
         try:
             length = int(environ.get("CONTENT_LENGTH") or "")
@@ -86,7 +87,7 @@ class WebhookIngest:
             return None  # the route answers 413 without reading it
         return length
 
-    def _refuse(self, start_response: StartResponse, exc: webhooks.WebhookRejected, topic: str | None,
+    def _refuse(self, start_response: StartResponse, exc: verify.WebhookRejected, topic: str | None,
                 started: float) -> Iterable[bytes]:
         webhooks.refused(exc, topic, started)
         return _answer(start_response, exc.status, {"error": exc.code, "message": exc.message},
@@ -98,7 +99,7 @@ class _Headers:
 
     __slots__ = ("environ",)
     KEYS = {name: "HTTP_" + name.upper().replace("-", "_") for name in (
-        webhooks.HMAC_HEADER, "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Triggered-At",
+        verify.HMAC_HEADER, "X-Shopify-Topic", "X-Shopify-Shop-Domain", "X-Shopify-Triggered-At",
         "X-Shopify-Webhook-Id", "X-Shopify-API-Version")}
 
     def __init__(self, environ: dict[str, Any]) -> None:

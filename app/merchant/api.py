@@ -19,8 +19,9 @@ from app.database import writing
 from app.merchant import stats
 from app.merchant.connection import check_connection
 from app.models import EventStatus, Shop, db, now_utc
-from app.settings import apply_settings, find_shop, get_or_create_shop, settings_view, validate_settings
+from app.settings import apply_settings, settings_view, validate_settings
 from app.shopify.auth import SessionInvalid, verify_session_token
+from app.shops import find_shop, get_or_create_shop
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 

@@ -20,8 +20,9 @@ from app.database import writing
 from app.merchant import pixel, stats
 from app.merchant.api import overview
 from app.models import Shop, now_utc
-from app.settings import CHOICES, get_or_create_shop, normalise_shop_domain, settings_view
+from app.settings import CHOICES, settings_view
 from app.shopify.auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest, shopify_app
+from app.shops import get_or_create_shop, normalise_shop_domain
 
 STATIC_DIR = PROJECT_ROOT / "static"
 bp = Blueprint("home", __name__, static_folder=str(STATIC_DIR), static_url_path="/assets")

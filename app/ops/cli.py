@@ -15,7 +15,8 @@ from sqlalchemy import func, select
 
 from app.database import writing
 from app.models import Event, EventStatus, Shop, db, now_utc
-from app.settings import apply_settings, find_shop, get_or_create_shop, normalise_shop_domain, validate_settings
+from app.settings import apply_settings, validate_settings
+from app.shops import find_shop, get_or_create_shop, normalise_shop_domain
 
 PENDING, SENDING, FAILED = EventStatus.PENDING.value, EventStatus.SENDING.value, EventStatus.FAILED.value
 _RELATIVE = re.compile(r"^(\d+)\s*([mhd])$")

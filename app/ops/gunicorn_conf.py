@@ -13,7 +13,7 @@ import os
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
 # One gevent process per core: a process already serves every connection it holds at once, so a second
 # one per core only adds context switches, and splits the concurrent webhooks that share a commit
-# (`inbox.GroupCommit`) into smaller batches. Two at least, so one busy process never holds them all.
+# (`inbox.receipts.GroupCommit`) into smaller batches. Two at least, so one busy process never holds them all.
 workers = int(os.environ.get("WEB_CONCURRENCY", str(max(2, os.cpu_count() or 1))))
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))  # open connections per process

@@ -10,9 +10,9 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
-from app import metrics
 from app.clock import heartbeat_age
 from app.models import db
+from app.ops import scrape
 
 bp = Blueprint("health", __name__)
 
@@ -84,5 +84,5 @@ def prometheus_metrics() -> Response:
                                          f"Bearer {token}".encode()):
         return Response("metrics need the METRICS_TOKEN bearer token\n", status=401,
                         headers={"WWW-Authenticate": "Bearer"})
-    body, content_type = metrics.render(request.headers.get("Accept"))
+    body, content_type = scrape.render(request.headers.get("Accept"))
     return Response(body, status=200, headers={"Content-Type": content_type})

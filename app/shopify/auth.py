@@ -21,7 +21,7 @@ from shopify_app import IdTokenDetails, ShopifyApp, TokenExchangeAccessToken, To
 from app import crypto
 from app.database import writing
 from app.models import Shop, db, now_utc
-from app.settings import SHOP_DOMAIN_RE
+from app.shops import SHOP_DOMAIN_RE
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
 
 from app.models import PinterestSettings, db
-from app.settings import get_or_create_shop, mapping_options
+from app.settings import mapping_options
+from app.shops import get_or_create_shop
 from tests.conftest import SHOP, _test_config
 from tests.jwt_helpers import bearer, use_session_secrets
 
