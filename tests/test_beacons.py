@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
-from app import outbox
+from app import beacon_join, outbox
 from app.ingest import beacon
 from app.models import Event, PixelBeacon, Shop, db, now_utc
 from app.ops.retention import purge_beacons
@@ -253,7 +253,7 @@ def test_a_beacon_that_lands_while_its_order_is_queued_still_releases_it(
     assert drain(w) == 1
     post_beacon(beacon_for(first))            # the shop's pixel is known: new web orders wait for theirs
     post_beacon(beacon_for(second))           # stored "meanwhile", as if after the worker's look
-    monkeypatch.setattr(beacon, "waits_for_beacon", lambda shop, token: True)
+    monkeypatch.setattr(beacon_join, "waits_for_beacon", lambda shop, token: True)
     post_webhook(second)
     assert drain(w) == 1                      # released at once, not after the join window
     assert [len(r.events) for r in pinterest.requests] == [1, 1]
@@ -283,20 +283,20 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
         post_webhook(order)
     statements: list[str] = []
     batches: list[int] = []
-    join = beacon.join
+    real_join = beacon_join.join
 
-    def counted(items: list[Any], worker_id: str, now: Any) -> beacon.Joined:
+    def counted(items: list[Any], worker_id: str, now: Any) -> beacon_join.Joined:
         def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             statements.append(statement)
 
         batches.append(len(items))
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            return join(items, worker_id, now)
+            return real_join(items, worker_id, now)
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
 
-    monkeypatch.setattr(beacon, "join", counted)
+    monkeypatch.setattr(beacon_join, "join", counted)
     assert drain(worker()) == 24
     assert batches == [24]
     # The join only reads, one SELECT for the whole batch: its notes and the withheld event are written

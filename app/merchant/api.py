@@ -188,8 +188,7 @@ def overview(shop: Shop) -> dict[str, Any]:
 @bp.get("/pixel")
 def get_pixel() -> Any:
     """The pixel to paste, filled in for this shop, and whether the Tag counts purchases with our ids."""
-    from app.ingest import beacon
-    from app.merchant import pixel
+    from app.merchant import dedup, pixel
 
     shop = _shop()
     settings = shop.settings
@@ -199,6 +198,6 @@ def get_pixel() -> Any:
                                  tag_id=settings.tag_id if settings else None,
                                  app_url=request.host_url, shop=shop.domain),
         "tag_id": settings.tag_id if settings else None,
-        **beacon.summary(shop, now_utc()),
+        **dedup.summary(shop, now_utc()),
     }
     return jsonify(body)
