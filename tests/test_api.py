@@ -360,7 +360,7 @@ def test_stats_add_the_counts_kept_for_purged_events(client: FlaskClient) -> Non
 
 def test_stats_put_shopify_s_count_beside_each_day_in_the_shop_s_zone(client: FlaskClient) -> None:
     from app.models import ShopifyDailyOrders
-    from app.shopify.reconcile import day_span
+    from app.shopify.daily import day_span
 
     zone = ZoneInfo("Australia/Brisbane")
     shop = get_or_create_shop(SHOP)

@@ -516,7 +516,7 @@ def _seed_completeness(shop_domain: str, zone_name: str, gaps: dict[int, int]) -
 
     from app import crypto
     from app.models import ShopifyDailyOrders
-    from app.shopify.reconcile import day_span
+    from app.shopify.daily import day_span
 
     zone = ZoneInfo(zone_name)
     shop = get_or_create_shop(shop_domain)

@@ -36,7 +36,8 @@ from app.merchant.stats import daily
 from app.models import Event, Lock, Shop, db, now_utc
 from app.shopify import orders
 from app.shopify.orders import AdminApiError
-from app.shopify.reconcile import Reconciler, order_from_graphql, reconcile_shop
+from app.shopify.reconcile import Reconciler, reconcile_shop
+from app.shopify.translate import order_from_graphql
 from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.factories import web_order
 from tests.mapping import orders as golden
@@ -504,7 +505,7 @@ def test_reconciliation_stores_the_time_zone_and_counts_the_whole_days_it_read(
     from zoneinfo import ZoneInfo
 
     from app import shop_state
-    from app.shopify.reconcile import day_span
+    from app.shopify.daily import day_span
 
     zone = ZoneInfo("Australia/Brisbane")
     admin.timezone = "Australia/Brisbane"
@@ -552,7 +553,7 @@ def test_the_worker_asks_shopify_for_the_days_still_without_a_count(
     from zoneinfo import ZoneInfo
 
     from app import shop_state
-    from app.shopify.reconcile import day_span
+    from app.shopify.daily import day_span
 
     app.config["RECONCILE_QUIET_SECONDS"] = 0  # yesterday is over the moment today begins, whatever the hour
     zone = ZoneInfo("America/New_York")

@@ -15,7 +15,8 @@ from app import crypto, shop_state
 from app.merchant.stats import summary
 from app.models import Shop, ShopifyDailyOrders, db, now_utc
 from app.ops import retention
-from app.shopify.reconcile import count_by_day, count_missing_days, day_span, make_reader, store_day_counts, whole_days
+from app.shopify.daily import count_by_day, count_missing_days, day_span, store_day_counts, whole_days
+from app.shopify.reconcile import make_reader
 from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.event_rows import add_event
 from tests.standins.shopify_graphql import ShopifyAdminStandin

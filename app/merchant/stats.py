@@ -31,7 +31,7 @@ from app.models import (
     db,
 )
 from app.ops import retention
-from app.shopify import reconcile
+from app.shopify.daily import day_span
 
 MAX_DAYS = 90
 MAX_EVENTS = 200
@@ -108,7 +108,7 @@ def _pinbridge_by_order_day(shop_id: int, day_list: list[date], zone: tzinfo) ->
     Each day's exact UTC span (23 or 25 hours around DST, half-hour zones included) goes into one CASE, so
     both databases place every order without time-zone support in SQL.
     """
-    spans = [reconcile.day_span(day, zone) for day in day_list]
+    spans = [day_span(day, zone) for day in day_list]
     index = case(*((Event.occurred_at < end, i) for i, (_start, end) in enumerate(spans)), else_=-1)
     query = (
         select(index.label("day_index"), func.count())
@@ -137,7 +137,7 @@ def add_shopify_counts(shop_id: int, rows: list[dict[str, Any]], now: datetime, 
     compared: list[dict[str, Any]] = []
     for day, row in zip(day_list, rows, strict=True):
         stat = counted.get(day)
-        known = reconcile.day_span(day, zone)[0] >= kept_from
+        known = day_span(day, zone)[0] >= kept_from
         row["shopify_orders"] = stat.orders if stat else None
         row["pinbridge_orders"] = ours.get(day, 0) if known else None
         row["missing"] = (max(0, stat.orders - row["pinbridge_orders"])

@@ -16,26 +16,25 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, date, datetime, timedelta, tzinfo
-from datetime import time as clock_time
+from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import httpx
 from flask import current_app
-from sqlalchemy import delete, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import or_, select
 
-from app import locks, outbox, shop_state
+from app import locks, outbox
 from app.clock import database_now
 from app.database import writing
 from app.mapping import MappedPurchase, map_order
 from app.metrics import RECONCILED_ORDERS
-from app.models import Event, PinterestSettings, Shop, ShopifyDailyOrders, db
+from app.models import Event, PinterestSettings, Shop, db
 from app.settings import mapping_options
+from app.shopify.daily import count_by_day, count_missing_days, created_at, remember_timezone, store_day_counts
 from app.shopify.orders import AdminApiError, OrderReader
+from app.shopify.translate import order_from_graphql
 
 logger = logging.getLogger(__name__)
 
@@ -57,241 +56,6 @@ class Summary:
         return asdict(self)
 
 
-# -- GraphQL order node -> webhook order -------------------------------------------------------------
-def _money_set(value: Any) -> dict[str, Any] | None:
-    if not isinstance(value, dict):
-        return None
-    out = {}
-    for graph_key, hook_key in (("shopMoney", "shop_money"), ("presentmentMoney", "presentment_money")):
-        money = value.get(graph_key)
-        if isinstance(money, dict):
-            out[hook_key] = {"amount": money.get("amount"), "currency_code": money.get("currencyCode")}
-    return out
-
-
-def _shop_amount(money_set: dict[str, Any] | None) -> Any:
-    return ((money_set or {}).get("shop_money") or {}).get("amount")
-
-
-def _address(value: Any) -> dict[str, Any] | None:
-    if not isinstance(value, dict):
-        return None
-    return {"first_name": value.get("firstName"), "last_name": value.get("lastName"),
-            "city": value.get("city"), "province_code": value.get("provinceCode"), "zip": value.get("zip"),
-            "country": value.get("country"), "country_code": value.get("countryCodeV2"),
-            "phone": value.get("phone")}
-
-
-def _tax_lines(value: Any) -> list[dict[str, Any]]:
-    """GraphQL `taxLines` as webhook `tax_lines` (price in shop money, price_set with both)."""
-    lines = value if isinstance(value, list) else []
-    out = []
-    for line in lines:
-        price = _money_set(line.get("priceSet")) if isinstance(line, dict) else None
-        if price:
-            out.append({"price": _shop_amount(price), "price_set": price})
-    return out
-
-
-def _legacy_id(value: Any) -> Any:
-    return value.get("legacyResourceId") if isinstance(value, dict) else None
-
-
-def _line(node: dict[str, Any]) -> dict[str, Any]:
-    price = _money_set(node.get("originalUnitPriceSet")) or {}
-    return {
-        "product_id": _legacy_id(node.get("product")), "variant_id": _legacy_id(node.get("variant")),
-        "sku": node.get("sku"), "title": node.get("title"), "name": node.get("name"),
-        "vendor": node.get("vendor"), "quantity": node.get("quantity"),
-        "price": _shop_amount(price), "price_set": price or None,
-        "tax_lines": _tax_lines(node.get("taxLines")),
-    }
-
-
-def _customer(value: Any) -> dict[str, Any] | None:
-    if not isinstance(value, dict):
-        return None
-    email, phone = value.get("defaultEmailAddress"), value.get("defaultPhoneNumber")
-    return {"id": value.get("legacyResourceId"), "first_name": value.get("firstName"),
-            "last_name": value.get("lastName"),
-            "email": email.get("emailAddress") if isinstance(email, dict) else None,
-            "phone": phone.get("phoneNumber") if isinstance(phone, dict) else None,
-            "default_address": _address(value.get("defaultAddress"))}
-
-
-def _landing_page(journey: Any) -> str | None:
-    """The visit that brought the buyer (the one carrying a Pinterest click id if any), as landing_site."""
-    if not isinstance(journey, dict):
-        return None
-    visits = [v for v in (journey.get("lastVisit"), journey.get("firstVisit")) if isinstance(v, dict)]
-    pages = [v["landingPage"] for v in visits if isinstance(v.get("landingPage"), str)]
-    return next((page for page in pages if "epik=" in page), pages[0] if pages else None)
-
-
-def order_from_graphql(node: dict[str, Any]) -> dict[str, Any]:
-    """The `orders/create` body shape `map_order` reads, from an Admin GraphQL Order node.
-
-    GraphQL has no browser user agent for an order, so a reconciled order matches on identifiers
-    (email, phone, address, click id, IP) but never on IP + user agent.
-    """
-    line_items, custom = node.get("lineItems"), node.get("customAttributes")
-    lines: dict[str, Any] = line_items if isinstance(line_items, dict) else {}
-    shipping = node.get("shippingLines")
-    shipping_nodes = (shipping.get("nodes") if isinstance(shipping, dict) else None) or []
-    attributes: list[Any] = custom if isinstance(custom, list) else []
-    subtotal, total = _money_set(node.get("subtotalPriceSet")), _money_set(node.get("totalPriceSet"))
-    return {
-        "id": node.get("legacyResourceId") or node.get("id"),
-        "admin_graphql_api_id": node.get("id"),
-        "name": node.get("name"), "email": node.get("email"), "phone": node.get("phone"),
-        "created_at": node.get("createdAt"), "processed_at": node.get("processedAt"),
-        "test": node.get("test"), "source_name": node.get("sourceName"),
-        "currency": node.get("currencyCode"), "presentment_currency": node.get("presentmentCurrencyCode"),
-        "subtotal_price": _shop_amount(subtotal), "subtotal_price_set": subtotal,
-        "total_price": _shop_amount(total), "total_price_set": total,
-        "taxes_included": node.get("taxesIncluded"), "customer_locale": node.get("customerLocale"),
-        "total_tax": _shop_amount(_money_set(node.get("totalTaxSet"))),
-        "total_tax_set": _money_set(node.get("totalTaxSet")),
-        "shipping_lines": [{"tax_lines": _tax_lines(n.get("taxLines"))} for n in shipping_nodes
-                           if isinstance(n, dict)],
-        "cart_token": node.get("cartToken"), "checkout_token": node.get("checkoutToken"),
-        "order_status_url": node.get("statusPageUrl"),
-        "client_details": {"browser_ip": node.get("clientIp"), "user_agent": None},
-        "landing_site": _landing_page(node.get("customerJourneySummary")),
-        "note_attributes": [{"name": a.get("key"), "value": a.get("value")} for a in attributes
-                            if isinstance(a, dict)],
-        "line_items": [_line(n) for n in lines.get("nodes") or [] if isinstance(n, dict)],
-        "customer": _customer(node.get("customer")),
-        "billing_address": _address(node.get("billingAddress")),
-        "shipping_address": _address(node.get("shippingAddress")),
-    }
-
-
-# -- Shopify's orders per day of the shop ---------------------------------------------------------------
-COUNTED_DAYS = 14  # the worker asks Shopify for the whole days of the last two weeks that have no count
-
-
-def day_span(day: date, zone: tzinfo) -> tuple[datetime, datetime]:
-    """The UTC instants a calendar day of the zone begins and ends (23 or 25 hours long around DST)."""
-    start = datetime.combine(day, clock_time(0), tzinfo=zone)
-    end = datetime.combine(day + timedelta(days=1), clock_time(0), tzinfo=zone)
-    return start.astimezone(UTC), end.astimezone(UTC)
-
-
-def whole_days(since: datetime, until: datetime, zone: tzinfo) -> list[date]:
-    """The zone's calendar days whose whole span lies inside [since, until), oldest first."""
-    day = since.astimezone(zone).date()
-    if day_span(day, zone)[0] < since:
-        day += timedelta(days=1)
-    days = []
-    while day_span(day, zone)[1] <= until:
-        days.append(day)
-        day += timedelta(days=1)
-    return days
-
-
-def count_by_day(created: Iterable[datetime | None], since: datetime, until: datetime, zone: tzinfo, *,
-                 not_before: datetime | None = None) -> dict[date, int]:
-    """Orders per calendar day of the shop, for the days a read of [since, until) covered completely.
-
-    A window rarely starts or ends at the shop's midnight, and a day cut short at either end would look
-    like missing orders, so only days whose whole span lies inside the window are counted (zero included:
-    a whole day without orders is a count too). Days that began before `not_before` (the install) are left
-    out as well: Pinbridge could not have received their earlier orders. An order whose creation time is
-    unreadable leaves its day unknown, so then nothing is counted.
-    """
-    if not_before is not None and not_before > since:
-        since = not_before
-    days = whole_days(since, until, zone)
-    counts = dict.fromkeys(days, 0)
-    for moment in created:
-        if moment is None:
-            return {}
-        local = moment.astimezone(zone).date()
-        if local in counts:
-            counts[local] += 1
-    return counts
-
-
-def _created_at(node: dict[str, Any]) -> datetime | None:
-    value = node.get("createdAt")
-    try:
-        moment = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        return None
-    return moment if moment is not None and moment.tzinfo is not None else None
-
-
-def remember_timezone(shop: Shop, name: str | None) -> ZoneInfo | None:
-    """The shop's zone as Shopify just said it, stored when it is new or changed; None if it said none."""
-    if not name:
-        return None
-    try:
-        zone = ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
-    state = shop_state.get(shop.id)
-    if state is None or state.iana_timezone != name:
-        shop_state.set_timezone(shop.id, name)
-    return zone
-
-
-def store_day_counts(shop_id: int, counts: dict[date, int], zone: ZoneInfo, now: datetime) -> None:
-    """Upsert whole-day counts: the latest count of a day replaces the one before.
-
-    Counts made in another time zone are deleted: their days begin and end at other hours, so they compare
-    with nothing once the shop's zone has changed (and, near midnight, one of them would fall outside the
-    days counted again and linger).
-    """
-    if not counts:
-        return
-    table = ShopifyDailyOrders.__table__
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values([
-        {"shop_id": shop_id, "day": day, "orders": orders, "timezone": zone.key, "counted_at": now}
-        for day, orders in sorted(counts.items())])
-    statement = statement.on_conflict_do_update(
-        index_elements=["shop_id", "day"],
-        set_={"orders": statement.excluded.orders, "timezone": statement.excluded.timezone,
-              "counted_at": statement.excluded.counted_at})
-    with writing():
-        db.session.execute(delete(table).where(table.c.shop_id == shop_id, table.c.timezone != zone.key))
-        db.session.execute(statement)
-
-
-def count_missing_days(shop: Shop, reader: OrderReader, now: datetime, *, quiet_seconds: int = 0,
-                       days: int = COUNTED_DAYS) -> int:
-    """Ask Shopify (`ordersCount`, one request a day) for the recent whole days that have no count yet.
-
-    Which days: the last `days` days of the shop before today, that began after the install and ended at
-    least `quiet_seconds` ago (so Shopify's search holds their last orders), with no count in the shop's
-    present zone. Once counted, a day is only counted again by a run whose window covers it whole. Returns
-    how many days were stored; a count Shopify says is not exact is left out.
-    """
-    zone = shop_state.zone(shop_state.get(shop.id))
-    today = now.astimezone(zone).date()
-    settled = now - timedelta(seconds=quiet_seconds)
-    wanted = []
-    for back in range(days, 0, -1):
-        day = today - timedelta(days=back)
-        start, end = day_span(day, zone)
-        if end <= settled and (shop.installed_at is None or start >= shop.installed_at):
-            wanted.append(day)
-    if not wanted:
-        return 0
-    have = set(db.session.scalars(select(ShopifyDailyOrders.day).where(
-        ShopifyDailyOrders.shop_id == shop.id, ShopifyDailyOrders.day.in_(wanted),
-        ShopifyDailyOrders.timezone == zone.key)))
-    db.session.rollback()  # no read left open while Shopify answers
-    counts: dict[date, int] = {}
-    for day in (d for d in wanted if d not in have):
-        count = reader.exact_count(*day_span(day, zone))
-        if count is not None:
-            counts[day] = count
-    store_day_counts(shop.id, counts, zone, database_now())
-    return len(counts)
-
-
 # -- one shop ---------------------------------------------------------------------------------------
 def reconcile_shop(
     shop: Shop, since: datetime, *, until: datetime | None = None, dry_run: bool = False,
@@ -309,7 +73,7 @@ def reconcile_shop(
     for nodes in reader.pages(since, until):
         if reader.shop_country and reader.shop_country != options.shop_country:
             options = replace(options, shop_country=reader.shop_country)
-        created.extend(_created_at(node) for node in nodes)
+        created.extend(created_at(node) for node in nodes)
         mapped = [map_order(order_from_graphql(node), options) for node in nodes]
         _record_page(shop, mapped, summary, dry_run=dry_run)
         summary.pages += 1
