@@ -16,7 +16,7 @@ from werkzeug.exceptions import BadRequest
 from app import outbox
 from app.clock import database_now
 from app.database import writing
-from app.merchant import stats
+from app.merchant import stats, status
 from app.merchant.connection import check_connection
 from app.models import EventStatus, Shop, db, now_utc
 from app.settings import apply_settings, settings_view, validate_settings
@@ -177,8 +177,8 @@ def get_status() -> Any:
 def overview(shop: Shop) -> dict[str, Any]:
     """What the page shows besides settings and charts; also used for its first render."""
     return {
-        "health": stats.health(shop.settings, shop.id, now_utc()),
-        "setup": stats.setup_steps(shop.id, shop.settings),
+        "health": status.health(shop.settings, shop.id, now_utc()),
+        "setup": status.setup_steps(shop.id, shop.settings),
         "admin_api": {"connected": bool(shop.shopify_token_enc), "error": shop.token_exchange_error,
                       "scope": shop.shopify_scope},
         "data_requests": stats.data_requests(shop.id),

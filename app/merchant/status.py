@@ -1,0 +1,146 @@
+"""The page's status line and setup guide: what the merchant needs to know now, from the shop's facts.
+
+`health` reads the facts (settings, delivery state, waiting orders, the worker's heartbeat) and `decide`
+turns them into one state with its sentence, pure and tested as a table.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from app import shop_state
+from app.crypto import UNREADABLE_TOKEN_MESSAGE
+from app.merchant import explain
+from app.merchant.stats import PURCHASE_SOURCES, iso
+from app.models import ConnectionStatus, Event, EventStatus, PinterestSettings, WorkerHeartbeat, db
+
+STUCK_AFTER = 120  # seconds an order may sit past its send time before the page stops saying "working"
+FAILING_AFTER = 60  # seconds of continuous Pinterest failures before the page says "delayed"
+HEARTBEAT_STALE = 120  # seconds without a worker heartbeat before sending is called stopped
+EXPIRY_WARNING = 24 * 3600  # seconds before expiry the page starts warning
+WAITING = (EventStatus.PENDING.value, EventStatus.SENDING.value)
+
+
+def _waiting_facts(shop_id: int, now: datetime, max_age: int) -> dict[str, Any]:
+    """Orders still to be sent: how many, since when, how many are overdue, how many expire soon."""
+    purchase = (Event.shop_id == shop_id, Event.status.in_(WAITING), Event.source.in_(PURCHASE_SOURCES))
+    count, oldest = db.session.execute(select(func.count(), func.min(Event.received_at)).where(*purchase)).one()
+    overdue = db.session.scalar(select(func.count()).where(
+        *purchase, Event.available_at <= now - timedelta(seconds=STUCK_AFTER)))
+    warn_from = now - timedelta(seconds=max(0, max_age - EXPIRY_WARNING))
+    expiring, first = db.session.execute(select(func.count(), func.min(Event.received_at)).where(
+        *purchase, Event.received_at <= warn_from)).one()
+    return {"waiting": int(count or 0), "oldest_waiting_at": oldest, "overdue": int(overdue or 0),
+            "expiring": {"count": int(expiring or 0),
+                         "at": iso(first + timedelta(seconds=max_age)) if first else None}}
+
+
+def _heartbeat(now: datetime) -> datetime | None:
+    return db.session.scalar(select(func.max(WorkerHeartbeat.last_seen_at)))
+
+
+def health(settings: PinterestSettings | None, shop_id: int, now: datetime,
+           max_age: int | None = None) -> dict[str, Any]:
+    """The banner, computed from what happened: a state, a sentence, the next step, and the numbers."""
+    max_age = max_age or int(current_app.config["EVENT_MAX_AGE_SECONDS"])
+    facts = _waiting_facts(shop_id, now, max_age)
+    state = shop_state.get(shop_id)
+    base = {"waiting": facts["waiting"], "oldest_waiting_at": iso(facts["oldest_waiting_at"]),
+            "expiring": facts["expiring"], "max_age_hours": max_age // 3600,
+            "last_success_at": iso(state.last_success_at if state else None),
+            "failure_class": state.failure_class if state else None,
+            "failing_since": iso(state.failing_since if state else None),
+            "pinterest_message": None, "action": None}
+    return {**base, **decide(settings, state, facts, _heartbeat(now), now)}
+
+
+def _held(facts: dict[str, Any]) -> str:
+    n = facts["waiting"]
+    return f"{n} order{'s' if n != 1 else ''}"
+
+
+def decide(settings: PinterestSettings | None, state: Any, facts: dict[str, Any],
+           heartbeat: datetime | None, now: datetime) -> dict[str, Any]:
+    """Pick the one state the merchant must know about first (pure over the facts passed in)."""
+    waiting = facts["waiting"]
+    if settings is None or not settings.configured:
+        return {"state": "not_configured", "heading": "Connect Pinterest to start",
+                "message": "Add your Pinterest ad account id and conversion access token. Orders are "
+                           "recorded meanwhile" + (f": {_held(facts)} will be sent once you connect."
+                                                   if waiting else "."),
+                "action": {"label": "Connect Pinterest", "target": "ad_account_id"}}
+    failure = state.failure_class if state else None
+    if settings.connection_status == ConnectionStatus.UNREADABLE.value:
+        kept = (f"{_held(facts)} are waiting and will be sent once you save it." if waiting
+                else "New orders will wait and be sent once you save it.")
+        return {"state": "paused", "reason": "unreadable", "heading": "Sending paused",
+                "message": f"{settings.connection_message or UNREADABLE_TOKEN_MESSAGE} {kept}",
+                "action": {"label": "Paste the token again", "target": "access_token"}}
+    if settings.paused:
+        reason = failure if failure in ("token", "ad_account") else "token"
+        kept = (f"{_held(facts)} are waiting and will be sent once this is fixed." if waiting
+                else "New orders will wait and be sent once this is fixed.")
+        sentence, _ = explain.FAILURE_TEXT[reason]
+        if reason == "ad_account":
+            sentence = (f"Your access token works, but Pinterest doesn't allow it to send conversions for ad "
+                        f"account {settings.ad_account_id}. This usually means the ad account id is wrong.")
+        target = "access_token" if reason == "token" else "ad_account_id"
+        label = "Update access token" if reason == "token" else "Check ad account id"
+        return {"state": "paused", "reason": reason, "heading": "Sending paused", "message": f"{sentence} {kept}",
+                "pinterest_message": settings.connection_message or (state.failure_message if state else None),
+                "action": {"label": label, "target": target}}
+    if not settings.enabled:
+        held = (f"{_held(facts)} received while off are held and will be sent when you turn it back on."
+                if waiting else "Orders received while off are held and sent when you turn it back on.")
+        return {"state": "disabled", "heading": "Sending is off",
+                "message": f"Pinbridge is not sending orders to Pinterest. {held}",
+                "action": {"label": "Turn sending on", "target": "enabled"}}
+    failing = (state is not None and state.consecutive_failures and failure not in (None, "token", "ad_account")
+               and state.failing_since is not None
+               and (now - state.failing_since).total_seconds() >= FAILING_AFTER)
+    stalled = facts["overdue"] > 0
+    if failing or stalled:
+        if failing:
+            sentence, step = explain.FAILURE_TEXT.get(failure or "pinterest", explain.FAILURE_TEXT["pinterest"])
+            since = state.failing_since
+        else:
+            beat_ok = heartbeat is not None and (now - heartbeat).total_seconds() < HEARTBEAT_STALE
+            sentence = ("Sending is running late on Pinbridge's side." if beat_ok
+                        else "Pinbridge's sending service isn't running right now.")
+            step = "Nothing to do: orders are kept and will be sent once it catches up."
+            since = facts["oldest_waiting_at"]
+        verb = "is" if waiting == 1 else "are"
+        wait = (f"{_held(facts)} {verb} waiting and will be sent automatically." if waiting
+                else "New orders will wait and be sent automatically.")
+        return {"state": "delayed", "heading": "Sending delayed", "since": iso(since),
+                "message": f"{sentence} {wait}", "next_step": None if failing else step,
+                "pinterest_message": state.failure_message if failing and state else None}
+    if state is not None and state.last_success_at is not None:
+        return {"state": "working", "heading": "Working",
+                "message": "Orders are reaching Pinterest." + (
+                    f" {_held(facts)} about to be sent." if waiting else "")}
+    if settings.connection_status == "ok":
+        return {"state": "working", "heading": "Connected",
+                "message": "Pinterest accepted your settings. Orders are sent as soon as they come in."}
+    return {"state": "waiting", "heading": "Check your connection",
+            "message": "Send a test event to check that Pinterest accepts your ad account id and token.",
+            "action": {"label": "Send test event", "target": "verify"}}
+
+
+def setup_steps(shop_id: int, settings: PinterestSettings | None) -> dict[str, Any]:
+    """The setup guide, each step checked from real data (the pixel step is checked by the page)."""
+    tested = db.session.scalar(select(func.count()).where(
+        Event.shop_id == shop_id, Event.source == "verify", Event.status == EventStatus.DELIVERED.value))
+    delivered = db.session.scalar(select(func.count()).where(
+        Event.shop_id == shop_id, Event.source.in_(PURCHASE_SOURCES),
+        Event.status == EventStatus.DELIVERED.value, Event.test.is_(False)))
+    if not delivered:
+        state = shop_state.get(shop_id)
+        delivered = 1 if state is not None and state.last_success_at is not None else 0
+    return {"connected": bool(settings is not None and settings.configured),
+            "test_event": bool(tested) or bool(settings is not None and settings.connection_status == "ok"),
+            "first_order": bool(delivered)}
