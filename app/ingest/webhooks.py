@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
 import time
-from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
@@ -13,8 +11,9 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app import metrics
 from app.database import writing
-from app.inbox import receipts, routing
+from app.inbox import routing
 from app.ingest import lifecycle
+from app.ingest.answer import UNAVAILABLE, SlowBody, acknowledge, read_deadline, refused, unavailable
 from app.ingest.verify import (
     HMAC_HEADER,
     Delivery,
@@ -22,8 +21,7 @@ from app.ingest.verify import (
     parse_triggered_at,
     verify_delivery,
 )
-from app.mapping.identity import checkout_completed
-from app.models import ORDER_TOPICS, PURCHASE_TOPICS, Shop, Topic, WebhookReceipt, db, now_utc
+from app.models import PURCHASE_TOPICS, Shop, Topic, WebhookReceipt, db, now_utc
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -63,37 +61,6 @@ def receive() -> tuple[Response, int]:
     return jsonify({"status": status}), 200
 
 
-UNAVAILABLE = {"error": "unavailable", "message": "Database unavailable, retry later."}
-
-
-def acknowledge(delivery: Delivery, started: float, box: receipts.Receipts | None = None) -> str:
-    """Store a verified order or checkout in the inbox, durably; `accepted` or `duplicate`.
-
-    Raises OperationalError when the database is unavailable (the caller answers 503).
-    """
-    status = receipts.accept(
-        webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
-        triggered_at=delivery.triggered_at, api_version=delivery.api_version, raw=delivery.raw,
-        completed=delivery.topic in ORDER_TOPICS or checkout_completed(delivery.payload), receipts=box)
-    logger.info("webhook received", extra={
-        "action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
-        "outcome": status, "webhook_id": delivery.webhook_id})
-    metrics.webhook_answered(delivery.topic, status, started)
-    return status
-
-
-def refused(exc: WebhookRejected, topic: str | None, started: float) -> None:
-    """Log and count a refused delivery (nothing of it is stored)."""
-    logger.info("webhook rejected", extra={"action": "webhook_rejected", "code": exc.code})
-    metrics.webhook_answered(topic, f"rejected_{exc.code}", started)
-
-
-def unavailable(topic: str | None, started: float) -> None:
-    """The database refused the write: 503 makes Shopify retry later instead of losing the order."""
-    logger.error("database unavailable", extra={"action": "webhook_db_unavailable"})
-    metrics.webhook_answered(topic, "unavailable", started)
-
-
 def _verify_and_parse() -> Delivery:
     if request.method != "POST":
         raise WebhookRejected("method_not_allowed", "Webhooks are delivered with POST.")
@@ -119,21 +86,6 @@ def read_body(limit: int) -> bytes:
     return raw
 
 
-class SlowBody(Exception):
-    """The client took longer than WEBHOOK_READ_SECONDS to send its body."""
-
-
-def read_deadline(seconds: float) -> AbstractContextManager[Any]:
-    """Under gevent, stop waiting for a body after `seconds`: a client trickling bytes keeps no connection.
-
-    Shopify sends a webhook's body at once (and gives up on an answer after 5 s itself).
-    """
-    monkey = sys.modules.get("gevent.monkey")
-    if seconds <= 0 or not (monkey and monkey.is_module_patched("socket")):
-        return nullcontext()
-    import gevent
-
-    return gevent.Timeout(seconds, SlowBody)
 
 
 # Where a verified payload names its own shop. A custom storefront domain (`shop.example`) in the

@@ -3,13 +3,13 @@
 Shopify waits for our 200 and retries what it does not get within 5 s, so the hottest request the app
 serves is an order webhook, and it needs none of Flask's request machinery: no routing, session,
 template, rate limit or error page. Read the announced body, check its HMAC, store the encrypted
-receipt (`webhooks.acknowledge`, one INSERT shared with concurrent requests), answer. Flask's request
+receipt (`answer.acknowledge`, one INSERT shared with concurrent requests), answer. Flask's request
 and response objects, hooks and teardown cost more than all of that together (README, Performance).
 
 No app context is pushed: the app's engine, cipher and group commit are held by `receipts.Receipts`.
 Everything else goes to the Flask route unchanged: other topics (lifecycle and privacy), other methods,
 bodies without a Content-Length (chunked) or larger than the limit. Refusals here use the route's own
-codes, statuses, logs and metrics (`verify.verify_delivery`, `webhooks.refused`), so a delivery is
+codes, statuses, logs and metrics (`verify.verify_delivery`, `answer.refused`), so a delivery is
 answered the same whichever of the two serves it.
 """
 
@@ -25,7 +25,7 @@ from flask import Flask
 from sqlalchemy.exc import OperationalError
 
 from app.inbox import receipts
-from app.ingest import verify, webhooks
+from app.ingest import answer, verify
 from app.logs import request_id_scope
 from app.models import PURCHASE_TOPICS
 
@@ -56,9 +56,9 @@ class WebhookIngest:
         config = self.app.config
         topic = environ.get(_TOPIC)
         try:
-            with webhooks.read_deadline(float(config["WEBHOOK_READ_SECONDS"])):
+            with answer.read_deadline(float(config["WEBHOOK_READ_SECONDS"])):
                 raw = _read(environ["wsgi.input"], length)
-        except webhooks.SlowBody:
+        except answer.SlowBody:
             return self._refuse(start_response, verify.WebhookRejected(
                 "body_timeout", "The body did not arrive in time."), topic, started)
         secrets = [s for s in (config["SHOPIFY_API_SECRET"], config.get("SHOPIFY_API_SECRET_OLD")) if s]
@@ -68,10 +68,10 @@ class WebhookIngest:
         except verify.WebhookRejected as exc:
             return self._refuse(start_response, exc, topic, started)
         try:
-            status = webhooks.acknowledge(delivery, started, receipts.receipts_for(self.app))
+            status = answer.acknowledge(delivery, started, receipts.receipts_for(self.app))
         except OperationalError:
-            webhooks.unavailable(delivery.topic, started)
-            return _answer(start_response, 503, webhooks.UNAVAILABLE)
+            answer.unavailable(delivery.topic, started)
+            return _answer(start_response, 503, answer.UNAVAILABLE)
         return _answer(start_response, 200, {"status": status})
 
     def _announced_length(self, environ: dict[str, Any]) -> int | None:
@@ -89,7 +89,7 @@ class WebhookIngest:
 
     def _refuse(self, start_response: StartResponse, exc: verify.WebhookRejected, topic: str | None,
                 started: float) -> Iterable[bytes]:
-        webhooks.refused(exc, topic, started)
+        answer.refused(exc, topic, started)
         return _answer(start_response, exc.status, {"error": exc.code, "message": exc.message},
                        close=exc.status == 408)
 
