@@ -157,7 +157,7 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     failure_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tag_id: Mapped[str | None] = mapped_column(String(20))  # the Pinterest Tag id the pixel loads
-    # What the buyer's refusals mean for the server event (see app/beacon_join.py).
+    # What the buyer's refusals mean for the server event (see app/beacons.py).
     marketing_refused: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
     sale_of_data_refused: Mapped[str] = mapped_column(String(20), default="limited", server_default="limited")
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)

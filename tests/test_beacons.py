@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
-from app import beacon_join, outbox
+from app import beacons, outbox
 from app.ingest import beacon
 from app.models import Event, PixelBeacon, Shop, db, now_utc
 from app.ops.retention import purge_beacons
@@ -253,7 +253,7 @@ def test_a_beacon_that_lands_while_its_order_is_queued_still_releases_it(
     assert drain(w) == 1
     post_beacon(beacon_for(first))            # the shop's pixel is known: new web orders wait for theirs
     post_beacon(beacon_for(second))           # stored "meanwhile", as if after the worker's look
-    monkeypatch.setattr(beacon_join, "waits_for_beacon", lambda shop, token: True)
+    monkeypatch.setattr(beacons, "waits_for_beacon", lambda shop, token: True)
     post_webhook(second)
     assert drain(w) == 1                      # released at once, not after the join window
     assert [len(r.events) for r in pinterest.requests] == [1, 1]
@@ -283,9 +283,9 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
         post_webhook(order)
     statements: list[str] = []
     batches: list[int] = []
-    real_join = beacon_join.join
+    real_join = beacons.join
 
-    def counted(items: list[Any], worker_id: str, now: Any) -> beacon_join.Joined:
+    def counted(items: list[Any], worker_id: str, now: Any) -> beacons.Joined:
         def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             statements.append(statement)
 
@@ -296,7 +296,7 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
 
-    monkeypatch.setattr(beacon_join, "join", counted)
+    monkeypatch.setattr(beacons, "join", counted)
     assert drain(worker()) == 24
     assert batches == [24]
     # The join only reads, one SELECT for the whole batch: its notes and the withheld event are written

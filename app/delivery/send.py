@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from app import beacon_join, crypto, metrics, outbox, shop_state
+from app import beacons, crypto, metrics, outbox, shop_state
 from app.database import writing
 from app.delivery.decide import (
     Answer,
@@ -90,7 +90,7 @@ class Sender:
             items = self._keep_lease(group)  # the second group waits for the first one's request
             if not items:
                 continue
-            joined = beacon_join.join(items, self.worker_id, self.clock())
+            joined = beacons.join(items, self.worker_id, self.clock())
             if not joined.send:
                 with writing():
                     joined.record(self.worker_id, self.clock())
@@ -169,7 +169,7 @@ class Sender:
             decision = decide(answer, row_ids=[i.row_id for i in items], now=now,
                               failures=shop_state.failure_streak(shop_id), jitter=self.rand())
             ids = [i.row_id for i in items]
-            joined: beacon_join.Joined | None = getattr(self._local, "joined", None)
+            joined: beacons.Joined | None = getattr(self._local, "joined", None)
             notes = None
             if joined is not None:
                 delivered = decision.delivered if isinstance(decision, Delivered) else []

@@ -26,7 +26,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from app import beacon_join, outbox
+from app import beacons, outbox
 from app.clock import database_now
 from app.crypto import SealedBodies, SecretUnreadable
 from app.database import rowcount, writing
@@ -80,7 +80,7 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
             )
             routed += 1
     if waiting_for_beacon:
-        beacon_join.release_arrived(waiting_for_beacon, now_utc())
+        beacons.release_arrived(waiting_for_beacon, now_utc())
     if routed:
         logger.info("inbox routed", extra={"action": "inbox_routed", "count": routed})
     return routed
@@ -164,7 +164,7 @@ def _route(item: _Waiting, settle_seconds: int, join_seconds: int,
     shop = get_or_create_shop(item.shop_domain)
     settle = 0 if item.topic in ORDER_TOPICS else settle_seconds
     if item.topic in ORDER_TOPICS and mapped.action_source == "web" \
-            and beacon_join.waits_for_beacon(shop, mapped.checkout_token):
+            and beacons.waits_for_beacon(shop, mapped.checkout_token):
         settle = join_seconds  # the shop's pixel reports purchases: wait a moment for this one's beacon
         waiting_for_beacon.append((shop.id, str(mapped.checkout_token)))
     result = outbox.enqueue(shop, mapped, now=item.received_at, settle_seconds=settle)

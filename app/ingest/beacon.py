@@ -1,10 +1,11 @@
-"""The storefront pixel's beacon: `POST /pixel`, what it may store, and how the worker joins it to an order.
+"""The storefront pixel's door: `POST /pixel`, parsed, limited per client and per shop, then stored.
 
 At `checkout_completed` the custom pixel reports, for one checkout token, the `event_id` it gave the
 Pinterest Tag, the `_epik` click-id cookie and the buyer's consent. The endpoint is public (a storefront
 cannot hold a secret), so what a sender can do is kept small: a beacon only attaches a click id, a user
 agent and IP, and consent to the order whose checkout token it names, and only the first beacon for a
-token counts. It never creates, sends or deletes an event by itself.
+token counts. It never creates, sends or deletes an event by itself. The stored beacons are
+app/beacons.py's.
 """
 
 from __future__ import annotations
@@ -12,27 +13,20 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
-from sqlalchemy import delete, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from app import outbox
-from app.database import writing
+from app.beacons import Beacon, store
 from app.mapping.identity import token as event_id_token
-from app.mapping.user_data import normalise_ip
-from app.models import PixelBeacon, Shop, db, now_utc
+from app.models import Shop, db, now_utc
 from app.shops import normalise_shop_domain
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("beacons", __name__)
 
 MAX_BEACON_BYTES = 2048
-BEACON_KEEP = timedelta(days=1)  # beacons are only needed until their order is sent
 FIELDS = frozenset({"checkout_token", "event_id", "click_id", "consent"})
 CONSENT_FIELDS = frozenset({"marketing", "sale_of_data", "analytics"})
 CHECKOUT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -62,14 +56,6 @@ class BeaconRejected(Exception):
         super().__init__(code)
         self.status, self.code = status, code
 
-
-@dataclass(frozen=True)
-class Beacon:
-    checkout_token: str
-    tag_event_id: str | None
-    click_id: str | None
-    consent_marketing: bool | None
-    consent_sale_of_data: bool | None
 
 
 def parse(raw: bytes) -> Beacon:
@@ -143,42 +129,3 @@ def receive() -> Response:
     stored = store(shop_id, beacon, user_agent=request.headers.get("User-Agent"), ip=client_ip(), now=now_utc())
     logger.info("pixel beacon", extra={"action": "pixel_beacon", "shop": domain, "stored": stored})
     return _answer(204)
-
-
-def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | None, now: datetime) -> bool:
-    """Keep the first beacon for a checkout token, note that the shop's pixel works, release its order."""
-    consented = beacon.consent_marketing is not False
-    row = PixelBeacon(
-        shop_id=shop_id, checkout_token=beacon.checkout_token, received_at=now,
-        consent_marketing=beacon.consent_marketing, consent_sale_of_data=beacon.consent_sale_of_data,
-        # Without marketing consent nothing that identifies the browser is kept.
-        tag_event_id=beacon.tag_event_id if consented else None,
-        click_id=beacon.click_id if consented else None,
-        user_agent=(user_agent or None) if consented else None,
-        ip=normalise_ip(ip) if consented else None,  # a private or loopback address identifies no buyer
-    )
-    try:
-        with writing():
-            db.session.add(row)
-            db.session.flush()
-            db.session.execute(
-                update(Shop).where(Shop.id == shop_id, Shop.pixel_seen_at.is_(None)).values(pixel_seen_at=now)
-            )
-            outbox.release_waiting_order(shop_id, beacon.checkout_token, now)
-    except IntegrityError:
-        return False  # the first beacon for this checkout stands; a replay changes nothing
-    return True
-
-
-def purge(now: datetime) -> int:
-    """Delete beacons older than a day (they are joined within seconds of their order)."""
-    return int(db.session.execute(delete(PixelBeacon).where(PixelBeacon.received_at < now - BEACON_KEEP)).rowcount)  # type: ignore[attr-defined]
-
-
-def forget(shop_id: int, checkout_tokens: Any) -> int:
-    """Delete the beacons of the given checkouts (customers/redact)."""
-    return int(db.session.execute(  # type: ignore[attr-defined]
-        delete(PixelBeacon).where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(checkout_tokens))
-    ).rowcount)
-
-

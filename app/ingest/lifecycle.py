@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 
-from app.ingest import beacon
+from app import beacons
 from app.mapping.fields import ident
 from app.mapping.user_data import hashed, normalise_email, normalise_phone, sha256_hex
 from app.models import DataRequest, Event, Shop, Topic, WebhookReceipt, db
@@ -70,7 +70,7 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
     where = _customer_filter(shop.id, ref, refs, order_ids)
     if topic == Topic.CUSTOMERS_REDACT:
         if where is not None:  # the pixel's beacons for these purchases go with them
-            beacon.forget(shop.id, select(Event.checkout_token).where(where, Event.checkout_token.is_not(None)))
+            beacons.forget(shop.id, select(Event.checkout_token).where(where, Event.checkout_token.is_not(None)))
         removed = db.session.execute(delete(Event).where(where)).rowcount if where is not None else 0  # type: ignore[attr-defined]
         logger.info("customer redacted", extra={"action": "customer_redacted", "events": removed})
         return "customer_redacted"

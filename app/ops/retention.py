@@ -18,10 +18,9 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 
-from app import locks
+from app import beacons, locks
 from app.clock import HEARTBEAT_FUTURE_TOLERANCE
 from app.database import writing
-from app.ingest import beacon
 from app.models import DailyStat, Event, EventStatus, ShopifyDailyOrders, WebhookReceipt, WorkerHeartbeat, db
 
 logger = logging.getLogger(__name__)
@@ -149,7 +148,7 @@ def purge_shopify_counts(now: datetime, days: int) -> int:
 def purge_beacons(now: datetime) -> int:
     """Pixel beacons are needed only until their order is sent: they go after a day."""
     with writing():
-        return beacon.purge(now)
+        return beacons.purge(now)
 
 
 def purge(now: datetime, *, event_days: int, receipt_days: int) -> Purged:

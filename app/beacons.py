@@ -1,9 +1,10 @@
-"""The beacon joined to its order: the worker adds the pixel's click id, browser and consent to an event.
+"""Pixel beacons, the one module that writes them: stored as they arrive, joined to their orders, purged.
 
-A web order whose shop's pixel reports purchases waits a moment for its beacon (`waits_for_beacon`); a
-beacon's arrival releases it (`release_arrived`); before sending, `join` reads every beacon of a claimed
-batch at once and `apply` adds what each one may change. The beacons themselves are stored, purged and
-forgotten by app/ingest/beacon.py.
+At `checkout_completed` the pixel reports, for one checkout token, the `event_id` it gave the Pinterest
+Tag, the `_epik` click id and the buyer's consent (the door that parses it is app/ingest/beacon.py). Only
+the first beacon for a token is kept. A web order whose shop's pixel reports purchases waits a moment for
+its beacon (`waits_for_beacon`); a beacon's arrival releases it (`release_arrived`); before sending,
+`join` reads every beacon of a claimed batch at once and `apply` adds what each one may change.
 """
 
 from __future__ import annotations
@@ -11,17 +12,31 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from app import outbox
 from app.database import writing
 from app.mapping.types import MATCH_KEYS
+from app.mapping.user_data import normalise_ip
 from app.models import Event, PinterestSettings, PixelBeacon, Shop, db
 
 logger = logging.getLogger(__name__)
+BEACON_KEEP = timedelta(days=1)  # beacons are only needed until their order is sent
+
+
+@dataclass(frozen=True)
+class Beacon:
+    checkout_token: str
+    tag_event_id: str | None
+    click_id: str | None
+    consent_marketing: bool | None
+    consent_sale_of_data: bool | None
+
+
 
 WITHHELD = "The buyer did not allow marketing or the sale of their data."
 
@@ -170,5 +185,42 @@ def waits_for_beacon(shop: Shop, checkout_token: str | None) -> bool:
     return db.session.scalar(
         select(PixelBeacon.id).filter_by(shop_id=shop.id, checkout_token=checkout_token)
     ) is None
+
+
+def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | None, now: datetime) -> bool:
+    """Keep the first beacon for a checkout token, note that the shop's pixel works, release its order."""
+    consented = beacon.consent_marketing is not False
+    row = PixelBeacon(
+        shop_id=shop_id, checkout_token=beacon.checkout_token, received_at=now,
+        consent_marketing=beacon.consent_marketing, consent_sale_of_data=beacon.consent_sale_of_data,
+        # Without marketing consent nothing that identifies the browser is kept.
+        tag_event_id=beacon.tag_event_id if consented else None,
+        click_id=beacon.click_id if consented else None,
+        user_agent=(user_agent or None) if consented else None,
+        ip=normalise_ip(ip) if consented else None,  # a private or loopback address identifies no buyer
+    )
+    try:
+        with writing():
+            db.session.add(row)
+            db.session.flush()
+            db.session.execute(
+                update(Shop).where(Shop.id == shop_id, Shop.pixel_seen_at.is_(None)).values(pixel_seen_at=now)
+            )
+            outbox.release_waiting_order(shop_id, beacon.checkout_token, now)
+    except IntegrityError:
+        return False  # the first beacon for this checkout stands; a replay changes nothing
+    return True
+
+
+def purge(now: datetime) -> int:
+    """Delete beacons older than a day (they are joined within seconds of their order)."""
+    return int(db.session.execute(delete(PixelBeacon).where(PixelBeacon.received_at < now - BEACON_KEEP)).rowcount)  # type: ignore[attr-defined]
+
+
+def forget(shop_id: int, checkout_tokens: Any) -> int:
+    """Delete the beacons of the given checkouts (customers/redact)."""
+    return int(db.session.execute(  # type: ignore[attr-defined]
+        delete(PixelBeacon).where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(checkout_tokens))
+    ).rowcount)
 
 
