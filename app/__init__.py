@@ -47,13 +47,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     db_util.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
 
-    from . import api, beacons, cli, health, home, ingest, webhooks
+    from . import api, beacons, cli, doctor, health, home, ingest, webhooks
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(beacons.bp)
+    app.register_blueprint(doctor.bp)
     beacons.limiter.init_app(app)
     cli.register(app)
     ingest.install(app)

@@ -14,6 +14,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select
 
 from .db_util import writing
+from .doctor import doctor_command
 from .models import Event, EventStatus, Shop, db, now_utc
 from .settings import apply_settings, find_shop, get_or_create_shop, normalise_shop_domain, validate_settings
 
@@ -28,6 +29,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(status_command)
     app.cli.add_command(events_group)
     app.cli.add_command(reconcile_command)
+    app.cli.add_command(doctor_command)
 
 
 @click.command("worker")
