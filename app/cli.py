@@ -13,6 +13,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
+from .backup import backup_command
 from .db_util import writing
 from .doctor import doctor_command
 from .models import Event, EventStatus, Shop, db, now_utc
@@ -30,6 +31,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(events_group)
     app.cli.add_command(reconcile_command)
     app.cli.add_command(doctor_command)
+    app.cli.add_command(backup_command)
 
 
 @click.command("worker")
