@@ -25,6 +25,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from . import inbox
+from .alert_metrics import ShopAlerts
 from .clock import heartbeat_age
 from .models import Event, EventStatus, Shop, Topic, db, now_utc
 from .pinterest import PinterestClient, PinterestError
@@ -154,6 +155,7 @@ class DatabaseCollector(Collector):
                                       "Age of the oldest webhook body waiting for the worker (0 when none).")
         inbox_age.add_metric([], oldest or 0.0)
         yield inbox_age
+        yield from ShopAlerts(now).families()  # paused, sending off, unreadable bodies, orders missing
 
     def _queues(self, now: datetime) -> Iterator[Metric]:
         depth = GaugeMetricFamily("pinbridge_queue_depth", "Events waiting to be sent (pending or sending).",
