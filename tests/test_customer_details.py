@@ -90,3 +90,23 @@ def test_orders_shopify_sends_with_level_1_only_are_recognised_end_to_end() -> N
     level_1 = RecentWebOrders.from_match_keys([(" ".join(cut.match_keys), MIN_ORDERS)])
     assert decide(level_2).code == Code.PRESENT
     assert decide(level_1).code == Code.WITHHELD
+
+
+def test_a_recovered_order_without_level_2_has_nothing_pinterest_matches_on() -> None:
+    """What docs/deploy.md says of reconciliation: with Level 2 a recovered order carries the order's email,
+    phone and address; with Level 1 alone the Admin API leaves them out (ACCESS_DENIED comes back as null),
+    and with no user agent either, the order is recorded skipped rather than sent."""
+    from app.reconcile import order_from_graphql
+    from tests.standins.shopify_graphql import graphql_order
+
+    node = graphql_order(orders.web_order())
+    level_2 = map_order(order_from_graphql(node), MappingOptions())
+    assert level_2.event is not None and {"em", "ph", "address"} <= set(level_2.match_keys)
+    assert "ip_ua" not in level_2.match_keys  # the Admin API has no user agent
+
+    denied = {**node, "email": None, "phone": None, "billingAddress": None, "shippingAddress": None,
+              "customer": {**node["customer"], "firstName": None, "lastName": None, "defaultEmailAddress": None,
+                           "defaultPhoneNumber": None, "defaultAddress": None}}
+    level_1 = map_order(order_from_graphql(denied), MappingOptions())
+    assert level_1.event is None and level_1.skip_reason is not None
+    assert "em" not in level_1.match_keys and "address" not in level_1.match_keys
