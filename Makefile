@@ -61,6 +61,7 @@ lint: $(DEV_STAMP)
 	$(BIN)/mypy app
 
 ## bench: real gunicorn, workers and a Pinterest stand-in on SQLite and PostgreSQL; prints the results table
+## (bench/results/latest.md; docs/performance.md publishes a full run's)
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \
