@@ -418,11 +418,16 @@ def check_proxy(answer: Mapping[str, Any] | None, env: Mapping[str, str], url: s
         return []  # reported with the numbers
     seen = int(answer.get("forwarded_for_entries", 0))
     findings: list[Finding] = []
-    if seen != hops:
-        findings.append(warn(check, f"TRUSTED_PROXY_HOPS={hops}, but a request from outside arrived with {seen} "
-                             "X-Forwarded-For entr" + ("y" if seen == 1 else "ies") + ": every beacon's address "
-                             "would be a proxy's, so one limit of 30 a minute would hold all your shoppers' beacons.",
+    entries = f"{seen} X-Forwarded-For entr" + ("y" if seen == 1 else "ies")
+    if hops < seen:
+        findings.append(warn(check, f"TRUSTED_PROXY_HOPS={hops}, but a request from outside arrived with {entries}: "
+                             "each beacon's address would be a proxy's, so all your shoppers' beacons would share one "
+                             "per-shopper rate limit (PIXEL_RATE_LIMIT_CLIENT) and record no shopper's address.",
                              f"Set TRUSTED_PROXY_HOPS={seen}."))
+    elif hops > seen:
+        findings.append(warn(check, f"TRUSTED_PROXY_HOPS={hops}, but a request from outside arrived with {entries}: a "
+                             "shopper who sends X-Forwarded-For would choose the address Pinbridge records and "
+                             "rate-limits beacons by.", f"Set TRUSTED_PROXY_HOPS={seen}."))
     else:
         findings.append(ok(check, f"{hops}, as many proxies as appended to X-Forwarded-For."))
     proto, scheme = answer.get("forwarded_proto"), answer.get("scheme")
