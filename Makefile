@@ -7,7 +7,7 @@ DEV_STAMP := $(VENV)/.installed-dev
 NODE_STAMP := node_modules/.installed
 export FLASK_APP := app
 
-.PHONY: run test lint lock bench clean browser
+.PHONY: run test lint lock bench clean browser promtool
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ run: $(STAMP)
 	$(BIN)/python -m app.ops.localrun
 
 ## test: the whole suite (SQLite always; PostgreSQL when reachable or CI=true)
-test: $(DEV_STAMP) $(NODE_STAMP) browser
+test: $(DEV_STAMP) $(NODE_STAMP) browser promtool
 	$(BIN)/python -m pytest
 
 ## browser: Debian's Chromium for the embedded-page tests (never a downloaded browser build)
@@ -50,11 +50,18 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium is not installed; browser tests will be skipped (apt-get install chromium)"; fi; }
 
+## promtool: Debian's Prometheus tools, to check and unit-test deploy/prometheus/alerts.yml
+promtool:
+	@command -v promtool >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; \
+	  else echo "promtool is not installed; alert rule tests will be skipped (apt-get install prometheus)"; fi; }
+
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check app tests bench
 	$(BIN)/mypy app
 
 ## bench: real gunicorn, workers and a Pinterest stand-in on SQLite and PostgreSQL; prints the results table
+## (bench/results/latest.md; docs/performance.md publishes a full run's)
 bench: $(DEV_STAMP)
 	@command -v wrk >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk >/dev/null; \

@@ -49,13 +49,14 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     from app.ingest import beacon, webhooks, wsgi
     from app.merchant import api, home
-    from app.ops import cli, health
+    from app.ops import cli, doctor, health
 
     app.register_blueprint(webhooks.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(beacon.bp)
+    app.register_blueprint(doctor.bp)
     beacon.limiter.init_app(app)
     cli.register(app)
     wsgi.install(app)

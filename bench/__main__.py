@@ -3,7 +3,8 @@
     python -m bench [--quick] [--only ack,beacon,drain,freshness,growth] [--db sqlite,postgresql] [--runs 3]
 
 Every benchmark of a run executes side by side with its baselines, so ratios compare numbers taken
-minutes apart on the same (shared, noisy) machine. Results go to bench/results/ as JSON and Markdown.
+minutes apart on the same (shared, noisy) machine. Results go to bench/results/ as JSON and Markdown;
+bench/results/latest.md is the table docs/performance.md publishes (pasted there by hand after a full run).
 Benchmarks measure; a missed target is reported in the table, never raised as a failure.
 """
 

@@ -15,6 +15,8 @@ from sqlalchemy import func, select
 
 from app.database import writing
 from app.models import Event, EventStatus, Shop, db, now_utc
+from app.ops.backup import backup_command
+from app.ops.doctor import doctor_command
 from app.settings import apply_settings, validate_settings
 from app.shops import find_shop, get_or_create_shop, normalise_shop_domain
 
@@ -29,6 +31,8 @@ def register(app: Flask) -> None:
     app.cli.add_command(status_command)
     app.cli.add_command(events_group)
     app.cli.add_command(reconcile_command)
+    app.cli.add_command(doctor_command)
+    app.cli.add_command(backup_command)
 
 
 @click.command("worker")

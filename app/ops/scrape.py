@@ -23,6 +23,7 @@ from app.clock import heartbeat_age
 from app.inbox import routing
 from app.metrics import REGISTRY
 from app.models import Event, EventStatus, Shop, db, now_utc
+from app.ops.alert_metrics import ShopAlerts
 
 logger = logging.getLogger(__name__)
 _WAITING = (EventStatus.PENDING.value, EventStatus.SENDING.value)
@@ -73,6 +74,7 @@ class DatabaseCollector(Collector):
                                       "Age of the oldest webhook body waiting for the worker (0 when none).")
         inbox_age.add_metric([], oldest or 0.0)
         yield inbox_age
+        yield from ShopAlerts(now).families()  # paused, sending off, unreadable bodies, orders missing
 
     def _queues(self, now: datetime) -> Iterator[Metric]:
         depth = GaugeMetricFamily("pinbridge_queue_depth", "Events waiting to be sent (pending or sending).",
