@@ -47,7 +47,7 @@ class SealedBodies:
 
     The AES keys are derived (HKDF-SHA256) from the app's ENCRYPTION_KEY list, newest first, so rotating
     that key rotates these too: a body sealed with an older key still opens while that key is listed.
-    Sealing a 15 KB order costs about 0.02 ms, a sixth of Fernet over zlib (README, Performance); GCM also
+    Sealing a 15 KB order costs about 0.02 ms, a sixth of Fernet over zlib (docs/performance.md); GCM also
     authenticates `context` (the shop's domain), so a body moved to another shop's receipt does not open.
     Bodies from before this format (Fernet over zlib) still open.
 

@@ -175,7 +175,7 @@ def check_freshness(triggered_at: str | None, now: datetime, max_age_seconds: in
     """Refuse a delivery Shopify triggered longer ago than its retries last (or far in the future).
 
     The header is not covered by the signature: this stops verbatim replays of old captured requests;
-    what keeps a forged one harmless is deduplication and the shop checks (README, Security).
+    what keeps a forged one harmless is deduplication and the shop checks (docs/operations.md, Security).
     """
     when = parse_triggered_at(triggered_at)
     if when is None or max_age_seconds <= 0:

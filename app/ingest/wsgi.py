@@ -4,7 +4,7 @@ Shopify waits for our 200 and retries what it does not get within 5 s, so the ho
 serves is an order webhook, and it needs none of Flask's request machinery: no routing, session,
 template, rate limit or error page. Read the announced body, check its HMAC, store the encrypted
 receipt (`answer.acknowledge`, one INSERT shared with concurrent requests), answer. Flask's request
-and response objects, hooks and teardown cost more than all of that together (README, Performance).
+and response objects, hooks and teardown cost more than all of that together (docs/performance.md).
 
 No app context is pushed: the app's engine, cipher and group commit are held by `receipts.Receipts`.
 Everything else goes to the Flask route unchanged: other topics (lifecycle and privacy), other methods,
