@@ -17,6 +17,7 @@ from .. import beacons, crypto, metrics, outbox, shop_state
 from ..db_util import writing
 from ..models import ConnectionStatus, PinterestSettings, db
 from ..pinterest import EventResult, PinterestClient, PinterestError
+from ..settings import stored_credentials_problem
 from .decide import (
     Answer,
     Decision,
@@ -34,8 +35,8 @@ logger = logging.getLogger(__name__)
 
 
 class _TokenUnreadable(TokenUnreadable):
-    def __init__(self, seen_update: datetime | None) -> None:
-        super().__init__(crypto.UNREADABLE_TOKEN_MESSAGE)
+    def __init__(self, seen_update: datetime | None, message: str = crypto.UNREADABLE_TOKEN_MESSAGE) -> None:
+        super().__init__(message)
         self.seen_update = seen_update
 
 
@@ -119,6 +120,9 @@ class Sender:
             token = crypto.decrypt(encrypted)
         except crypto.SecretUnreadable:
             raise _TokenUnreadable(stamp) from None
+        problem = stored_credentials_problem(ad_account, token)
+        if problem is not None:  # saved before today's checks: the client would refuse it, so pause the shop
+            raise _TokenUnreadable(stamp, problem[1])
         return Credentials(shop_id, ad_account or "", token, test_mode, stamp)
 
     def _send(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
