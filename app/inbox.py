@@ -334,7 +334,8 @@ def _map(waiting: Iterable[_Waiting]) -> None:
         if item.payload is None:
             continue
         mapper = map_order if item.topic in ORDER_TOPICS else map_checkout
-        item.mapped = mapper(item.payload, options[item.shop_domain])
+        # When it arrived: an order dated long before that was imported or back-dated (app/mapping/timing.py).
+        item.mapped = mapper(item.payload, options[item.shop_domain], received_at=int(item.received_at.timestamp()))
 
 
 def _route(item: _Waiting, settle_seconds: int, join_seconds: int,

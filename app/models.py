@@ -161,6 +161,8 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     send_draft: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
     send_subscription: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
     send_other_channels: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
+    # A web order dated long before it arrived (imported, back-dated): "offline" | "skip" | "web".
+    send_backdated: Mapped[str] = mapped_column(String(20), default="offline", server_default="offline")
     # The shop's country (ISO alpha-2, from the Admin API), to read national phone numbers.
     shop_country: Mapped[str | None] = mapped_column(String(2))
 

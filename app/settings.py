@@ -34,6 +34,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "sale_of_data_refused": SALE_OF_DATA_REFUSED,
     # One per order class: send_pos, send_draft, send_subscription, send_other_channels.
     **{key: SEND_AS for key in CLASS_SETTINGS.values()},
+    # A web order dated long before it arrived (app/mapping/timing.py): offline, skip or web.
+    "send_backdated": SEND_AS,
 }
 # The older switch, kept as an alias: true sends POS and draft orders as offline, false skips them.
 OFFLINE_ALIAS = ("send_pos", "send_draft")
@@ -197,4 +199,5 @@ def mapping_options(settings: PinterestSettings | None) -> MappingOptions:
         send_subscription=settings.send_subscription,
         send_other_channels=settings.send_other_channels,
         shop_country=settings.shop_country,
+        send_backdated=settings.send_backdated,
     )
