@@ -13,7 +13,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from . import outbox, stats
+from . import outbox, stats, unreadable
 from .clock import database_now
 from .connection import check_connection
 from .db_util import writing
@@ -180,6 +180,8 @@ def overview(shop: Shop) -> dict[str, Any]:
         "admin_api": {"connected": bool(shop.shopify_token_enc), "error": shop.token_exchange_error,
                       "scope": shop.shopify_scope},
         "data_requests": stats.data_requests(shop.id),
+        # Orders whose bodies no configured key opens ("N orders could not be read: the encryption key changed").
+        "unreadable_orders": unreadable.summary(shop.domain),
     }
 
 

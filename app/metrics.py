@@ -24,7 +24,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
-from . import inbox
+from . import inbox, unreadable
 from .clock import heartbeat_age
 from .models import Event, EventStatus, Shop, Topic, db, now_utc
 from .pinterest import PinterestClient, PinterestError
@@ -154,6 +154,10 @@ class DatabaseCollector(Collector):
                                       "Age of the oldest webhook body waiting for the worker (0 when none).")
         inbox_age.add_metric([], oldest or 0.0)
         yield inbox_age
+        held = GaugeMetricFamily("pinbridge_inbox_unreadable_bodies",
+                                 "Webhook bodies no configured ENCRYPTION_KEY opens, kept sealed until one does.")
+        held.add_metric([], unreadable.count())
+        yield held
 
     def _queues(self, now: datetime) -> Iterator[Metric]:
         depth = GaugeMetricFamily("pinbridge_queue_depth", "Events waiting to be sent (pending or sending).",

@@ -185,6 +185,9 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
         # The inbox: receipts whose body still waits for the worker. Partial, so it stays as small as the queue.
         Index("ix_webhook_receipts_inbox", "id", postgresql_where=text("body IS NOT NULL"),
               sqlite_where=text("body IS NOT NULL")),
+        # Bodies no configured key could open (app/unreadable.py): rare, so the index is tiny.
+        Index("ix_webhook_receipts_held", "id", postgresql_where=text("held_body IS NOT NULL"),
+              sqlite_where=text("held_body IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -202,6 +205,10 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
     # An order or checkout body waiting for the worker: Fernet-encrypted with the app's key, set to NULL
     # once mapped (app/inbox.py). Personal data is never stored here in plaintext.
     body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # A body no configured key could open, kept sealed until retention; `held_keys` names the key set that
+    # tried (app/unreadable.py).
+    held_body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    held_keys: Mapped[str | None] = mapped_column(String(16))
 
 
 class Event(db.Model):  # type: ignore[name-defined]
