@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any, Literal
 
 from .commerce import custom_data
@@ -44,12 +43,12 @@ def map_order(order: Any, options: MappingOptions, *, received_at: int | None = 
     `received_at` (Unix seconds) is when Pinbridge received it: an order placed more than 7 days before is
     not sent (app/mapping/timing.py). Without it only the order's own dates are compared.
     """
-    return _safely("order", order, options, partial(_map_order, received_at=received_at))
+    return _safely("order", order, options, lambda body, chosen: _map_order(body, chosen, received_at))
 
 
 def map_checkout(checkout: Any, options: MappingOptions, *, received_at: int | None = None) -> MappedPurchase:
     """Map a checkouts/create|update body; only a completed checkout becomes an event. Never raises."""
-    return _safely("checkout", checkout, options, partial(_map_checkout, received_at=received_at))
+    return _safely("checkout", checkout, options, lambda body, chosen: _map_checkout(body, chosen, received_at))
 
 
 def _safely(kind: Kind, body: Any, options: MappingOptions,
@@ -65,7 +64,7 @@ def _safely(kind: Kind, body: Any, options: MappingOptions,
         return MappedPurchase(kind=kind, event_id=None, event=None, skip_reason=reason)
 
 
-def _map_order(order: dict[str, Any], options: MappingOptions, *, received_at: int | None) -> MappedPurchase:
+def _map_order(order: dict[str, Any], options: MappingOptions, received_at: int | None = None) -> MappedPurchase:
     event_time = order_event_time(order)
     return _assemble(
         "order", order, options,
@@ -77,8 +76,8 @@ def _map_order(order: dict[str, Any], options: MappingOptions, *, received_at: i
     )
 
 
-def _map_checkout(checkout: dict[str, Any], options: MappingOptions, *,
-                  received_at: int | None) -> MappedPurchase:
+def _map_checkout(checkout: dict[str, Any], options: MappingOptions,
+                  received_at: int | None = None) -> MappedPurchase:
     completed = checkout_completed(checkout)
     event_time = checkout_event_time(checkout) if completed else None
     return _assemble(
