@@ -79,16 +79,43 @@ class JSONFormatter(logging.Formatter):
             return json.dumps(entry, default=str)
 
 
+class _ServerAction(logging.Filter):
+    """Name what a line of gunicorn's own says, as every line of the app does."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "action"):
+            message = record.msg if isinstance(record.msg, str) else ""
+            # gunicorn's line for a request its parser refused: "Invalid request from ip=…: <reason>".
+            record.action = "request_refused" if message.startswith("Invalid request") else "server"
+        return True
+
+
+def structure_server_lines() -> None:
+    """gunicorn's lines in this process (a request its parser refused, a worker error) as JSON lines too.
+
+    gunicorn logs through `gunicorn.error` with its own text format; in a web process the app is loaded
+    after gunicorn set that up, so its handlers are given the app's formatter here.
+    """
+    server = logging.getLogger("gunicorn.error")
+    for handler in server.handlers:
+        if not isinstance(handler.formatter, JSONFormatter):
+            handler.setFormatter(JSONFormatter())
+    if not any(isinstance(f, _ServerAction) for f in server.filters):
+        server.addFilter(_ServerAction())
+
+
 def configure_logging(level: int = logging.INFO) -> None:
     """Install the JSON handler on the root logger once."""
+    structure_server_lines()
     root = logging.getLogger()
     if any(isinstance(h.formatter, JSONFormatter) for h in root.handlers):
         return
-    # A line carries none of the caller's file and line, thread or process (the logging HOWTO's
-    # "Optimization"): a record skips the stack walk and lookups it would otherwise make for each line.
+    # A line carries neither the caller's file and line nor its thread (the logging HOWTO's "Optimization"):
+    # a record skips the stack walk and lookups it would otherwise make for each line. The process id stays:
+    # it costs one getpid(), and a format that names it (gunicorn's `[%(process)d]`) fails on a record
+    # without it, printing a traceback in place of the line.
     logging._srcfile = None  # type: ignore[attr-defined]
     logging.logThreads = False
-    logging.logProcesses = False
     logging.logMultiprocessing = False
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JSONFormatter())

@@ -166,6 +166,8 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     send_draft: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
     send_subscription: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
     send_other_channels: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
+    # A web order dated long before it arrived (imported, back-dated): "offline" | "skip" | "web".
+    send_backdated: Mapped[str] = mapped_column(String(20), default="offline", server_default="offline")
     # The shop's country (ISO alpha-2, from the Admin API), to read national phone numbers.
     shop_country: Mapped[str | None] = mapped_column(String(2))
 
@@ -188,6 +190,9 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
         # The inbox: receipts whose body still waits for the worker. Partial, so it stays as small as the queue.
         Index("ix_webhook_receipts_inbox", "id", postgresql_where=text("body IS NOT NULL"),
               sqlite_where=text("body IS NOT NULL")),
+        # Bodies no configured key could open (app/inbox/unreadable.py): rare, so the index is tiny.
+        Index("ix_webhook_receipts_held", "id", postgresql_where=text("held_body IS NOT NULL"),
+              sqlite_where=text("held_body IS NOT NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -205,6 +210,10 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
     # An order or checkout body waiting for the worker: Fernet-encrypted with the app's key, set to NULL
     # once mapped (app/inbox/routing.py). Personal data is never stored here in plaintext.
     body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    # A body no configured key could open, kept sealed until retention; `held_keys` names the key set that
+    # tried (app/inbox/unreadable.py).
+    held_body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
+    held_keys: Mapped[str | None] = mapped_column(String(16))
 
 
 class Event(db.Model):  # type: ignore[name-defined]

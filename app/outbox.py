@@ -20,6 +20,7 @@ from app import shop_state
 from app.clock import database_now
 from app.database import rowcount, writing
 from app.mapping import MappedPurchase
+from app.mapping.timing import PINTEREST_MAX_EVENT_AGE
 from app.models import (
     ConnectionStatus,
     Event,
@@ -217,6 +218,9 @@ def requeue(shop_id: int, status: EventStatus, now: datetime, *, max_age_seconds
     where = [Event.shop_id == shop_id, Event.status == status.value, Event.source != EventSource.VERIFY.value]
     if status == FAILED:
         where.append(Event.received_at >= now - timedelta(seconds=max_age_seconds))
+        # Older than Pinterest takes: it would only expire again at once.
+        where.append(or_(Event.occurred_at.is_(None),
+                         Event.occurred_at >= now - timedelta(seconds=PINTEREST_MAX_EVENT_AGE)))
     if event_ids is not None:
         where.append(Event.event_id.in_(list(event_ids)))
     count = rowcount(db.session.execute(
@@ -232,7 +236,8 @@ def requeue(shop_id: int, status: EventStatus, now: datetime, *, max_age_seconds
         too_old = int(db.session.scalar(
             select(func.count()).select_from(Event).where(
                 Event.shop_id == shop_id, Event.status == FAILED, Event.source != EventSource.VERIFY.value,
-                Event.received_at < now - timedelta(seconds=max_age_seconds))
+                or_(Event.received_at < now - timedelta(seconds=max_age_seconds),
+                    Event.occurred_at < now - timedelta(seconds=PINTEREST_MAX_EVENT_AGE)))
         ) or 0)
     return Requeued(count, too_old)
 
@@ -383,15 +388,30 @@ def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, co
     return int(count or 0)
 
 
+EXPIRED_BY_PINTEREST = "Pinterest accepts events from the last 7 days only, and this order is older."
+
+
 def expire_stale(now: datetime, max_age_seconds: int) -> int:
-    """Events still undelivered long after they were received fail as `expired`."""
+    """Events still undelivered long after they were received, or older than Pinterest takes, fail as `expired`.
+
+    Pinbridge's own limit counts from receipt; Pinterest's window counts from the order's own date
+    (`occurred_at`, the event's `event_time`), so an order received late expires when Pinterest would no
+    longer take it, not 72 hours after it arrived.
+    """
     cutoff = now - timedelta(seconds=max_age_seconds)
+    window = now - timedelta(seconds=PINTEREST_MAX_EVENT_AGE)
     with writing():
         count = rowcount(db.session.execute(
             update(Event)
             .where(Event.status == PENDING, Event.received_at < cutoff)
             .values(status=FAILED, error_code="expired", updated_at=now,
                     error_message=f"Not delivered within {max_age_seconds // 3600} hours of receipt.")
+            .execution_options(synchronize_session=False)
+        ))
+        count += rowcount(db.session.execute(
+            update(Event)
+            .where(Event.status == PENDING, Event.occurred_at < window)
+            .values(status=FAILED, error_code="expired", updated_at=now, error_message=EXPIRED_BY_PINTEREST)
             .execution_options(synchronize_session=False)
         ))
     if count:

@@ -12,7 +12,9 @@ from app.mapping.order_class import CLASS_SETTINGS, SEND_AS
 from app.mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
 from app.models import PinterestSettings, Shop, db, now_utc
 
-AD_ACCOUNT_RE = re.compile(r"^\d{1,18}$")
+# ASCII digits only: `\d` also matches other scripts' digits ("１２３", "١٢٣"), which Pinterest's `^\d+$` on
+# its side does not mean and its URL cannot carry.
+AD_ACCOUNT_RE = re.compile(r"[0-9]{1,18}")
 MAX_TOKEN_LENGTH = 2048
 
 # What a buyer's refusal at the storefront means for the server event (joined from the pixel's beacon):
@@ -29,12 +31,21 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "sale_of_data_refused": SALE_OF_DATA_REFUSED,
     # One per order class: send_pos, send_draft, send_subscription, send_other_channels.
     **{key: SEND_AS for key in CLASS_SETTINGS.values()},
+    # A web order dated long before it arrived (app/mapping/timing.py): offline, skip or web.
+    "send_backdated": SEND_AS,
 }
 # The older switch, kept as an alias: true sends POS and draft orders as offline, false skips them.
 OFFLINE_ALIAS = ("send_pos", "send_draft")
 FLAGS = ("enabled", "test_mode", "include_offline_orders", "limited_data_processing")
 FIELDS = ("ad_account_id", "access_token", "tag_id", *FLAGS, *CHOICES)
-TAG_ID_RE = re.compile(r"^\d{1,20}$")
+TAG_ID_RE = re.compile(r"[0-9]{1,20}")
+# A Bearer token's characters (RFC 6750 `b64token`), which Pinterest's `Authorization: Bearer` header carries:
+# letters, digits and -._~+/ with `=` padding at the end. Nothing else (a zero-width space, a letter with an
+# accent) can be part of a token Pinterest issued.
+TOKEN_RE = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
+AD_ACCOUNT_MESSAGE = "Enter the ad account id: digits 0-9 only, at most 18."
+TOKEN_MESSAGE = "That does not look like a Pinterest access token."
+TAG_ID_MESSAGE = "Enter the Pinterest Tag id: digits 0-9 only, as shown in Ads Manager → Conversions."
 
 
 def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -49,23 +60,23 @@ def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
     if "ad_account_id" in data:
         value = data["ad_account_id"]
         value = str(value).strip() if isinstance(value, (str, int)) and not isinstance(value, bool) else None
-        if value is None or not AD_ACCOUNT_RE.match(value):
-            errors["ad_account_id"] = "Enter the ad account id: digits only, at most 18."
+        if value is None or not AD_ACCOUNT_RE.fullmatch(value):
+            errors["ad_account_id"] = AD_ACCOUNT_MESSAGE
         else:
             clean["ad_account_id"] = value
     if "access_token" in data:
         token = data["access_token"]
         if not isinstance(token, str) or not token.strip():
             errors["access_token"] = "Paste the conversion access token from Pinterest Ads Manager."
-        elif len(token.strip()) > MAX_TOKEN_LENGTH or any(c.isspace() for c in token.strip()):
-            errors["access_token"] = "That does not look like a Pinterest access token."
+        elif len(token.strip()) > MAX_TOKEN_LENGTH or not TOKEN_RE.fullmatch(token.strip()):
+            errors["access_token"] = TOKEN_MESSAGE
         else:
             clean["access_token"] = token.strip()
     if "tag_id" in data:
         tag_id = data["tag_id"]
         tag_id = str(tag_id).strip() if isinstance(tag_id, (str, int)) and not isinstance(tag_id, bool) else None
-        if tag_id is None or (tag_id and not TAG_ID_RE.match(tag_id)):
-            errors["tag_id"] = "Enter the Pinterest Tag id: digits only, as shown in Ads Manager → Conversions."
+        if tag_id is None or (tag_id and not TAG_ID_RE.fullmatch(tag_id)):
+            errors["tag_id"] = TAG_ID_MESSAGE
         else:
             clean["tag_id"] = tag_id or None
     for key in FLAGS:
@@ -84,6 +95,21 @@ def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
         for key in OFFLINE_ALIAS:
             clean.setdefault(key, "offline" if clean["include_offline_orders"] else "skip")
     return (clean, errors) if not errors else ({}, errors)
+
+
+STORED_INVALID = {
+    "ad_account_id": "The saved ad account id is not one Pinterest accepts (digits 0-9 only). Enter it again.",
+    "access_token": "The saved access token has characters a Pinterest token cannot have. Paste the token again.",
+}
+
+
+def stored_credentials_problem(ad_account_id: str | None, token: str) -> tuple[str, str] | None:
+    """(field, sentence) when credentials saved before today's checks are not what Pinterest accepts."""
+    if not AD_ACCOUNT_RE.fullmatch(ad_account_id or ""):
+        return "ad_account_id", STORED_INVALID["ad_account_id"]
+    if len(token) > MAX_TOKEN_LENGTH or not TOKEN_RE.fullmatch(token):
+        return "access_token", STORED_INVALID["access_token"]
+    return None
 
 
 def apply_settings(shop: Shop, clean: dict[str, Any], now: datetime | None = None) -> PinterestSettings:
@@ -141,4 +167,5 @@ def mapping_options(settings: PinterestSettings | None) -> MappingOptions:
         send_subscription=settings.send_subscription,
         send_other_channels=settings.send_other_channels,
         shop_country=settings.shop_country,
+        send_backdated=settings.send_backdated,
     )

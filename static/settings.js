@@ -7,7 +7,7 @@
   // include_offline_orders is an API shortcut for send_pos and send_draft: the page offers only those two.
   const SWITCHES = ["enabled", "test_mode", "limited_data_processing"];
   const SELECTS = ["event_id_source", "content_id_source", "value_mode", "currency_mode",
-                   "send_pos", "send_draft", "send_subscription", "send_other_channels"];
+                   "send_pos", "send_draft", "send_subscription", "send_other_channels", "send_backdated"];
   const TEXTS = ["ad_account_id", "tag_id"];
   const CONNECTION = ["ad_account_id", "access_token"];
   let saved = initial.settings;

@@ -14,11 +14,23 @@ from __future__ import annotations
 import copy
 import itertools
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 _ids = itertools.count(1)
 
 ORDER_ID_BASE = 5_912_345_678_901_234  # above 2**53, as real order ids are
+_SHOP_ZONE = timezone(timedelta(hours=-5))  # Shopify writes times in the shop's offset
+
+
+def shopify_time(seconds_ago: float = 0.0) -> str:
+    """A time as Shopify writes it ("2026-11-20T10:15:00-05:00"), `seconds_ago` before now.
+
+    Fresh bodies are dated a few minutes ago, as a real webhook is: Pinterest takes events from the last
+    7 days only, and an order dated long before it arrives is back-dated (app/mapping/timing.py).
+    """
+    moment = datetime.now(UTC) - timedelta(seconds=seconds_ago)
+    return moment.astimezone(_SHOP_ZONE).isoformat(timespec="seconds")
 
 
 # -- the pieces -------------------------------------------------------------------------------------
@@ -87,9 +99,9 @@ def web_order(**overrides: Any) -> dict[str, Any]:
         "email": f"buyer{n}@example.com",
         "contact_email": f"buyer{n}@example.com",
         "phone": None,
-        "created_at": "2026-11-20T10:15:00-05:00",
-        "processed_at": "2026-11-20T10:15:00-05:00",
-        "updated_at": "2026-11-20T10:15:02-05:00",
+        "created_at": shopify_time(120),
+        "processed_at": shopify_time(120),
+        "updated_at": shopify_time(118),
         "cart_token": f"Z2NwLXVzLWVhc3QxOjAxSkJaTUVRVEVTVENBUlQ{n:06d}",
         "checkout_token": f"{n:032x}",
         "checkout_id": 35_550_298_931_313 + n,
@@ -137,9 +149,9 @@ def completed_checkout(order: dict[str, Any] | None = None, **overrides: Any) ->
         "token": order["checkout_token"],
         "cart_token": order["cart_token"],
         "email": order["email"],
-        "created_at": "2026-11-20T10:10:00-05:00",
-        "updated_at": "2026-11-20T10:15:00-05:00",
-        "completed_at": "2026-11-20T10:15:00-05:00",
+        "created_at": shopify_time(420),
+        "updated_at": order["processed_at"],
+        "completed_at": order["processed_at"],
         "currency": order["currency"],
         "presentment_currency": order["presentment_currency"],
         "subtotal_price": order["subtotal_price"],

@@ -38,19 +38,20 @@ def test_a_paused_shop_and_one_turned_off(client: FlaskClient, configure_shop: A
     assert ("pinbridge_shop_sending_enabled", frozenset({("shop", OTHER)})) not in scrape(client)
 
 
-def receipt(webhook_id: str, outcome: str, received_at: datetime, shop: str = SHOP) -> WebhookReceipt:
+def receipt(webhook_id: str, outcome: str, received_at: datetime, shop: str = SHOP,
+            held: bytes | None = None) -> WebhookReceipt:
     return WebhookReceipt(webhook_id=webhook_id, shop_domain=shop, topic="orders/create", outcome=outcome,
-                          received_at=received_at)
+                          received_at=received_at, held_body=held)
 
 
-def test_unreadable_bodies_of_the_last_day(client: FlaskClient) -> None:
+def test_unreadable_bodies_held_sealed(client: FlaskClient) -> None:
     now = now_utc()
     db.session.add_all([
-        receipt("w-1", "unreadable_body", now - timedelta(minutes=5)),
-        receipt("w-2", "unreadable_body", now - timedelta(hours=2)),
-        receipt("w-3", "unreadable_body", now - timedelta(hours=30)),  # older than the window
+        receipt("w-1", "unreadable_body", now - timedelta(minutes=5), held=b"sealed"),
+        receipt("w-2", "unreadable_body", now - timedelta(days=20), held=b"sealed"),  # held until retention
+        receipt("w-3", "unreadable_body", now - timedelta(hours=30)),  # deleted by a privacy request: not held
         receipt("w-4", "accepted", now),
-        receipt("w-5", "unreadable_body", now, shop=OTHER),
+        receipt("w-5", "unreadable_body", now, shop=OTHER, held=b"sealed"),
     ])
     db.session.commit()
     samples = scrape(client)

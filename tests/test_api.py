@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from app import crypto
 from app.models import DailyStat, Event, PinterestSettings, ShopDeliveryState, db, now_utc
+from app.settings import STORED_INVALID
 from app.shops import get_or_create_shop
 from tests.conftest import API_KEY, SHOP
 from tests.event_rows import add_event
@@ -112,6 +113,15 @@ def test_partial_update_changes_only_what_is_sent(client: FlaskClient) -> None:
     ({"ad_account_id": "1" * 19}, "ad_account_id"),                 # longer than 18
     ({"access_token": "   "}, "access_token"),                      # blank
     ({"access_token": "has spaces in it"}, "access_token"),         # not a token
+    ({"ad_account_id": "１２３４５６７８９０"}, "ad_account_id"),         # full-width digits: not 0-9
+    ({"ad_account_id": "١٢٣٤٥٦٧٨٩"}, "ad_account_id"),              # Arabic-Indic digits
+    ({"ad_account_id": "𝟏𝟐𝟑"}, "ad_account_id"),                    # mathematical bold digits
+    ({"ad_account_id": "123\n456"}, "ad_account_id"),                # a newline inside
+    ({"tag_id": "２６１４"}, "tag_id"),                              # full-width digits
+    ({"tag_id": "𝟐𝟔𝟏𝟒"}, "tag_id"),                                # mathematical bold digits
+    ({"access_token": "pina_abc\u200bdef"}, "access_token"),         # a zero-width space inside
+    ({"access_token": "pina_äbc"}, "access_token"),                 # a letter no Bearer token holds
+    ({"access_token": "pina=abc"}, "access_token"),                 # `=` only as padding at the end
     ({"enabled": "yes"}, "enabled"),                                # not a boolean
     ({"event_id_source": "email"}, "event_id_source"),              # not a choice
     ({"currency_mode": None}, "currency_mode"),                     # null is not a choice
@@ -193,6 +203,36 @@ def test_unreachable_pinterest_is_reported_and_changes_nothing(client: FlaskClie
     assert body["message"] == ("Pinterest is having trouble on its side. Try the test again in a minute; "
                                "orders are kept meanwhile.")
     assert _settings().connection_status == "unknown"
+
+
+def test_tokens_and_ids_of_every_documented_character_are_accepted(client: FlaskClient) -> None:
+    body = {"ad_account_id": "000549755885175", "tag_id": "2614000000001",
+            "access_token": "pina_AbC-0.9~x+y/z=="}
+    assert _put(client, body).status_code == 200
+    assert crypto.decrypt(_settings().access_token_enc or "") == "pina_AbC-0.9~x+y/z=="
+
+
+@pytest.mark.parametrize("column, value, field", [
+    ("access_token_enc", "pina_abc\u200bdef", "access_token"),    # saved before tokens were checked
+    ("ad_account_id", "１２３４５６", "ad_account_id"),             # saved when `\d` took any digit
+])
+def test_verify_reports_saved_credentials_that_no_longer_validate(
+        client: FlaskClient, configure_shop: Any, pinterest: PinterestStandin, column: str, value: str,
+        field: str) -> None:
+    configure_shop()
+    settings = _settings()
+    setattr(settings, column, crypto.encrypt(value) if column == "access_token_enc" else value)
+    db.session.commit()
+    response = client.post("/api/settings/verify", headers=bearer())
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["ok"] is False and body["outcome"] == "invalid_saved"
+    assert body["message"] == STORED_INVALID[field]
+    assert pinterest.requests == []
+    health = client.get("/api/status", headers=bearer()).get_json()["health"]
+    assert health["state"] == "paused" and health["message"].startswith(STORED_INVALID[field])
+    configure_shop()  # saving valid credentials again lifts the pause
+    assert client.post("/api/settings/verify", headers=bearer()).get_json()["ok"] is True
 
 
 def test_stats_count_per_day_with_coverage_and_latency(client: FlaskClient) -> None:

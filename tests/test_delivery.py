@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.delivery import Worker
 from app.models import Event, PinterestSettings, ShopDeliveryState, db, now_utc
 from tests.conftest import SHOP
-from tests.factories import completed_checkout, web_order
+from tests.factories import completed_checkout, shopify_time, web_order
 from tests.standins.pinterest import PinterestStandin
 
 
@@ -252,11 +252,11 @@ def test_unconfigured_shop_keeps_events_until_configured(
 def test_events_expire_72_hours_after_receipt(
     post_webhook: Any, worker: Any, clock: Clock
 ) -> None:
-    post_webhook(web_order(created_at="2020-01-01T00:00:00Z", processed_at="2020-01-01T00:00:00Z"))
+    post_webhook(web_order(created_at=shopify_time(3600), processed_at=shopify_time(3600)))
     w = worker()
     clock.now = now_utc() + timedelta(hours=71)
     drain(w)
-    assert set(statuses().values()) == {"pending"}  # an old order is not expired: age counts from receipt
+    assert set(statuses().values()) == {"pending"}  # a fresh order: Pinbridge's 72 hours count from receipt
     w.periodic[2].last = float("-inf")
     clock.now = now_utc() + timedelta(hours=73)
     drain(w)
@@ -391,3 +391,68 @@ def test_a_slow_periodic_job_does_not_hold_up_claims(
         loop.join(30)
     assert not loop.is_alive()
     assert statuses() == {order["cart_token"]: "delivered"}
+
+
+# -- orders dated long before they arrived (app/mapping/timing.py) ----------------------------------------
+DAY = 24 * 3600
+
+
+def _sent_events(pinterest: PinterestStandin) -> list[dict[str, Any]]:
+    return [event for request in pinterest.requests for event in request.events]
+
+
+@pytest.mark.parametrize(("processed_ago", "created_ago", "setting", "expected"), [
+    (10 * DAY, 0, None, None),               # imported ten days back: Pinterest takes 7 days, so not sent
+    (8 * DAY, 8 * DAY, None, None),          # a webhook eight days late (a test body, a replay): not sent
+    (3 * DAY, 0, None, "offline"),           # imported three days back: an offline conversion, as Pinterest reports it
+    (3 * DAY, 0, "skip", None),              # ...or skipped, when the merchant says so
+    (3 * DAY, 0, "web", "web"),              # ...or web, as before
+    (2 * 3600, 60, None, "offline"),         # back-dated two hours at creation: Pinterest would call it offline
+    (3 * 3600, 3 * 3600, None, "web"),       # a webhook Shopify retried for three hours: still the web order it was
+    (20 * 60, 20 * 60, None, "web"),         # an ordinary order
+])
+def test_orders_dated_long_before_they_arrived_are_classified(
+    post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin, processed_ago: int,
+    created_ago: int, setting: str | None, expected: str | None,
+) -> None:
+    configure_shop(**({"send_backdated": setting} if setting else {}))
+    order = web_order(processed_at=shopify_time(processed_ago), created_at=shopify_time(created_ago))
+    post_webhook(order)
+    drain(worker())
+    db.session.rollback()
+    event = db.session.scalar(select(Event))
+    sent = _sent_events(pinterest)
+    if expected is None:
+        assert sent == [] and event.status == "skipped"
+        assert "imported or back-dated" in (event.skip_reason or "")
+        assert ("7 days" in event.skip_reason) == (processed_ago > 7 * DAY)
+        return
+    (payload,) = sent
+    assert (event.status, payload["action_source"]) == ("delivered", expected)
+    assert payload["event_time"] == int(datetime.fromisoformat(order["processed_at"]).timestamp())
+    if expected == "offline":  # no storefront, no browser: neither belongs to an order nobody placed online now
+        assert "event_source_url" not in payload and "client_user_agent" not in payload["user_data"]
+
+
+def test_expiry_counts_from_the_order_date_where_pinterest_window_does(
+    app: Flask, client: Any, post_webhook: Any, worker: Any, clock: Clock,
+) -> None:
+    from app.merchant import status
+    from app.outbox import EXPIRED_BY_PINTEREST
+
+    # Received now, dated six and a half days ago: Pinterest's 7 days end in twelve hours, not in 72.
+    dated = (now_utc() - timedelta(days=6, hours=12)).replace(microsecond=0)
+    post_webhook(web_order(processed_at=dated.isoformat(), created_at=now_utc().isoformat()))
+    w = worker()  # not configured: the order waits
+    drain(w)
+    db.session.rollback()
+    event = db.session.scalar(select(Event))
+    health = status.health(None, event.shop_id, now_utc())
+    assert health["expiring"]["count"] == 1
+    assert health["expiring"]["at"] == (dated + timedelta(days=7)).isoformat().replace("+00:00", "Z")
+    clock.now = now_utc() + timedelta(hours=13)
+    w.periodic[2].last = float("-inf")
+    drain(w)
+    db.session.rollback()
+    event = db.session.scalar(select(Event))
+    assert (event.status, event.error_code, event.error_message) == ("failed", "expired", EXPIRED_BY_PINTEREST)

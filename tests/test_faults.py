@@ -152,3 +152,76 @@ def test_database_unreachable_gives_503_to_shopify_and_to_healthz(
         with broken.app_context():
             db.engine.dispose()
 
+
+
+# -- a wrong ENCRYPTION_KEY: waiting bodies are held sealed, counted, and delivered once the key is back -------
+def _metric(client: Any, name: str) -> float:
+    for line in client.get("/metrics").get_data(as_text=True).splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in /metrics")
+
+
+def _use_keys(app: Flask, keys: list[str]) -> None:
+    """Restart with another ENCRYPTION_KEY, as a deploy does: the app's sealed-body cipher is built again."""
+    app.config["ENCRYPTION_KEYS"] = keys
+    app.extensions.pop("pinbridge_receipts", None)
+
+
+def _drain_with_a_new_worker(app: Flask) -> None:
+    """A worker process started after the keys changed: its periodic jobs all run on its first look."""
+    restarted = Worker(app, rand=lambda: 0.5)
+    try:
+        drain(restarted)
+    finally:
+        restarted.client.close()
+
+
+def test_bodies_a_wrong_key_cannot_open_are_kept_counted_and_delivered_once_the_key_is_back(
+    app: Flask, client: Any, post_webhook: Any, configure_shop: Any, pinterest: PinterestStandin,
+) -> None:
+    from cryptography.fernet import Fernet
+
+    from app.inbox import unreadable
+    from app.models import WebhookReceipt
+    from tests.jwt_helpers import bearer, use_session_secrets
+
+    configure_shop()
+    right = list(app.config["ENCRYPTION_KEYS"])
+    orders = [web_order() for _ in range(10)]
+    for order in orders:
+        post_webhook(order, drain=False)
+    use_session_secrets(app)  # the page's session tokens from here on
+
+    _use_keys(app, [Fernet.generate_key().decode()])  # a wrong key deployed
+    _drain_with_a_new_worker(app)
+    assert pinterest.requests == []
+    db.session.rollback()
+    receipts = list(db.session.scalars(select(WebhookReceipt)))
+    assert len(receipts) == 10
+    assert all(r.body is None and r.held_body is not None and r.outcome == "unreadable_body" for r in receipts)
+    assert _metric(client, "pinbridge_inbox_bodies") == 0
+    assert _metric(client, "pinbridge_inbox_unreadable_bodies") == 10
+    status = client.get("/api/status", headers=bearer()).get_json()
+    assert status["unreadable_orders"] == {"count": 10,
+                                           "message": "10 orders could not be read: the encryption key changed."}
+
+    _drain_with_a_new_worker(app)  # the same wrong key again: nothing is tried twice under one key set
+    with app.app_context():
+        assert unreadable.reopen() == 0 and unreadable.count() == 10
+    _use_keys(app, [Fernet.generate_key().decode()])  # another wrong key: tried once more, still held
+    _drain_with_a_new_worker(app)
+    with app.app_context():
+        assert unreadable.count() == 10
+
+    _use_keys(app, [Fernet.generate_key().decode(), *right])  # the right key is back, as an older key
+    _drain_with_a_new_worker(app)
+    _drain_with_a_new_worker(app)  # and a second worker after it: nothing more is sent
+    assert status_counts() == {"delivered": 10}
+    assert pinterest.event_id_counts == {order["cart_token"]: 1 for order in orders}
+    assert pinterest.violations == []
+    assert _metric(client, "pinbridge_inbox_unreadable_bodies") == 0
+    assert client.get("/api/status", headers=bearer()).get_json()["unreadable_orders"] == {"count": 0,
+                                                                                          "message": None}
+    db.session.rollback()
+    assert {r.outcome for r in db.session.scalars(select(WebhookReceipt))} == {"queued"}

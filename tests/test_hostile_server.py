@@ -156,3 +156,45 @@ def _child(parent: int, name: str, *, required: bool = True) -> int | None:
         raise LookupError(f"no {name} process under {parent}")
     return None
 
+
+
+REFUSED_BY_THE_SERVER = [
+    # two different lengths: gunicorn's parser refuses the request before the app sees it
+    (b"POST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nhello", b"400"),
+    # a method with characters no method has
+    (b"P@ST /webhooks HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", b"400"),
+    # a header name with a space in it
+    (b"GET /healthz HTTP/1.1\r\nHost: x\r\nBad Header: 1\r\n\r\n", b"400"),
+]
+
+
+def _send_raw(port: int, request: bytes) -> bytes:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        return sock.recv(200)
+
+
+def test_requests_the_server_refuses_leave_a_json_line_never_a_logging_traceback(
+        tmp_path: Path, sqlite_template: Path) -> None:
+    import json
+
+    database = tmp_path / "refused.db"
+    database.write_bytes(sqlite_template.read_bytes())
+    command, env = _procfile(f"sqlite:///{database}", tmp_path)  # app/gunicorn_conf.py, as the Procfile runs it
+    log = tmp_path / "web.log"
+    port = int(env["PORT"])
+    with running(command, env, log):
+        for request, status in REFUSED_BY_THE_SERVER:
+            assert _send_raw(port, request).startswith(b"HTTP/1.1 " + status)
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and log.read_text().count("request_refused") < len(REFUSED_BY_THE_SERVER):
+            time.sleep(0.1)
+    text = log.read_text()
+    assert "Logging error" not in text and "Traceback" not in text, text[-3000:]
+    refused = [json.loads(line) for line in text.splitlines()
+               if line.startswith("{") and '"request_refused"' in line]
+    assert len(refused) == len(REFUSED_BY_THE_SERVER), text[-3000:]
+    assert all(entry["level"] == "WARNING" and entry["logger"] == "gunicorn.error"
+               and entry["message"].startswith("Invalid request from ip=") for entry in refused)

@@ -107,11 +107,15 @@ def test_a_graphql_order_maps_to_the_same_event_as_its_webhook(options: MappingO
 @pytest.mark.parametrize("order", [
     golden.documented_order(),         # Shopify's documented example: "0.0.0.0" is no buyer's IP
     golden.tax_inclusive_order(),      # VAT inside the subtotal: same pre-tax value from both
+    golden.duties_order(included=True),  # duties inside prices: they come off from both
+    golden.tip_order(),                # a tip among the lines: no content, no item from either
+    golden.gift_card_order(),          # a gift card sold: a product from both
     golden.web_order(),                # customer default address, both addresses, epik landing page
     golden.multi_currency_order(),
     golden.web_order(billing_address={"city": "Doorn", "zip": "3941 LG", "country": "Nederland",
                                       "country_code": None, "phone": "06 12345678"}),  # country by name
-], ids=["documented", "tax-inclusive", "web", "multi-currency", "country-name"])
+], ids=["documented", "tax-inclusive", "duties-included", "tip", "gift-card", "web", "multi-currency",
+        "country-name"])
 @pytest.mark.parametrize("options", [MappingOptions(), MappingOptions(currency_mode="presentment")])
 def test_a_recovered_order_maps_like_its_webhook(order: dict[str, Any], options: MappingOptions) -> None:
     from_webhook = map_order(order, options)

@@ -12,6 +12,7 @@ from sqlalchemy import select
 from app import crypto
 from app.delivery import Worker
 from app.models import Event, db
+from app.settings import STORED_INVALID
 from tests.conftest import SHOP, stored_settings
 from tests.factories import web_order
 from tests.jwt_helpers import bearer, use_session_secrets
@@ -84,3 +85,25 @@ def test_cli_retry_says_the_token_must_be_saved_again(
     result = runner.invoke(args=["events", "retry", "--shop", SHOP, "--status", "pending"])
 
     assert "none will be sent while delivery is paused until the token is saved again" in result.output
+
+
+def test_worker_pauses_for_a_saved_token_that_no_longer_validates(
+    post_webhook: Any, configure_shop: Any, worker: Worker, pinterest: PinterestStandin,
+) -> None:
+    configure_shop()
+    order = web_order()
+    post_webhook(order)
+    settings = stored_settings()
+    settings.access_token_enc = crypto.encrypt("pina_test\u200btoken")  # saved before tokens were checked
+    db.session.commit()
+
+    assert drain(worker) == 1  # claimed, then handed back: no request the client would refuse
+
+    assert pinterest.requests == []
+    settings = stored_settings()
+    assert (settings.connection_status, settings.connection_message) == (
+        "unreadable", STORED_INVALID["access_token"])
+    assert db.session.scalar(select(Event.status)) == "pending"
+    configure_shop(access_token="pina_test_token_0001")
+    assert drain(worker) == 1
+    assert pinterest.event_id_counts == {order["cart_token"]: 1}

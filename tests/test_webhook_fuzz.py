@@ -106,3 +106,69 @@ def test_any_request_gets_a_contract_status_and_failures_store_nothing(client: A
     for event in db.session.scalars(select(Event)):  # mapping failures are rows with a reason, not crashes
         assert event.status in {"pending", "skipped"}
         assert event.status == "pending" or event.skip_reason
+
+
+# -- the acknowledgement path (app/ingest.py) and the Flask route refuse the same bodies -------------------
+BAD_TEXT = [
+    b'{"id": 1, "note": "caf\xe9"}',                          # Latin-1, not UTF-8, inside a string
+    b'{"id": 1, "note": "\xff\xfe"}',                         # bytes no UTF-8 text holds
+    b'{"id": 1, "note": "\xed\xa0\x80"}',                     # a lone surrogate, encoded
+    b'{"id": 1, "note": "\xed\xa0\xbd\xed\xb8\x80"}',          # a surrogate pair encoded as two (CESU-8)
+    b'{"id": 1, "note": "\\ud800"}',                           # a lone surrogate, escaped
+    b'{"id": 1, "note": "\\udc00 tail"}',                      # a lone low surrogate, escaped
+    b'{"id": 1, "note": "\xc0\xaf"}',                         # an overlong "/"
+    b'{"id": 1, "note": "\xe0\x80\xaf"}',                     # an overlong "/" in three bytes
+    b'{"id": 1, "note": "\xf8\x88\x80\x80\x80"}',             # a five-byte form UTF-8 no longer has
+    b'{"id": 1, "note": "\xe2\x82"}',                         # a sequence cut short
+    b'{"id": 1, "n\xffte": "x"}',                              # invalid bytes in a key
+    b'{"id": 1, "completed_at": "\xff"}',                     # ...in a field the request path reads
+    b'\xef\xbb\xbf{"id": 1}',                                  # a byte-order mark before the object
+]
+GOOD_TEXT = [
+    '{"id": 1, "note": "Zoë, Zürich, 東京, 😀"}'.encode(),      # UTF-8 as Shopify sends it
+    b'{"id": 1, "note": "\\ud83d\\ude00 \\u00e9"}',             # escapes, a surrogate pair among them
+]
+
+
+def _both_paths(app: Any, client: Any, body: bytes, n: int) -> tuple[tuple[int, Any], tuple[int, Any]]:
+    """The answer to one signed orders/create body from the acknowledgement path and from the Flask route."""
+    from werkzeug.test import Client
+
+    route = Client(app.wsgi_app.downstream)  # what ingest hands over: the Flask app behind it
+    answers = []
+    for path, caller in (("fast", client), ("route", route)):
+        headers = {"X-Shopify-Hmac-Sha256": sign(body, API_SECRET), "X-Shopify-Topic": "orders/create",
+                   "X-Shopify-Shop-Domain": SHOP, "X-Shopify-Webhook-Id": f"{path}-{n}",
+                   "Content-Type": "application/json"}
+        response = caller.post("/webhooks", data=body, headers=headers)
+        data = response.get_json(silent=True) if hasattr(response, "get_json") else None
+        answers.append((response.status_code, (data or {}).get("error")))
+    return answers[0], answers[1]
+
+
+def test_bodies_with_bad_text_are_refused_alike_by_both_paths(app: Any, client: Any) -> None:
+    from app.inbox.routing import _loads
+
+    for n, body in enumerate(BAD_TEXT):
+        before = snapshot()
+        assert _both_paths(app, client, body, n) == ((400, "invalid_json"), (400, "invalid_json")), body
+        assert snapshot() == before
+    for n, body in enumerate(GOOD_TEXT, start=len(BAD_TEXT)):
+        assert _both_paths(app, client, body, n) == ((200, None), (200, None)), body
+        assert isinstance(_loads(body), dict)  # what was acknowledged, the worker can read
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                                                   HealthCheck.too_slow])
+@given(body=st.one_of(bodies, st.sampled_from(BAD_TEXT + GOOD_TEXT),
+                      order_with_wrong_types().map(lambda o: json.dumps(o, ensure_ascii=False).encode()),
+                      st.tuples(order_with_wrong_types(), st.binary(min_size=1, max_size=4)).map(
+                          lambda pair: json.dumps(pair[0]).encode().replace(b'"web"', b'"w' + pair[1] + b'"'))))
+def test_both_paths_refuse_the_same_corpus_and_accept_only_what_the_worker_reads(app: Any, client: Any,
+                                                                                   body: bytes) -> None:
+    from app.inbox.routing import _loads
+
+    fast, route = _both_paths(app, client, body, hash(body))
+    assert fast[0] == route[0] and fast[1] == route[1], (body[:200], fast, route)
+    if fast[0] == 200:
+        assert isinstance(_loads(body), dict), body[:200]

@@ -29,13 +29,14 @@ from app.delivery.decide import (
 )
 from app.models import ConnectionStatus, PinterestSettings, db
 from app.pinterest import EventResult, PinterestClient, PinterestError
+from app.settings import stored_credentials_problem
 
 logger = logging.getLogger(__name__)
 
 
 class _TokenUnreadable(TokenUnreadable):
-    def __init__(self, seen_update: datetime | None) -> None:
-        super().__init__(crypto.UNREADABLE_TOKEN_MESSAGE)
+    def __init__(self, seen_update: datetime | None, message: str = crypto.UNREADABLE_TOKEN_MESSAGE) -> None:
+        super().__init__(message)
         self.seen_update = seen_update
 
 
@@ -119,6 +120,9 @@ class Sender:
             token = crypto.decrypt(encrypted)
         except crypto.SecretUnreadable:
             raise _TokenUnreadable(stamp) from None
+        problem = stored_credentials_problem(ad_account, token)
+        if problem is not None:  # saved before today's checks: the client would refuse it, so pause the shop
+            raise _TokenUnreadable(stamp, problem[1])
         return Credentials(shop_id, ad_account or "", token, test_mode, stamp)
 
     def _send(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:

@@ -28,7 +28,7 @@ from app import metrics, outbox
 from app.clock import database_now
 from app.database import writing
 from app.delivery.send import Sender
-from app.inbox import routing
+from app.inbox import routing, unreadable
 from app.models import WorkerHeartbeat, db
 from app.ops import retention
 from app.pinterest import MAX_BATCH, PinterestClient
@@ -38,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 5.0  # seconds
 EXPIRE_EVERY = 60.0  # seconds
+REOPEN_EVERY = 60.0  # seconds between looks for held bodies the worker's keys have not tried
 PERIODIC_TICK = 1.0  # seconds between looks for due jobs on the periodic thread
 # Batches a worker keeps in flight, each for a different shop. Pinterest takes ~150 ms per request whatever
 # its size, so one batch at a time left a worker waiting on the network: with many small shops it fell
@@ -105,6 +106,8 @@ class Worker:
             Periodic("expire", EXPIRE_EVERY, lambda now: outbox.expire_stale(now, cfg["EVENT_MAX_AGE_SECONDS"])),
             Periodic("reconcile", reconcile.CHECK_EVERY, reconcile.Reconciler(cfg, self.worker_id), slow=True),
             Periodic("retention", retention.RUN_EVERY, retention.Retention(cfg, self.worker_id), slow=True),
+            # Held bodies (app/inbox/unreadable.py) are tried once per key set: at start, then when another appears.
+            Periodic("reopen_held", REOPEN_EVERY, lambda _now: unreadable.reopen()),
         ]
         self._slow_on_thread = False  # True while run() has the periodic thread running the slow jobs
         self._inbox_on_thread = False  # True while run() has the inbox thread mapping webhooks

@@ -30,6 +30,7 @@ from app import beacons, outbox
 from app.clock import database_now
 from app.crypto import SealedBodies, SecretUnreadable
 from app.database import rowcount, writing
+from app.inbox import unreadable
 from app.inbox.receipts import receipts_for
 from app.mapping import MappedPurchase, map_checkout, map_order
 from app.mapping.purchase import CHECKOUT_OPEN
@@ -51,6 +52,7 @@ class _Waiting:
     received_at: datetime
     payload: dict[str, Any] | None
     mapped: MappedPurchase | None = None
+    sealed_shut: bool = False  # no configured key opens it: held, not routed (app/inbox/unreadable.py)
 
 
 def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> int:
@@ -64,8 +66,12 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
     join = int(config["PIXEL_JOIN_SECONDS"])
     routed = 0
     waiting_for_beacon: list[tuple[int, str]] = []
+    fingerprint = receipts_for(cast(Flask, current_app._get_current_object())).sealed.fingerprint  # type: ignore[attr-defined]
     with writing():
         for item in waiting:
+            if item.sealed_shut:  # kept sealed for a key that opens it, never deleted on this failure
+                routed += unreadable.hold(item.id, fingerprint)
+                continue
             claimed = db.session.execute(
                 update(WebhookReceipt).where(WebhookReceipt.id == item.id, WebhookReceipt.body.isnot(None))
                 .values(body=None).execution_options(synchronize_session=False)
@@ -108,7 +114,14 @@ def _read(limit: int, shop_domain: str | None) -> list[_Waiting]:
     sealed = receipts_for(cast(Flask, current_app._get_current_object())).sealed  # type: ignore[attr-defined]
     waiting = []
     for row in rows:
-        waiting.append(_Waiting(row.id, row.shop_domain, row.topic, row.received_at, _decode(sealed, row)))
+        try:
+            payload = _decode(sealed, row)
+        except SecretUnreadable:
+            logger.error("inbox body unreadable: the encryption key changed; kept sealed",
+                         extra={"action": "inbox_unreadable", "shop": row.shop_domain, "receipt_id": row.id})
+            waiting.append(_Waiting(row.id, row.shop_domain, row.topic, row.received_at, None, sealed_shut=True))
+            continue
+        waiting.append(_Waiting(row.id, row.shop_domain, row.topic, row.received_at, payload))
     return waiting
 
 
@@ -122,12 +135,9 @@ def _loads(raw: bytes) -> Any:
 
 
 def _decode(sealed: SealedBodies, row: Any) -> dict[str, Any] | None:
+    """The body as JSON; None for a corrupted one. SecretUnreadable when no configured key opens it."""
     try:
         payload = _loads(sealed.open(bytes(row.body), row.shop_domain.encode()))
-    except SecretUnreadable:
-        logger.error("inbox body unreadable: the encryption key changed",
-                     extra={"action": "inbox_unreadable", "shop": row.shop_domain, "receipt_id": row.id})
-        return None
     except (ValueError, RecursionError, RuntimeError, zlib.error):  # verified JSON going in: a corrupted row
         return None
     return payload if isinstance(payload, dict) else None
@@ -147,7 +157,8 @@ def _map(waiting: Iterable[_Waiting]) -> None:
         if item.payload is None:
             continue
         mapper = map_order if item.topic in ORDER_TOPICS else map_checkout
-        item.mapped = mapper(item.payload, options[item.shop_domain])
+        # When it arrived: an order dated long before that was imported or back-dated (app/mapping/timing.py).
+        item.mapped = mapper(item.payload, options[item.shop_domain], received_at=int(item.received_at.timestamp()))
 
 
 def _route(item: _Waiting, settle_seconds: int, join_seconds: int,

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 
 from app import beacons
+from app.inbox import unreadable
 from app.mapping.fields import ident
 from app.mapping.user_data import hashed, normalise_email, normalise_phone, sha256_hex
 from app.models import DataRequest, Event, Shop, Topic, WebhookReceipt, db
@@ -56,6 +57,9 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
         if shop is not None:
             db.session.delete(shop)
         return "shop_redacted"
+    if topic == Topic.CUSTOMERS_REDACT:
+        # Bodies no key opens cannot be searched for this customer: none of them may be read later.
+        unreadable.forget(shop_domain)
     if shop is None:
         return "unknown_shop"
     if topic == Topic.APP_UNINSTALLED:

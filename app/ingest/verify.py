@@ -204,10 +204,17 @@ def parse_purchase(raw: bytes) -> dict[str, Any]:
     become Python objects: about a fifth of the full parse on a 15 KB order. The worker parses the whole
     body later, from the inbox. A number too long for the full parser is still JSON: such a body is
     accepted here and recorded as unreadable by the worker, as a corrupted body would be.
+
+    msgspec skips the fields it is not asked for without checking their bytes, so the text is checked as
+    UTF-8 first, as the full parser does: invalid bytes, encoded surrogates or overlong forms anywhere in
+    the body are refused here instead of being acknowledged and then found unreadable by the worker. An
+    ASCII body (the common case) needs only `isascii()`: about 0.3 µs for 7 KB, 1 µs when it must decode.
     """
     try:
+        if not raw.isascii():
+            raw.decode("utf-8")
         fields = _PURCHASE_DECODER.decode(raw)
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+    except (UnicodeDecodeError, msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise WebhookRejected("invalid_json", "Body is not a JSON object.") from exc
     return {name: value for name in _PurchaseFields.__struct_fields__
             if (value := getattr(fields, name)) is not None}

@@ -20,6 +20,17 @@ include tax (`taxes_included: true`) it includes that tax, so:
 all read in the chosen money (shop or presentment, `*_set`) and computed in Decimal. If the included tax
 cannot be read in the value's currency, no value is sent rather than a tax-inclusive one. "total" mode
 sends `total_price` (with tax and shipping) unchanged.
+
+What else adds to a subtotal or total without being a product sold (README, "What Pinterest receives"):
+- Duties (import taxes): charged on top they are outside `subtotal_price`; when prices include them
+  (`duties_included: true`, Admin `Order.dutiesIncluded`) the subtotal holds them, so they come off like
+  included tax: `original_total_duties_set`, else `current_total_duties_set`, else the lines' `duties`.
+  Unreadable in the value's currency: no value. None named: nothing to take off.
+- Tips: outside `subtotal_price` already; a tip listed among `line_items` (no product, variant or SKU;
+  titled "Tip", or priced at exactly `total_tip_received`) is neither a content nor an item.
+- Gift cards: one sold is a product (a line with `gift_card: true`): content, item and value. One redeemed
+  is a way of paying, not a discount: it changes no subtotal or total, so no value.
+- Shipping and additional fees (`*_total_additional_fees_set`): outside the subtotal; "total" has them.
 """
 
 from __future__ import annotations
@@ -195,15 +206,72 @@ def included_tax(body: dict[str, Any], pricing: Pricing, value_currency: str | N
     return Decimal(total_tax) - shipping_tax
 
 
+def _duty_amount(duty: dict[str, Any], pricing: Pricing) -> tuple[str | None, str | None]:
+    """A line's duty: `price_set` as GraphQL gives it, or `shop_money` / `presentment_money` as REST does."""
+    if "price_set" in duty or "price" in duty:
+        return pricing.amount(duty, "price")
+    holder = {"price_set": {key: duty.get(key) for key in ("shop_money", "presentment_money")}}
+    return pricing.amount(holder, "price")
+
+
+def included_duties(body: dict[str, Any], pricing: Pricing, value_currency: str | None) -> Decimal | None:
+    """The duties inside the subtotal of a duties-included body; 0 when it names none; None if unreadable."""
+    for field in ("original_total_duties", "current_total_duties"):
+        if body.get(f"{field}_set") is not None or body.get(field) is not None:
+            amount, duty_currency = pricing.amount(body, field)
+            if amount is None or (duty_currency and value_currency and duty_currency != value_currency):
+                return None
+            return Decimal(amount)
+    total = Decimal(0)
+    for line in as_list(body.get("line_items")):
+        for duty in as_list(as_dict(line).get("duties")):
+            amount, duty_currency = _duty_amount(as_dict(duty), pricing)
+            if amount is None or (duty_currency and value_currency and duty_currency != value_currency):
+                return None
+            total += Decimal(amount)
+    return total
+
+
 def order_value(body: dict[str, Any], pricing: Pricing, value_mode: str) -> tuple[str | None, str | None]:
-    """(value, currency): subtotal after discounts, before tax and shipping; or the total."""
+    """(value, currency): subtotal after discounts, before tax, duties and shipping; or the total."""
     value, value_currency = pricing.amount(body, _VALUE_FIELDS.get(value_mode, "subtotal_price"))
-    if value is None or value_mode == "total" or body.get("taxes_included") is not True:
+    if value is None or value_mode == "total":
         return value, value_currency
-    tax = included_tax(body, pricing, value_currency)
-    if tax is None:
-        return None, value_currency
-    return format(max(Decimal(value) - tax, Decimal(0)), "f"), value_currency
+    amount = Decimal(value)
+    if body.get("taxes_included") is True:
+        tax = included_tax(body, pricing, value_currency)
+        if tax is None:
+            return None, value_currency
+        amount -= tax
+    if body.get("duties_included") is True:
+        duties = included_duties(body, pricing, value_currency)
+        if duties is None:
+            return None, value_currency
+        amount -= duties
+    if amount == Decimal(value):
+        return value, value_currency
+    return format(max(amount, Decimal(0)), "f"), value_currency
+
+
+TIP_TITLES = frozenset({"tip", "tips", "gratuity"})
+
+
+def is_tip(line: dict[str, Any], tip_total: str | None) -> bool:
+    """A tip listed among the line items: no product, variant or SKU, titled as a tip or priced as the tip."""
+    if ident(line.get("product_id")) or ident(line.get("variant_id")) or _sku(line) or line.get("gift_card") is True:
+        return False
+    title = first(text(line.get(key)) for key in ("title", "name"))
+    if title is not None and title.casefold() in TIP_TITLES:
+        return True
+    price, count = money(line.get("price")), quantity(line.get("quantity"))
+    return (tip_total is not None and Decimal(tip_total) > 0 and price is not None and count is not None
+            and line.get("requires_shipping") is not True and Decimal(price) * count == Decimal(tip_total))
+
+
+def sold_lines(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The line items that are products sold: every object but a tip."""
+    tip_total = money(body.get("total_tip_received"))
+    return [line for line in as_list(body.get("line_items")) if isinstance(line, dict) and not is_tip(line, tip_total)]
 
 
 def custom_data(body: dict[str, Any], options: MappingOptions, *, checkout: bool,
@@ -215,7 +283,7 @@ def custom_data(body: dict[str, Any], options: MappingOptions, *, checkout: bool
     if value is None:
         event_currency = pricing.fallback_currency()
 
-    lines = [line for line in as_list(body.get("line_items")) if isinstance(line, dict)]
+    lines = sold_lines(body)
     ids = [_content_id(line, options.content_id_source) for line in lines]
     contents = [
         _content(line, content_id, _line_price(line, pricing, event_currency))

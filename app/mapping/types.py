@@ -11,6 +11,7 @@ EVENT_ID_SOURCES = ("cart_token", "checkout_token", "order_id")
 CONTENT_ID_SOURCES = ("product_id", "variant_id", "sku")
 VALUE_MODES = ("subtotal", "total")
 CURRENCY_MODES = ("shop", "presentment")
+DEFAULT_BACKDATED = "offline"
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,13 @@ class MappingOptions:
     send_subscription: str | None = None
     send_other_channels: str | None = None
     shop_country: str | None = None         # ISO alpha-2 of the shop, for national phone numbers
+    # How a web order recorded in Shopify long after its sale date (imported, back-dated) is sent: "offline"
+    # (default: how Pinterest reports a late event anyway), "skip", or "web" as before. See timing.py.
+    send_backdated: str | None = None
+
+    def backdated_as(self) -> str:
+        """"offline", "skip" or "web" for a back-dated order that its class would send as web."""
+        return str(self.send_backdated) if self.send_backdated in SEND_AS else DEFAULT_BACKDATED
 
     def send_as(self, order_class: str) -> str:
         """"web", "offline" or "skip" for an order class."""

@@ -16,6 +16,7 @@ from werkzeug.exceptions import BadRequest
 from app import outbox
 from app.clock import database_now
 from app.database import writing
+from app.inbox import unreadable
 from app.merchant import stats, status
 from app.merchant.connection import check_connection
 from app.models import EventStatus, Shop, db, now_utc
@@ -182,6 +183,8 @@ def overview(shop: Shop) -> dict[str, Any]:
         "admin_api": {"connected": bool(shop.shopify_token_enc), "error": shop.token_exchange_error,
                       "scope": shop.shopify_scope},
         "data_requests": stats.data_requests(shop.id),
+        # Orders whose bodies no configured key opens ("N orders could not be read: the encryption key changed").
+        "unreadable_orders": unreadable.summary(shop.domain),
     }
 
 

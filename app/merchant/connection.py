@@ -16,6 +16,7 @@ from app.database import writing
 from app.merchant import explain
 from app.models import ConnectionStatus, Shop, db, now_utc
 from app.pinterest import EventResult, PinterestClient, PinterestError
+from app.settings import stored_credentials_problem
 from app.shop_state import FailureClass
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ TEST_VALUE, TEST_CURRENCY = "1.00", "USD"
 class CheckResult:
     ok: bool
     # accepted | not_processed | rejected_token | refused_ad_account | token_unreadable | refused | unavailable
-    # | not_configured
+    # | invalid_saved | not_configured
     outcome: str
     message: str  # what happened and what to do, in the merchant's words
     pinterest_message: str | None = None  # Pinterest's own words, shown one click away
@@ -65,6 +66,11 @@ def check_connection(shop: Shop) -> CheckResult:
             shop_state.pause(shop_id, ConnectionStatus.UNREADABLE, crypto.UNREADABLE_TOKEN_MESSAGE, now_utc(),
                              seen_update=seen_update)
         return CheckResult(False, "token_unreadable", crypto.UNREADABLE_TOKEN_MESSAGE)
+    problem = stored_credentials_problem(ad_account_id, token)
+    if problem is not None:  # saved before the checks that refuse it now: never a request, never a 5xx
+        with writing():
+            shop_state.pause(shop_id, ConnectionStatus.UNREADABLE, problem[1], now_utc(), seen_update=seen_update)
+        return CheckResult(False, "invalid_saved", problem[1])
     now = now_utc()
     event_id = f"pinbridge-test-{uuid.uuid4().hex[:12]}"
     event = synthetic_event(event_id, now)

@@ -10,10 +10,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from app import shop_state
 from app.crypto import UNREADABLE_TOKEN_MESSAGE
+from app.mapping.timing import PINTEREST_MAX_EVENT_AGE
 from app.merchant import explain
 from app.merchant.stats import PURCHASE_SOURCES, iso
 from app.models import ConnectionStatus, Event, EventStatus, PinterestSettings, WorkerHeartbeat, db
@@ -32,11 +33,16 @@ def _waiting_facts(shop_id: int, now: datetime, max_age: int) -> dict[str, Any]:
     overdue = db.session.scalar(select(func.count()).where(
         *purchase, Event.available_at <= now - timedelta(seconds=STUCK_AFTER)))
     warn_from = now - timedelta(seconds=max(0, max_age - EXPIRY_WARNING))
-    expiring, first = db.session.execute(select(func.count(), func.min(Event.received_at)).where(
-        *purchase, Event.received_at <= warn_from)).one()
+    # Pinterest's own window counts from the order's date: an order received late expires sooner.
+    window_from = now - timedelta(seconds=max(0, PINTEREST_MAX_EVENT_AGE - EXPIRY_WARNING))
+    expiring, first, first_dated = db.session.execute(
+        select(func.count(), func.min(Event.received_at), func.min(Event.occurred_at)).where(
+            *purchase, or_(Event.received_at <= warn_from, Event.occurred_at <= window_from))).one()
+    ends = [when for when in (first + timedelta(seconds=max_age) if first else None,
+                              first_dated + timedelta(seconds=PINTEREST_MAX_EVENT_AGE) if first_dated else None)
+            if when is not None]
     return {"waiting": int(count or 0), "oldest_waiting_at": oldest, "overdue": int(overdue or 0),
-            "expiring": {"count": int(expiring or 0),
-                         "at": iso(first + timedelta(seconds=max_age)) if first else None}}
+            "expiring": {"count": int(expiring or 0), "at": iso(min(ends)) if expiring and ends else None}}
 
 
 def _heartbeat(now: datetime) -> datetime | None:

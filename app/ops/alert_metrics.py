@@ -17,7 +17,6 @@ from flask import current_app
 from prometheus_client.core import GaugeMetricFamily, Metric
 from sqlalchemy import and_, func, or_, select
 
-from app.inbox.routing import UNREADABLE
 from app.models import ConnectionStatus, Event, PinterestSettings, Shop, ShopifyDailyOrders, WebhookReceipt, db
 
 PAUSED = (ConnectionStatus.REJECTED.value, ConnectionStatus.UNREADABLE.value)  # statuses that hold a shop's events
@@ -26,11 +25,9 @@ PURCHASE_SOURCES = ("order", "checkout", "reconcile")
 
 class ShopAlerts:
     """Per-shop gauges for what costs a merchant conversions: a paused shop, sending turned off, webhook
-    bodies no key opens, and orders Shopify counted that never reached Pinbridge. Cheap bounded queries:
-    the newest RECENT_RECEIPTS receipts by primary key, and one range per shop over its counted days."""
+    bodies no key opens, and orders Shopify counted that never reached Pinbridge. Cheap queries: held
+    bodies through their partial index, and one range per shop over its counted days."""
 
-    RECENT_RECEIPTS = 20_000  # receipts looked at for unreadable bodies (the table has no time index)
-    UNREADABLE_WINDOW = timedelta(hours=24)
     MISSING_DAYS = 7  # whole days of the shop compared with Shopify's own count
     SHOPS_PER_QUERY = 200
 
@@ -55,16 +52,13 @@ class ShopAlerts:
         yield self._missing()
 
     def _unreadable(self) -> Metric:
-        family = GaugeMetricFamily("pinbridge_unreadable_bodies", "Webhook bodies received in the last 24 h that "
-                                   "no configured ENCRYPTION_KEY opens (among the newest 20,000 receipts).",
+        """Bodies held sealed because no configured key opens them, per shop (app/inbox/unreadable.py)."""
+        family = GaugeMetricFamily("pinbridge_unreadable_bodies", "Webhook bodies no configured ENCRYPTION_KEY "
+                                   "opens, kept sealed until one does or retention deletes them.",
                                    labels=["shop"])
-        newest = db.session.scalar(select(func.max(WebhookReceipt.id)))
-        if newest is None:
-            return family
         for domain, count in db.session.execute(
             select(WebhookReceipt.shop_domain, func.count())
-            .where(WebhookReceipt.id > newest - self.RECENT_RECEIPTS, WebhookReceipt.outcome == UNREADABLE,
-                   WebhookReceipt.received_at >= self.now - self.UNREADABLE_WINDOW)
+            .where(WebhookReceipt.held_body.isnot(None))  # a partial index holds exactly these
             .group_by(WebhookReceipt.shop_domain)
         ):
             family.add_metric([domain], count)

@@ -20,7 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from app.clock import heartbeat_age
-from app.inbox import routing
+from app.inbox import routing, unreadable
 from app.metrics import REGISTRY
 from app.models import Event, EventStatus, Shop, db, now_utc
 from app.ops.alert_metrics import ShopAlerts
@@ -74,6 +74,10 @@ class DatabaseCollector(Collector):
                                       "Age of the oldest webhook body waiting for the worker (0 when none).")
         inbox_age.add_metric([], oldest or 0.0)
         yield inbox_age
+        held = GaugeMetricFamily("pinbridge_inbox_unreadable_bodies",
+                                 "Webhook bodies no configured ENCRYPTION_KEY opens, kept sealed until one does.")
+        held.add_metric([], unreadable.count())
+        yield held
         yield from ShopAlerts(now).families()  # paused, sending off, unreadable bodies, orders missing
 
     def _queues(self, now: datetime) -> Iterator[Metric]:

@@ -38,7 +38,7 @@ MIN_WAIT = 0.5  # seconds
 
 _LINE = """
 fragment ReconcileLine on LineItem {
-  sku title name vendor quantity
+  sku title name vendor quantity isGiftCard requiresShipping
   product @include(if: $withProducts) { legacyResourceId }
   variant @include(if: $withProducts) { legacyResourceId }
   originalUnitPriceSet { shopMoney { amount currencyCode } presentmentMoney { amount currencyCode } }
@@ -57,12 +57,14 @@ query ReconcileOrders(
     nodes {{
       id legacyResourceId name email phone createdAt processedAt test sourceName
       currencyCode presentmentCurrencyCode statusPageUrl cartToken checkoutToken clientIp
-      customerLocale taxesIncluded
+      customerLocale taxesIncluded dutiesIncluded
       customAttributes {{ key value }}
       customerJourneySummary {{ firstVisit {{ landingPage }} lastVisit {{ landingPage }} }}
       subtotalPriceSet {{ {_MONEY} }}
       totalPriceSet {{ {_MONEY} }}
       totalTaxSet {{ {_MONEY} }}
+      originalTotalDutiesSet {{ {_MONEY} }}
+      totalTipReceivedSet {{ {_MONEY} }}
       shippingLines(first: {SHIPPING_LINES}) {{ nodes {{ taxLines {{ priceSet {{ {_MONEY} }} }} }} }}
       customer @include(if: $withCustomers) {{
         legacyResourceId firstName lastName

@@ -56,6 +56,7 @@ def _line(node: dict[str, Any]) -> dict[str, Any]:
         "vendor": node.get("vendor"), "quantity": node.get("quantity"),
         "price": _shop_amount(price), "price_set": price or None,
         "tax_lines": _tax_lines(node.get("taxLines")),
+        "gift_card": node.get("isGiftCard"), "requires_shipping": node.get("requiresShipping"),
     }
 
 
@@ -103,6 +104,10 @@ def order_from_graphql(node: dict[str, Any]) -> dict[str, Any]:
         "taxes_included": node.get("taxesIncluded"), "customer_locale": node.get("customerLocale"),
         "total_tax": _shop_amount(_money_set(node.get("totalTaxSet"))),
         "total_tax_set": _money_set(node.get("totalTaxSet")),
+        # Duties inside prices come off the value; a tip listed among the lines is no product.
+        "duties_included": node.get("dutiesIncluded"),
+        "original_total_duties_set": _money_set(node.get("originalTotalDutiesSet")),
+        "total_tip_received": _shop_amount(_money_set(node.get("totalTipReceivedSet"))),
         "shipping_lines": [{"tax_lines": _tax_lines(n.get("taxLines"))} for n in shipping_nodes
                            if isinstance(n, dict)],
         "cart_token": node.get("cartToken"), "checkout_token": node.get("checkoutToken"),

@@ -336,3 +336,50 @@ def tax_inclusive_order(**overrides: Any) -> dict[str, Any]:
         "line_items": lines,
         **overrides,
     })
+
+
+def tip_order(**overrides: Any) -> dict[str, Any]:
+    """An online-store order of 649.90 with a 5.00 tip, which Shopify lists among the line items."""
+    tip = line_item(14234727743650, None, None, None, "5.00", 1, "Tip", None)
+    tip.update(requires_shipping=False, taxable=False)
+    base = web_order()
+    return web_order(**{
+        "total_tip_received": "5.00",
+        "total_price": "707.33", "total_price_set": money("707.33", "USD"),
+        "line_items": [*base["line_items"], tip],
+        **overrides,
+    })
+
+
+def duties_order(*, included: bool, **overrides: Any) -> dict[str, Any]:
+    """A US shop selling to Canada: 100.00 of goods and 10.00 of import duties, charged on top or inside prices."""
+    goods = "110.00" if included else "100.00"
+    line = line_item(14234727743660, 7234590408860, 41327142600860, "BOOT-01", goods, 1, "Hiking Boot",
+                     "Pinbridge Supply")
+    line["duties"] = [{"id": "2", "harmonized_system_code": "640399", "country_code_of_origin": "US",
+                       "shop_money": {"amount": "10.00", "currency_code": "USD"},
+                       "presentment_money": {"amount": "13.70", "currency_code": "CAD"}, "tax_lines": []}]
+    return web_order(**{
+        "duties_included": included,
+        "subtotal_price": goods, "subtotal_price_set": money(goods, "USD"),
+        "total_price": "120.00", "total_price_set": money("120.00", "USD"),
+        "original_total_duties_set": money("10.00", "USD", "13.70", "CAD"),
+        "current_total_duties_set": money("10.00", "USD", "13.70", "CAD"),
+        "line_items": [line],
+        **overrides,
+    })
+
+
+def gift_card_order(**overrides: Any) -> dict[str, Any]:
+    """A 50.00 gift card bought with 24.95 of goods; the goods paid partly with another gift card."""
+    card = line_item(14234727743670, 7234590408870, 41327142600870, "", "50.00", 1, "Gift Card", "Pinbridge")
+    card.update(gift_card=True, requires_shipping=False, taxable=False)
+    wax = line_item(14234727743671, 7234590638193, 41327143059569, "", "24.95", 1, "Wax Kit", "Pinbridge Supply")
+    return web_order(**{
+        "subtotal_price": "74.95", "subtotal_price_set": money("74.95", "USD"),
+        "total_price": "74.95", "total_price_set": money("74.95", "USD"),
+        "payment_gateway_names": ["gift_card", "shopify_payments"],
+        "total_outstanding": "0.00",
+        "line_items": [card, wax],
+        **overrides,
+    })

@@ -8,8 +8,10 @@ import pytest
 
 from app.mapping import MappingOptions, map_checkout, map_order
 from app.mapping.commerce import currency, custom_data, money, quantity
+from tests.factories import money as money_set
 
 from . import orders
+from .helpers import schema_errors
 
 BIG = 2**53 + 1
 
@@ -99,6 +101,17 @@ def test_money_fallbacks(body: dict[str, Any], currency_mode: str, value: str | 
 ])
 def test_checkout_money_is_presentment_money(currency_mode: str, expected: tuple[str, str]) -> None:
     body = orders.completed_checkout(currency="AUD", presentment_currency="USD", subtotal_price="34.67")
+    mapped = map_checkout(body, MappingOptions(currency_mode=currency_mode))
+    assert (mapped.value, mapped.currency) == expected
+
+
+@pytest.mark.parametrize(("currency_mode", "expected"), [
+    ("shop", ("45.62", "AUD")),          # the checkout names shop money too: the shop's currency, as README says
+    ("presentment", ("34.67", "USD")),
+])
+def test_checkout_with_shop_money_sets_follows_currency_mode(currency_mode: str, expected: tuple[str, str]) -> None:
+    body = orders.completed_checkout(currency="AUD", presentment_currency="USD", subtotal_price="34.67",
+                                     subtotal_price_set=money_set("45.62", "AUD", "34.67", "USD"))
     mapped = map_checkout(body, MappingOptions(currency_mode=currency_mode))
     assert (mapped.value, mapped.currency) == expected
 
@@ -247,3 +260,57 @@ def test_tax_inclusive_checkout_value() -> None:
                                                   "tax_lines": [{"price": "20.00", "rate": 0.2}]}])
     mapped = map_checkout(body, MappingOptions())
     assert (mapped.value, mapped.currency) == ("100.00", "GBP")
+
+
+# -- what adds to a subtotal or total without being a product sold (README, "What Pinterest receives") ----
+@pytest.mark.parametrize(("body", "options", "value", "items", "contents"), [
+    # Duties charged on top: outside the subtotal already.
+    (orders.duties_order(included=False), MappingOptions(), "100.00", 1, 1),
+    # Duties inside prices: 110.00 holds 10.00 of duties, which come off (was "110.00").
+    (orders.duties_order(included=True), MappingOptions(), "100.00", 1, 1),
+    # ...in the buyer's money when the value is: 13.70 CAD of duties.
+    (orders.duties_order(included=True, subtotal_price_set=money_set("110.00", "USD", "150.70", "CAD"),
+                         presentment_currency="CAD"),
+     MappingOptions(currency_mode="presentment"), "137.00", 1, 1),
+    # Only the lines name them (no order total): read from the lines' duties.
+    (orders.duties_order(included=True, original_total_duties_set=None, current_total_duties_set=None),
+     MappingOptions(), "100.00", 1, 1),
+    # Duties inside prices but none charged (no duty total, no line duties): nothing comes off.
+    (orders.duties_order(included=True, original_total_duties_set=None, current_total_duties_set=None,
+                         line_items=[{"product_id": 1, "quantity": 1, "price": "110.00"}]),
+     MappingOptions(), "110.00", 1, 1),
+    # Duties only known in another currency: no value rather than one with duties in it.
+    (orders.duties_order(included=True, original_total_duties_set={"presentment_money": {
+        "amount": "13.70", "currency_code": "CAD"}}), MappingOptions(), None, 1, 1),
+    # Duties and VAT both inside prices: 132.00 holds 20.00 VAT and 12.00 duties.
+    (orders.duties_order(included=True, taxes_included=True, subtotal_price="132.00",
+                         subtotal_price_set=money_set("132.00", "USD"),
+                         original_total_duties_set=money_set("12.00", "USD"),
+                         line_items=[{"product_id": 1, "quantity": 1, "price": "132.00",
+                                      "tax_lines": [{"price": "20.00"}]}]), MappingOptions(), "100.00", 1, 1),
+    # "total" is what the buyer paid: duties, tax and shipping in it.
+    (orders.duties_order(included=True), MappingOptions(value_mode="total"), "120.00", 1, 1),
+    # A tip listed as a line: not a content, not an item; the subtotal never held it.
+    (orders.tip_order(), MappingOptions(), "649.90", 3, 2),
+    # The tip line in another language: found by its price, which is the order's tip.
+    (orders.tip_order(line_items=[*orders.web_order()["line_items"],
+                                  {"title": "Trinkgeld", "price": "5.00", "quantity": 1, "product_id": None,
+                                   "variant_id": None, "sku": None, "requires_shipping": False}]),
+     MappingOptions(), "649.90", 3, 2),
+    # "total" includes the tip (what the buyer paid), still not as an item.
+    (orders.tip_order(), MappingOptions(value_mode="total"), "707.33", 3, 2),
+    # A custom item with no product is still a product sold (no tip on the order to match).
+    (orders.custom_items_order(), MappingOptions(), "35.00", 2, 2),
+    # A gift card sold is a product: content, item and value; the one redeemed is payment, not a discount.
+    (orders.gift_card_order(), MappingOptions(), "74.95", 2, 2),
+    # Shipping and additional fees are outside the subtotal.
+    (orders.web_order(original_total_additional_fees_set=money_set("4.00", "USD"),
+                      current_total_additional_fees_set=money_set("4.00", "USD")), MappingOptions(), "649.90", 3, 2),
+])
+def test_value_and_items_hold_only_products_sold(body: dict[str, Any], options: MappingOptions,
+                                                  value: str | None, items: int, contents: int) -> None:
+    mapped = map_order(body, options)
+    assert mapped.event is not None and schema_errors(mapped.event) == []
+    data = mapped.event["custom_data"]
+    assert (data.get("value"), data["num_items"], len(data["contents"])) == (value, items, contents)
+    assert all("tip" not in entry.get("item_name", "").lower() for entry in data["contents"])

@@ -222,7 +222,8 @@ def _line(line: dict[str, Any]) -> dict[str, Any]:
             "product": _legacy("Product", line.get("product_id")),
             "variant": _legacy("ProductVariant", line.get("variant_id")),
             "originalUnitPriceSet": _money_set(price["shop_money"], price.get("presentment_money")),
-            "taxLines": _tax_lines(line.get("tax_lines"))}
+            "taxLines": _tax_lines(line.get("tax_lines")),
+            "isGiftCard": bool(line.get("gift_card")), "requiresShipping": bool(line.get("requires_shipping"))}
 
 
 def graphql_order(order: dict[str, Any], *, created_at: datetime | None = None) -> dict[str, Any]:
@@ -249,6 +250,12 @@ def graphql_order(order: dict[str, Any], *, created_at: datetime | None = None) 
         "totalTaxSet": _money_set(order["total_tax_set"]["shop_money"], order["total_tax_set"]["presentment_money"])
         if order.get("total_tax_set") else None,
         "taxesIncluded": bool(order.get("taxes_included")), "customerLocale": order.get("customer_locale"),
+        "dutiesIncluded": bool(order.get("duties_included")),
+        "originalTotalDutiesSet": _money_set(order["original_total_duties_set"]["shop_money"],
+                                             order["original_total_duties_set"]["presentment_money"])
+        if order.get("original_total_duties_set") else None,
+        "totalTipReceivedSet": _money_set({"amount": order["total_tip_received"], "currency_code": order["currency"]},
+                                          None) if order.get("total_tip_received") else None,
         "shippingLines": {"nodes": [{"taxLines": _tax_lines(line.get("tax_lines"))}
                                     for line in order.get("shipping_lines") or []]},
         "customer": None if customer is None else {
