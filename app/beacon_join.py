@@ -20,10 +20,9 @@ from app import outbox
 from app.database import writing
 from app.mapping.types import MATCH_KEYS
 from app.models import Event, PinterestSettings, PixelBeacon, Shop, db
+from app.vocabulary import ActionSource, ConsentRule, SkipReason
 
 logger = logging.getLogger(__name__)
-
-WITHHELD = "The buyer did not allow marketing or the sale of their data."
 
 
 @dataclass
@@ -44,7 +43,8 @@ class Joined:
 
         The notes about `delivered` events are left out: `outbox.mark_delivered` writes them (`notes`).
         """
-        outbox.mark_withheld([item.row_id for item in self.withheld], worker_id, now, WITHHELD)
+        outbox.mark_withheld([item.row_id for item in self.withheld], worker_id, now,
+                             SkipReason.CONSENT_REFUSED.sentence())
         taken = set(delivered)
         outbox.note_joined(self.notes.only([r for r in self.notes.row_ids if r not in taken]), worker_id)
         self.withheld, self.notes = [], outbox.JoinNotes()
@@ -79,7 +79,7 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
         .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
               & (PixelBeacon.checkout_token == Event.checkout_token))
         .join(PinterestSettings, PinterestSettings.shop_id == Event.shop_id)
-        .where(Event.id.in_(list(by_row)), Event.action_source == "web")
+        .where(Event.id.in_(list(by_row)), Event.action_source == ActionSource.WEB)
     ).all()
     db.session.rollback()  # plain values: nothing read above expires with the read transaction
     if not rows:
@@ -118,12 +118,13 @@ def _match_keys(stored: str | None, event: dict[str, Any]) -> str | None:
     return " ".join(key for key in MATCH_KEYS if key in keys) or None
 
 
-def apply(event: dict[str, Any], beacon: StoredBeacon | PixelBeacon, marketing_rule: str,
-          sale_rule: str) -> dict[str, Any] | None:
+def apply(event: dict[str, Any], beacon: StoredBeacon | PixelBeacon, marketing_rule: ConsentRule,
+          sale_rule: ConsentRule) -> dict[str, Any] | None:
     """The event with what the beacon adds (pure); None when the buyer's refusal means it is not sent."""
     refused_marketing = beacon.consent_marketing is False
     refused_sale = beacon.consent_sale_of_data is False
-    if (refused_marketing and marketing_rule == "skip") or (refused_sale and sale_rule == "skip"):
+    skip, limited = ConsentRule.SKIP, ConsentRule.LIMITED
+    if (refused_marketing and marketing_rule == skip) or (refused_sale and sale_rule == skip):
         return None
     out = dict(event)
     user_data = dict(out.get("user_data") or {})
@@ -134,7 +135,7 @@ def apply(event: dict[str, Any], beacon: StoredBeacon | PixelBeacon, marketing_r
         user_data["client_user_agent"] = beacon.user_agent
         user_data["client_ip_address"] = beacon.ip
     out["user_data"] = user_data
-    if (refused_marketing and marketing_rule == "limited") or (refused_sale and sale_rule == "limited"):
+    if (refused_marketing and marketing_rule == limited) or (refused_sale and sale_rule == limited):
         # Pinterest takes the flag in custom_data (as the mapping puts it); anywhere else it refuses the event.
         out["custom_data"] = {**(out.get("custom_data") or {}), "opt_out_type": "LDP"}
     return out

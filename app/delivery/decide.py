@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.models import ConnectionStatus
 from app.pinterest import BatchRejected, CredentialsRejected, EventResult, Unavailable
 from app.retry import backoff_delay
-from app.shop_state import FailureClass, classify
+from app.shop_state import classify
+from app.vocabulary import ConnectionStatus, FailureClass
 
 UNEXPECTED_ERROR_DELAY = 30.0  # seconds: the least wait after an error of our own, whatever the streak
 NOT_PROCESSED = "Pinterest did not process it."

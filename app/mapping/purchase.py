@@ -23,27 +23,19 @@ from app.mapping.identity import (
 from app.mapping.order_class import BUYER_BROWSER_CLASSES, CLASS_LABELS, CLASS_SETTINGS, order_class
 from app.mapping.types import MappedPurchase, MappingOptions
 from app.mapping.user_data import build_user_data, can_match, match_keys, normalise_language, sha256_hex
+from app.vocabulary import ActionSource, EventSource, OrderClass, SendChoice, SkipReason
 
-Kind = Literal["order", "checkout"]
-
-NOT_AN_OBJECT = "the webhook body is not a JSON object"
-CHECKOUT_OPEN = "checkout not completed"
-CLASS_SKIPPED = "{label}: not sent ({setting} is 'skip'; choose 'web' or 'offline' to send these)"
-NO_EVENT_ID = "no cart token, checkout token or order id to build an event id from"
-NO_ORDER_TIME = "no valid processed_at or created_at time on the order"
-NO_CHECKOUT_TIME = "no valid completed_at time on the checkout"
-NO_MATCH_KEY = "no email or browser IP/user agent to match the buyer"
-INTERNAL_ERROR = "could not be mapped because of an unexpected error ({error}); it was not sent"
+Kind = Literal[EventSource.ORDER, EventSource.CHECKOUT]
 
 
 def map_order(order: Any, options: MappingOptions) -> MappedPurchase:
     """Map an orders/create body (or a reconciled order in the same shape); never raises."""
-    return _safely("order", order, options, _map_order)
+    return _safely(EventSource.ORDER, order, options, _map_order)
 
 
 def map_checkout(checkout: Any, options: MappingOptions) -> MappedPurchase:
     """Map a checkouts/create|update body; only a completed checkout becomes an event. Never raises."""
-    return _safely("checkout", checkout, options, _map_checkout)
+    return _safely(EventSource.CHECKOUT, checkout, options, _map_checkout)
 
 
 def _safely(kind: Kind, body: Any, options: MappingOptions,
@@ -51,23 +43,25 @@ def _safely(kind: Kind, body: Any, options: MappingOptions,
     # The webhook must still be answered and recorded whatever Shopify (or a bug here) sends, so the
     # last resort is a skipped purchase that names the error type, never an exception.
     if not isinstance(body, dict):
-        return MappedPurchase(kind=kind, event_id=None, event=None, skip_reason=NOT_AN_OBJECT)
+        return MappedPurchase(kind=kind, event_id=None, event=None, skip=SkipReason.NOT_AN_OBJECT,
+                              skip_reason=SkipReason.NOT_AN_OBJECT.sentence())
     try:
         return build(body, options)
     except Exception as error:  # noqa: BLE001
-        reason = INTERNAL_ERROR.format(error=type(error).__name__)
-        return MappedPurchase(kind=kind, event_id=None, event=None, skip_reason=reason)
+        reason = SkipReason.MAPPING_ERROR
+        return MappedPurchase(kind=kind, event_id=None, event=None, skip=reason,
+                              skip_reason=reason.sentence(error=type(error).__name__))
 
 
 def _map_order(order: dict[str, Any], options: MappingOptions) -> MappedPurchase:
     event_time = order_event_time(order)
     return _assemble(
-        "order", order, options,
+        EventSource.ORDER, order, options,
         event_id=order_event_id(order, options.event_id_source),
         event_time=event_time,
         order_id=ident(order.get("id")),
         join_token=token(order.get("checkout_token")),
-        first_reason=None if event_time else NO_ORDER_TIME,
+        first_reason=None if event_time else SkipReason.NO_ORDER_TIME,
     )
 
 
@@ -75,55 +69,62 @@ def _map_checkout(checkout: dict[str, Any], options: MappingOptions) -> MappedPu
     completed = checkout_completed(checkout)
     event_time = checkout_event_time(checkout) if completed else None
     return _assemble(
-        "checkout", checkout, options,
+        EventSource.CHECKOUT, checkout, options,
         event_id=checkout_event_id(checkout, options.event_id_source),
         event_time=event_time,
         order_id=checkout_order_id(checkout),
         join_token=token(checkout.get("token")),
-        first_reason=CHECKOUT_OPEN if not completed else (None if event_time else NO_CHECKOUT_TIME),
+        first_reason=(SkipReason.CHECKOUT_OPEN if not completed
+                      else None if event_time else SkipReason.NO_CHECKOUT_TIME),
     )
 
 
-def class_skipped(klass: str) -> str:
-    """The skip reason of an order class its setting says not to send."""
-    return CLASS_SKIPPED.format(label=CLASS_LABELS[klass].capitalize(), setting=CLASS_SETTINGS[klass])
+def class_skipped(klass: OrderClass) -> str:
+    """The sentence of an order class its setting says not to send."""
+    return SkipReason.CLASS_SKIPPED.sentence(label=CLASS_LABELS[klass].capitalize(), setting=CLASS_SETTINGS[klass])
 
 
-def _skip_reason(first_reason: str | None, klass: str, send_as: str, event_id: str | None,
-                 user_data: dict[str, Any]) -> str | None:
-    if first_reason == CHECKOUT_OPEN:
+def _skip_reason(first_reason: SkipReason | None, send_as: SendChoice, event_id: str | None,
+                 user_data: dict[str, Any]) -> SkipReason | None:
+    if first_reason is SkipReason.CHECKOUT_OPEN:
         return first_reason
-    if send_as == "skip":
-        return class_skipped(klass)
+    if send_as is SendChoice.SKIP:
+        return SkipReason.CLASS_SKIPPED
     if event_id is None:
-        return NO_EVENT_ID
-    if first_reason:
+        return SkipReason.NO_EVENT_ID
+    if first_reason is not None:
         return first_reason
-    return None if can_match(user_data) else NO_MATCH_KEY
+    return None if can_match(user_data) else SkipReason.NO_MATCH_KEY
+
+
+def _sentence(reason: SkipReason | None, klass: OrderClass) -> str | None:
+    if reason is None:
+        return None
+    return class_skipped(klass) if reason is SkipReason.CLASS_SKIPPED else reason.sentence()
 
 
 def _assemble(kind: Kind, body: dict[str, Any], options: MappingOptions, *, event_id: str | None,
               event_time: int | None, order_id: str | None, join_token: str | None,
-              first_reason: str | None) -> MappedPurchase:
+              first_reason: SkipReason | None) -> MappedPurchase:
     klass = order_class(body)
     send_as = options.send_as(klass)
     # A skipped order still records where it came from: offline unless a shopper's browser placed it.
-    natural = "web" if klass in BUYER_BROWSER_CLASSES else "offline"
-    source = natural if send_as == "skip" else send_as
-    browser = source == "web" and klass in BUYER_BROWSER_CLASSES
+    natural = ActionSource.WEB if klass in BUYER_BROWSER_CLASSES else ActionSource.OFFLINE
+    source = natural if send_as is SendChoice.SKIP else ActionSource(send_as)
+    browser = source is ActionSource.WEB and klass in BUYER_BROWSER_CLASSES
     user_data = build_user_data(body, web=browser, shop_country=options.shop_country)
-    custom = custom_data(body, options, checkout=kind == "checkout", order_id=order_id)
-    reason = _skip_reason(first_reason, klass, send_as, event_id, user_data)
+    custom = custom_data(body, options, checkout=kind is EventSource.CHECKOUT, order_id=order_id)
+    reason = _skip_reason(first_reason, send_as, event_id, user_data)
     event: dict[str, Any] | None = None
     if reason is None:
         event = {
             "event_name": "checkout",
-            "action_source": source,
+            "action_source": source.value,
             "event_time": event_time,
             "event_id": event_id,
             "user_data": user_data,
         }
-        url = storefront_url(body) if source == "web" else None
+        url = storefront_url(body) if source is ActionSource.WEB else None
         if url:
             event["event_source_url"] = url
         language = normalise_language(body.get("customer_locale"))
@@ -136,7 +137,8 @@ def _assemble(kind: Kind, body: dict[str, Any], options: MappingOptions, *, even
         kind=kind,
         event_id=event_id,
         event=event,
-        skip_reason=reason,
+        skip=reason,
+        skip_reason=_sentence(reason, klass),
         test=is_test(body),
         order_id=order_id,
         order_name=order_name(body),

@@ -22,6 +22,7 @@ from app.models import EventStatus, Shop, db, now_utc
 from app.settings import apply_settings, settings_view, validate_settings
 from app.shopify.auth import SessionInvalid, verify_session_token
 from app.shops import find_shop, get_or_create_shop
+from app.vocabulary import CheckOutcome
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -124,7 +125,7 @@ def verify() -> Any:
     body = {"ok": result.ok, "outcome": result.outcome, "message": result.message,
             "pinterest_message": result.pinterest_message,
             "settings": settings_view(shop.settings)}  # type: ignore[arg-type]
-    return jsonify(body), 409 if result.outcome == "not_configured" else 200
+    return jsonify(body), 409 if result.outcome == CheckOutcome.NOT_CONFIGURED else 200
 
 
 # -- dashboard -------------------------------------------------------------------------------------

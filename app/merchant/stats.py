@@ -28,12 +28,12 @@ from app.models import (
 )
 from app.ops import retention
 from app.shopify.daily import day_span
+from app.vocabulary import PURCHASE_SOURCES, EventSource
 
 MAX_DAYS = 90
 MAX_EVENTS = 200
 LATENCY_SAMPLE = 10_000  # most recent deliveries used for the percentiles
 COVERAGE_KEYS = ("em", "ph", "ip_ua", "click_id", "address")
-PURCHASE_SOURCES = ("order", "checkout", "reconcile")
 STATUSES = tuple(s.value for s in EventStatus)
 
 
@@ -78,7 +78,7 @@ def daily(shop_id: int, days: int, now: datetime, tz: tzinfo | None = None) -> l
         bucket = "pending" if status == EventStatus.SENDING.value else status
         if bucket in row:
             row[bucket] += count
-        if source == "reconcile":
+        if source == EventSource.RECONCILE:
             row["recovered"] += count
     _fill_from_daily_stats(shop_id, day_list, rows)
     return list(rows.values())
@@ -227,7 +227,7 @@ def _event_view(ev: Event) -> dict[str, Any]:
         "message": ev.error_message or ev.skip_reason or ev.warning_message,
         "reason": explain.event_reason(ev.status, ev.error_code, ev.error_message)
         or explain.skip_reason(ev.skip_reason),
-        "pinterest_message": ev.error_message if ev.source != "verify" else None,
+        "pinterest_message": ev.error_message if ev.source != EventSource.VERIFY else None,
         "warning": ev.warning_message,
         "error_code": ev.error_code,
         "match_keys": (ev.match_keys or "").split(),

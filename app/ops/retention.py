@@ -23,6 +23,7 @@ from app.clock import HEARTBEAT_FUTURE_TOLERANCE
 from app.database import writing
 from app.ingest import beacon
 from app.models import DailyStat, Event, EventStatus, ShopifyDailyOrders, WebhookReceipt, WorkerHeartbeat, db
+from app.vocabulary import PURCHASE_SOURCES, EventSource
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,6 @@ LEASE_NAME = "retention"
 LEASE_SECONDS = 600
 HEARTBEAT_KEEP = timedelta(days=1)  # rows of workers that stopped are forgotten after this
 FINAL = (EventStatus.DELIVERED.value, EventStatus.FAILED.value, EventStatus.SKIPPED.value)
-PURCHASE_SOURCES = ("order", "checkout", "reconcile")  # `verify` test events are never counted
 _COUNTED = {EventStatus.DELIVERED.value: "delivered", EventStatus.FAILED.value: "failed",
             EventStatus.SKIPPED.value: "skipped"}
 
@@ -76,12 +76,12 @@ def purge_events(now: datetime, days: int) -> int:
 def _fold_into_daily_stats(rows: Sequence[Any]) -> None:
     counts: dict[tuple[int, date], Counter[str]] = {}
     for row in rows:
-        if row.source not in PURCHASE_SOURCES:
+        if row.source not in PURCHASE_SOURCES:  # `verify` test events are never counted
             continue
         tally = counts.setdefault((row.shop_id, row.received_at.date()), Counter())
         tally["orders_received"] += 1
         tally[_COUNTED[row.status]] += 1
-        if row.source == "reconcile":
+        if row.source == EventSource.RECONCILE:
             tally["recovered"] += 1
     for (shop_id, day), tally in counts.items():
         stat = db.session.execute(
