@@ -30,7 +30,7 @@ from app.models import (
     db,
     now_utc,
 )
-from app.vocabulary import ActionSource, ReceiptOutcome
+from app.vocabulary import ActionSource, ErrorCode, ReceiptOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -355,7 +355,7 @@ def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict
     return count
 
 
-def mark_failed(failures: dict[int, tuple[str, str]], worker_id: str, now: datetime) -> int:
+def mark_failed(failures: dict[int, tuple[ErrorCode, str]], worker_id: str, now: datetime) -> int:
     """Pinterest refused these events for good: row id → (code, message)."""
     if not failures:
         return 0
@@ -372,7 +372,7 @@ def mark_failed(failures: dict[int, tuple[str, str]], worker_id: str, now: datet
     return rowcount(result)
 
 
-def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, code: str, message: str) -> int:
+def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, code: ErrorCode, message: str) -> int:
     """Give events back to the queue to try again later (nothing is lost)."""
     if not ids:
         return 0
@@ -392,7 +392,7 @@ def expire_stale(now: datetime, max_age_seconds: int) -> int:
         count = rowcount(db.session.execute(
             update(Event)
             .where(Event.status == PENDING, Event.received_at < cutoff)
-            .values(status=FAILED, error_code="expired", updated_at=now,
+            .values(status=FAILED, error_code=ErrorCode.EXPIRED, updated_at=now,
                     error_message=f"Not delivered within {max_age_seconds // 3600} hours of receipt.")
             .execution_options(synchronize_session=False)
         ))

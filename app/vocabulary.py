@@ -97,6 +97,20 @@ class FailureClass(enum.StrEnum):
     REJECTED = "rejected"        # 400/422: the request itself was refused
 
 
+class ErrorCode(enum.StrEnum):
+    """Why an event is not delivered (`events.error_code`; a test event's is its `CheckOutcome` instead)."""
+
+    FAILED = "failed"                              # Pinterest answered the batch but refused this event
+    REJECTED = "rejected"                          # Pinterest refused the request itself (400/422), for good
+    EXPIRED = "expired"                            # not delivered within EVENT_MAX_AGE_SECONDS of receipt
+    # Waiting to be sent again:
+    CREDENTIALS_REJECTED = "credentials_rejected"  # Pinterest refused the token or the ad account
+    TOKEN_UNREADABLE = "token_unreadable"          # the saved token cannot be decrypted
+    UNAVAILABLE = "unavailable"                    # Pinterest did not answer, or asked to slow down
+    NOT_CONFIGURED = "not_configured"              # the shop's Pinterest settings are missing
+    INTERNAL_ERROR = "internal_error"              # an error of Pinbridge's own
+
+
 class ReceiptOutcome(enum.StrEnum):
     """What became of one webhook delivery: its receipt's `outcome`, and the answer of the door."""
 

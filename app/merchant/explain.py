@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import re
 
-from app.vocabulary import CheckOutcome, EventStatus, FailureClass
+from app.vocabulary import CheckOutcome, ErrorCode, EventStatus, FailureClass
 
-EXPIRED = "expired"  # the error code of an event not delivered within EVENT_MAX_AGE_SECONDS
 # A test event's error code is the check's outcome, its message already written for the merchant.
 _CHECK_CODES = frozenset({CheckOutcome.REJECTED_TOKEN, CheckOutcome.REFUSED_AD_ACCOUNT, CheckOutcome.UNAVAILABLE,
                           CheckOutcome.NOT_PROCESSED, CheckOutcome.REFUSED})
@@ -35,7 +34,7 @@ FAILURE_TEXT: dict[str, tuple[str, str]] = {
     FailureClass.REJECTED: (
         "Pinterest refused the order's details.",
         "Check the reason shown for the order, then retry it."),
-    EXPIRED: (
+    ErrorCode.EXPIRED: (
         "This order couldn't be sent within the time Pinbridge keeps trying, so it wasn't sent.",
         "Nothing can be sent for this order now."),
 }
@@ -84,13 +83,13 @@ def field_reason(message: str | None) -> str | None:
 def event_reason(status: str, error_code: str | None, message: str | None) -> str | None:
     """A readable reason for a failed or waiting order, or None when there is nothing to explain."""
     if status == EventStatus.FAILED:
-        if error_code == EXPIRED:
-            return FAILURE_TEXT[EXPIRED][0]
+        if error_code == ErrorCode.EXPIRED:
+            return FAILURE_TEXT[ErrorCode.EXPIRED][0]
         if error_code in _CHECK_CODES:
             return message
         return field_reason(message) or "Pinterest refused this order."
     if status in (EventStatus.PENDING, EventStatus.SENDING) and error_code:
-        if error_code == "credentials_rejected":
+        if error_code == ErrorCode.CREDENTIALS_REJECTED:
             return "Waiting until the Pinterest connection is fixed."
         return "Waiting to be sent again after Pinterest didn't answer."
     return None

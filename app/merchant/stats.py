@@ -75,7 +75,7 @@ def daily(shop_id: int, days: int, now: datetime, tz: tzinfo | None = None) -> l
         if row is None:
             continue
         row["orders_received"] += count
-        bucket = "pending" if status == EventStatus.SENDING.value else status
+        bucket = EventStatus.PENDING if status == EventStatus.SENDING else status
         if bucket in row:
             row[bucket] += count
         if source == EventSource.RECONCILE:
@@ -157,7 +157,7 @@ def coverage(shop_id: int, start: datetime) -> dict[str, Any]:
     """Share of delivered events carrying each identifier Pinterest matches on."""
     query = (
         select(Event.match_keys, func.count())
-        .where(Event.shop_id == shop_id, Event.status == EventStatus.DELIVERED.value,
+        .where(Event.shop_id == shop_id, Event.status == EventStatus.DELIVERED,
                Event.received_at >= start, Event.source.in_(PURCHASE_SOURCES))
         .group_by(Event.match_keys)
     )
@@ -175,7 +175,7 @@ def latency(shop_id: int, start: datetime) -> dict[str, Any]:
     """Seconds from receipt to Pinterest's acceptance: median and 95th percentile."""
     query = (
         select(Event.received_at, Event.delivered_at)
-        .where(Event.shop_id == shop_id, Event.status == EventStatus.DELIVERED.value,
+        .where(Event.shop_id == shop_id, Event.status == EventStatus.DELIVERED,
                Event.received_at >= start, Event.delivered_at.is_not(None),
                Event.source.in_(PURCHASE_SOURCES))
         .order_by(Event.delivered_at.desc())
@@ -234,7 +234,7 @@ def _event_view(ev: Event) -> dict[str, Any]:
         "attempts": ev.attempts,
         "received_at": iso(ev.received_at),
         "delivered_at": iso(ev.delivered_at),
-        "next_attempt_at": iso(ev.available_at) if ev.status == EventStatus.PENDING.value else None,
+        "next_attempt_at": iso(ev.available_at) if ev.status == EventStatus.PENDING else None,
     }
 
 

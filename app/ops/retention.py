@@ -32,9 +32,8 @@ RUN_EVERY = 3600.0  # seconds
 LEASE_NAME = "retention"
 LEASE_SECONDS = 600
 HEARTBEAT_KEEP = timedelta(days=1)  # rows of workers that stopped are forgotten after this
-FINAL = (EventStatus.DELIVERED.value, EventStatus.FAILED.value, EventStatus.SKIPPED.value)
-_COUNTED = {EventStatus.DELIVERED.value: "delivered", EventStatus.FAILED.value: "failed",
-            EventStatus.SKIPPED.value: "skipped"}
+FINAL = (EventStatus.DELIVERED, EventStatus.FAILED, EventStatus.SKIPPED)
+_COUNTED = {EventStatus.DELIVERED: "delivered", EventStatus.FAILED: "failed", EventStatus.SKIPPED: "skipped"}
 
 
 @dataclass(frozen=True)
