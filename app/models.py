@@ -33,12 +33,16 @@ from app.vocabulary import (
     ActionSource,
     ConnectionStatus,
     ConsentRule,
+    ContentIdSource,
+    CurrencyMode,
+    EventIdSource,
     EventSource,
     EventStatus,
     FailureClass,
     ReceiptOutcome,
     SendChoice,
     Topic,
+    ValueMode,
 )
 
 NAMING_CONVENTION = {
@@ -134,10 +138,12 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     token_last4: Mapped[str | None] = mapped_column(String(4))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
-    event_id_source: Mapped[str] = mapped_column(String(20), default="cart_token")
-    content_id_source: Mapped[str] = mapped_column(String(20), default="product_id")
-    value_mode: Mapped[str] = mapped_column(String(20), default="subtotal")
-    currency_mode: Mapped[str] = mapped_column(String(20), default="shop")
+    event_id_source: Mapped[EventIdSource] = mapped_column(
+        vocabulary(EventIdSource, 20), default=EventIdSource.CART_TOKEN)
+    content_id_source: Mapped[ContentIdSource] = mapped_column(
+        vocabulary(ContentIdSource, 20), default=ContentIdSource.PRODUCT_ID)
+    value_mode: Mapped[ValueMode] = mapped_column(vocabulary(ValueMode, 20), default=ValueMode.SUBTOTAL)
+    currency_mode: Mapped[CurrencyMode] = mapped_column(vocabulary(CurrencyMode, 20), default=CurrencyMode.SHOP)
     include_offline_orders: Mapped[bool] = mapped_column(Boolean, default=False)
     limited_data_processing: Mapped[bool] = mapped_column(Boolean, default=False)
     connection_status: Mapped[ConnectionStatus] = mapped_column(

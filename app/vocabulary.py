@@ -71,6 +71,32 @@ class SendChoice(enum.StrEnum):
     SKIP = "skip"              # not at all
 
 
+class EventIdSource(enum.StrEnum):
+    """Where a purchase's event_id comes from first (the storefront Tag uses the same)."""
+
+    CART_TOKEN = "cart_token"
+    CHECKOUT_TOKEN = "checkout_token"
+    ORDER_ID = "order_id"              # "order-<order id>"
+
+
+class ContentIdSource(enum.StrEnum):
+    """Which catalog id a line item is sent with first."""
+
+    PRODUCT_ID = "product_id"
+    VARIANT_ID = "variant_id"
+    SKU = "sku"
+
+
+class ValueMode(enum.StrEnum):
+    SUBTOTAL = "subtotal"              # after discounts, before tax and shipping
+    TOTAL = "total"                    # what the buyer paid
+
+
+class CurrencyMode(enum.StrEnum):
+    SHOP = "shop"                      # the shop's currency
+    PRESENTMENT = "presentment"        # the currency the buyer saw
+
+
 class ConsentRule(enum.StrEnum):
     """What a buyer's refusal at the storefront means for the server event (`*_refused` settings)."""
 

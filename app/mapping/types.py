@@ -6,12 +6,22 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from app.mapping.order_class import CLASS_SETTINGS, DEFAULT_SEND
-from app.vocabulary import ActionSource, EventSource, OrderClass, SendChoice, SkipReason
+from app.vocabulary import (
+    ActionSource,
+    ContentIdSource,
+    CurrencyMode,
+    EventIdSource,
+    EventSource,
+    OrderClass,
+    SendChoice,
+    SkipReason,
+    ValueMode,
+)
 
-EVENT_ID_SOURCES = ("cart_token", "checkout_token", "order_id")
-CONTENT_ID_SOURCES = ("product_id", "variant_id", "sku")
-VALUE_MODES = ("subtotal", "total")
-CURRENCY_MODES = ("shop", "presentment")
+EVENT_ID_SOURCES = tuple(EventIdSource)
+CONTENT_ID_SOURCES = tuple(ContentIdSource)
+VALUE_MODES = tuple(ValueMode)
+CURRENCY_MODES = tuple(CurrencyMode)
 _SEND_CHOICES = frozenset(SendChoice)
 
 
@@ -19,10 +29,10 @@ _SEND_CHOICES = frozenset(SendChoice)
 class MappingOptions:
     """The merchant's choices that change what an order becomes (SPEC 4.2)."""
 
-    event_id_source: str = "cart_token"
-    content_id_source: str = "product_id"
-    value_mode: str = "subtotal"
-    currency_mode: str = "shop"
+    event_id_source: EventIdSource = EventIdSource.CART_TOKEN
+    content_id_source: ContentIdSource = ContentIdSource.PRODUCT_ID
+    value_mode: ValueMode = ValueMode.SUBTOTAL
+    currency_mode: CurrencyMode = CurrencyMode.SHOP
     include_offline_orders: bool = False   # older switch: POS and draft orders as offline when no send_* says
     limited_data_processing: bool = False
     # How each non-web order class is sent (see order_class.py); None = default.

@@ -22,7 +22,7 @@ from app.models import EventStatus, Shop, db, now_utc
 from app.settings import apply_settings, settings_view, validate_settings
 from app.shopify.auth import SessionInvalid, verify_session_token
 from app.shops import find_shop, get_or_create_shop
-from app.vocabulary import CheckOutcome
+from app.vocabulary import CheckOutcome, EventIdSource, ValueMode
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -194,8 +194,8 @@ def get_pixel() -> Any:
     shop = _shop()
     settings = shop.settings
     body = {
-        "snippet": pixel.snippet(settings.event_id_source if settings else "cart_token",
-                                 settings.value_mode if settings else "subtotal",
+        "snippet": pixel.snippet(settings.event_id_source if settings else EventIdSource.CART_TOKEN,
+                                 settings.value_mode if settings else ValueMode.SUBTOTAL,
                                  tag_id=settings.tag_id if settings else None,
                                  app_url=request.host_url, shop=shop.domain),
         "tag_id": settings.tag_id if settings else None,
