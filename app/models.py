@@ -90,11 +90,11 @@ def _values(kind: type[enum.StrEnum]) -> list[str]:
     return [member.value for member in kind]
 
 
-def vocabulary(kind: type[enum.StrEnum], length: int) -> Enum:
+def enum_column(kind: type[enum.StrEnum], length: int) -> Enum:
     """A VARCHAR(length) column holding one of `kind`'s values (app/vocabulary.py), read back as its member.
 
-    No CHECK constraint and no database enum type: the schema is a plain VARCHAR, and a value outside
-    `kind` is refused when written.
+    No CHECK constraint and no database enum type: the schema is a plain VARCHAR (no migration), and a value
+    outside `kind` is refused when written, so every stored value reads back.
     """
     return Enum(kind, native_enum=False, create_constraint=False, validate_strings=True,
                 values_callable=_values, length=length)
@@ -139,15 +139,15 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
     event_id_source: Mapped[EventIdSource] = mapped_column(
-        vocabulary(EventIdSource, 20), default=EventIdSource.CART_TOKEN)
+        enum_column(EventIdSource, 20), default=EventIdSource.CART_TOKEN)
     content_id_source: Mapped[ContentIdSource] = mapped_column(
-        vocabulary(ContentIdSource, 20), default=ContentIdSource.PRODUCT_ID)
-    value_mode: Mapped[ValueMode] = mapped_column(vocabulary(ValueMode, 20), default=ValueMode.SUBTOTAL)
-    currency_mode: Mapped[CurrencyMode] = mapped_column(vocabulary(CurrencyMode, 20), default=CurrencyMode.SHOP)
+        enum_column(ContentIdSource, 20), default=ContentIdSource.PRODUCT_ID)
+    value_mode: Mapped[ValueMode] = mapped_column(enum_column(ValueMode, 20), default=ValueMode.SUBTOTAL)
+    currency_mode: Mapped[CurrencyMode] = mapped_column(enum_column(CurrencyMode, 20), default=CurrencyMode.SHOP)
     include_offline_orders: Mapped[bool] = mapped_column(Boolean, default=False)
     limited_data_processing: Mapped[bool] = mapped_column(Boolean, default=False)
     connection_status: Mapped[ConnectionStatus] = mapped_column(
-        vocabulary(ConnectionStatus, 20), default=ConnectionStatus.UNKNOWN)
+        enum_column(ConnectionStatus, 20), default=ConnectionStatus.UNKNOWN)
     connection_message: Mapped[str | None] = mapped_column(Text)
     connection_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     credentials_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -157,19 +157,19 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     tag_id: Mapped[str | None] = mapped_column(String(20))  # the Pinterest Tag id the pixel loads
     # What the buyer's refusals mean for the server event (see app/beacon_join.py).
     marketing_refused: Mapped[ConsentRule] = mapped_column(
-        vocabulary(ConsentRule, 20), default=ConsentRule.SKIP, server_default=ConsentRule.SKIP.value)
+        enum_column(ConsentRule, 20), default=ConsentRule.SKIP, server_default=ConsentRule.SKIP.value)
     sale_of_data_refused: Mapped[ConsentRule] = mapped_column(
-        vocabulary(ConsentRule, 20), default=ConsentRule.LIMITED, server_default=ConsentRule.LIMITED.value)
+        enum_column(ConsentRule, 20), default=ConsentRule.LIMITED, server_default=ConsentRule.LIMITED.value)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
     # How each order class (app/mapping/order_class.py) is sent.
     send_pos: Mapped[SendChoice] = mapped_column(
-        vocabulary(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
+        enum_column(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
     send_draft: Mapped[SendChoice] = mapped_column(
-        vocabulary(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
+        enum_column(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
     send_subscription: Mapped[SendChoice] = mapped_column(
-        vocabulary(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
+        enum_column(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
     send_other_channels: Mapped[SendChoice] = mapped_column(
-        vocabulary(SendChoice, 20), default=SendChoice.WEB, server_default=SendChoice.WEB.value)
+        enum_column(SendChoice, 20), default=SendChoice.WEB, server_default=SendChoice.WEB.value)
     # The shop's country (ISO alpha-2, from the Admin API), to read national phone numbers.
     shop_country: Mapped[str | None] = mapped_column(String(2))
 
@@ -203,7 +203,7 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     triggered_at: Mapped[str | None] = mapped_column(String(64))
     api_version: Mapped[str | None] = mapped_column(String(20))
-    outcome: Mapped[ReceiptOutcome] = mapped_column(vocabulary(ReceiptOutcome, 40))
+    outcome: Mapped[ReceiptOutcome] = mapped_column(enum_column(ReceiptOutcome, 40))
     detail: Mapped[str | None] = mapped_column(Text)
     event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
     # An order or checkout body waiting for the worker: sealed with the app's key (LZ4, then AES-256-GCM:
@@ -227,19 +227,19 @@ class Event(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     event_id: Mapped[str | None] = mapped_column(String(255))
-    source: Mapped[EventSource] = mapped_column(vocabulary(EventSource, 20))
+    source: Mapped[EventSource] = mapped_column(enum_column(EventSource, 20))
     order_id: Mapped[str | None] = mapped_column(String(32), index=True)
     order_name: Mapped[str | None] = mapped_column(String(64))
     checkout_token: Mapped[str | None] = mapped_column(String(64))  # joins a checkout to its order
     customer_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # sha256 of customer id
     email_refs: Mapped[str | None] = mapped_column(Text)  # space-separated em hashes, for redaction
     test: Mapped[bool] = mapped_column(Boolean, default=False)
-    action_source: Mapped[ActionSource | None] = mapped_column(vocabulary(ActionSource, 20))
+    action_source: Mapped[ActionSource | None] = mapped_column(enum_column(ActionSource, 20))
     value: Mapped[str | None] = mapped_column(String(32))
     currency: Mapped[str | None] = mapped_column(String(3))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the Pinterest event, hashed already
     match_keys: Mapped[str | None] = mapped_column(String(100))  # e.g. "em ph ip_ua address"
-    status: Mapped[EventStatus] = mapped_column(vocabulary(EventStatus, 20), default=EventStatus.PENDING)
+    status: Mapped[EventStatus] = mapped_column(enum_column(EventStatus, 20), default=EventStatus.PENDING)
     skip_reason: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -335,7 +335,7 @@ class ShopDeliveryState(db.Model):  # type: ignore[name-defined]
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    failure_class: Mapped[FailureClass | None] = mapped_column(vocabulary(FailureClass, 20))  # the latest failure's
+    failure_class: Mapped[FailureClass | None] = mapped_column(enum_column(FailureClass, 20))  # the latest failure's
     failure_message: Mapped[str | None] = mapped_column(Text)  # Pinterest's own words, cut short
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
