@@ -81,7 +81,8 @@ def _map_checkout(checkout: dict[str, Any], options: MappingOptions) -> MappedPu
 
 def class_skipped(klass: OrderClass) -> str:
     """The sentence of an order class its setting says not to send."""
-    return SkipReason.CLASS_SKIPPED.sentence(label=CLASS_LABELS[klass].capitalize(), setting=CLASS_SETTINGS[klass])
+    label = CLASS_LABELS[klass]
+    return SkipReason.CLASS_SKIPPED.sentence(label=label[:1].upper() + label[1:], setting=CLASS_SETTINGS[klass])
 
 
 def _skip_reason(first_reason: SkipReason | None, send_as: SendChoice, event_id: str | None,
