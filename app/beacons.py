@@ -23,6 +23,7 @@ from app.database import writing
 from app.mapping.types import MATCH_KEYS
 from app.mapping.user_data import normalise_ip
 from app.models import Event, PinterestSettings, PixelBeacon, Shop, db
+from app.vocabulary import ActionSource, ConsentRule, SkipReason
 
 logger = logging.getLogger(__name__)
 BEACON_KEEP = timedelta(days=1)  # beacons are only needed until their order is sent
@@ -37,8 +38,6 @@ class Beacon:
     consent_sale_of_data: bool | None
 
 
-
-WITHHELD = "The buyer did not allow marketing or the sale of their data."
 
 
 @dataclass
@@ -59,7 +58,8 @@ class Joined:
 
         The notes about `delivered` events are left out: `outbox.mark_delivered` writes them (`notes`).
         """
-        outbox.mark_withheld([item.row_id for item in self.withheld], worker_id, now, WITHHELD)
+        outbox.mark_withheld([item.row_id for item in self.withheld], worker_id, now,
+                             SkipReason.CONSENT_REFUSED.sentence())
         taken = set(delivered)
         outbox.note_joined(self.notes.only([r for r in self.notes.row_ids if r not in taken]), worker_id)
         self.withheld, self.notes = [], outbox.JoinNotes()
@@ -94,7 +94,7 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
         .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
               & (PixelBeacon.checkout_token == Event.checkout_token))
         .join(PinterestSettings, PinterestSettings.shop_id == Event.shop_id)
-        .where(Event.id.in_(list(by_row)), Event.action_source == "web")
+        .where(Event.id.in_(list(by_row)), Event.action_source == ActionSource.WEB)
     ).all()
     db.session.rollback()  # plain values: nothing read above expires with the read transaction
     if not rows:
@@ -133,12 +133,13 @@ def _match_keys(stored: str | None, event: dict[str, Any]) -> str | None:
     return " ".join(key for key in MATCH_KEYS if key in keys) or None
 
 
-def apply(event: dict[str, Any], beacon: StoredBeacon | PixelBeacon, marketing_rule: str,
-          sale_rule: str) -> dict[str, Any] | None:
+def apply(event: dict[str, Any], beacon: StoredBeacon | PixelBeacon, marketing_rule: ConsentRule,
+          sale_rule: ConsentRule) -> dict[str, Any] | None:
     """The event with what the beacon adds (pure); None when the buyer's refusal means it is not sent."""
     refused_marketing = beacon.consent_marketing is False
     refused_sale = beacon.consent_sale_of_data is False
-    if (refused_marketing and marketing_rule == "skip") or (refused_sale and sale_rule == "skip"):
+    skip, limited = ConsentRule.SKIP, ConsentRule.LIMITED
+    if (refused_marketing and marketing_rule == skip) or (refused_sale and sale_rule == skip):
         return None
     out = dict(event)
     user_data = dict(out.get("user_data") or {})
@@ -149,7 +150,7 @@ def apply(event: dict[str, Any], beacon: StoredBeacon | PixelBeacon, marketing_r
         user_data["client_user_agent"] = beacon.user_agent
         user_data["client_ip_address"] = beacon.ip
     out["user_data"] = user_data
-    if (refused_marketing and marketing_rule == "limited") or (refused_sale and sale_rule == "limited"):
+    if (refused_marketing and marketing_rule == limited) or (refused_sale and sale_rule == limited):
         # Pinterest takes the flag in custom_data (as the mapping puts it); anywhere else it refuses the event.
         out["custom_data"] = {**(out.get("custom_data") or {}), "opt_out_type": "LDP"}
     return out

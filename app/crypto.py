@@ -1,4 +1,8 @@
-"""Secrets at rest: Fernet with key rotation (ENCRYPTION_KEY lists keys newest first)."""
+"""Secrets at rest, under ENCRYPTION_KEY (keys newest first, so rotating it keeps older secrets readable).
+
+Tokens are Fernet-encrypted (`encrypt`, `decrypt`); webhook bodies waiting in the inbox are sealed with
+LZ4 and AES-256-GCM (`SealedBodies`).
+"""
 
 from __future__ import annotations
 

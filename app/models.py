@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -24,6 +25,25 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.vocabulary import (
+    CHECKOUT_TOPICS,
+    ORDER_TOPICS,
+    PURCHASE_TOPICS,
+    ActionSource,
+    ConnectionStatus,
+    ConsentRule,
+    ContentIdSource,
+    CurrencyMode,
+    EventIdSource,
+    EventSource,
+    EventStatus,
+    FailureClass,
+    ReceiptOutcome,
+    SendChoice,
+    Topic,
+    ValueMode,
+)
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -66,43 +86,18 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 
 
-class EventStatus(enum.StrEnum):
-    PENDING = "pending"        # waiting to be sent (maybe not before available_at)
-    SENDING = "sending"        # claimed by a worker under a lease
-    DELIVERED = "delivered"    # Pinterest answered `processed`
-    FAILED = "failed"          # Pinterest refused it, or it expired; see error_code / error_message
-    SKIPPED = "skipped"        # never sent: no usable identifier, offline order, not configured...
+def _values(kind: type[enum.StrEnum]) -> list[str]:
+    return [member.value for member in kind]
 
 
-class EventSource(enum.StrEnum):
-    ORDER = "order"            # an orders/create webhook
-    CHECKOUT = "checkout"      # a completed checkout, waiting for its order
-    RECONCILE = "reconcile"    # an order the webhooks missed, found by reconciliation
-    VERIFY = "verify"          # the test event of "check connection": never resent, never counted
+def enum_column(kind: type[enum.StrEnum], length: int) -> Enum:
+    """A VARCHAR(length) column holding one of `kind`'s values (app/vocabulary.py), read back as its member.
 
-
-class Topic(enum.StrEnum):
-    """The Shopify webhook topics Pinbridge subscribes to."""
-
-    ORDERS_CREATE = "orders/create"
-    CHECKOUTS_CREATE = "checkouts/create"
-    CHECKOUTS_UPDATE = "checkouts/update"
-    APP_UNINSTALLED = "app/uninstalled"
-    CUSTOMERS_DATA_REQUEST = "customers/data_request"
-    CUSTOMERS_REDACT = "customers/redact"
-    SHOP_REDACT = "shop/redact"
-
-
-ORDER_TOPICS = frozenset({Topic.ORDERS_CREATE})
-CHECKOUT_TOPICS = frozenset({Topic.CHECKOUTS_CREATE, Topic.CHECKOUTS_UPDATE})
-PURCHASE_TOPICS = ORDER_TOPICS | CHECKOUT_TOPICS  # acknowledged into the inbox, routed by the worker
-
-
-class ConnectionStatus(enum.StrEnum):
-    UNKNOWN = "unknown"        # never talked to Pinterest with these credentials
-    OK = "ok"                  # the last request with these credentials was accepted
-    REJECTED = "rejected"      # 401/403: delivery paused until the merchant saves new credentials
-    UNREADABLE = "unreadable"  # the stored token cannot be decrypted with ENCRYPTION_KEY: paused until re-saved
+    No CHECK constraint and no database enum type: the schema is a plain VARCHAR (no migration), and a value
+    outside `kind` is refused when written, so every stored value reads back.
+    """
+    return Enum(kind, native_enum=False, create_constraint=False, validate_strings=True,
+                values_callable=_values, length=length)
 
 
 class Shop(db.Model):  # type: ignore[name-defined]
@@ -143,13 +138,16 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     token_last4: Mapped[str | None] = mapped_column(String(4))
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     test_mode: Mapped[bool] = mapped_column(Boolean, default=False)
-    event_id_source: Mapped[str] = mapped_column(String(20), default="cart_token")
-    content_id_source: Mapped[str] = mapped_column(String(20), default="product_id")
-    value_mode: Mapped[str] = mapped_column(String(20), default="subtotal")
-    currency_mode: Mapped[str] = mapped_column(String(20), default="shop")
+    event_id_source: Mapped[EventIdSource] = mapped_column(
+        enum_column(EventIdSource, 20), default=EventIdSource.CART_TOKEN)
+    content_id_source: Mapped[ContentIdSource] = mapped_column(
+        enum_column(ContentIdSource, 20), default=ContentIdSource.PRODUCT_ID)
+    value_mode: Mapped[ValueMode] = mapped_column(enum_column(ValueMode, 20), default=ValueMode.SUBTOTAL)
+    currency_mode: Mapped[CurrencyMode] = mapped_column(enum_column(CurrencyMode, 20), default=CurrencyMode.SHOP)
     include_offline_orders: Mapped[bool] = mapped_column(Boolean, default=False)
     limited_data_processing: Mapped[bool] = mapped_column(Boolean, default=False)
-    connection_status: Mapped[str] = mapped_column(String(20), default=ConnectionStatus.UNKNOWN.value)
+    connection_status: Mapped[ConnectionStatus] = mapped_column(
+        enum_column(ConnectionStatus, 20), default=ConnectionStatus.UNKNOWN)
     connection_message: Mapped[str | None] = mapped_column(Text)
     connection_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     credentials_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -158,16 +156,23 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     failure_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tag_id: Mapped[str | None] = mapped_column(String(20))  # the Pinterest Tag id the pixel loads
     # What the buyer's refusals mean for the server event (see app/beacons.py).
-    marketing_refused: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
-    sale_of_data_refused: Mapped[str] = mapped_column(String(20), default="limited", server_default="limited")
+    marketing_refused: Mapped[ConsentRule] = mapped_column(
+        enum_column(ConsentRule, 20), default=ConsentRule.SKIP, server_default=ConsentRule.SKIP.value)
+    sale_of_data_refused: Mapped[ConsentRule] = mapped_column(
+        enum_column(ConsentRule, 20), default=ConsentRule.LIMITED, server_default=ConsentRule.LIMITED.value)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc, onupdate=now_utc)
-    # How each order class (app/mapping/order_class.py) is sent: "web" | "offline" | "skip".
-    send_pos: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
-    send_draft: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
-    send_subscription: Mapped[str] = mapped_column(String(20), default="skip", server_default="skip")
-    send_other_channels: Mapped[str] = mapped_column(String(20), default="web", server_default="web")
-    # A web order dated long before it arrived (imported, back-dated): "offline" | "skip" | "web".
-    send_backdated: Mapped[str] = mapped_column(String(20), default="offline", server_default="offline")
+    # How each order class (app/mapping/order_class.py) is sent.
+    send_pos: Mapped[SendChoice] = mapped_column(
+        enum_column(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
+    send_draft: Mapped[SendChoice] = mapped_column(
+        enum_column(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
+    send_subscription: Mapped[SendChoice] = mapped_column(
+        enum_column(SendChoice, 20), default=SendChoice.SKIP, server_default=SendChoice.SKIP.value)
+    send_other_channels: Mapped[SendChoice] = mapped_column(
+        enum_column(SendChoice, 20), default=SendChoice.WEB, server_default=SendChoice.WEB.value)
+    # A web order dated long before it arrived (imported, back-dated).
+    send_backdated: Mapped[SendChoice] = mapped_column(
+        enum_column(SendChoice, 20), default=SendChoice.OFFLINE, server_default=SendChoice.OFFLINE.value)
     # The shop's country (ISO alpha-2, from the Admin API), to read national phone numbers.
     shop_country: Mapped[str | None] = mapped_column(String(2))
 
@@ -179,7 +184,7 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
 
     @property
     def paused(self) -> bool:
-        return self.connection_status in (ConnectionStatus.REJECTED.value, ConnectionStatus.UNREADABLE.value)
+        return self.connection_status in (ConnectionStatus.REJECTED, ConnectionStatus.UNREADABLE)
 
 
 class WebhookReceipt(db.Model):  # type: ignore[name-defined]
@@ -204,11 +209,12 @@ class WebhookReceipt(db.Model):  # type: ignore[name-defined]
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
     triggered_at: Mapped[str | None] = mapped_column(String(64))
     api_version: Mapped[str | None] = mapped_column(String(20))
-    outcome: Mapped[str] = mapped_column(String(40))
+    outcome: Mapped[ReceiptOutcome] = mapped_column(enum_column(ReceiptOutcome, 40))
     detail: Mapped[str | None] = mapped_column(Text)
     event_row_id: Mapped[int | None] = mapped_column(ForeignKey("events.id", ondelete="SET NULL"))
-    # An order or checkout body waiting for the worker: Fernet-encrypted with the app's key, set to NULL
-    # once mapped (app/inbox/routing.py). Personal data is never stored here in plaintext.
+    # An order or checkout body waiting for the worker: sealed with the app's key (LZ4, then AES-256-GCM:
+    # app/crypto.py), set to NULL once mapped (app/inbox/routing.py). Personal data is never stored here
+    # in plaintext.
     body: Mapped[bytes | None] = mapped_column(LargeBinary, deferred=True)
     # A body no configured key could open, kept sealed until retention; `held_keys` names the key set that
     # tried (app/inbox/unreadable.py).
@@ -231,19 +237,19 @@ class Event(db.Model):  # type: ignore[name-defined]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"))
     event_id: Mapped[str | None] = mapped_column(String(255))
-    source: Mapped[str] = mapped_column(String(20))  # an EventSource
+    source: Mapped[EventSource] = mapped_column(enum_column(EventSource, 20))
     order_id: Mapped[str | None] = mapped_column(String(32), index=True)
     order_name: Mapped[str | None] = mapped_column(String(64))
     checkout_token: Mapped[str | None] = mapped_column(String(64))  # joins a checkout to its order
     customer_ref: Mapped[str | None] = mapped_column(String(64), index=True)  # sha256 of customer id
     email_refs: Mapped[str | None] = mapped_column(Text)  # space-separated em hashes, for redaction
     test: Mapped[bool] = mapped_column(Boolean, default=False)
-    action_source: Mapped[str | None] = mapped_column(String(20))
+    action_source: Mapped[ActionSource | None] = mapped_column(enum_column(ActionSource, 20))
     value: Mapped[str | None] = mapped_column(String(32))
     currency: Mapped[str | None] = mapped_column(String(3))
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # the Pinterest event, hashed already
     match_keys: Mapped[str | None] = mapped_column(String(100))  # e.g. "em ph ip_ua address"
-    status: Mapped[str] = mapped_column(String(20), default=EventStatus.PENDING.value)
+    status: Mapped[EventStatus] = mapped_column(enum_column(EventStatus, 20), default=EventStatus.PENDING)
     skip_reason: Mapped[str | None] = mapped_column(Text)
     error_code: Mapped[str | None] = mapped_column(String(40))
     error_message: Mapped[str | None] = mapped_column(Text)
@@ -339,7 +345,7 @@ class ShopDeliveryState(db.Model):  # type: ignore[name-defined]
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    failure_class: Mapped[str | None] = mapped_column(String(20))  # FailureClass of the latest failure
+    failure_class: Mapped[FailureClass | None] = mapped_column(enum_column(FailureClass, 20))  # the latest failure's
     failure_message: Mapped[str | None] = mapped_column(Text)  # Pinterest's own words, cut short
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     last_failure_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -367,7 +373,7 @@ __all__ = [
     "DataRequest", "DailyStat", "Event", "EventSource", "EventStatus", "ConnectionStatus", "Lock",
     "PinterestSettings", "PixelBeacon", "Shop", "ShopDeliveryState", "ShopifyDailyOrders", "WebhookReceipt",
     "Topic", "WorkerHeartbeat", "db",
-    "now_utc",
+    "now_utc", "ORDER_TOPICS", "CHECKOUT_TOPICS", "PURCHASE_TOPICS",
 ]
 
 

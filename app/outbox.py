@@ -31,6 +31,7 @@ from app.models import (
     db,
     now_utc,
 )
+from app.vocabulary import ActionSource, ErrorCode, ReceiptOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +42,7 @@ DELIVERED, FAILED, SKIPPED = EventStatus.DELIVERED.value, EventStatus.FAILED.val
 
 @dataclass(frozen=True)
 class EnqueueResult:
-    outcome: str            # queued | skipped | replaced_checkout | already_received | already_sent
+    outcome: ReceiptOutcome  # queued | skipped | replaced_checkout | already_received | already_sent
     detail: str | None
     event_row_id: int | None
 
@@ -83,7 +84,8 @@ def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> d
 
 
 def enqueue(
-    shop: Shop, mapped: MappedPurchase, *, now: datetime, settle_seconds: int = 0, source: str | None = None
+    shop: Shop, mapped: MappedPurchase, *, now: datetime, settle_seconds: int = 0,
+    source: EventSource | None = None
 ) -> EnqueueResult:
     """Add one purchase to the outbox inside the caller's transaction (one purchase, one event)."""
     values = _row_values(mapped, now, settle_seconds)
@@ -102,7 +104,7 @@ def enqueue(
                 select(Event).filter_by(shop_id=shop.id, event_id=mapped.event_id)
             ).scalar_one()
         else:
-            outcome = "queued" if row.status == PENDING else "skipped"
+            outcome = ReceiptOutcome.QUEUED if row.status == PENDING else ReceiptOutcome.SKIPPED
             return EnqueueResult(outcome, row.skip_reason, row.id)
     return _merge(existing, values, mapped, now)
 
@@ -112,7 +114,7 @@ def _same_purchase(shop_id: int, mapped: MappedPurchase) -> Event | None:
     rules = []  # most specific first; the first rule that matches wins
     if mapped.event_id is not None:
         rules.append(and_(Event.shop_id == shop_id, Event.event_id == mapped.event_id))
-    if mapped.kind == "order" and mapped.order_id:
+    if mapped.kind is EventSource.ORDER and mapped.order_id:
         # The same order under another event id (settings changed, or found again by reconciliation).
         # `shop_id + 0` keeps SQLite on the order_id index: without table statistics it would otherwise
         # read every event of the shop through (shop_id, checkout_token).
@@ -133,10 +135,10 @@ def _same_purchase(shop_id: int, mapped: MappedPurchase) -> Event | None:
 def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now: datetime) -> EnqueueResult:
     """The same purchase again: an order replaces its still-waiting checkout; anything else is a repeat."""
     order_replaces_checkout = (
-        existing.source == "checkout" and mapped.kind == "order" and values["status"] == PENDING
+        existing.source == EventSource.CHECKOUT and mapped.kind is EventSource.ORDER and values["status"] == PENDING
     )
     if not order_replaces_checkout:
-        return EnqueueResult("already_received", "This purchase already has an event.", existing.id)
+        return EnqueueResult(ReceiptOutcome.ALREADY_RECEIVED, "This purchase already has an event.", existing.id)
     values = {**values, "available_at": now}
     changed = rowcount(db.session.execute(
         update(Event)
@@ -145,8 +147,8 @@ def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now:
         .execution_options(synchronize_session=False)
     ))
     if changed:
-        return EnqueueResult("replaced_checkout", "The order replaced its checkout's event.", existing.id)
-    return EnqueueResult("already_sent", "Its checkout's event was already sent.", existing.id)
+        return EnqueueResult(ReceiptOutcome.REPLACED_CHECKOUT, "The order replaced its checkout's event.", existing.id)
+    return EnqueueResult(ReceiptOutcome.ALREADY_SENT, "Its checkout's event was already sent.", existing.id)
 
 
 def _eligible_shops(now: datetime) -> Any:
@@ -358,7 +360,7 @@ def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict
     return count
 
 
-def mark_failed(failures: dict[int, tuple[str, str]], worker_id: str, now: datetime) -> int:
+def mark_failed(failures: dict[int, tuple[ErrorCode, str]], worker_id: str, now: datetime) -> int:
     """Pinterest refused these events for good: row id → (code, message)."""
     if not failures:
         return 0
@@ -375,7 +377,7 @@ def mark_failed(failures: dict[int, tuple[str, str]], worker_id: str, now: datet
     return rowcount(result)
 
 
-def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, code: str, message: str) -> int:
+def release_for_retry(ids: list[int], worker_id: str, available_at: datetime, code: ErrorCode, message: str) -> int:
     """Give events back to the queue to try again later (nothing is lost)."""
     if not ids:
         return 0
@@ -404,7 +406,7 @@ def expire_stale(now: datetime, max_age_seconds: int) -> int:
         count = rowcount(db.session.execute(
             update(Event)
             .where(Event.status == PENDING, Event.received_at < cutoff)
-            .values(status=FAILED, error_code="expired", updated_at=now,
+            .values(status=FAILED, error_code=ErrorCode.EXPIRED, updated_at=now,
                     error_message=f"Not delivered within {max_age_seconds // 3600} hours of receipt.")
             .execution_options(synchronize_session=False)
         ))
@@ -569,7 +571,7 @@ def record_test_event(shop_id: int, event_id: str, now: datetime, *, delivered: 
     """
     db.session.add(Event(
         shop_id=shop_id, event_id=event_id, source=EventSource.VERIFY.value, order_name="Test event", test=True,
-        action_source="web", value=value, currency=currency, payload=None, match_keys="em",
+        action_source=ActionSource.WEB, value=value, currency=currency, payload=None, match_keys="em",
         status=DELIVERED if delivered else FAILED,
         error_code=None if delivered else code,
         error_message=None if delivered else (message or "")[:1000],

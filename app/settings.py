@@ -8,9 +8,10 @@ from typing import Any
 
 from app import crypto, outbox, shop_state
 from app.mapping import MappingOptions
-from app.mapping.order_class import CLASS_SETTINGS, SEND_AS
+from app.mapping.order_class import CLASS_SETTINGS
 from app.mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
 from app.models import PinterestSettings, Shop, db, now_utc
+from app.vocabulary import ConsentRule, SendChoice
 
 # ASCII digits only: `\d` also matches other scripts' digits ("１２３", "١٢٣"), which Pinterest's `^\d+$` on
 # its side does not mean and its URL cannot carry.
@@ -18,9 +19,10 @@ AD_ACCOUNT_RE = re.compile(r"[0-9]{1,18}")
 MAX_TOKEN_LENGTH = 2048
 
 # What a buyer's refusal at the storefront means for the server event (joined from the pixel's beacon):
-# skip it, send it for limited data processing (opt_out_type LDP), or send it as usual.
-MARKETING_REFUSED = ("skip", "limited", "send")
-SALE_OF_DATA_REFUSED = ("limited", "skip", "send")
+# skip it, send it for limited data processing (opt_out_type LDP), or send it as usual. The default first.
+MARKETING_REFUSED = (ConsentRule.SKIP, ConsentRule.LIMITED, ConsentRule.SEND)
+SALE_OF_DATA_REFUSED = (ConsentRule.LIMITED, ConsentRule.SKIP, ConsentRule.SEND)
+SEND_CHOICES = tuple(SendChoice)
 
 CHOICES: dict[str, tuple[str, ...]] = {
     "event_id_source": EVENT_ID_SOURCES,
@@ -30,9 +32,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "marketing_refused": MARKETING_REFUSED,
     "sale_of_data_refused": SALE_OF_DATA_REFUSED,
     # One per order class: send_pos, send_draft, send_subscription, send_other_channels.
-    **{key: SEND_AS for key in CLASS_SETTINGS.values()},
+    **{key: SEND_CHOICES for key in CLASS_SETTINGS.values()},
     # A web order dated long before it arrived (app/mapping/timing.py): offline, skip or web.
-    "send_backdated": SEND_AS,
+    "send_backdated": SEND_CHOICES,
 }
 # The older switch, kept as an alias: true sends POS and draft orders as offline, false skips them.
 OFFLINE_ALIAS = ("send_pos", "send_draft")
@@ -93,7 +95,7 @@ def validate_settings(data: Any) -> tuple[dict[str, Any], dict[str, str]]:
                 errors[key] = "Choose one of: " + ", ".join(choices) + "."
     if isinstance(clean.get("include_offline_orders"), bool):
         for key in OFFLINE_ALIAS:
-            clean.setdefault(key, "offline" if clean["include_offline_orders"] else "skip")
+            clean.setdefault(key, SendChoice.OFFLINE if clean["include_offline_orders"] else SendChoice.SKIP)
     return (clean, errors) if not errors else ({}, errors)
 
 
@@ -146,7 +148,7 @@ def settings_view(settings: PinterestSettings) -> dict[str, Any]:
         "access_token_last4": settings.token_last4,
         **{key: bool(getattr(settings, key)) for key in FLAGS},
         **{key: getattr(settings, key) for key in CHOICES},
-        "include_offline_orders": any(getattr(settings, key) == "offline" for key in OFFLINE_ALIAS),
+        "include_offline_orders": any(getattr(settings, key) == SendChoice.OFFLINE for key in OFFLINE_ALIAS),
         "connection_status": settings.connection_status,
         "connection_message": settings.connection_message,
         "configured": settings.configured,

@@ -10,7 +10,6 @@ lose a count.
 
 from __future__ import annotations
 
-import enum
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -21,19 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from app.database import writing
 from app.models import ConnectionStatus, PinterestSettings, ShopDeliveryState, db
 from app.pinterest import AdAccountRefused, PinterestError, TokenRejected, Unavailable
+from app.vocabulary import FailureClass
 
 MAX_MESSAGE_CHARS = 500
 MAX_CONNECTION_MESSAGE_CHARS = 1000
 PAUSED = (ConnectionStatus.REJECTED, ConnectionStatus.UNREADABLE)
-
-
-class FailureClass(enum.StrEnum):
-    TOKEN = "token"              # 401: the access token is not accepted
-    AD_ACCOUNT = "ad_account"    # 403: the token may not send for this ad account
-    RATE_LIMITED = "rate_limited"  # 429: Pinterest asks us to slow down
-    PINTEREST = "pinterest"      # 5xx or an answer we could not read: Pinterest's side
-    NETWORK = "network"          # no answer at all: timeout or connection failure
-    REJECTED = "rejected"        # 400/422: the request itself was refused
 
 
 PAUSING = frozenset({FailureClass.TOKEN, FailureClass.AD_ACCOUNT})

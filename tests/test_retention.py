@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -16,10 +17,11 @@ from app.ops import retention
 
 NOW = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
 OLD = NOW - timedelta(days=40)
+_SERIAL = itertools.count(1)  # unique event ids (an id() of a freed object can repeat)
 
 
 def add_event(shop: Shop, received_at: datetime, status: str = "delivered", source: str = "order") -> Event:
-    event = Event(shop_id=shop.id, event_id=f"evt-{received_at.timestamp()}-{status}-{source}-{id(object())}",
+    event = Event(shop_id=shop.id, event_id=f"evt-{received_at.timestamp()}-{status}-{source}-{next(_SERIAL)}",
                   source=source, status=status, received_at=received_at, available_at=received_at,
                   payload={"event_name": "checkout"}, order_id="5912345678901234567", email_refs="ab" * 32)
     db.session.add(event)

@@ -10,10 +10,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from app.models import ConnectionStatus
 from app.pinterest import BatchRejected, CredentialsRejected, EventResult, Unavailable
 from app.retry import backoff_delay
-from app.shop_state import FailureClass, classify
+from app.shop_state import classify
+from app.vocabulary import ConnectionStatus, ErrorCode, FailureClass
 
 UNEXPECTED_ERROR_DELAY = 30.0  # seconds: the least wait after an error of our own, whatever the streak
 NOT_PROCESSED = "Pinterest did not process it."
@@ -34,14 +34,14 @@ class Delivered:
 
     delivered: list[int]
     warnings: dict[int, str]
-    failed: dict[int, tuple[str, str]]  # row id → (code, message)
+    failed: dict[int, tuple[ErrorCode, str]]  # row id → (code, message)
 
 
 @dataclass(frozen=True)
 class Failed:
     """Refused for good; never sent again."""
 
-    failures: dict[int, tuple[str, str]]  # row id → (code, message)
+    failures: dict[int, tuple[ErrorCode, str]]  # row id → (code, message)
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ class RetryAt:
     """Put the events back until `when`; the whole shop waits as long."""
 
     when: datetime
-    code: str
+    code: ErrorCode
     message: str
     delay: float  # seconds from now to `when`
     failure: FailureClass | None = None  # what Pinterest's failure was; None when Pinterest was not asked
@@ -60,7 +60,7 @@ class Pause:
     """Put the events back and send nothing for the shop until its credentials are saved again."""
 
     status: ConnectionStatus  # REJECTED or UNREADABLE
-    code: str
+    code: ErrorCode
     message: str
     failure: FailureClass | None = None
 
@@ -89,30 +89,30 @@ def decide(answer: Answer, *, row_ids: Sequence[int], now: datetime, failures: i
             if result.warning_message:
                 warnings[row_id] = result.warning_message[:MAX_WARNING_CHARS]
         else:
-            failed[row_id] = ("failed", result.error_message or NOT_PROCESSED)
+            failed[row_id] = (ErrorCode.FAILED, result.error_message or NOT_PROCESSED)
     return Delivered(delivered, warnings, failed)
 
 
 def _after_error(error: BaseException, *, row_ids: Sequence[int], now: datetime, failures: int,
                  jitter: float) -> Decision:
     if isinstance(error, CredentialsRejected):
-        return Pause(ConnectionStatus.REJECTED, "credentials_rejected", error.message, classify(error))
+        return Pause(ConnectionStatus.REJECTED, ErrorCode.CREDENTIALS_REJECTED, error.message, classify(error))
     if isinstance(error, TokenUnreadable):
-        return Pause(ConnectionStatus.UNREADABLE, "token_unreadable", str(error))
+        return Pause(ConnectionStatus.UNREADABLE, ErrorCode.TOKEN_UNREADABLE, str(error))
     if isinstance(error, Unavailable):
-        return retry_at(now, failures, jitter, "unavailable", error.message, retry_after=error.retry_after,
+        return retry_at(now, failures, jitter, ErrorCode.UNAVAILABLE, error.message, retry_after=error.retry_after,
                         failure=classify(error))
     if isinstance(error, BatchRejected):
         if len(row_ids) > 1:
             return Split()
-        return Failed({row_id: ("rejected", error.message) for row_id in row_ids})
+        return Failed({row_id: (ErrorCode.REJECTED, error.message) for row_id in row_ids})
     if isinstance(error, NotConfigured):
-        return retry_at(now, failures, jitter, "not_configured", "Pinterest settings are missing.")
-    return retry_at(now, failures, jitter, "internal_error", "Unexpected error; will retry.",
+        return retry_at(now, failures, jitter, ErrorCode.NOT_CONFIGURED, "Pinterest settings are missing.")
+    return retry_at(now, failures, jitter, ErrorCode.INTERNAL_ERROR, "Unexpected error; will retry.",
                     minimum=UNEXPECTED_ERROR_DELAY)
 
 
-def retry_at(now: datetime, failures: int, jitter: float, code: str, message: str, *,
+def retry_at(now: datetime, failures: int, jitter: float, code: ErrorCode, message: str, *,
              retry_after: float | None = None, minimum: float = 0.0,
              failure: FailureClass | None = None) -> RetryAt:
     """Back off after the shop's `failures + 1`-th failure in a row, at least `minimum` seconds."""

@@ -17,8 +17,9 @@ from flask import Flask, current_app
 from app import database
 from app.crypto import SealedBodies
 from app.models import WebhookReceipt, clean_text, db, now_utc
+from app.vocabulary import ReceiptOutcome
 
-WAITING = "waiting"  # receipt outcome while its body is in the inbox
+WAITING = ReceiptOutcome.WAITING  # while its body is in the inbox
 SHOP_DOMAIN_LENGTH = WebhookReceipt.__table__.c.shop_domain.type.length
 
 
@@ -47,7 +48,7 @@ def receipts_for(app: Flask) -> Receipts:
 
 
 def accept(*, webhook_id: str, shop_domain: str, topic: str, triggered_at: str | None, api_version: str | None,
-           raw: bytes, completed: bool = True, receipts: Receipts | None = None) -> str:
+           raw: bytes, completed: bool = True, receipts: Receipts | None = None) -> ReceiptOutcome:
     """Store one verified order or checkout durably; `accepted`, or `duplicate` for a webhook id seen before.
 
     An open checkout (not completed, so not a purchase) is recorded without its body: nothing to map.
@@ -58,10 +59,10 @@ def accept(*, webhook_id: str, shop_domain: str, topic: str, triggered_at: str |
     values: dict[str, Any] = {
         "webhook_id": webhook_id, "shop_domain": shop_domain, "topic": topic, "received_at": now_utc(),
         "triggered_at": triggered_at, "api_version": api_version,
-        "outcome": WAITING if completed else "checkout_open",
+        "outcome": WAITING if completed else ReceiptOutcome.CHECKOUT_OPEN,
         "body": box.sealed.seal(raw, shop_domain.encode()) if completed else None,
     }
-    return "accepted" if box.commits.store(values) else "duplicate"
+    return ReceiptOutcome.ACCEPTED if box.commits.store(values) else ReceiptOutcome.DUPLICATE
 
 
 class _Slot:

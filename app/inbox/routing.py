@@ -33,14 +33,14 @@ from app.database import rowcount, writing
 from app.inbox import unreadable
 from app.inbox.receipts import receipts_for
 from app.mapping import MappedPurchase, map_checkout, map_order
-from app.mapping.purchase import CHECKOUT_OPEN
 from app.models import ORDER_TOPICS, Shop, WebhookReceipt, db, now_utc
 from app.settings import mapping_options
 from app.shops import get_or_create_shop
+from app.vocabulary import ActionSource, ReceiptOutcome, SkipReason
 
 logger = logging.getLogger(__name__)
 
-UNREADABLE = "unreadable_body"  # encrypted with a key no longer configured; reconciliation recovers the order
+UNREADABLE = ReceiptOutcome.UNREADABLE_BODY
 BATCH = 50  # receipts per write transaction: short enough that SQLite webhooks barely wait for the lock
 
 
@@ -162,7 +162,7 @@ def _map(waiting: Iterable[_Waiting]) -> None:
 
 
 def _route(item: _Waiting, settle_seconds: int, join_seconds: int,
-           waiting_for_beacon: list[tuple[int, str]]) -> tuple[str, str | None, int | None]:
+           waiting_for_beacon: list[tuple[int, str]]) -> tuple[ReceiptOutcome, str | None, int | None]:
     """Put one mapped purchase into the outbox; the receipt's outcome, detail and event row.
 
     An order that waits for its beacon is added to `waiting_for_beacon` (shop id, checkout token).
@@ -170,11 +170,11 @@ def _route(item: _Waiting, settle_seconds: int, join_seconds: int,
     mapped = item.mapped
     if mapped is None:
         return UNREADABLE, "The body could not be read; reconciliation recovers the order.", None
-    if mapped.event is None and mapped.skip_reason == CHECKOUT_OPEN:
-        return "checkout_open", None, None
+    if mapped.event is None and mapped.skip is SkipReason.CHECKOUT_OPEN:
+        return ReceiptOutcome.CHECKOUT_OPEN, None, None
     shop = get_or_create_shop(item.shop_domain)
     settle = 0 if item.topic in ORDER_TOPICS else settle_seconds
-    if item.topic in ORDER_TOPICS and mapped.action_source == "web" \
+    if item.topic in ORDER_TOPICS and mapped.action_source is ActionSource.WEB \
             and beacons.waits_for_beacon(shop, mapped.checkout_token):
         settle = join_seconds  # the shop's pixel reports purchases: wait a moment for this one's beacon
         waiting_for_beacon.append((shop.id, str(mapped.checkout_token)))

@@ -17,6 +17,7 @@ from app.inbox import receipts
 from app.ingest.verify import Delivery, WebhookRejected
 from app.mapping.identity import checkout_completed
 from app.models import ORDER_TOPICS
+from app.vocabulary import ReceiptOutcome
 
 logger = logging.getLogger("app.ingest.webhooks")  # one logger name for both doors
 
@@ -24,7 +25,7 @@ logger = logging.getLogger("app.ingest.webhooks")  # one logger name for both do
 UNAVAILABLE = {"error": "unavailable", "message": "Database unavailable, retry later."}
 
 
-def acknowledge(delivery: Delivery, started: float, box: receipts.Receipts | None = None) -> str:
+def acknowledge(delivery: Delivery, started: float, box: receipts.Receipts | None = None) -> ReceiptOutcome:
     """Store a verified order or checkout in the inbox, durably; `accepted` or `duplicate`.
 
     Raises OperationalError when the database is unavailable (the caller answers 503).

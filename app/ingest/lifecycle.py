@@ -13,6 +13,7 @@ from app.inbox import unreadable
 from app.mapping.fields import ident
 from app.mapping.user_data import hashed, normalise_email, normalise_phone, sha256_hex
 from app.models import DataRequest, Event, Shop, Topic, WebhookReceipt, db
+from app.vocabulary import ReceiptOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -49,19 +50,19 @@ def _customer_filter(shop_id: int, ref: str | None, refs: list[str], order_ids: 
     return (Event.shop_id == shop_id) & or_(*clauses)
 
 
-def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime) -> str:
+def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime) -> ReceiptOutcome:
     """Apply one privacy/lifecycle webhook inside the caller's transaction; return the receipt outcome."""
     shop = db.session.execute(select(Shop).filter_by(domain=shop_domain)).scalar_one_or_none()
     if topic == Topic.SHOP_REDACT:
         db.session.execute(delete(WebhookReceipt).where(WebhookReceipt.shop_domain == shop_domain))
         if shop is not None:
             db.session.delete(shop)
-        return "shop_redacted"
+        return ReceiptOutcome.SHOP_REDACTED
     if topic == Topic.CUSTOMERS_REDACT:
         # Bodies no key opens cannot be searched for this customer: none of them may be read later.
         unreadable.forget(shop_domain)
     if shop is None:
-        return "unknown_shop"
+        return ReceiptOutcome.UNKNOWN_SHOP
     if topic == Topic.APP_UNINSTALLED:
         shop.installed = False
         shop.uninstalled_at = now
@@ -69,7 +70,7 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
         shop.shopify_token_expires_at = shop.shopify_refresh_expires_at = None
         shop.shopify_scope = shop.token_exchange_error = None
         # Pinterest settings stay until shop/redact (48 h later): a quick reinstall keeps working.
-        return "uninstalled"
+        return ReceiptOutcome.UNINSTALLED
     ref, refs, order_ids = customer_keys(payload)
     where = _customer_filter(shop.id, ref, refs, order_ids)
     if topic == Topic.CUSTOMERS_REDACT:
@@ -77,8 +78,8 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
             beacons.forget(shop.id, select(Event.checkout_token).where(where, Event.checkout_token.is_not(None)))
         removed = db.session.execute(delete(Event).where(where)).rowcount if where is not None else 0  # type: ignore[attr-defined]
         logger.info("customer redacted", extra={"action": "customer_redacted", "events": removed})
-        return "customer_redacted"
+        return ReceiptOutcome.CUSTOMER_REDACTED
     held = db.session.scalar(select(db.func.count()).select_from(Event).where(where)) if where is not None else 0
     db.session.add(DataRequest(shop_id=shop.id, received_at=now, customer_ref=ref,
                                orders_requested=len(order_ids), events_held=int(held or 0)))
-    return "data_request_recorded"
+    return ReceiptOutcome.DATA_REQUEST_RECORDED

@@ -22,6 +22,7 @@ from app.ingest.verify import (
     verify_delivery,
 )
 from app.models import PURCHASE_TOPICS, Shop, Topic, WebhookReceipt, db, now_utc
+from app.vocabulary import ReceiptOutcome
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -90,7 +91,7 @@ def read_body(limit: int) -> bytes:
 
 # Where a verified payload names its own shop. A custom storefront domain (`shop.example`) in the
 
-def _record(delivery: Delivery) -> str:
+def _record(delivery: Delivery) -> ReceiptOutcome:
     """Apply a lifecycle or privacy topic and its receipt in one transaction; a redelivery changes nothing."""
     try:
         with writing():
@@ -98,18 +99,18 @@ def _record(delivery: Delivery) -> str:
                 db.select(WebhookReceipt.id).filter_by(webhook_id=delivery.webhook_id)
             ).first()
             if seen:
-                return "duplicate"
+                return ReceiptOutcome.DUPLICATE
             now = now_utc()
             receipt = WebhookReceipt(
                 webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
                 received_at=now, triggered_at=delivery.triggered_at, api_version=delivery.api_version,
-                outcome="accepted",
+                outcome=ReceiptOutcome.ACCEPTED,
             )
             status = _route(delivery, receipt, now)
             outcome = receipt.outcome
             db.session.add(receipt)
     except IntegrityError:
-        return "duplicate"  # another process committed the same webhook id between our check and our insert
+        return ReceiptOutcome.DUPLICATE  # another process committed the same webhook id between our check and insert
     logger.info(
         "webhook received",
         extra={"action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
@@ -118,7 +119,7 @@ def _record(delivery: Delivery) -> str:
     return status
 
 
-def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> str:
+def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> ReceiptOutcome:
     """The lifecycle and privacy topics, applied at once; anything else is ignored."""
     topic = delivery.topic
     if topic in lifecycle.TOPICS:
@@ -127,14 +128,14 @@ def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> str:
             receipt.outcome = superseded
             logger.warning("lifecycle webhook ignored", extra={"action": "webhook_superseded", "topic": topic,
                                                                "shop": delivery.shop_domain, "outcome": superseded})
-            return "ignored"
+            return ReceiptOutcome.IGNORED
         receipt.outcome = lifecycle.handle(topic, delivery.shop_domain, delivery.payload, now)
-        return "accepted"
-    receipt.outcome = "ignored"
-    return "ignored"
+        return ReceiptOutcome.ACCEPTED
+    receipt.outcome = ReceiptOutcome.IGNORED
+    return ReceiptOutcome.IGNORED
 
 
-def _superseded(delivery: Delivery) -> str | None:
+def _superseded(delivery: Delivery) -> ReceiptOutcome | None:
     """Why an uninstall or shop redaction must not apply now, if it must not.
 
     Shopify sends `shop/redact` 48 hours after an uninstall and not to a shop that installed the app
@@ -147,8 +148,8 @@ def _superseded(delivery: Delivery) -> str | None:
     if shop is None or not shop.installed:
         return None
     if delivery.topic == Topic.SHOP_REDACT:
-        return "shop_installed"
+        return ReceiptOutcome.SHOP_INSTALLED
     triggered = parse_triggered_at(delivery.triggered_at)
     if triggered is not None and shop.installed_at is not None and triggered < shop.installed_at:
-        return "superseded"
+        return ReceiptOutcome.SUPERSEDED
     return None

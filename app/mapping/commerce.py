@@ -43,12 +43,13 @@ from typing import Any
 
 from app.mapping.fields import as_dict, as_list, dig, first, ident, text, unique
 from app.mapping.types import MappingOptions
+from app.vocabulary import ContentIdSource, CurrencyMode, ValueMode
 
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
 _MAX_AMOUNT = Decimal(10) ** 15
 _MAX_DECIMALS = 10
-_VALUE_FIELDS = {"subtotal": "subtotal_price", "total": "total_price"}
-_ID_FALLBACK = ("product_id", "variant_id", "sku")
+_VALUE_FIELDS = {ValueMode.SUBTOTAL: "subtotal_price", ValueMode.TOTAL: "total_price"}
+_ID_FALLBACK = (ContentIdSource.PRODUCT_ID, ContentIdSource.VARIANT_ID, ContentIdSource.SKU)
 
 
 def money(value: Any) -> str | None:
@@ -95,14 +96,14 @@ def _shop_money(body: dict[str, Any], field: str, bare_currency: str | None) -> 
 class Pricing:
     """How to read money from one body: which currency mode, and what its bare fields are in."""
 
-    currency_mode: str
+    currency_mode: CurrencyMode
     checkout: bool
     shop_currency: str | None
     presentment_currency: str | None
 
     def amount(self, body: dict[str, Any], field: str) -> tuple[str | None, str | None]:
         """(amount, currency) of one money field in the configured currency, falling back to shop money."""
-        presentment = self.currency_mode == "presentment"
+        presentment = self.currency_mode == CurrencyMode.PRESENTMENT
         if self.checkout:
             set_key = "presentment_money" if presentment else "shop_money"
             chosen = as_dict(dig(body, f"{field}_set", set_key))
@@ -120,7 +121,7 @@ class Pricing:
 
     def fallback_currency(self) -> str | None:
         """The currency to name when the value itself is unknown."""
-        if self.checkout or self.currency_mode == "presentment":
+        if self.checkout or self.currency_mode == CurrencyMode.PRESENTMENT:
             return first((self.presentment_currency, self.shop_currency))
         return first((self.shop_currency, self.presentment_currency))
 
@@ -130,12 +131,12 @@ def _sku(line: dict[str, Any]) -> str | None:
     return sku if sku and len(sku) <= 256 else None
 
 
-def _content_id(line: dict[str, Any], source: str) -> str | None:
+def _content_id(line: dict[str, Any], source: ContentIdSource) -> str | None:
     """The catalog id of a line: the configured source first, then product -> variant -> sku."""
     readers = {
-        "product_id": lambda: ident(line.get("product_id")),
-        "variant_id": lambda: ident(line.get("variant_id")),
-        "sku": lambda: _sku(line),
+        ContentIdSource.PRODUCT_ID: lambda: ident(line.get("product_id")),
+        ContentIdSource.VARIANT_ID: lambda: ident(line.get("variant_id")),
+        ContentIdSource.SKU: lambda: _sku(line),
     }
     order = [source] + [name for name in _ID_FALLBACK if name != source]
     return first(readers[name]() for name in order if name in readers)
@@ -232,10 +233,10 @@ def included_duties(body: dict[str, Any], pricing: Pricing, value_currency: str 
     return total
 
 
-def order_value(body: dict[str, Any], pricing: Pricing, value_mode: str) -> tuple[str | None, str | None]:
+def order_value(body: dict[str, Any], pricing: Pricing, value_mode: ValueMode) -> tuple[str | None, str | None]:
     """(value, currency): subtotal after discounts, before tax, duties and shipping; or the total."""
     value, value_currency = pricing.amount(body, _VALUE_FIELDS.get(value_mode, "subtotal_price"))
-    if value is None or value_mode == "total":
+    if value is None or value_mode == ValueMode.TOTAL:
         return value, value_currency
     amount = Decimal(value)
     if body.get("taxes_included") is True:

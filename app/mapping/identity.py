@@ -20,11 +20,12 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from app.mapping.fields import dig, first, ident, text
+from app.vocabulary import EventIdSource
 
 # Longer "tokens" are junk (or an attack on storage columns); a real token is 32-130 characters.
 MAX_EVENT_ID_LENGTH = 255
 # After the configured source, every purchase falls back through this chain (the storefront pixel too).
-EVENT_ID_CHAIN = ("cart_token", "checkout_token", "order_id")
+EVENT_ID_CHAIN = (EventIdSource.CART_TOKEN, EventIdSource.CHECKOUT_TOKEN, EventIdSource.ORDER_ID)
 # Unix seconds after the epoch and before year 10000 (what an ISO-8601 date can express).
 _MIN_EVENT_TIME = 1
 _MAX_EVENT_TIME = 253402300800
@@ -38,18 +39,18 @@ def token(value: Any) -> str | None:
     return raw
 
 
-def _chain(preferred: str, candidates: dict[str, str | None]) -> str | None:
+def _chain(preferred: EventIdSource, candidates: dict[EventIdSource, str | None]) -> str | None:
     order = [preferred, *EVENT_ID_CHAIN]
     return first(candidates.get(name) for name in order)
 
 
-def order_event_id(order: dict[str, Any], event_id_source: str) -> str | None:
+def order_event_id(order: dict[str, Any], event_id_source: EventIdSource) -> str | None:
     """The event id of an orders/create body (see module docstring)."""
     order_id = ident(order.get("id"))
     return _chain(event_id_source, {
-        "cart_token": token(order.get("cart_token")),
-        "checkout_token": token(order.get("checkout_token")),
-        "order_id": f"order-{order_id}" if order_id else None,
+        EventIdSource.CART_TOKEN: token(order.get("cart_token")),
+        EventIdSource.CHECKOUT_TOKEN: token(order.get("checkout_token")),
+        EventIdSource.ORDER_ID: f"order-{order_id}" if order_id else None,
     })
 
 
@@ -58,13 +59,13 @@ def checkout_order_id(checkout: dict[str, Any]) -> str | None:
     return ident(checkout.get("order_id")) or ident(dig(checkout, "order", "id"))
 
 
-def checkout_event_id(checkout: dict[str, Any], event_id_source: str) -> str | None:
+def checkout_event_id(checkout: dict[str, Any], event_id_source: EventIdSource) -> str | None:
     """The event id of a checkouts/create|update body: the same rules, with `token` as checkout token."""
     order_id = checkout_order_id(checkout)
     return _chain(event_id_source, {
-        "cart_token": token(checkout.get("cart_token")),
-        "checkout_token": token(checkout.get("token")),
-        "order_id": f"order-{order_id}" if order_id else None,
+        EventIdSource.CART_TOKEN: token(checkout.get("cart_token")),
+        EventIdSource.CHECKOUT_TOKEN: token(checkout.get("token")),
+        EventIdSource.ORDER_ID: f"order-{order_id}" if order_id else None,
     })
 
 

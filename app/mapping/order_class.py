@@ -23,38 +23,37 @@ from __future__ import annotations
 from typing import Any
 
 from app.mapping.fields import text
+from app.vocabulary import OrderClass, SendChoice
 
-ORDER_CLASSES = ("web", "pos", "draft", "subscription", "other_channels")
-SEND_AS = ("web", "offline", "skip")
 # Settings key per class (the online store itself is always sent as web).
 CLASS_SETTINGS = {
-    "pos": "send_pos",
-    "draft": "send_draft",
-    "subscription": "send_subscription",
-    "other_channels": "send_other_channels",
+    OrderClass.POS: "send_pos",
+    OrderClass.DRAFT: "send_draft",
+    OrderClass.SUBSCRIPTION: "send_subscription",
+    OrderClass.OTHER_CHANNELS: "send_other_channels",
 }
-DEFAULT_SEND = {"send_pos": "skip", "send_draft": "skip", "send_subscription": "skip",
-                "send_other_channels": "web"}
-BUYER_BROWSER_CLASSES = frozenset({"web", "other_channels"})
+DEFAULT_SEND = {"send_pos": SendChoice.SKIP, "send_draft": SendChoice.SKIP, "send_subscription": SendChoice.SKIP,
+                "send_other_channels": SendChoice.WEB}
+BUYER_BROWSER_CLASSES = frozenset({OrderClass.WEB, OrderClass.OTHER_CHANNELS})
 CLASS_LABELS = {
-    "web": "online store order",
-    "pos": "POS order",
-    "draft": "draft order",
-    "subscription": "subscription renewal",
-    "other_channels": "order from another sales channel or app",
+    OrderClass.WEB: "online store order",
+    OrderClass.POS: "POS order",
+    OrderClass.DRAFT: "draft order",
+    OrderClass.SUBSCRIPTION: "subscription renewal",
+    OrderClass.OTHER_CHANNELS: "order from another sales channel or app",
 }
-_EXACT = {"web": "web", "pos": "pos", "shopify_draft_order": "draft"}
+_EXACT = {"web": OrderClass.WEB, "pos": OrderClass.POS, "shopify_draft_order": OrderClass.DRAFT}
 _SUBSCRIPTION_PREFIX = "subscription_contract"
 
 
-def order_class(body: dict[str, Any]) -> str:
+def order_class(body: dict[str, Any]) -> OrderClass:
     """The class of an order or checkout body (see the module table)."""
     source = text(body.get("source_name"))
     if source is None:
-        return "web"
+        return OrderClass.WEB
     source = source.lower()
     if source in _EXACT:
         return _EXACT[source]
     if source.startswith(_SUBSCRIPTION_PREFIX):
-        return "subscription"
-    return "other_channels"
+        return OrderClass.SUBSCRIPTION
+    return OrderClass.OTHER_CHANNELS

@@ -33,10 +33,6 @@ LATE_WEBHOOK = 24 * 3600  # seconds: the latest Shopify delivers a webhook (retr
 
 Timing = Literal["fresh", "backdated", "too_old"]
 
-TOO_OLD = ("placed on {day}, more than 7 days before Pinbridge received it (imported or back-dated): Pinterest "
-           "accepts events from the last 7 days only")
-BACKDATED_SKIPPED = ("dated long before it reached Pinbridge (imported or back-dated): not sent (send_backdated is "
-                     "'skip'; choose 'offline' to send these)")
 
 
 def timing(body: dict[str, Any], event_time: int | None, received_at: int | None) -> Timing:
@@ -51,7 +47,6 @@ def timing(body: dict[str, Any], event_time: int | None, received_at: int | None
     return "fresh"
 
 
-def too_old_reason(event_time: int) -> str:
-    """The skip reason of a purchase Pinterest would no longer accept, naming its day."""
-    day = datetime.fromtimestamp(event_time, UTC).strftime("%Y-%m-%d")
-    return TOO_OLD.format(day=day)
+def too_old_day(event_time: int) -> str:
+    """The day (UTC) a purchase Pinterest would no longer accept was placed, as its skip reason names it."""
+    return datetime.fromtimestamp(event_time, UTC).strftime("%Y-%m-%d")

@@ -23,6 +23,7 @@ from app.models import EventStatus, Shop, db, now_utc
 from app.settings import apply_settings, settings_view, validate_settings
 from app.shopify.auth import SessionInvalid, verify_session_token
 from app.shops import find_shop, get_or_create_shop
+from app.vocabulary import CheckOutcome, EventIdSource, ValueMode
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -125,7 +126,7 @@ def verify() -> Any:
     body = {"ok": result.ok, "outcome": result.outcome, "message": result.message,
             "pinterest_message": result.pinterest_message,
             "settings": settings_view(shop.settings)}  # type: ignore[arg-type]
-    return jsonify(body), 409 if result.outcome == "not_configured" else 200
+    return jsonify(body), 409 if result.outcome == CheckOutcome.NOT_CONFIGURED else 200
 
 
 # -- dashboard -------------------------------------------------------------------------------------
@@ -196,8 +197,8 @@ def get_pixel() -> Any:
     shop = _shop()
     settings = shop.settings
     body = {
-        "snippet": pixel.snippet(settings.event_id_source if settings else "cart_token",
-                                 settings.value_mode if settings else "subtotal",
+        "snippet": pixel.snippet(settings.event_id_source if settings else EventIdSource.CART_TOKEN,
+                                 settings.value_mode if settings else ValueMode.SUBTOTAL,
                                  tag_id=settings.tag_id if settings else None,
                                  app_url=request.host_url, shop=shop.domain),
         "tag_id": settings.tag_id if settings else None,

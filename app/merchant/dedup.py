@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from app.models import Event, EventStatus, PixelBeacon, Shop, db
+from app.vocabulary import ActionSource, EventSource
 
 SUMMARY_DAYS = 14
 
@@ -21,8 +22,8 @@ def summary(shop: Shop, now: datetime) -> dict[str, Any]:
             func.count().filter(Event.tag_matched.is_(True)),
             func.count().filter(Event.tag_matched.is_(False)),
             func.count().filter(Event.match_keys.like("%click_id%")),
-        ).where(Event.shop_id == shop.id, Event.action_source == "web", Event.source != "verify",
-                Event.status != EventStatus.SKIPPED.value, Event.received_at >= since)
+        ).where(Event.shop_id == shop.id, Event.action_source == ActionSource.WEB, Event.source != EventSource.VERIFY,
+                Event.status != EventStatus.SKIPPED, Event.received_at >= since)
     ).one()
     purchases, same, different, clicks = (int(value or 0) for value in row)
     last = db.session.scalar(select(func.max(PixelBeacon.received_at)).where(PixelBeacon.shop_id == shop.id))

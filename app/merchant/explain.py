@@ -8,22 +8,35 @@ from __future__ import annotations
 
 import re
 
+from app.vocabulary import CheckOutcome, ErrorCode, EventStatus, FailureClass
+
+# A test event's error code is the check's outcome, its message already written for the merchant.
+_CHECK_CODES = frozenset({CheckOutcome.REJECTED_TOKEN, CheckOutcome.REFUSED_AD_ACCOUNT, CheckOutcome.UNAVAILABLE,
+                          CheckOutcome.NOT_PROCESSED, CheckOutcome.REFUSED})
+
 # What each kind of failure means for the merchant, and what to do about it.
 FAILURE_TEXT: dict[str, tuple[str, str]] = {
-    "token": ("Pinterest no longer accepts your conversion access token.",
-              "Create a new conversion access token in Pinterest Ads Manager and save it in Settings."),
-    "ad_account": ("Your access token works, but it isn't allowed to send conversions for this ad account.",
-                   "Check the ad account id in Settings: it must be the account the token was created for."),
-    "rate_limited": ("Pinterest asked Pinbridge to slow down.",
-                     "Nothing to do: orders wait and are sent automatically in a few minutes."),
-    "pinterest": ("Pinterest is having trouble on its side.",
-                  "Nothing to do: orders wait and are sent automatically when Pinterest recovers."),
-    "network": ("Pinbridge can't reach Pinterest right now.",
-                "Nothing to do: orders wait and are sent automatically when the connection is back."),
-    "rejected": ("Pinterest refused the order's details.",
-                 "Check the reason shown for the order, then retry it."),
-    "expired": ("This order couldn't be sent within the time Pinbridge keeps trying, so it wasn't sent.",
-                "Nothing can be sent for this order now."),
+    FailureClass.TOKEN: (
+        "Pinterest no longer accepts your conversion access token.",
+        "Create a new conversion access token in Pinterest Ads Manager and save it in Settings."),
+    FailureClass.AD_ACCOUNT: (
+        "Your access token works, but it isn't allowed to send conversions for this ad account.",
+        "Check the ad account id in Settings: it must be the account the token was created for."),
+    FailureClass.RATE_LIMITED: (
+        "Pinterest asked Pinbridge to slow down.",
+        "Nothing to do: orders wait and are sent automatically in a few minutes."),
+    FailureClass.PINTEREST: (
+        "Pinterest is having trouble on its side.",
+        "Nothing to do: orders wait and are sent automatically when Pinterest recovers."),
+    FailureClass.NETWORK: (
+        "Pinbridge can't reach Pinterest right now.",
+        "Nothing to do: orders wait and are sent automatically when the connection is back."),
+    FailureClass.REJECTED: (
+        "Pinterest refused the order's details.",
+        "Check the reason shown for the order, then retry it."),
+    ErrorCode.EXPIRED: (
+        "This order couldn't be sent within the time Pinbridge keeps trying, so it wasn't sent.",
+        "Nothing can be sent for this order now."),
 }
 
 # Pinterest's field names → what a merchant calls them.
@@ -69,14 +82,14 @@ def field_reason(message: str | None) -> str | None:
 
 def event_reason(status: str, error_code: str | None, message: str | None) -> str | None:
     """A readable reason for a failed or waiting order, or None when there is nothing to explain."""
-    if status == "failed":
-        if error_code == "expired":
-            return FAILURE_TEXT["expired"][0]
-        if error_code in ("rejected_token", "refused_ad_account", "unavailable", "not_processed", "refused"):
-            return message  # a test event: its message is already written for the merchant
+    if status == EventStatus.FAILED:
+        if error_code == ErrorCode.EXPIRED:
+            return FAILURE_TEXT[ErrorCode.EXPIRED][0]
+        if error_code in _CHECK_CODES:
+            return message
         return field_reason(message) or "Pinterest refused this order."
-    if status in ("pending", "sending") and error_code:
-        if error_code == "credentials_rejected":
+    if status in (EventStatus.PENDING, EventStatus.SENDING) and error_code:
+        if error_code == ErrorCode.CREDENTIALS_REJECTED:
             return "Waiting until the Pinterest connection is fixed."
         return "Waiting to be sent again after Pinterest didn't answer."
     return None

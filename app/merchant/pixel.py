@@ -21,7 +21,8 @@ import re
 from pathlib import Path
 
 from app.mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
-from app.mapping.types import EVENT_ID_SOURCES
+from app.mapping.types import EVENT_ID_SOURCES, VALUE_MODES
+from app.vocabulary import EventIdSource, ValueMode
 
 TAG_ID_PLACEHOLDER = "YOUR_PINTEREST_TAG_ID"
 # The event id chain in the browser, shared with the app pixel (extensions/pinbridge-beacon imports it).
@@ -105,8 +106,8 @@ analytics.subscribe("checkout_completed", async (event) => {
 
 
 def snippet(
-    event_id_source: str = "cart_token",
-    value_mode: str = "subtotal",
+    event_id_source: str = EventIdSource.CART_TOKEN,
+    value_mode: str = ValueMode.SUBTOTAL,
     *,
     tag_id: str | None = None,
     app_url: str = "",
@@ -114,27 +115,29 @@ def snippet(
 ) -> str:
     """JavaScript for Settings → Customer events → Add custom pixel (no HTML: the sandbox runs JS only)."""
     if event_id_source not in EVENT_ID_SOURCES:
-        event_id_source = "cart_token"
+        event_id_source = EventIdSource.CART_TOKEN
     config = {
         "tagId": tag_id or TAG_ID_PLACEHOLDER,
         "beaconUrl": f"{app_url.rstrip('/')}/pixel?shop={shop}",
         "eventIdSource": event_id_source,
         "chain": list(EVENT_ID_CHAIN),
-        "valueMode": "total" if value_mode == "total" else "subtotal",
+        "valueMode": ValueMode.TOTAL if value_mode == ValueMode.TOTAL else ValueMode.SUBTOTAL,
         "maxLength": MAX_EVENT_ID_LENGTH,
     }
     return _TEMPLATE.replace("__CONFIG__", json.dumps(config, indent=2)).replace("__EVENT_IDS__", _EVENT_IDS)
 
 
 ADVICE = {
-    "cart_token": "The Tag and Pinbridge both use the cart token (the checkout token when there is none), so "
-                  "Pinterest counts each purchase once.",
-    "checkout_token": "The Tag and Pinbridge both use the checkout token, so Pinterest counts each purchase once.",
-    "order_id": "The Tag and Pinbridge both use order-<order id>, so Pinterest counts each purchase once.",
+    EventIdSource.CART_TOKEN: "The Tag and Pinbridge both use the cart token (the checkout token when there is "
+                              "none), so Pinterest counts each purchase once.",
+    EventIdSource.CHECKOUT_TOKEN: "The Tag and Pinbridge both use the checkout token, so Pinterest counts each "
+                                  "purchase once.",
+    EventIdSource.ORDER_ID: "The Tag and Pinbridge both use order-<order id>, so Pinterest counts each purchase "
+                            "once.",
 }
 
 
 def all_snippets(tag_id: str | None = None, app_url: str = "", shop: str = "") -> dict[str, str]:
     """Every variant, keyed "<event id source>|<value mode>", for the page to switch as settings change."""
     return {f"{source}|{mode}": snippet(source, mode, tag_id=tag_id, app_url=app_url, shop=shop)
-            for source in EVENT_ID_SOURCES for mode in ("subtotal", "total")}
+            for source in EVENT_ID_SOURCES for mode in VALUE_MODES}

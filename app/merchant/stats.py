@@ -28,12 +28,12 @@ from app.models import (
 )
 from app.ops import retention
 from app.shopify.daily import day_span
+from app.vocabulary import PURCHASE_SOURCES, EventSource
 
 MAX_DAYS = 90
 MAX_EVENTS = 200
 LATENCY_SAMPLE = 10_000  # most recent deliveries used for the percentiles
 COVERAGE_KEYS = ("em", "ph", "ip_ua", "click_id", "address")
-PURCHASE_SOURCES = ("order", "checkout", "reconcile")
 STATUSES = tuple(s.value for s in EventStatus)
 
 
@@ -75,10 +75,10 @@ def daily(shop_id: int, days: int, now: datetime, tz: tzinfo | None = None) -> l
         if row is None:
             continue
         row["orders_received"] += count
-        bucket = "pending" if status == EventStatus.SENDING.value else status
+        bucket = EventStatus.PENDING if status == EventStatus.SENDING else status
         if bucket in row:
             row[bucket] += count
-        if source == "reconcile":
+        if source == EventSource.RECONCILE:
             row["recovered"] += count
     _fill_from_daily_stats(shop_id, day_list, rows)
     return list(rows.values())
@@ -157,7 +157,7 @@ def coverage(shop_id: int, start: datetime) -> dict[str, Any]:
     """Share of delivered events carrying each identifier Pinterest matches on."""
     query = (
         select(Event.match_keys, func.count())
-        .where(Event.shop_id == shop_id, Event.status == EventStatus.DELIVERED.value,
+        .where(Event.shop_id == shop_id, Event.status == EventStatus.DELIVERED,
                Event.received_at >= start, Event.source.in_(PURCHASE_SOURCES))
         .group_by(Event.match_keys)
     )
@@ -175,7 +175,7 @@ def latency(shop_id: int, start: datetime) -> dict[str, Any]:
     """Seconds from receipt to Pinterest's acceptance: median and 95th percentile."""
     query = (
         select(Event.received_at, Event.delivered_at)
-        .where(Event.shop_id == shop_id, Event.status == EventStatus.DELIVERED.value,
+        .where(Event.shop_id == shop_id, Event.status == EventStatus.DELIVERED,
                Event.received_at >= start, Event.delivered_at.is_not(None),
                Event.source.in_(PURCHASE_SOURCES))
         .order_by(Event.delivered_at.desc())
@@ -227,14 +227,14 @@ def _event_view(ev: Event) -> dict[str, Any]:
         "message": ev.error_message or ev.skip_reason or ev.warning_message,
         "reason": explain.event_reason(ev.status, ev.error_code, ev.error_message)
         or explain.skip_reason(ev.skip_reason),
-        "pinterest_message": ev.error_message if ev.source != "verify" else None,
+        "pinterest_message": ev.error_message if ev.source != EventSource.VERIFY else None,
         "warning": ev.warning_message,
         "error_code": ev.error_code,
         "match_keys": (ev.match_keys or "").split(),
         "attempts": ev.attempts,
         "received_at": iso(ev.received_at),
         "delivered_at": iso(ev.delivered_at),
-        "next_attempt_at": iso(ev.available_at) if ev.status == EventStatus.PENDING.value else None,
+        "next_attempt_at": iso(ev.available_at) if ev.status == EventStatus.PENDING else None,
     }
 
 

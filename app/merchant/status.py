@@ -16,14 +16,15 @@ from app import shop_state
 from app.crypto import UNREADABLE_TOKEN_MESSAGE
 from app.mapping.timing import PINTEREST_MAX_EVENT_AGE
 from app.merchant import explain
-from app.merchant.stats import PURCHASE_SOURCES, iso
+from app.merchant.stats import iso
 from app.models import ConnectionStatus, Event, EventStatus, PinterestSettings, WorkerHeartbeat, db
+from app.vocabulary import PURCHASE_SOURCES, EventSource, FailureClass
 
 STUCK_AFTER = 120  # seconds an order may sit past its send time before the page stops saying "working"
 FAILING_AFTER = 60  # seconds of continuous Pinterest failures before the page says "delayed"
 HEARTBEAT_STALE = 120  # seconds without a worker heartbeat before sending is called stopped
 EXPIRY_WARNING = 24 * 3600  # seconds before expiry the page starts warning
-WAITING = (EventStatus.PENDING.value, EventStatus.SENDING.value)
+WAITING = (EventStatus.PENDING, EventStatus.SENDING)
 
 
 def _waiting_facts(shop_id: int, now: datetime, max_age: int) -> dict[str, Any]:
@@ -80,22 +81,22 @@ def decide(settings: PinterestSettings | None, state: Any, facts: dict[str, Any]
                                                    if waiting else "."),
                 "action": {"label": "Connect Pinterest", "target": "ad_account_id"}}
     failure = state.failure_class if state else None
-    if settings.connection_status == ConnectionStatus.UNREADABLE.value:
+    if settings.connection_status == ConnectionStatus.UNREADABLE:
         kept = (f"{_held(facts)} are waiting and will be sent once you save it." if waiting
                 else "New orders will wait and be sent once you save it.")
         return {"state": "paused", "reason": "unreadable", "heading": "Sending paused",
                 "message": f"{settings.connection_message or UNREADABLE_TOKEN_MESSAGE} {kept}",
                 "action": {"label": "Paste the token again", "target": "access_token"}}
     if settings.paused:
-        reason = failure if failure in ("token", "ad_account") else "token"
+        reason = failure if failure in shop_state.PAUSING else FailureClass.TOKEN
         kept = (f"{_held(facts)} are waiting and will be sent once this is fixed." if waiting
                 else "New orders will wait and be sent once this is fixed.")
         sentence, _ = explain.FAILURE_TEXT[reason]
-        if reason == "ad_account":
+        if reason == FailureClass.AD_ACCOUNT:
             sentence = (f"Your access token works, but Pinterest doesn't allow it to send conversions for ad "
                         f"account {settings.ad_account_id}. This usually means the ad account id is wrong.")
-        target = "access_token" if reason == "token" else "ad_account_id"
-        label = "Update access token" if reason == "token" else "Check ad account id"
+        target = "access_token" if reason == FailureClass.TOKEN else "ad_account_id"
+        label = "Update access token" if reason == FailureClass.TOKEN else "Check ad account id"
         return {"state": "paused", "reason": reason, "heading": "Sending paused", "message": f"{sentence} {kept}",
                 "pinterest_message": settings.connection_message or (state.failure_message if state else None),
                 "action": {"label": label, "target": target}}
@@ -105,13 +106,14 @@ def decide(settings: PinterestSettings | None, state: Any, facts: dict[str, Any]
         return {"state": "disabled", "heading": "Sending is off",
                 "message": f"Pinbridge is not sending orders to Pinterest. {held}",
                 "action": {"label": "Turn sending on", "target": "enabled"}}
-    failing = (state is not None and state.consecutive_failures and failure not in (None, "token", "ad_account")
-               and state.failing_since is not None
+    failing = (state is not None and state.consecutive_failures and failure is not None
+               and failure not in shop_state.PAUSING and state.failing_since is not None
                and (now - state.failing_since).total_seconds() >= FAILING_AFTER)
     stalled = facts["overdue"] > 0
     if failing or stalled:
         if failing:
-            sentence, step = explain.FAILURE_TEXT.get(failure or "pinterest", explain.FAILURE_TEXT["pinterest"])
+            sentence, step = explain.FAILURE_TEXT.get(failure or FailureClass.PINTEREST,
+                                                      explain.FAILURE_TEXT[FailureClass.PINTEREST])
             since = state.failing_since
         else:
             beat_ok = heartbeat is not None and (now - heartbeat).total_seconds() < HEARTBEAT_STALE
@@ -129,7 +131,7 @@ def decide(settings: PinterestSettings | None, state: Any, facts: dict[str, Any]
         return {"state": "working", "heading": "Working",
                 "message": "Orders are reaching Pinterest." + (
                     f" {_held(facts)} about to be sent." if waiting else "")}
-    if settings.connection_status == "ok":
+    if settings.connection_status == ConnectionStatus.OK:
         return {"state": "working", "heading": "Connected",
                 "message": "Pinterest accepted your settings. Orders are sent as soon as they come in."}
     return {"state": "waiting", "heading": "Check your connection",
@@ -140,13 +142,14 @@ def decide(settings: PinterestSettings | None, state: Any, facts: dict[str, Any]
 def setup_steps(shop_id: int, settings: PinterestSettings | None) -> dict[str, Any]:
     """The setup guide, each step checked from real data (the pixel step is checked by the page)."""
     tested = db.session.scalar(select(func.count()).where(
-        Event.shop_id == shop_id, Event.source == "verify", Event.status == EventStatus.DELIVERED.value))
+        Event.shop_id == shop_id, Event.source == EventSource.VERIFY, Event.status == EventStatus.DELIVERED))
     delivered = db.session.scalar(select(func.count()).where(
         Event.shop_id == shop_id, Event.source.in_(PURCHASE_SOURCES),
-        Event.status == EventStatus.DELIVERED.value, Event.test.is_(False)))
+        Event.status == EventStatus.DELIVERED, Event.test.is_(False)))
     if not delivered:
         state = shop_state.get(shop_id)
         delivered = 1 if state is not None and state.last_success_at is not None else 0
+    checked = settings is not None and settings.connection_status == ConnectionStatus.OK
     return {"connected": bool(settings is not None and settings.configured),
-            "test_event": bool(tested) or bool(settings is not None and settings.connection_status == "ok"),
+            "test_event": bool(tested) or checked,
             "first_order": bool(delivered)}

@@ -22,6 +22,7 @@ from app import beacons, locks
 from app.clock import HEARTBEAT_FUTURE_TOLERANCE
 from app.database import writing
 from app.models import DailyStat, Event, EventStatus, ShopifyDailyOrders, WebhookReceipt, WorkerHeartbeat, db
+from app.vocabulary import PURCHASE_SOURCES, EventSource
 
 logger = logging.getLogger(__name__)
 
@@ -30,10 +31,8 @@ RUN_EVERY = 3600.0  # seconds
 LEASE_NAME = "retention"
 LEASE_SECONDS = 600
 HEARTBEAT_KEEP = timedelta(days=1)  # rows of workers that stopped are forgotten after this
-FINAL = (EventStatus.DELIVERED.value, EventStatus.FAILED.value, EventStatus.SKIPPED.value)
-PURCHASE_SOURCES = ("order", "checkout", "reconcile")  # `verify` test events are never counted
-_COUNTED = {EventStatus.DELIVERED.value: "delivered", EventStatus.FAILED.value: "failed",
-            EventStatus.SKIPPED.value: "skipped"}
+FINAL = (EventStatus.DELIVERED, EventStatus.FAILED, EventStatus.SKIPPED)
+_COUNTED = {EventStatus.DELIVERED: "delivered", EventStatus.FAILED: "failed", EventStatus.SKIPPED: "skipped"}
 
 
 @dataclass(frozen=True)
@@ -75,12 +74,12 @@ def purge_events(now: datetime, days: int) -> int:
 def _fold_into_daily_stats(rows: Sequence[Any]) -> None:
     counts: dict[tuple[int, date], Counter[str]] = {}
     for row in rows:
-        if row.source not in PURCHASE_SOURCES:
+        if row.source not in PURCHASE_SOURCES:  # `verify` test events are never counted
             continue
         tally = counts.setdefault((row.shop_id, row.received_at.date()), Counter())
         tally["orders_received"] += 1
         tally[_COUNTED[row.status]] += 1
-        if row.source == "reconcile":
+        if row.source == EventSource.RECONCILE:
             tally["recovered"] += 1
     for (shop_id, day), tally in counts.items():
         stat = db.session.execute(

@@ -56,7 +56,7 @@ class DatabaseCollector(Collector):
                                       labels=["status"])
         counts = dict(db.session.execute(select(Event.status, func.count()).group_by(Event.status)).all())
         for status in EventStatus:
-            by_status.add_metric([status.value], counts.get(status.value, 0))
+            by_status.add_metric([status.value], counts.get(status, 0))
         yield by_status
         yield from self._queues(now)
         heartbeat = GaugeMetricFamily("pinbridge_worker_heartbeat_age_seconds",

@@ -35,10 +35,11 @@ from app.settings import mapping_options
 from app.shopify.daily import count_by_day, count_missing_days, created_at, remember_timezone, store_day_counts
 from app.shopify.orders import AdminApiError, OrderReader
 from app.shopify.translate import order_from_graphql
+from app.vocabulary import EventSource, ReceiptOutcome
 
 logger = logging.getLogger(__name__)
 
-_ALREADY = {"already_received", "replaced_checkout", "already_sent"}
+_ALREADY = {ReceiptOutcome.ALREADY_RECEIVED, ReceiptOutcome.REPLACED_CHECKOUT, ReceiptOutcome.ALREADY_SENT}
 
 
 @dataclass
@@ -145,9 +146,9 @@ def _classify(shop: Shop, mapped: list[MappedPurchase], summary: Summary, *, dry
         elif dry_run:
             outcome = "enqueued" if purchase.event is not None else "skipped"
         else:
-            result = outbox.enqueue(shop, purchase, now=now, source="reconcile")
+            result = outbox.enqueue(shop, purchase, now=now, source=EventSource.RECONCILE)
             outcome = ("already_present" if result.outcome in _ALREADY
-                       else "enqueued" if result.outcome == "queued" else "skipped")
+                       else "enqueued" if result.outcome is ReceiptOutcome.QUEUED else "skipped")
         setattr(summary, outcome, getattr(summary, outcome) + 1)
         RECONCILED_ORDERS.labels(outcome=outcome).inc()
         known_orders.add(purchase.order_id or "")

@@ -8,10 +8,15 @@ from typing import Any
 import pytest
 
 from app.mapping import MATCH_KEYS, MappedPurchase, MappingOptions, map_checkout, map_order
-from app.mapping.purchase import CHECKOUT_OPEN, NO_EVENT_ID, NO_MATCH_KEY, class_skipped
+from app.mapping.purchase import class_skipped
 
 from . import orders
 from .helpers import h, schema_errors
+
+# The sentences stored with a skipped event (events.skip_reason), as the merchant reads them.
+CHECKOUT_OPEN = "checkout not completed"
+NO_EVENT_ID = "no cart token, checkout token or order id to build an event id from"
+NO_MATCH_KEY = "no email or browser IP/user agent to match the buyer"
 
 DEFAULT = MappingOptions()
 OFFLINE = MappingOptions(send_pos="offline", send_draft="offline")

@@ -9,16 +9,16 @@ import pytest
 from app.mapping import MappingOptions, map_checkout, map_order
 from app.mapping.fields import ident
 from app.mapping.identity import checkout_event_id, order_event_id, parse_time
-from app.mapping.purchase import (
-    CHECKOUT_OPEN,
-    NO_CHECKOUT_TIME,
-    NO_ORDER_TIME,
-    NOT_AN_OBJECT,
-    class_skipped,
-)
+from app.mapping.purchase import class_skipped
 from app.mapping.types import EVENT_ID_SOURCES
 
 from . import orders
+
+# The sentences stored with a skipped event (events.skip_reason), as the merchant reads them.
+CHECKOUT_OPEN = "checkout not completed"
+NO_CHECKOUT_TIME = "no valid completed_at time on the checkout"
+NO_ORDER_TIME = "no valid processed_at or created_at time on the order"
+NOT_AN_OBJECT = "the webhook body is not a JSON object"
 
 BIG = 2**53 + 1  # 9007199254740993: not representable as a float
 

@@ -12,10 +12,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.mapping import MappedPurchase, MappingOptions, map_checkout, map_order
-from app.mapping.order_class import BUYER_BROWSER_CLASSES, SEND_AS
+from app.mapping.order_class import BUYER_BROWSER_CLASSES
 from app.mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
 
 from .helpers import schema_errors
+
+SEND_AS = ("web", "offline", "skip")  # the values of the send_* settings
 
 FAST = settings(max_examples=200, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
