@@ -50,7 +50,7 @@
       problems.length === 1 ? "Also needs your attention:" : `Also needs your attention (${problems.length}):`;
     document.getElementById("status-problem-list").replaceChildren(...problems.map((p) =>
       el("li", { class: "pb-problem", "data-problem": p.key },
-        el("strong", {}, p.heading), el("span", {}, " " + p.message), problemAction(p))));
+        el("strong", {}, p.heading), el("span", { class: "pb-problem-text" }, " " + p.message), problemAction(p))));
   }
 
   function problemAction(p) {
@@ -144,7 +144,6 @@
     document.getElementById("setup-restore").hidden = !s.dismissed;
     section.dataset.done = String(done);
     section.dataset.complete = String(complete);
-    section.setAttribute("heading", complete ? "Setup complete" : "Set up Pinbridge");
     document.getElementById("setup-progress").textContent = complete
       ? "Pinbridge is set up. One optional step is left." : `${done} of ${required.length} steps done`;
     document.getElementById("setup-steps").replaceChildren(...steps.map(([key, ok, optional, title, text, button], i) =>
@@ -279,6 +278,15 @@
     if (gaps.length) {
       children.push(el("ul", { class: "pb-gaps" }, ...gaps.map((d) => gapItem(d, short))));
     }
+    // Days checked again lately that no longer fall short: what the check found stays in view for a day.
+    const gapDays = new Set(gaps.map((d) => d.day));
+    const recent = ((state.overview && state.overview.recoveries) || []).filter((r) => !gapDays.has(r.day) &&
+      (!r.finished_at || Date.now() - new Date(r.finished_at).getTime() < 86400000));
+    if (recent.length) {
+      children.push(el("ul", { class: "pb-gaps pb-recovered" }, ...recent.map((r) =>
+        el("li", { "data-day": r.day, "data-recovery": r.status },
+          el("strong", {}, short(r.day)), el("span", { class: "pb-recovery", role: "status" }, recoveryText(r))))));
+    }
     box.replaceChildren(...children);
   }
 
@@ -302,13 +310,26 @@
     return item;
   }
 
+  // The customer-details problem, wherever the status put it: the details Shopify leaves out.
+  function withheldDetails() {
+    const h = (state.overview && state.overview.health) || {};
+    const all = [h.state === "attention" ? { key: h.reason, withheld: h.withheld } : null, ...(h.problems || [])];
+    const found = all.find((p) => p && p.key === "customer_details");
+    return new Set((found && found.withheld) || []);
+  }
+
   function renderCoverage(coverage) {
+    const withheld = withheldDetails();
+    const detail = { em: "email", ph: "phone", address: "address" };
     const rows = Object.entries(COVERAGE).map(([key, label]) => {
       const share = coverage.share[key];
       const percent = share === null || share === undefined ? null : Math.round(share * 100);
-      return el("div", { class: "pb-coverage-row", "data-key": key }, el("span", { class: "pb-coverage-label" }, label),
+      const row = el("div", { class: "pb-coverage-row", "data-key": key }, el("span", { class: "pb-coverage-label" }, label),
                 el("span", { class: "pb-track" }, el("span", { class: "pb-fill", style: `width: ${percent || 0}%` })),
                 el("span", { class: "pb-coverage-value" }, percent === null ? "—" : percent + "%"));
+      // Never a silent 0%: say when it's Shopify leaving the detail out.
+      if (withheld.has(detail[key])) row.append(el("p", { class: "pb-coverage-why" }, "Shopify isn't sending this: see the note at the top of the page."));
+      return row;
     });
     const note = coverage.delivered ? `Based on ${plural(coverage.delivered, "delivered order")}.` : "Shown once orders are delivered.";
     document.getElementById("coverage").replaceChildren(...rows, el("p", { class: "pb-note" }, note));
@@ -316,7 +337,7 @@
 
   // The reason in the merchant's words, its next step, and Pinterest's own words one click away.
   function detailsCell(ev) {
-    const reason = ev.reason || (ev.status === "delivered" ? "Accepted by Pinterest" : "—");
+    const reason = ev.reason || (ev.status === "delivered" ? "Accepted by Pinterest." : "—");
     const cell = el("div", { class: "pb-reason" }, el("span", { class: "pb-reason-text" }, reason));
     const step = ev.next_step;
     if (step) {

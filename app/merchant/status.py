@@ -72,7 +72,7 @@ def combine(primary: dict[str, Any], found: list[dict[str, Any]]) -> dict[str, A
         rest = [p for p in found if p is not worst]
         return {**primary, "state": "attention", "reason": worst["key"], "tone": worst["tone"],
                 "heading": worst["heading"], "message": worst["message"], "action": worst.get("action"),
-                "days": worst.get("days"), "problems": rest}
+                "days": worst.get("days"), "withheld": worst.get("withheld"), "problems": rest}
     return {**primary, "problems": found}
 
 
