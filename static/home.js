@@ -13,13 +13,22 @@
                  working: "success", waiting: "info", attention: "warning" };
   const SERIES = [["delivered", "Delivered"], ["pending", "Waiting"], ["failed", "Failed"], ["skipped", "Skipped"]];
 
+  // A moment in the shop's time zone, named, as the status's own times are written.
+  function shopTime(iso) {
+    if (!iso) return "—";
+    const zone = (state.stats && state.stats.timezone) || "UTC";
+    const options = { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" };
+    try { return new Date(iso).toLocaleString(undefined, { ...options, timeZone: zone }); }
+    catch (error) { return when(iso); }
+  }
+
   // -- status ------------------------------------------------------------------------------------
   function renderStatus(overview) {
     const h = overview.health;
     const banner = document.getElementById("status-banner");
     banner.setAttribute("tone", h.tone || TONE[h.state] || "info");
     let heading = h.heading || "Status";
-    if (h.state === "delayed" && h.since) heading += " since " + when(h.since);
+    if (h.state === "delayed" && h.since) heading += " since " + shopTime(h.since);
     banner.setAttribute("heading", heading);
     banner.dataset.state = h.state;
     banner.dataset.reason = h.reason || "";
@@ -387,7 +396,7 @@
       const [tone, label] = STATUS[ev.status] || ["neutral", "Other"];
       const name = el("div", {}, el("span", { class: "pb-nowrap pb-order-name" }, ev.order_name || "—"));
       if (ev.test) name.append(" ", el("s-badge", {}, "Test"));
-      name.append(el("div", { class: "pb-sub" }, when(ev.received_at)));
+      name.append(el("div", { class: "pb-sub" }, shopTime(ev.received_at)));
       return el("tr", { class: "pb-order", "data-status": ev.status },
         el("td", { "data-label": columns[0] }, name),
         el("td", { "data-label": columns[1] }, el("s-badge", { tone }, label)),

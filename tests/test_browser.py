@@ -122,6 +122,7 @@ def _open(page: Page, base_url: str, name: str | None = None, path: str = "/") -
               f"&id_token={session_token()}")
     expect(page.locator("body[data-ready=true]")).to_have_count(1)
     _axe(page)
+    assert _internal_words(page) == []
     if name:
         _shot(page, name)
 
