@@ -142,3 +142,31 @@ def test_the_setup_guide_follows_one_rule_and_its_dismissal_is_remembered(
     assert client.put("/api/setup", json={"dismissed": "yes"}, headers=bearer()).status_code == 422
     assert client.put("/api/setup", json={"dismissed": False}, headers=bearer()).status_code == 200
     assert client.get("/api/status", headers=bearer()).get_json()["setup"]["dismissed"] is False
+
+
+def test_orders_shopify_has_are_named_until_a_check_of_their_day_finds_nothing(
+    client: FlaskClient, configure_shop: Any
+) -> None:
+    from app.models import DayRecovery, ShopifyDailyOrders
+
+    shop = _working_shop(configure_shop)
+    now = now_utc()
+    day, old = (now - timedelta(days=2)).date(), (now - timedelta(days=10)).date()
+    for when in (day, old):
+        moment = now.replace(year=when.year, month=when.month, day=when.day, hour=12, minute=0)
+        add_event(shop.id, received_at=moment, occurred_at=moment)
+        db.session.add(ShopifyDailyOrders(shop_id=shop.id, day=when, orders=3, timezone="UTC", counted_at=now))
+    health = _health(client)
+    # Two days fall short; only the one Pinterest would still accept is offered.
+    assert (health["reason"], health["heading"]) == ("missing", "Shopify has 2 orders Pinbridge never received")
+    assert health["days"] == [day.isoformat()] and health["action"]["target"] == "recover"
+
+    db.session.add(DayRecovery(shop_id=shop.id, day=day, status="running", requested_at=now, started_at=now))
+    health = _health(client)  # being recovered: the status says so, with nothing for the merchant to do
+    assert (health["reason"], health["tone"], health["action"]) == ("missing", "info", None)
+    assert health["message"].startswith("Pinbridge is reading your orders for ")
+
+    recovery = db.session.query(DayRecovery).one()
+    recovery.status, recovery.finished_at, recovery.seen, recovery.found = "done", now, 3, 0
+    health = _health(client)
+    assert health["state"] == "working" and health["problems"] == []  # Shopify had nothing more to send

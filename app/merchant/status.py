@@ -169,15 +169,16 @@ def setup_steps(shop: Shop, settings: PinterestSettings | None) -> dict[str, Any
     shop_id = shop.id
     refused = bool(settings is not None and settings.paused)
     connected = bool(settings is not None and settings.configured) and not refused
-    tested = connected and (bool(settings is not None and settings.connection_status == "ok") or bool(
-        db.session.scalar(select(func.count()).where(
-            Event.shop_id == shop_id, Event.source == "verify", Event.status == EventStatus.DELIVERED.value))))
     delivered = bool(db.session.scalar(select(func.count()).where(
         Event.shop_id == shop_id, Event.source.in_(PURCHASE_SOURCES),
         Event.status == EventStatus.DELIVERED.value, Event.test.is_(False))))
     if not delivered:
         state = shop_state.get(shop_id)
         delivered = state is not None and state.last_success_at is not None
+    # Pinterest accepting the credentials is the test's evidence, whether a test event or an order showed it.
+    tested = connected and (delivered or bool(settings is not None and settings.connection_status == "ok") or bool(
+        db.session.scalar(select(func.count()).where(
+            Event.shop_id == shop_id, Event.source == "verify", Event.status == EventStatus.DELIVERED.value))))
     return {"connected": connected, "test_event": tested, "first_order": connected and delivered,
             "pixel": shop.pixel_seen_at is not None, "refused": refused,
             "required": ["connected", "test_event", "first_order"], "optional": ["pixel"],
