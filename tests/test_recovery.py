@@ -139,3 +139,21 @@ def test_a_run_whose_worker_died_is_taken_over(client: FlaskClient, shop: Shop, 
     assert recovery.Recoveries()(now_utc()) == 1
     db.session.rollback()
     assert _recoveries(client)[0]["status"] == "done"
+
+
+def test_the_worker_runs_a_request_on_its_own(app: Flask, client: FlaskClient, shop: Shop,
+                                              admin: ShopifyAdminStandin) -> None:
+    from app.delivery import Worker
+
+    start = now_utc().replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    admin.add(graphql_order(web_order(), created_at=start + timedelta(hours=5)))
+    shop.last_reconciled_at = now_utc()  # the hourly run is not due: only the merchant's request reads Shopify
+    db.session.commit()
+    assert _ask(client, start.date().isoformat()).status_code == 202
+    worker = Worker(app, worker_id="worker-a")
+    worker.run_once()
+    worker.client.close()
+    db.session.rollback()
+    [shown] = _recoveries(client)
+    assert (shown["status"], shown["found"]) == ("done", 1)
+    assert len(admin.graphql("ReconcileOrders")) == 1
