@@ -82,7 +82,9 @@ def missing_orders(shop: Shop, now: datetime, zone: tzinfo) -> dict[str, Any] | 
     count = sum(g["missing"] for g in open_days + recoverable)
     if not count:
         return None
-    days = ", ".join(explain.local_day(date.fromisoformat(g["day"])) for g in open_days + recoverable)
+    which = "that day's" if len(recoverable) == 1 else "those days'"
+    names = [explain.local_day(date.fromisoformat(g["day"])) for g in open_days + recoverable]
+    days = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
     heading = f"Shopify has {_plural(count, 'order')} Pinbridge never received"
     if open_days and not recoverable:
         return {"key": "missing", "tone": "info", "count": count, "heading": heading, "action": None,
@@ -92,8 +94,9 @@ def missing_orders(shop: Shop, now: datetime, zone: tzinfo) -> dict[str, Any] | 
             "days": [g["day"] for g in recoverable],
             "message": f"On {days}, Shopify didn't send {'this order' if count == 1 else 'these orders'} to "
                        "Pinbridge, so Pinterest doesn't know about "
-                       f"{'it' if count == 1 else 'them'}. Pinbridge can read those days' orders from Shopify "
-                       "and send the missing ones.",
+                       f"{'it' if count == 1 else 'them'}. Pinbridge can read "
+                       f"{which} orders from Shopify and send "
+                       "the missing ones.",
             "action": {"label": "Recover missing orders", "target": "recover"}}
 
 
