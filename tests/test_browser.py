@@ -753,6 +753,7 @@ def test_waiting_orders_say_why_they_wait(live_server: str, page: Page, configur
         "Waiting a few seconds for your pixel's report")
     expect(page.locator("tr.pb-order", has_text="#7204")).to_contain_text(
         "Waiting up to a few minutes for Shopify's order")
+    expect(page.locator("tr.pb-order", has_text="#7201")).to_contain_text("Late: sending is behind.")
     # The 70-hour-old order is listed under the status with the time it expires.
     expect(page.locator("[data-problem=expiring]")).to_contain_text("1 waiting order will expire soon")
     _orders_readable_on_a_phone(page, "19-waiting-reasons")

@@ -96,6 +96,13 @@ def test_every_waiting_order_has_its_real_reason(hold: str | None, status: str, 
     assert expected in WAITING_TEXT
 
 
+def test_an_order_long_past_its_send_time_is_called_late() -> None:
+    from app.merchant.explain import waiting_code
+
+    assert waiting_code(hold=None, status="pending", source="order", error_code=None, attempts=0,
+                        due_in_future=False, overdue=True) == "late"
+
+
 @pytest.mark.parametrize("code, message, retry, reference", [
     ("failed", "Invalid parameter: custom_data.contents[0].item_price.", True, False),  # fix the product, retry
     ("failed", "Invalid value for user_data.em", True, True),      # tell Pinterest if it fails again

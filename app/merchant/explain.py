@@ -112,12 +112,13 @@ WAITING_TEXT: dict[str, str] = {
     "pixel": "Waiting a few seconds for your pixel's report, so the Tag and Pinbridge count it once.",
     "settling": "Waiting up to a few minutes for Shopify's order, which has more details than the checkout.",
     "sending": "Being sent now.",
+    "late": "Late: sending is behind. It's sent as soon as Pinbridge catches up.",
     "next": "About to be sent.",
 }
 
 
 def waiting_code(*, hold: str | None, status: str, source: str, error_code: str | None, attempts: int,
-                 due_in_future: bool) -> str:
+                 due_in_future: bool, overdue: bool = False) -> str:
     """Why a waiting order waits: the shop's hold first, then the order's own reason (pure)."""
     if hold in ("off", "paused"):
         return hold
@@ -131,7 +132,7 @@ def waiting_code(*, hold: str | None, status: str, source: str, error_code: str 
         return "settling"
     if due_in_future:
         return "pixel"
-    return "next"
+    return "late" if overdue else "next"
 
 
 # Settings keys of the order classes → the label the Settings page shows.

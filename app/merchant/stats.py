@@ -38,6 +38,7 @@ COVERAGE_KEYS = ("em", "ph", "ip_ua", "click_id", "address")
 PURCHASE_SOURCES = ("order", "checkout", "reconcile")
 STATUSES = tuple(s.value for s in EventStatus)
 WAITING_STATUSES = (EventStatus.PENDING.value, EventStatus.SENDING.value)
+LATE_AFTER = 120  # seconds past its send time before an order is called late (the status's STUCK_AFTER)
 
 
 def _hour(column: Any) -> Any:
@@ -254,8 +255,10 @@ def _event_view(ev: Event, context: dict[str, Any]) -> dict[str, Any]:
     elif ev.status in WAITING_STATUSES:
         available = ev.available_at
         due_later = available is not None and available > context["now"]
+        overdue = available is not None and available <= context["now"] - timedelta(seconds=LATE_AFTER)
         code = explain.waiting_code(hold=context["hold"], status=ev.status, source=ev.source,
-                                    error_code=ev.error_code, attempts=ev.attempts or 0, due_in_future=due_later)
+                                    error_code=ev.error_code, attempts=ev.attempts or 0, due_in_future=due_later,
+                                    overdue=overdue)
         at = explain.local_time(available, context["zone"]) if available is not None else ""
         view["waiting"] = code
         view["reason"] = explain.WAITING_TEXT[code].format(at=at)
