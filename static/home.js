@@ -306,7 +306,8 @@
       el("strong", {}, short(d.day)), ` Shopify: ${d.shopify_orders} · Pinbridge received ${d.pinbridge_orders}`);
     if (r) item.append(el("div", { class: "pb-recovery", role: "status" }, recoveryText(r)));
     const open = r && (r.status === "requested" || r.status === "running");
-    const tooOld = (Date.now() - new Date(d.day + "T00:00:00Z").getTime()) / 86400000 > 7;
+    // The day is too old once it ended more than 7 days ago (Pinterest accepts orders up to 7 days old).
+    const tooOld = (Date.now() - new Date(d.day + "T00:00:00Z").getTime()) / 86400000 > 8;
     if (open) return item;
     if (tooOld) {
       if (!r) item.append(el("div", { class: "pb-recovery" }, "Too old to send: Pinterest accepts orders up to 7 days old."));
