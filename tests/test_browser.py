@@ -328,7 +328,7 @@ def test_a_healthy_week(live_server: str, page: Page, configure_shop: Any) -> No
     expect(page.locator("#events tr.pb-order")).to_have_count(2)
     first = page.locator("#events tr.pb-order").first
     expect(first).to_contain_text("Line 1 has an invalid price.")
-    expect(first).to_contain_text("Check this product's price, quantity and name in Shopify, then retry the order.")
+    expect(first).to_contain_text("Check Order value in Settings: new orders use it. Retrying sends the same details.")
     expect(first.locator("[data-retry]")).to_have_text("Retry this order")
     first.locator("summary").click()
     expect(first.locator(".pb-words p")).to_have_text("Invalid parameter: custom_data.contents[0].item_price.")
@@ -683,7 +683,9 @@ def test_every_problem_is_named_with_its_next_step(
     expect(_rows(page)).to_have_count(1)
     failed = _rows(page).first
     expect(failed).to_contain_text("Line 1 has an invalid price.")
-    expect(failed).to_contain_text("Check this product's price, quantity and name in Shopify, then retry the order.")
+    expect(failed).to_contain_text("Check Order value in Settings: new orders use it.")
+    expect(failed).to_contain_text("contact Pinterest support with the order reference below")
+    expect(failed.locator(".pb-ref")).to_have_text("Order reference: cart-7100-c1f0a2b3c4d5")
     expect(failed.locator(".pb-words")).not_to_have_attribute("open", "")  # Pinterest's words: one click away
     _shot(page, "15-problems-failed-order")
     failed.locator("[data-retry]").click()

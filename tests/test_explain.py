@@ -103,18 +103,22 @@ def test_an_order_long_past_its_send_time_is_called_late() -> None:
                         due_in_future=False, overdue=True) == "late"
 
 
-@pytest.mark.parametrize("code, message, retry, reference", [
-    ("failed", "Invalid parameter: custom_data.contents[0].item_price.", True, False),  # fix the product, retry
-    ("failed", "Invalid value for user_data.em", True, True),      # tell Pinterest if it fails again
-    ("rejected", "Bad request.", True, True),
-    ("expired", "Not delivered within 72 hours of receipt.", False, False),
+@pytest.mark.parametrize("code, message, retry, target", [
+    ("failed", "Invalid parameter: custom_data.contents[0].item_price.", True, "value_mode"),  # a setting shaped it
+    ("failed", "Invalid parameter: custom_data.contents[1].id is required", True, "content_id_source"),
+    ("failed", "custom_data.currency is missing", True, "currency_mode"),
+    ("failed", "Invalid value for user_data.em", True, None),      # tell Pinterest if it fails again
+    ("rejected", "Bad request.", True, None),
+    ("expired", "Not delivered within 72 hours of receipt.", False, None),
 ])
-def test_every_failed_order_has_a_next_step(code: str, message: str, retry: bool, reference: bool) -> None:
+def test_every_failed_order_has_a_next_step(code: str, message: str, retry: bool, target: str | None) -> None:
     from app.merchant.explain import failed_step
 
     step = failed_step(code, message, "c1f0a2b3c4d5e6f7")
     assert step is not None and step["text"].endswith(".")
-    assert bool(step.get("retry")) is retry and ("reference" in step) is reference
+    assert bool(step.get("retry")) is retry and step.get("target") == target
+    assert ("reference" in step) is retry  # what to tell Pinterest support, whenever a retry may fail again
+    assert not re.search(r"\w_\w", step["text"])
 
 
 def test_times_read_in_the_shops_zone() -> None:

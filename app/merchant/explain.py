@@ -84,24 +84,32 @@ def event_reason(status: str, error_code: str | None, message: str | None) -> st
     return None
 
 
+# Pinterest fields a setting decides → (the setting's key, what to check there). New orders use the setting.
+_FIELD_SETTINGS = {
+    "id": ("content_id_source", "Product ids"), "content_ids": ("content_id_source", "Product ids"),
+    "currency": ("currency_mode", "Currency"), "value": ("value_mode", "Order value"),
+    "item_price": ("value_mode", "Order value"),
+}
+_TELL_PINTEREST = ("Retrying sends the same details. If it fails again, contact Pinterest support with the order "
+                   "reference below and Pinterest's answer.")
+
+
 def failed_step(error_code: str | None, message: str | None, event_id: str | None) -> dict[str, Any] | None:
-    """What the merchant can do about one failed order: fix a field, retry, or what to tell Pinterest."""
+    """What the merchant can do about one failed order: the setting to check, retry, or what to tell Pinterest.
+
+    An order's details are fixed when Shopify sends it, so a retry sends them again unchanged; where a setting
+    shaped the refused field, the step names it, since new orders use it.
+    """
     if error_code == "expired":
         return {"text": "Pinterest accepts orders only for a few days, so this one can't be sent any more. "
                         "Keep sending on so new orders don't wait this long."}
-    reason = field_reason(message)
-    if reason is not None and reason.startswith("Line "):
-        return {"text": "Check this product's price, quantity and name in Shopify, then retry the order.",
-                "retry": True}
-    if reason is not None and reason.startswith("The customer's"):
-        return {"text": "Pinterest couldn't read a customer detail. Retry the order; if it fails again, "
-                        "contact Pinterest support with the order reference below.",
-                "retry": True, "reference": event_id}
-    if reason is not None:
-        return {"text": "Retry the order. If it fails again, contact Pinterest support with the order "
-                        "reference below and Pinterest's answer.", "retry": True, "reference": event_id}
-    return {"text": "Retry the order. If Pinterest refuses it again, contact Pinterest support with the "
-                    "order reference below and Pinterest's answer.", "retry": True, "reference": event_id}
+    match = _PATH.search(message or "") if field_reason(message) else None
+    leaf = re.sub(r"\[\d+\]$", "", match.group(1).split(".")[-1]) if match else None
+    if leaf in _FIELD_SETTINGS:
+        key, label = _FIELD_SETTINGS[leaf]
+        return {"text": f"Check {label} in Settings: new orders use it. {_TELL_PINTEREST}", "retry": True,
+                "reference": event_id, "target": key, "label": "Open settings"}
+    return {"text": _TELL_PINTEREST, "retry": True, "reference": event_id}
 
 
 # Where an order waits, and why: one code per reason, each with its sentence.
