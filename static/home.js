@@ -65,7 +65,7 @@
   function problemAction(p) {
     const a = p.action;
     if (!a) return null;
-    if (a.url) return el("a", { class: "pb-link", href: a.url, target: "_blank", rel: "noopener" }, " " + a.label);
+    if (a.url) return el("span", {}, " ", el("a", { class: "pb-link", href: a.url, target: "_blank", rel: "noopener" }, a.label));
     const button = el("button", { type: "button", class: "pb-link-button", "data-target": a.target,
                                   "data-days": (p.days || []).join(" ") }, a.label);
     button.addEventListener("click", (e) => runAction(e.currentTarget, a.target, p.days || [], a.url));
