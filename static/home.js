@@ -109,7 +109,6 @@
       } else toast(failureText(result), true);
     }
     if (asked.length) toast(`Checking Shopify for ${plural(asked.length, "day")} of orders`);
-    state.recovering = true;
     await refresh();
   }
 
