@@ -1,7 +1,9 @@
 """The page's status line and setup guide: what the merchant needs to know now, from the shop's facts.
 
-`health` reads the facts (settings, delivery state, waiting orders, the worker's heartbeat) and `decide`
-turns them into one state with its sentence, pure and tested as a table.
+`health` reads the facts (settings, delivery state, waiting orders, the worker's heartbeat), `decide`
+turns them into one sending state with its sentence, and `combine` puts it together with the other problems
+`problems.gather` found: the worst one is the status, the rest are listed under it. Both are pure and
+tested as tables.
 """
 
 from __future__ import annotations
