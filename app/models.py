@@ -118,6 +118,8 @@ class Shop(db.Model):  # type: ignore[name-defined]
     last_reconciled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the storefront pixel first reported a purchase: from then on web orders wait for its beacon.
     pixel_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the merchant dismissed the setup guide on the page (remembered for every staff member).
+    setup_dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     settings: Mapped[PinterestSettings | None] = relationship(
         back_populates="shop", uselist=False, cascade="all, delete-orphan"
@@ -369,8 +371,30 @@ class ShopifyDailyOrders(db.Model):  # type: ignore[name-defined]
     counted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
 
 
+class DayRecovery(db.Model):  # type: ignore[name-defined]
+    """A merchant's request to look in Shopify for one day's orders that never arrived, and its outcome.
+
+    `status` goes requested → running → done | failed, each step a guarded update in
+    app/shopify/recovery.py; the worker runs it, the page shows its progress and result.
+    """
+
+    __tablename__ = "day_recoveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), index=True)
+    day: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="requested")
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=now_utc)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seen: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    found: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_message: Mapped[str | None] = mapped_column(Text)
+
+
 __all__ = [
-    "DataRequest", "DailyStat", "Event", "EventSource", "EventStatus", "ConnectionStatus", "Lock",
+    "DataRequest", "DailyStat", "DayRecovery", "Event", "EventSource", "EventStatus", "ConnectionStatus", "Lock",
     "PinterestSettings", "PixelBeacon", "Shop", "ShopDeliveryState", "ShopifyDailyOrders", "WebhookReceipt",
     "Topic", "WorkerHeartbeat", "db",
     "now_utc", "ORDER_TOPICS", "CHECKOUT_TOPICS", "PURCHASE_TOPICS",

@@ -10,16 +10,25 @@
     sending: ["info", "Sending"], skipped: ["neutral", "Skipped"],
   };
   const TONE = { not_configured: "warning", paused: "critical", disabled: "warning", delayed: "warning",
-                 working: "success", waiting: "info" };
+                 working: "success", waiting: "info", attention: "warning" };
   const SERIES = [["delivered", "Delivered"], ["pending", "Waiting"], ["failed", "Failed"], ["skipped", "Skipped"]];
+
+  // A moment in the shop's time zone, named, as the status's own times are written.
+  function shopTime(iso) {
+    if (!iso) return "—";
+    const zone = (state.stats && state.stats.timezone) || "UTC";
+    const options = { month: "short", day: "numeric", hour: "numeric", minute: "2-digit", timeZoneName: "short" };
+    try { return new Date(iso).toLocaleString(undefined, { ...options, timeZone: zone }); }
+    catch (error) { return when(iso); }
+  }
 
   // -- status ------------------------------------------------------------------------------------
   function renderStatus(overview) {
     const h = overview.health;
     const banner = document.getElementById("status-banner");
-    banner.setAttribute("tone", TONE[h.state] || "info");
+    banner.setAttribute("tone", h.tone || TONE[h.state] || "info");
     let heading = h.heading || "Status";
-    if (h.state === "delayed" && h.since) heading += " since " + when(h.since);
+    if (h.state === "delayed" && h.since) heading += " since " + shopTime(h.since);
     banner.setAttribute("heading", heading);
     banner.dataset.state = h.state;
     banner.dataset.reason = h.reason || "";
@@ -34,60 +43,123 @@
     action.hidden = !h.action;
     if (h.action) {
       action.textContent = h.action.label;
-      action.dataset.target = h.action.target;
+      action.dataset.target = h.action.target || "";
+      action.dataset.url = h.action.url || "";
+      action.dataset.days = (h.days || []).join(" ");
       action.setAttribute("variant", "primary");
     }
-    renderExpiry(h);
-    const admin = document.getElementById("admin-api-banner");
-    admin.hidden = overview.admin_api.connected;
-    document.getElementById("admin-api-text").textContent =
-      "Orders still reach Pinterest as Shopify sends them. Checking Shopify for orders it never sent to Pinbridge " +
-      "needs this connection: reload the page to connect. " + (overview.admin_api.error || "");
+    renderProblems(h.problems || []);
   }
 
-  function renderExpiry(h) {
-    const banner = document.getElementById("expiry-banner");
-    const soon = h.expiring && h.expiring.count;
-    banner.hidden = !soon;
-    if (!soon) return;
-    const fix = h.state === "disabled" ? " Turn sending back on to send them in time."
-      : h.state === "paused" ? " Fix the connection to send them in time." : "";
-    document.getElementById("expiry-text").textContent =
-      `${plural(h.expiring.count, "waiting order")} will expire ${when(h.expiring.at)} if not sent by then: ` +
-      `Pinbridge keeps trying an order for ${h.max_age_hours} hours after it arrives.${fix}`;
+  // Every other current problem, listed under the status: heading, sentence and its own next step.
+  function renderProblems(problems) {
+    const box = document.getElementById("status-problems");
+    box.hidden = !problems.length;
+    document.getElementById("status-problems-title").textContent =
+      problems.length === 1 ? "Also needs your attention:" : `Also needs your attention (${problems.length}):`;
+    document.getElementById("status-problem-list").replaceChildren(...problems.map((p) =>
+      el("li", { class: "pb-problem", "data-problem": p.key },
+        el("strong", {}, p.heading), el("span", { class: "pb-problem-text" }, " " + p.message), problemAction(p))));
+  }
+
+  function problemAction(p) {
+    const a = p.action;
+    if (!a) return null;
+    if (a.url) return el("span", {}, " ", el("a", { class: "pb-link", href: a.url, target: "_blank", rel: "noopener" }, a.label));
+    const button = el("button", { type: "button", class: "pb-link-button", "data-target": a.target,
+                                  "data-days": (p.days || []).join(" ") }, a.label);
+    button.addEventListener("click", (e) => runAction(e.currentTarget, a.target, p.days || [], a.url));
+    return el("span", {}, " ", button);
   }
 
   async function statusAction(event) {
-    const target = event.currentTarget.dataset.target;
-    if (target === "verify") { await sendTest(event.currentTarget); return; }
+    const button = event.currentTarget;
+    const days = button.dataset.days ? button.dataset.days.split(" ") : [];
+    await runAction(button, button.dataset.target, days, button.dataset.url);
+  }
+
+  // One place that knows what each next step does on this page.
+  async function runAction(button, target, days, url) {
+    if (url) { window.open(url, "_blank", "noopener"); return; }
+    if (target === "verify") { await sendTest(button); return; }
+    if (target === "failed-orders") { showFailedOrders(); return; }
+    if (target === "recover") { await busy(button, () => recoverDays(days)); return; }
+    if (target === "pixel") { document.getElementById("pixel").scrollIntoView({ behavior: "smooth" }); return; }
+    if (target === "reload") { window.location.reload(); return; }
     window.location.href = appUrl("/settings", target);
   }
 
+  function showFailedOrders() {
+    const filter = document.getElementById("event-filter");
+    filter.value = "failed";
+    const select = filter.querySelector("select");
+    if (select) select.value = "failed";
+    state.filter = "failed";
+    refresh().then(() => document.getElementById("events").scrollIntoView({ behavior: "smooth" }));
+  }
+
+  // -- recovering a day's orders from Shopify -------------------------------------------------------
+  async function recoverDays(days) {
+    const asked = [];
+    for (const day of days) {
+      const result = await api("POST", "/api/recoveries", { day });
+      if (result.status === 202) asked.push(day);
+      else if (result.data && (result.data.message || (result.data.errors && result.data.errors.day))) {
+        toast(result.data.message || result.data.errors.day, true);
+      } else toast(failureText(result), true);
+    }
+    if (asked.length) toast(`Checking Shopify for ${plural(asked.length, "day")} of orders`);
+    await refresh();
+  }
+
+  function recoveryFor(day) {
+    return ((state.overview && state.overview.recoveries) || []).find((r) => r.day === day) || null;
+  }
+
+  // What a day's recovery is doing, or has done, in one sentence.
+  function recoveryText(r) {
+    const day = dayLabel(r.day, { month: "short", day: "numeric" });
+    if (r.status === "requested") return `Waiting to check Shopify for ${day}…`;
+    if (r.status === "running") return `Checking Shopify for ${day}'s orders…`;
+    if (r.status === "failed") return r.message;
+    if (!r.found) return `Checked ${r.seen === 1 ? "the 1 order" : "all " + r.seen + " orders"} Shopify has for ${day}: none was missing.`;
+    return `Found ${plural(r.found, "order")} Shopify never sent for ${day}. ${r.found === 1 ? "It's" : "They're"} being sent to Pinterest now.`;
+  }
+
   // -- setup guide -------------------------------------------------------------------------------
+  // Shopify's setup-guide pattern: required steps first, the optional one marked, progress counting only
+  // the required ones, and a dismissal the server remembers.
   function renderSetup(overview) {
     const s = overview.setup;
-    const pixelDone = !!(state.pixel && state.pixel.reported);
+    const pixelDone = !!(s.pixel || (state.pixel && state.pixel.reported));
     const steps = [
-      ["connect", s.connected, "Connect Pinterest", "Add your Pinterest ad account id and conversion access token.",
+      ["connect", s.connected, false, "Connect Pinterest",
+       s.refused ? "Pinterest refused your saved token or ad account id. Update them in Settings."
+                 : "Add your Pinterest ad account id and conversion access token.",
        el("s-button", { "data-go": "ad_account_id" }, "Open settings")],
-      ["test", s.test_event, "Send a test event", "Checks that Pinterest accepts your ad account id and token. Nothing shows in your reports.",
+      ["test", s.test_event, false, "Send a test event", "Checks that Pinterest accepts your ad account id and token. Nothing shows in your reports.",
        el("s-button", { id: "setup-test-button", disabled: !s.connected }, "Send test event")],
-      ["pixel", pixelDone, "Add the Pinterest Tag pixel",
-       state.pixel ? "Lets Pinterest count each purchase once when its Tag sees it too." :
-         "Lets Pinterest count each purchase once when its Tag sees it too. This step is checked once your pixel reports a purchase.",
+      ["order", s.first_order, false, "First order delivered", "Place a test order in your store, or wait for your next order. It appears below once Pinterest accepts it.", null],
+      ["pixel", pixelDone, true, "Add the Pinterest Tag pixel",
+       "Lets Pinterest count each purchase once when its Tag sees it too. This step is checked once your pixel reports a purchase.",
        el("s-button", { "data-scroll": "pixel" }, "Show the code")],
-      ["order", s.first_order, "First order delivered", "Place a test order in your store, or wait for your next order. It appears below once Pinterest accepts it.", null],
     ];
-    const done = steps.filter((step) => step[1]).length;
+    const required = steps.filter((step) => !step[2]);
+    const done = required.filter((step) => step[1]).length;
+    const complete = done === required.length;
     const section = document.getElementById("setup");
-    section.hidden = done === steps.length;
+    section.hidden = s.dismissed || (complete && pixelDone);
+    document.getElementById("setup-restore").hidden = !s.dismissed;
     section.dataset.done = String(done);
-    document.getElementById("setup-progress").textContent = `${done} of ${steps.length} steps done`;
-    document.getElementById("setup-steps").replaceChildren(...steps.map(([key, ok, title, text, button], i) =>
-      el("li", { class: "pb-step", "data-step": key, "data-done": ok ? "true" : "false" },
+    section.dataset.complete = String(complete);
+    document.getElementById("setup-progress").textContent = complete
+      ? "Pinbridge is set up. One optional step is left." : `${done} of ${required.length} steps done`;
+    document.getElementById("setup-steps").replaceChildren(...steps.map(([key, ok, optional, title, text, button], i) =>
+      el("li", { class: "pb-step", "data-step": key, "data-done": ok ? "true" : "false", "data-optional": optional ? "true" : "false" },
         el("span", { class: "pb-step-mark", "aria-hidden": "true" }, ok ? "✓" : String(i + 1)),
         el("div", { class: "pb-step-body" },
-          el("strong", {}, title, el("span", { class: "pb-visually-hidden" }, ok ? " (done)" : " (to do)")),
+          el("strong", {}, title, optional ? el("s-badge", { class: "pb-optional" }, "Optional") : null,
+             el("span", { class: "pb-visually-hidden" }, ok ? " (done)" : " (to do)")),
           el("p", {}, text), ok ? null : button))));
     const test = document.getElementById("setup-test-button");
     if (test) test.addEventListener("click", (e) => sendTest(e.currentTarget));
@@ -97,6 +169,16 @@
     for (const button of section.querySelectorAll("[data-scroll]")) {
       button.addEventListener("click", () => document.getElementById(button.dataset.scroll).scrollIntoView({ behavior: "smooth" }));
     }
+  }
+
+  async function dismissSetup(dismissed, button) {
+    await busy(button, async () => {
+      const result = await api("PUT", "/api/setup", { dismissed });
+      if (result.failed) { toast(failureText(result), true); return; }
+      state.overview.setup.dismissed = dismissed;
+      renderSetup(state.overview);
+      if (!dismissed) document.getElementById("setup").scrollIntoView({ behavior: "smooth" });
+    });
   }
 
   async function sendTest(button) {
@@ -202,27 +284,87 @@
     box.dataset.tone = tone;
     const children = [el("p", { id: "completeness-text" }, text)];  // replaceChildren would print a null as "null"
     if (gaps.length) {
-      children.push(el("ul", { class: "pb-gaps" }, ...gaps.map((d) => el("li", { "data-day": d.day },
-        el("strong", {}, short(d.day)), ` Shopify: ${d.shopify_orders} · Pinbridge received ${d.pinbridge_orders}`))));
+      children.push(el("ul", { class: "pb-gaps" }, ...gaps.map((d) => gapItem(d, short))));
+    }
+    // Days checked again lately that no longer fall short: what the check found stays in view for a day.
+    const gapDays = new Set(gaps.map((d) => d.day));
+    const recent = ((state.overview && state.overview.recoveries) || []).filter((r) => !gapDays.has(r.day) &&
+      (!r.finished_at || Date.now() - new Date(r.finished_at).getTime() < 86400000));
+    if (recent.length) {
+      children.push(el("ul", { class: "pb-gaps pb-recovered" }, ...recent.map((r) =>
+        el("li", { "data-day": r.day, "data-recovery": r.status },
+          el("strong", {}, short(r.day)), el("span", { class: "pb-recovery", role: "status" }, recoveryText(r))))));
     }
     box.replaceChildren(...children);
   }
 
+  // A day Shopify has more orders for: the counts, and recovering them (or how that went).
+  function gapItem(d, short) {
+    const r = recoveryFor(d.day);
+    const item = el("li", { "data-day": d.day, "data-recovery": r ? r.status : "none" },
+      el("strong", {}, short(d.day)), ` Shopify: ${d.shopify_orders} · Pinbridge received ${d.pinbridge_orders}`);
+    if (r) item.append(el("div", { class: "pb-recovery", role: "status" }, recoveryText(r)));
+    const open = r && (r.status === "requested" || r.status === "running");
+    // The day is too old once it ended more than 7 days ago (Pinterest accepts orders up to 7 days old).
+    const tooOld = (Date.now() - new Date(d.day + "T00:00:00Z").getTime()) / 86400000 > 8;
+    if (open) return item;
+    if (tooOld) {
+      if (!r) item.append(el("div", { class: "pb-recovery" }, "Too old to send: Pinterest accepts orders up to 7 days old."));
+      return item;
+    }
+    const button = el("button", { type: "button", class: "pb-link-button", "data-recover": d.day },
+      r && r.status === "failed" ? "Try again" : r ? "Check again" : "Recover these orders");
+    button.addEventListener("click", (e) => busy(e.currentTarget, () => recoverDays([d.day])));
+    item.append(" ", button);
+    return item;
+  }
+
+  // The customer-details problem, wherever the status put it: the details Shopify leaves out.
+  function withheldDetails() {
+    const h = (state.overview && state.overview.health) || {};
+    const all = [h.state === "attention" ? { key: h.reason, withheld: h.withheld } : null, ...(h.problems || [])];
+    const found = all.find((p) => p && p.key === "customer_details");
+    return new Set((found && found.withheld) || []);
+  }
+
   function renderCoverage(coverage) {
+    const withheld = withheldDetails();
+    const detail = { em: "email", ph: "phone", address: "address" };
     const rows = Object.entries(COVERAGE).map(([key, label]) => {
       const share = coverage.share[key];
       const percent = share === null || share === undefined ? null : Math.round(share * 100);
-      return el("div", { class: "pb-coverage-row", "data-key": key }, el("span", { class: "pb-coverage-label" }, label),
+      const row = el("div", { class: "pb-coverage-row", "data-key": key }, el("span", { class: "pb-coverage-label" }, label),
                 el("span", { class: "pb-track" }, el("span", { class: "pb-fill", style: `width: ${percent || 0}%` })),
                 el("span", { class: "pb-coverage-value" }, percent === null ? "—" : percent + "%"));
+      // Never a silent 0%: say when it's Shopify leaving the detail out.
+      if (withheld.has(detail[key])) row.append(el("p", { class: "pb-coverage-why" }, "Shopify isn't sending this: see the note at the top of the page."));
+      return row;
     });
     const note = coverage.delivered ? `Based on ${plural(coverage.delivered, "delivered order")}.` : "Shown once orders are delivered.";
     document.getElementById("coverage").replaceChildren(...rows, el("p", { class: "pb-note" }, note));
   }
 
+  // The reason in the merchant's words, its next step, and Pinterest's own words one click away.
   function detailsCell(ev) {
-    const reason = ev.reason || (ev.status === "delivered" ? "Accepted by Pinterest" : ev.status === "pending" ? "About to be sent" : "—");
-    const cell = el("div", { class: "pb-reason" }, el("span", {}, reason));
+    const reason = ev.reason || (ev.status === "delivered" ? "Accepted by Pinterest." : "—");
+    const cell = el("div", { class: "pb-reason" }, el("span", { class: "pb-reason-text" }, reason));
+    const step = ev.next_step;
+    if (step) {
+      cell.append(el("p", { class: "pb-next" }, step.text));
+      const actions = el("div", { class: "pb-row-actions" });
+      if (step.retry) {
+        const retry = el("button", { type: "button", class: "pb-link-button", "data-retry": ev.event_id }, "Retry this order");
+        retry.addEventListener("click", (e) => retryOrders(e.currentTarget, [ev.event_id]));
+        actions.append(retry);
+      }
+      if (step.target) {
+        const go = el("button", { type: "button", class: "pb-link-button" }, step.label || "Open settings");
+        go.addEventListener("click", () => { window.location.href = appUrl("/settings", step.target); });
+        actions.append(go);
+      }
+      if (actions.childNodes.length) cell.append(actions);
+      if (step.reference) cell.append(el("p", { class: "pb-sub pb-ref" }, "Order reference: ", el("code", {}, step.reference)));
+    }
     const pinterest = ev.pinterest_message || ev.warning;
     if (pinterest && pinterest !== reason) {
       cell.append(el("details", { class: "pb-words" }, el("summary", {}, "Pinterest's answer"), el("p", {}, pinterest)));
@@ -230,6 +372,17 @@
     return cell;
   }
 
+  async function retryOrders(button, ids) {
+    await busy(button, async () => {
+      const result = await api("POST", "/api/events/retry", ids ? { event_ids: ids } : {});
+      if (result.failed) { toast(failureText(result), true); return; }
+      toast(result.data.retried ? `${plural(result.data.retried, "order")} will be sent again.` :
+        `No failed orders from the last ${initial.max_age_hours} hours to retry.`);
+      await refresh();
+    });
+  }
+
+  // A plain table: on a phone each row becomes a card whose cells keep their column's name.
   function renderEvents(events) {
     const box = document.getElementById("events");
     if (!events.length) {
@@ -237,18 +390,21 @@
         "No orders yet. They appear here as they come in, and so do test events."));
       return;
     }
-    const head = el("s-table-header-row", {}, ...["Order", "Status", "Value", "Details"].map((t) => el("s-table-header", {}, t)));
+    const columns = ["Order", "Status", "Value", "Details"];
+    const head = el("thead", {}, el("tr", {}, ...columns.map((t) => el("th", { scope: "col" }, t))));
     const rows = events.map((ev) => {
-      const [tone, label] = STATUS[ev.status] || ["neutral", ev.status];
-      const name = el("div", {}, el("span", { class: "pb-nowrap" }, ev.order_name || "—"));
+      const [tone, label] = STATUS[ev.status] || ["neutral", "Other"];
+      const name = el("div", {}, el("span", { class: "pb-nowrap pb-order-name" }, ev.order_name || "—"));
       if (ev.test) name.append(" ", el("s-badge", {}, "Test"));
-      name.append(el("div", { class: "pb-sub" }, when(ev.received_at)));
-      return el("s-table-row", { "data-status": ev.status },
-        el("s-table-cell", {}, name), el("s-table-cell", {}, el("s-badge", { tone }, label)),
-        el("s-table-cell", {}, el("span", { class: "pb-nowrap" }, ev.value ? `${ev.value} ${ev.currency || ""}` : "—")),
-        el("s-table-cell", {}, detailsCell(ev)));
+      name.append(el("div", { class: "pb-sub" }, shopTime(ev.received_at)));
+      return el("tr", { class: "pb-order", "data-status": ev.status },
+        el("td", { "data-label": columns[0] }, name),
+        el("td", { "data-label": columns[1] }, el("s-badge", { tone }, label)),
+        el("td", { "data-label": columns[2] }, el("span", { class: "pb-nowrap" }, ev.value ? `${ev.value} ${ev.currency || ""}` : "—")),
+        el("td", { "data-label": columns[3] }, detailsCell(ev)));
     });
-    box.replaceChildren(el("s-table", {}, head, el("s-table-body", {}, ...rows)));
+    box.replaceChildren(el("table", { class: "pb-orders" }, el("caption", { class: "pb-visually-hidden" }, "Recent orders"),
+      head, el("tbody", {}, ...rows)));
   }
 
   function renderDataRequests(requests) {
@@ -309,19 +465,25 @@
     if (events.status === 200) renderEvents(events.data.events);
     renderSetup(state.overview);
     renderPixel();
+    followRecoveries();
     document.body.dataset.refreshed = String(Date.now());
+  }
+
+  // While Shopify is being read for a day, look again every few seconds rather than every poll.
+  function followRecoveries() {
+    const open = ((state.overview && state.overview.recoveries) || [])
+      .some((r) => r.status === "requested" || r.status === "running");
+    if (open && !state.following) {
+      state.following = setTimeout(() => { state.following = null; refresh(); }, 2000);
+    }
   }
 
   function wire() {
     document.getElementById("status-action").addEventListener("click", statusAction);
     document.getElementById("event-filter").addEventListener("change", (e) => { state.filter = e.currentTarget.value; refresh(); });
-    document.getElementById("retry-button").addEventListener("click", (e) => busy(e.currentTarget, async () => {
-      const result = await api("POST", "/api/events/retry", {});
-      if (result.failed) { toast(failureText(result), true); return; }
-      toast(result.data.retried ? `${plural(result.data.retried, "order")} will be sent again.` :
-        `No failed orders from the last ${initial.max_age_hours} hours to retry.`);
-      await refresh();
-    }));
+    document.getElementById("retry-button").addEventListener("click", (e) => retryOrders(e.currentTarget, null));
+    document.getElementById("setup-dismiss").addEventListener("click", (e) => dismissSetup(true, e.currentTarget));
+    document.getElementById("setup-show").addEventListener("click", (e) => dismissSetup(false, e.currentTarget));
     const tag = document.getElementById("tag-id");
     tag.addEventListener("input", renderPixel);
     tag.addEventListener("change", renderPixel);

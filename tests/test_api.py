@@ -276,7 +276,8 @@ def test_events_list_has_no_personal_data_and_filters(client: FlaskClient) -> No
     assert len(events) == 2
     assert set(events[0]) == {"event_id", "order_name", "source", "status", "test", "value", "currency",
                               "message", "error_code", "match_keys", "attempts", "received_at",
-                              "delivered_at", "next_attempt_at", "reason", "pinterest_message", "warning"}
+                              "delivered_at", "next_attempt_at", "reason", "pinterest_message", "warning",
+                              "next_step", "waiting"}
     assert "c" * 64 not in str(events) and "e" * 64 not in str(events)
     failed = client.get("/api/events?status=failed&limit=5", headers=bearer()).get_json()["events"]
     assert [e["message"] for e in failed] == ["Invalid parameter."]

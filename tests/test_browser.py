@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from app.merchant import home
@@ -110,7 +111,7 @@ def _seed_history(shop_domain: str = SHOP) -> None:
                 status="failed" if failed else "skipped" if skipped else "delivered",
                 error_message="Invalid parameter: custom_data.contents[0].item_price." if failed else None,
                 skip_reason="no email or browser IP/user agent to match the buyer" if skipped else None,
-                received_at=received, available_at=received,
+                received_at=received, available_at=received, updated_at=received,
                 delivered_at=None if failed or skipped else min(received + timedelta(seconds=35 + i * 7), now),
             ))
     db.session.commit()
@@ -121,6 +122,7 @@ def _open(page: Page, base_url: str, name: str | None = None, path: str = "/") -
               f"&id_token={session_token()}")
     expect(page.locator("body[data-ready=true]")).to_have_count(1)
     _axe(page)
+    assert _internal_words(page) == []
     if name:
         _shot(page, name)
 
@@ -149,7 +151,27 @@ def _phone(page: Page, name: str) -> None:
     page.set_viewport_size({"width": 1280, "height": 900})
 
 
+# Words a merchant must never read: setting keys, enum values, code-style names.
+SNAKE_CASE = re.compile(r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b")
+QUOTED_CODE = re.compile(r"'(?:skip|web|offline|send|limited)'")
+
+
+def _internal_words(page: Page) -> list[str]:
+    """Internal identifiers in the page's visible text."""
+    from app.settings import FIELDS
+
+    found: list[str] = []
+    # Left out: the pixel's code, shown to be copied, and Pinterest's own answer, one click away.
+    for frame in page.frames:
+        text = frame.evaluate("""() => [...document.querySelectorAll('pre, .pb-words p')].reduce(
+            (text, pre) => text.replace(pre.innerText, ''), document.body ? document.body.innerText : '')""")
+        found += SNAKE_CASE.findall(text) + QUOTED_CODE.findall(text)
+        found += [key for key in FIELDS if re.search(rf"\b{key}\b", text) and "_" in key]
+    return found
+
+
 def _shot(page: Page, name: str) -> None:
+    assert _internal_words(page) == [], name  # every state saved for a person is also scanned
     ARTIFACTS.mkdir(exist_ok=True)
     for frame in page.frames:  # toasts belong to the admin, not the page: keep them out of the picture
         frame.evaluate("() => document.getElementById('standin-toasts')?.remove()")
@@ -170,10 +192,11 @@ def test_first_open_shows_the_setup_guide_and_an_empty_chart(live_server: str, p
     _open(page, live_server, "1-first-open")
     expect(_banner(page)).to_have_attribute("data-state", "not_configured")
     expect(_banner(page)).to_have_attribute("heading", "Connect Pinterest to start")
-    expect(page.locator("#setup-progress")).to_have_text("0 of 4 steps done")
+    expect(page.locator("#setup-progress")).to_have_text("0 of 3 steps done")
     expect(page.locator(".pb-step")).to_have_text([
-        re.compile("Connect Pinterest"), re.compile("Send a test event"), re.compile("Add the Pinterest Tag pixel"),
-        re.compile("First order delivered")])
+        re.compile("Connect Pinterest"), re.compile("Send a test event"), re.compile("First order delivered"),
+        re.compile("Add the Pinterest Tag pixel.*Optional")])
+    expect(page.locator(".pb-step[data-optional=true]")).to_have_count(1)
     expect(page.locator("#setup-test-button")).to_have_attribute("disabled", "")
     expect(page.locator("#chart-note")).to_contain_text("No orders in the last 14 days yet.")
     expect(page.locator("#events")).to_contain_text("No orders yet.")
@@ -302,9 +325,11 @@ def test_a_healthy_week(live_server: str, page: Page, configure_shop: Any) -> No
     expect(page.locator(".pb-step[data-done=true]")).to_have_count(3)
     expect(page.locator(".pb-step[data-step=pixel]")).to_have_attribute("data-done", "false")
     page.locator("#event-filter select").select_option("failed")
-    expect(page.locator("#events s-table-row")).to_have_count(2)
-    first = page.locator("#events s-table-row").first
+    expect(page.locator("#events tr.pb-order")).to_have_count(2)
+    first = page.locator("#events tr.pb-order").first
     expect(first).to_contain_text("Line 1 has an invalid price.")
+    expect(first).to_contain_text("Check Order value in Settings: new orders use it. Retrying sends the same details.")
+    expect(first.locator("[data-retry]")).to_have_text("Retry this order")
     first.locator("summary").click()
     expect(first.locator(".pb-words p")).to_have_text("Invalid parameter: custom_data.contents[0].item_price.")
     for word in ("ip_ua", "exchange_error", "event(s)"):
@@ -406,12 +431,12 @@ def test_turning_off_asks_first_and_the_page_says_orders_are_held(
     db.session.commit()
     _open(page, live_server, "10-off")
     expect(_banner(page)).to_have_attribute("data-state", "disabled")
-    expect(page.locator("#status-text")).to_have_text(
-        "Pinbridge is not sending orders to Pinterest. 2 orders received while off are held and will be sent "
-        "when you turn it back on.")
+    expect(page.locator("#status-text")).to_have_text(re.compile(
+        r"^Pinbridge is not sending orders to Pinterest\. 2 orders received while off are held and will be sent "
+        r"when you turn it back on\. Held orders are kept 72 hours: the oldest expires \w{3} \d{1,2}, "
+        r"\d{1,2}:\d\d [AP]M UTC, and 1 order will expire within a day unless sending resumes\.$"))
     expect(page.locator("#status-action")).to_have_text("Turn sending on")
-    expect(page.locator("#expiry-text")).to_contain_text("1 waiting order will expire")
-    expect(page.locator("#expiry-text")).to_contain_text("Turn sending back on to send them in time.")
+    expect(page.locator("#status-problems")).to_be_hidden()  # no second banner stacked above the page
     expect(page.locator("#metrics [data-key=waiting] .pb-metric-value")).to_have_text("2")
 
 
@@ -468,8 +493,7 @@ def test_pixel_snippet_fires_the_tag_with_the_server_event_id(
 def test_page_inside_a_stand_in_admin_frame(live_server: str, page: Page, configure_shop: Any,
                                             pinterest: PinterestStandin) -> None:
     """The page embedded the way the admin embeds it; the frame-ancestors policy lets the admin frame it."""
-    configure_shop()
-    _seed_history()
+    configure_shop()  # no order delivered yet: the guide's test step still offers its button
     pinterest.reject_token("pina_test_token_0001", status=401, message="Authentication failed.")
     src = (f"{live_server}/?embedded=1&shop={SHOP}&host=YWRtaW4uc2hvcGlmeS5jb20vc3RvcmUvZGVtby1zdG9yZQ"
            f"&id_token={session_token()}")
@@ -540,6 +564,7 @@ def _seed_completeness(shop_domain: str, zone_name: str, gaps: dict[int, int]) -
                 shop_id=shop.id, event_id=f"Y2FydC1jb21wbGV0ZW5lc3Mt{number}", source="order",
                 order_id=str(5_912_345_678_800_000 + number), order_name=f"#{number}", value="38.00",
                 currency="USD", match_keys="em ph address", status=status, received_at=when, occurred_at=when,
+                updated_at=when,
                 available_at=max(when, now) if status == "pending" else when,  # about to be sent, not late
                 delivered_at=when + timedelta(seconds=40) if status == "delivered" else None,
                 error_message="Invalid parameter: custom_data.contents[0].item_price." if status == "failed" else None,
@@ -582,3 +607,236 @@ def test_completeness_against_shopify_names_the_orders_that_never_arrived(
                           ".map((n) => parseFloat(getComputedStyle(n).fontSize))")
     assert min(sizes) >= 11
     page.locator("#numbers").screenshot(path=str(ARTIFACTS / "14-completeness-gap-390-chart.png"))
+
+
+# -- every problem named with its next step ---------------------------------------------------------------
+def _working(configure_shop: Any, **overrides: Any) -> Any:
+    """A configured shop Pinterest accepts, with its Admin API token and a recent delivery."""
+    from tests.test_reconcile import give_admin_token
+
+    shop = configure_shop(**overrides)
+    shop.settings.connection_status = "ok"
+    give_admin_token(shop)
+    db.session.merge(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0,
+                                       last_success_at=now_utc() - timedelta(minutes=2)))
+    db.session.commit()
+    return shop
+
+
+def _order(shop: Any, number: int, **values: Any) -> None:
+    now = now_utc()
+    row = {"shop_id": shop.id, "event_id": f"cart-{number:04d}-c1f0a2b3c4d5", "source": "order",
+           "order_id": str(5_912_345_678_700_000 + number), "order_name": f"#{number}", "value": "52.00",
+           "currency": "USD", "action_source": "web", "status": "delivered", "match_keys": "em ph ip_ua address",
+           "received_at": now - timedelta(minutes=30), "available_at": now - timedelta(minutes=30),
+           "delivered_at": now - timedelta(minutes=29), **values}
+    db.session.add(Event(**row))
+
+
+def _rows(page: Page) -> Any:
+    return page.locator("#events tr.pb-order")
+
+
+def _orders_readable_on_a_phone(page: Page, name: str) -> None:
+    """At 390 px each order is a card: every cell names its column and fits on the screen."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.wait_for_timeout(150)
+    cells = page.evaluate("""() => [...document.querySelectorAll('#events td')].map((td) => ({
+        label: getComputedStyle(td, '::before').content, right: td.getBoundingClientRect().right,
+        width: td.getBoundingClientRect().width }))""")
+    assert cells and all(c["label"].strip('"') in ("Order", "Status", "Value", "Details") for c in cells)
+    assert max(c["right"] for c in cells) <= 390 and min(c["width"] for c in cells) > 200
+    page.locator("#events").screenshot(path=str(ARTIFACTS / f"{name}-orders-390.png"))
+    page.set_viewport_size({"width": 1280, "height": 900})
+    _phone(page, f"{name}-390")
+
+
+def test_every_problem_is_named_with_its_next_step(
+    live_server: str, page: Page, configure_shop: Any, pinterest: PinterestStandin
+) -> None:
+    shop = _working(configure_shop)
+    for i in range(12):  # recent web orders without email, phone or address: Level 1 customer data only
+        _order(shop, 7001 + i, match_keys="ip_ua click_id", tag_matched=i != 0, tag_event_id="tag-id")
+    now = now_utc()
+    _order(shop, 7100, status="failed", delivered_at=None, error_code="failed", updated_at=now - timedelta(minutes=5),
+           match_keys="ip_ua click_id", error_message="Invalid parameter: custom_data.contents[0].item_price.")
+    _order(shop, 7101, status="skipped", delivered_at=None, action_source="offline", match_keys=None,
+           skip_reason="Pos order: not sent (send_pos is 'skip'; choose 'web' or 'offline' to send these)")
+    db.session.commit()
+
+    _open(page, live_server, "15-problems")
+    expect(_banner(page)).to_have_attribute("data-state", "attention")
+    expect(_banner(page)).to_have_attribute("heading", "1 order failed in the last day")
+    expect(page.locator("#status-text")).to_have_text(
+        "Pinterest refused 1 order. Each failed order below says why and what to do.")
+    expect(page.locator("#status-action")).to_have_text("Show failed orders")
+    # The others are listed under it, not stacked as banners.
+    expect(page.locator("s-banner:visible")).to_have_count(1)
+    expect(page.locator("#status-problem-list li")).to_have_count(2)
+    expect(page.locator("[data-problem=customer_details]")).to_contain_text(
+        "Shopify isn't sending customer details with your orders")
+    expect(page.locator("[data-problem=customer_details]")).to_contain_text("Level 2 protected customer data")
+    expect(page.locator("[data-problem=pixel]")).to_contain_text("Your Pinterest Tag pixel is out of date")
+    expect(page.locator("[data-problem=pixel] button")).to_have_text("Show the pixel code")
+
+    page.locator("#status-action").click()
+    expect(_rows(page)).to_have_count(1)
+    failed = _rows(page).first
+    expect(failed).to_contain_text("Line 1 has an invalid price.")
+    expect(failed).to_contain_text("Check Order value in Settings: new orders use it.")
+    expect(failed).to_contain_text("contact Pinterest support with the order reference below")
+    expect(failed.locator(".pb-ref")).to_have_text("Order reference: cart-7100-c1f0a2b3c4d5")
+    expect(failed.locator(".pb-words")).not_to_have_attribute("open", "")  # Pinterest's words: one click away
+    _shot(page, "15-problems-failed-order")
+    failed.locator("[data-retry]").click()
+    expect(_rows(page)).to_have_count(0)  # sent again: no longer failed
+    # With the failed order retried, the worst left is the customer details Shopify withholds.
+    expect(_banner(page)).to_have_attribute("data-reason", "customer_details", timeout=20_000)
+    page.locator("#event-filter select").select_option("")
+    expect(_banner(page)).to_have_attribute("heading", "Shopify isn't sending customer details with your orders")
+    expect(page.locator("#status-action")).to_have_text("Shopify's guide to customer data access")
+    expect(page.locator("tr.pb-order[data-status=pending]")).to_contain_text("About to be sent.")
+    pos = page.locator("tr.pb-order[data-status=skipped]")
+    expect(pos).to_contain_text("Not sent: in Settings, Point of sale orders is set to Don't send.")
+    # Match quality never shows a silent 0%: the rows Shopify leaves empty say why.
+    expect(page.locator("#coverage .pb-coverage-why")).to_have_count(3)
+    expect(page.locator("#coverage [data-key=em]")).to_contain_text("0%Shopify isn't sending this")
+    _shot(page, "16-customer-details")
+    _orders_readable_on_a_phone(page, "16-customer-details")
+    pos.locator("button", has_text="Open settings").click()
+    page.wait_for_url(re.compile(r"/settings\?.*#send_pos$"))
+    expect(page.locator("body[data-ready=true]")).to_have_count(1)
+
+
+def test_waiting_orders_say_why_they_wait(live_server: str, page: Page, configure_shop: Any) -> None:
+    shop = _working(configure_shop)
+    state = db.session.get(ShopDeliveryState, shop.id)
+    state.iana_timezone = "America/New_York"
+    now = now_utc()
+    waiting = {"status": "pending", "delivered_at": None}
+    _order(shop, 7201, **waiting, received_at=now - timedelta(hours=70), available_at=now - timedelta(hours=70))
+    _order(shop, 7202, **waiting, available_at=now + timedelta(minutes=4), attempts=2, error_code="unavailable",
+           error_message="Service Unavailable")
+    _order(shop, 7203, **waiting, received_at=now, available_at=now + timedelta(seconds=20))
+    _order(shop, 7204, **waiting, source="checkout", received_at=now, available_at=now + timedelta(seconds=110))
+    shop.settings.connection_status = "rejected"
+    db.session.commit()
+
+    # Paused: every held order says so, and the status says when the oldest expires, in the shop's zone.
+    _open(page, live_server, "17-waiting-paused")
+    expect(_banner(page)).to_have_attribute("data-state", "paused")
+    expect(page.locator("#status-text")).to_contain_text(re.compile(
+        r"4 orders are waiting and will be sent once this is fixed\. Held orders are kept 72 hours: the oldest "
+        r"expires \w{3} \d{1,2}, \d{1,2}:\d\d [AP]M E[SD]T, and 1 order will expire within a day unless sending "
+        r"resumes\."))
+    expect(page.locator("tr.pb-order[data-status=pending]")).to_have_count(4)
+    for row in page.locator("tr.pb-order[data-status=pending]").all():
+        expect(row).to_contain_text("Held until the Pinterest connection is fixed.")
+
+    # Off: held because sending is off, never "About to be sent".
+    settings = _settings()
+    settings.connection_status, settings.enabled = "ok", False
+    db.session.commit()
+    _open(page, live_server, "18-waiting-off")
+    expect(_banner(page)).to_have_attribute("data-state", "disabled")
+    expect(page.locator("#status-text")).to_contain_text("Held orders are kept 72 hours: the oldest expires")
+    for row in page.locator("tr.pb-order[data-status=pending]").all():
+        expect(row).to_contain_text("Held while sending is off. Sent when you turn sending on.")
+    expect(page.locator("#events")).not_to_contain_text("About to be sent")
+
+    # On: each order's own reason.
+    settings = _settings()
+    settings.enabled = True
+    db.session.commit()
+    _open(page, live_server, "19-waiting-reasons")
+    expect(page.locator("tr.pb-order", has_text="#7202")).to_contain_text(re.compile(
+        r"Pinterest didn't answer\. Sent again automatically at \w{3} \d{1,2}, \d{1,2}:\d\d [AP]M E[SD]T\."))
+    expect(page.locator("tr.pb-order", has_text="#7203")).to_contain_text(
+        "Waiting a few seconds for your pixel's report")
+    expect(page.locator("tr.pb-order", has_text="#7204")).to_contain_text(
+        "Waiting up to a few minutes for Shopify's order")
+    expect(page.locator("tr.pb-order", has_text="#7201")).to_contain_text("Late: sending is behind.")
+    # The 70-hour-old order is listed under the status with the time it expires.
+    expect(page.locator("[data-problem=expiring]")).to_contain_text("1 waiting order will expire soon")
+    _orders_readable_on_a_phone(page, "19-waiting-reasons")
+
+
+def test_the_setup_guide_can_be_dismissed_and_the_optional_step_never_blocks(
+    live_server: str, page: Page, configure_shop: Any
+) -> None:
+    shop = _working(configure_shop)
+    _order(shop, 7301)
+    db.session.commit()
+    _open(page, live_server)
+    expect(page.locator("#setup")).to_be_visible()
+    expect(page.locator("#setup-progress")).to_have_text("Pinbridge is set up. One optional step is left.")
+    expect(page.locator(".pb-step[data-step=pixel]")).to_have_attribute("data-done", "false")
+    expect(page.locator(".pb-step[data-step=pixel]")).to_contain_text("Optional")
+    _shot(page, "20-setup-optional-left")
+    page.locator("#setup-dismiss").click()
+    expect(page.locator("#setup")).to_be_hidden()
+    expect(page.locator("#setup-restore")).to_be_visible()
+    db.session.rollback()
+    assert get_or_create_shop(SHOP).setup_dismissed_at is not None
+    _open(page, live_server, "21-setup-dismissed")  # remembered: a new visit keeps it dismissed
+    expect(page.locator("#setup")).to_be_hidden()
+    page.locator("#setup-show").click()
+    expect(page.locator("#setup")).to_be_visible()
+
+
+def test_a_day_shopify_has_more_orders_for_is_recovered_on_the_page(
+    app: Flask, live_server: str, page: Page, configure_shop: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    from app.shopify import recovery
+    from app.shopify.daily import day_span
+    from tests.conftest import API_KEY
+    from tests.factories import web_order
+    from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
+    from tests.test_reconcile import TOKEN, give_admin_token
+
+    monkeypatch.setattr(home, "POLL_SECONDS", 1)
+    configure_shop()
+    per_day = _seed_completeness(SHOP, "America/New_York", gaps={2: 2})
+    shop = get_or_create_shop(SHOP)
+    shop.settings.connection_status = "ok"
+    shop.installed_at = now_utc() - timedelta(days=20)
+    give_admin_token(shop)
+    # Shopify has that day's orders, two of which never reached Pinbridge.
+    admin = ShopifyAdminStandin(SHOP, client_id=API_KEY, client_secret=app.config["SHOPIFY_API_SECRET"],
+                                access_token=TOKEN)
+    admin.timezone = "America/New_York"
+    zone = ZoneInfo("America/New_York")
+    day = now_utc().astimezone(zone).date() - timedelta(days=2)
+    start, _end = day_span(day, zone)
+    known = db.session.scalars(select(Event).where(Event.occurred_at >= start, Event.occurred_at < _end)).all()
+    assert len(known) == per_day[-3]
+    for ev in known:  # what Pinbridge has, as Shopify knows it
+        order = web_order(id=int(ev.order_id), cart_token=ev.event_id)
+        admin.add(graphql_order(order, created_at=ev.occurred_at))
+    admin.add(*(graphql_order(web_order(), created_at=start + timedelta(hours=1 + i)) for i in range(2)))
+    app.config["SHOPIFY_HTTP_CLIENT"] = admin.client()
+
+    _open(page, live_server, "22-missing-orders")
+    expect(_banner(page)).to_have_attribute("data-reason", "missing")
+    expect(_banner(page)).to_have_attribute("heading", "Shopify has 2 orders Pinbridge never received")
+    expect(page.locator("#status-action")).to_have_text("Recover missing orders")
+    page.locator("#status-action").click()
+    item = page.locator(f"#completeness li[data-day='{day.isoformat()}']")
+    expect(item).to_have_attribute("data-recovery", "requested")
+    expect(item).to_contain_text(f"Shopify: {per_day[-3] + 2} · Pinbridge received {per_day[-3]}")
+    expect(item.locator(".pb-recovery")).to_contain_text("Waiting to check Shopify for")
+    _shot(page, "23-recovery-requested")
+
+    assert recovery.Recoveries()(now_utc()) == 1  # the worker's run
+    db.session.rollback()
+    expect(item).to_have_attribute("data-recovery", "done", timeout=15_000)
+    expect(item.locator(".pb-recovery")).to_have_text(re.compile(
+        r"^Found 2 orders Shopify never sent for \w{3} \d{1,2}\. They're being sent to Pinterest now\.$"))
+    recovered = db.session.scalars(select(Event).where(Event.source == "reconcile")).all()
+    assert len(recovered) == 2
+    expect(_banner(page)).not_to_have_attribute("data-reason", "missing", timeout=15_000)
+    _shot(page, "24-recovery-done")
+    _phone(page, "24-recovery-done-390")
+    app.config["SHOPIFY_HTTP_CLIENT"].close()

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from app.customer_details import MIN_ORDERS, Code, RecentWebOrders, decide
 from app.mapping import MappingOptions, map_order
+from app.merchant.customer_details import MIN_ORDERS, Code, RecentWebOrders, decide
 from tests.mapping import orders
 
 R = RecentWebOrders

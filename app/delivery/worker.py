@@ -32,7 +32,7 @@ from app.inbox import routing, unreadable
 from app.models import WorkerHeartbeat, db
 from app.ops import retention
 from app.pinterest import MAX_BATCH, PinterestClient
-from app.shopify import reconcile
+from app.shopify import reconcile, recovery
 
 logger = logging.getLogger(__name__)
 
@@ -105,6 +105,7 @@ class Worker:
             Periodic("reclaim_leases", max(1.0, self.lease_seconds / 4), outbox.reclaim_expired_leases),
             Periodic("expire", EXPIRE_EVERY, lambda now: outbox.expire_stale(now, cfg["EVENT_MAX_AGE_SECONDS"])),
             Periodic("reconcile", reconcile.CHECK_EVERY, reconcile.Reconciler(cfg, self.worker_id), slow=True),
+            Periodic("recover_days", recovery.CHECK_EVERY, recovery.Recoveries(), slow=True),
             Periodic("retention", retention.RUN_EVERY, retention.Retention(cfg, self.worker_id), slow=True),
             # Held bodies (app/inbox/unreadable.py) are tried once per key set: at start, then when another appears.
             Periodic("reopen_held", REOPEN_EVERY, lambda _now: unreadable.reopen()),

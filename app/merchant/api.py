@@ -8,6 +8,7 @@ a successful token exchange.
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -21,6 +22,7 @@ from app.merchant import stats, status
 from app.merchant.connection import check_connection
 from app.models import EventStatus, Shop, db, now_utc
 from app.settings import apply_settings, settings_view, validate_settings
+from app.shopify import recovery
 from app.shopify.auth import SessionInvalid, verify_session_token
 from app.shops import find_shop, get_or_create_shop
 from app.vocabulary import CheckOutcome, EventIdSource, ValueMode
@@ -178,15 +180,56 @@ def get_status() -> Any:
 
 def overview(shop: Shop) -> dict[str, Any]:
     """What the page shows besides settings and charts; also used for its first render."""
+    now = now_utc()
     return {
-        "health": status.health(shop.settings, shop.id, now_utc()),
-        "setup": status.setup_steps(shop.id, shop.settings),
+        "health": status.health(shop.settings, shop.id, now, shop=shop),
+        "setup": status.setup_steps(shop, shop.settings),
         "admin_api": {"connected": bool(shop.shopify_token_enc), "error": shop.token_exchange_error,
                       "scope": shop.shopify_scope},
+        "recoveries": recovery.recent(shop.id, now),
         "data_requests": stats.data_requests(shop.id),
         # Orders whose bodies no configured key opens ("N orders could not be read: the encryption key changed").
         "unreadable_orders": unreadable.summary(shop.domain),
     }
+
+
+@bp.put("/setup")
+def put_setup() -> Any:
+    """Dismiss the setup guide (`{"dismissed": true}`) or bring it back; remembered for the shop."""
+    data = _json_body()
+    if not isinstance(data, dict) or not isinstance(data.get("dismissed"), bool):
+        return _invalid({"dismissed": "Send true or false."})
+    with writing():
+        shop = get_or_create_shop(g.shop_domain)
+        shop.setup_dismissed_at = now_utc() if data["dismissed"] else None
+    return jsonify({"dismissed": data["dismissed"]})
+
+
+@bp.post("/recoveries")
+def post_recovery() -> Any:
+    """Ask for one day's orders to be read from Shopify and the missing ones sent (`{"day": "YYYY-MM-DD"}`).
+
+    The worker runs it, within Shopify's rate limits; the page follows it in `GET /api/status`.
+    """
+    data = _json_body()
+    raw = data.get("day") if isinstance(data, dict) else None
+    try:
+        day = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
+    except ValueError:
+        day = None
+    if day is None:
+        return _invalid({"day": "Send a day as YYYY-MM-DD."})
+    shop = _shop()
+    if not shop.shopify_token_enc:
+        return jsonify({"error": "admin_api_not_connected",
+                        "message": "Pinbridge can't read your orders in Shopify yet. Reload the page to connect, "
+                                   "then try again."}), 409
+    try:
+        with writing():
+            view = recovery.view(recovery.request(get_or_create_shop(g.shop_domain), day, database_now()))
+    except recovery.NotRecoverable as exc:
+        return _invalid({"day": str(exc)})
+    return jsonify(view), 202
 
 
 @bp.get("/pixel")

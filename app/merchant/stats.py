@@ -22,9 +22,11 @@ from app.models import (
     DataRequest,
     Event,
     EventStatus,
+    PinterestSettings,
     Shop,
     ShopifyDailyOrders,
     db,
+    now_utc,
 )
 from app.ops import retention
 from app.shopify.daily import day_span
@@ -35,6 +37,8 @@ MAX_EVENTS = 200
 LATENCY_SAMPLE = 10_000  # most recent deliveries used for the percentiles
 COVERAGE_KEYS = ("em", "ph", "ip_ua", "click_id", "address")
 STATUSES = tuple(s.value for s in EventStatus)
+WAITING_STATUSES = (EventStatus.PENDING.value, EventStatus.SENDING.value)
+LATE_AFTER = 120  # seconds past its send time before an order is called late (the status's STUCK_AFTER)
 
 
 def _hour(column: Any) -> Any:
@@ -206,17 +210,23 @@ def summary(shop_id: int, days: int, now: datetime) -> dict[str, Any]:
             "coverage": coverage(shop_id, start), "latency": latency(shop_id, start)}
 
 
-def recent_events(shop_id: int, status: str | None, limit: int) -> list[dict[str, Any]]:
-    """The newest events without personal data: ids, order name, status, value, Pinterest's words."""
+def recent_events(shop_id: int, status: str | None, limit: int, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The newest events without personal data: ids, order name, status, value, the reason and next step."""
     query = select(Event).where(Event.shop_id == shop_id)
-    if status:
+    if status == EventStatus.PENDING.value:  # the page's "Waiting" filter: also those being sent right now
+        query = query.where(Event.status.in_((EventStatus.PENDING.value, EventStatus.SENDING.value)))
+    elif status:
         query = query.where(Event.status == status)
     query = query.order_by(Event.received_at.desc(), Event.id.desc()).limit(limit)
-    return [_event_view(ev) for ev in db.session.execute(query).scalars()]
+    settings = db.session.scalar(select(PinterestSettings).where(PinterestSettings.shop_id == shop_id))
+    hold = "paused" if settings is not None and settings.paused else (
+        "off" if settings is not None and not settings.enabled else None)
+    context = {"hold": hold, "now": now or now_utc(), "zone": shop_state.zone(shop_state.get(shop_id))}
+    return [_event_view(ev, context) for ev in db.session.execute(query).scalars()]
 
 
-def _event_view(ev: Event) -> dict[str, Any]:
-    return {
+def _event_view(ev: Event, context: dict[str, Any]) -> dict[str, Any]:
+    view: dict[str, Any] = {
         "event_id": ev.event_id,
         "order_name": ev.order_name,
         "source": ev.source,
@@ -227,6 +237,8 @@ def _event_view(ev: Event) -> dict[str, Any]:
         "message": ev.error_message or ev.skip_reason or ev.warning_message,
         "reason": explain.event_reason(ev.status, ev.error_code, ev.error_message)
         or explain.skip_reason(ev.skip_reason),
+        "next_step": None,
+        "waiting": None,
         "pinterest_message": ev.error_message if ev.source != EventSource.VERIFY else None,
         "warning": ev.warning_message,
         "error_code": ev.error_code,
@@ -236,6 +248,21 @@ def _event_view(ev: Event) -> dict[str, Any]:
         "delivered_at": iso(ev.delivered_at),
         "next_attempt_at": iso(ev.available_at) if ev.status == EventStatus.PENDING else None,
     }
+    if ev.status == EventStatus.FAILED.value and ev.source != "verify":
+        view["next_step"] = explain.failed_step(ev.error_code, ev.error_message, ev.event_id)
+    elif ev.status == EventStatus.SKIPPED.value:
+        view["next_step"] = explain.skip_step(ev.skip_reason)
+    elif ev.status in WAITING_STATUSES:
+        available = ev.available_at
+        due_later = available is not None and available > context["now"]
+        overdue = available is not None and available <= context["now"] - timedelta(seconds=LATE_AFTER)
+        code = explain.waiting_code(hold=context["hold"], status=ev.status, source=ev.source,
+                                    error_code=ev.error_code, attempts=ev.attempts or 0, due_in_future=due_later,
+                                    overdue=overdue)
+        at = explain.local_time(available, context["zone"]) if available is not None else ""
+        view["waiting"] = code
+        view["reason"] = explain.WAITING_TEXT[code].format(at=at)
+    return view
 
 
 def data_requests(shop_id: int, limit: int = 20) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ and every contact field left out. Nothing in a webhook says which: the only sign
 order carries any of them, which on the merchant's page looks like Email, Phone and Address at 0% beside a
 "Working" banner. This module turns that sign into a code and a sentence for the merchant.
 
-The input is what `app/stats.py` already counts for match quality, one row per distinct `match_keys` of
+The input is what `app/merchant/stats.py` already counts for match quality, one row per distinct `match_keys` of
 events (`"em ph ip_ua address"`), restricted to recent online-store orders that came by webhook:
 
     select(Event.match_keys, func.count())
