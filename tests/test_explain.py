@@ -66,6 +66,13 @@ def test_expired_and_skipped_orders_are_explained_without_internal_words() -> No
      "Not sent because of an error in Pinbridge. Contact Pinbridge support.", None),
     ("The buyer did not allow marketing or the sale of their data.",
      "Not sent: the buyer didn't allow marketing or the sale of their data.", None),
+    ("dated long before it reached Pinbridge (imported or back-dated): not sent (send_backdated is 'skip'; "
+     "choose 'offline' to send these)",
+     "Not sent: in Settings, Imported and back-dated orders is set to Don't send.", "send_backdated"),
+    ("placed on 2026-11-20, more than 7 days before Pinbridge received it (imported or back-dated): Pinterest "
+     "accepts events from the last 7 days only",
+     "Not sent: it was placed more than 7 days before it reached Pinbridge (imported or back-dated), and Pinterest "
+     "accepts purchases from the last 7 days only.", None),
     ("some_future_reason 'x'", "Not sent to Pinterest.", None),   # unknown and code-like: never shown raw
 ])
 def test_skipped_orders_read_as_settings_words(stored: str, shown: str, target: str | None) -> None:

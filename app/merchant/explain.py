@@ -160,6 +160,7 @@ def waiting_code(*, hold: str | None, status: str, source: str, error_code: str 
 CLASS_SETTING_LABELS = {
     "send_pos": "Point of sale orders", "send_draft": "Draft orders",
     "send_subscription": "Subscription renewals", "send_other_channels": "Other sales channels",
+    "send_backdated": "Imported and back-dated orders",
 }
 _CLASS_SKIPPED = re.compile(r"\((send_[a-z_]+) is 'skip'")
 # The mapping's and the join's reasons for not sending, in the merchant's words.
@@ -173,6 +174,9 @@ _SKIPPED_TEXT = (
     ("unexpected error", "Not sent because of an error in Pinbridge. Contact Pinbridge support."),
     ("did not allow marketing", "Not sent: the buyer didn't allow marketing or the sale of their data."),
     ("checkout not completed", "Not sent: the checkout wasn't completed."),
+    ("more than 7 days before Pinbridge received it", "Not sent: it was placed more than 7 days before it reached "
+                                                      "Pinbridge (imported or back-dated), and Pinterest accepts "
+                                                      "purchases from the last 7 days only."),
 )
 
 
