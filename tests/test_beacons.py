@@ -327,6 +327,124 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
         assert row.updated_at >= row.received_at
 
 
+# -- the server adopts the Tag's id ------------------------------------------------------------------------
+HEX_CART = "5e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b"  # an older checkout: its thank-you address lacks the cart token
+
+
+def test_a_purchase_not_sent_yet_goes_with_the_id_the_tag_fired_with(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order(cart_token=HEX_CART)
+    post_beacon(beacon_for(order, event_id=order["checkout_token"]))  # the Tag fell back to the checkout token
+    post_webhook(order)
+    assert drain(worker()) == 1
+    [sent] = pinterest.requests[0].events
+    assert sent["event_id"] == order["checkout_token"]
+    event = only_event()
+    assert (event.status, event.event_id, event.tag_event_id, event.tag_matched) == (
+        "delivered", order["checkout_token"], order["checkout_token"], True)
+    assert event.payload["event_id"] == order["checkout_token"]
+    # The same order again (a redelivery, reconciliation) is still the same purchase.
+    assert post_webhook(web_order(**{**order, "id": order["id"]})).status_code == 200
+    assert drain(worker()) == 0 and len(pinterest.requests) == 1
+
+
+def test_the_order_id_form_is_adopted_too(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin,
+) -> None:
+    configure_shop()
+    order = web_order()  # a pixel pasted with event id source "order id", the shop on the cart token
+    post_beacon(beacon_for(order, event_id=f"order-{order['id']}"))
+    post_webhook(order)
+    drain(worker())
+    assert pinterest.requests[0].events[0]["event_id"] == f"order-{order['id']}"
+    assert only_event().tag_matched is True
+
+
+def test_a_beacon_cannot_give_a_purchase_an_id_that_is_not_its_own(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    first, second = web_order(), web_order(cart_token=HEX_CART)
+    post_webhook(first)
+    drain(worker())
+    # Another purchase's ids, and an id of no purchase: the server's id stands, and the mismatch is noted.
+    post_beacon(beacon_for(second, event_id=first["cart_token"]))
+    post_webhook(second)
+    drain(worker())
+    sent = pinterest.requests[-1].events[0]
+    assert sent["event_id"] == HEX_CART
+    db.session.rollback()
+    row = db.session.scalars(select(Event).filter_by(order_id=str(second["id"]))).one()
+    assert (row.event_id, row.tag_event_id, row.tag_matched) == (HEX_CART, first["cart_token"], False)
+
+
+def test_an_id_another_event_holds_is_not_adopted(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop(event_id_source="checkout_token")
+    first = web_order()
+    post_webhook(first)  # sent as its checkout token
+    drain(worker())
+    configure_shop(event_id_source="cart_token")
+    second = web_order(checkout_token=first["checkout_token"], cart_token=HEX_CART, id=first["id"] + 10_000)
+    post_beacon(beacon_for(second, event_id=first["checkout_token"]))
+    post_webhook(second)
+    drain(worker())
+    assert pinterest.event_id_counts[first["checkout_token"]] == 1
+
+
+def test_an_event_that_may_have_reached_pinterest_keeps_its_id(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, clock: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order(cart_token=HEX_CART)
+    post_webhook(order)  # the pixel has not reported yet: sent at once, and Pinterest times out
+    pinterest.respond_next(503)
+    w = worker()
+    drain(w)
+    post_beacon(beacon_for(order, event_id=order["checkout_token"]))
+    clock.offset += timedelta(hours=1)
+    drain(w)
+    assert [r.events[0]["event_id"] for r in pinterest.requests] == [HEX_CART, HEX_CART]
+    event = only_event()
+    assert (event.status, event.event_id, event.tag_matched) == ("delivered", HEX_CART, False)
+
+
+def test_an_adopted_id_is_kept_when_the_first_attempt_is_retried(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, clock: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order(cart_token=HEX_CART)
+    post_beacon(beacon_for(order, event_id=order["checkout_token"]))
+    post_webhook(order)
+    pinterest.respond_next(503)
+    w = worker()
+    drain(w)
+    assert only_event().event_id == order["checkout_token"]
+    clock.offset += timedelta(hours=1)
+    drain(w)
+    assert [r.events[0]["event_id"] for r in pinterest.requests] == [order["checkout_token"]] * 2
+    assert only_event().status == "delivered"
+
+
+def test_a_later_forged_beacon_changes_nothing(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order()
+    post_beacon(beacon_for(order))
+    post_beacon(beacon_for(order, event_id=order["checkout_token"], click_id="forgedclickid000",
+                           consent={"marketing": False, "sale_of_data": False}))
+    post_webhook(order)
+    drain(worker())
+    [sent] = pinterest.requests[0].events
+    assert sent["event_id"] == order["cart_token"] and sent["user_data"]["click_id"] != "forgedclickid000"
+    assert "opt_out_type" not in sent["custom_data"]
+    assert only_event().tag_matched is True
+
+
 @pytest.mark.parametrize("sqlite_version", [None, (3, 31, 0)])  # (3, 31): SQLite without UPDATE ... FROM
 def test_notes_without_a_tag_id_are_recorded_on_any_sqlite(
     monkeypatch: pytest.MonkeyPatch, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
