@@ -14,7 +14,7 @@ import pytest
 
 from app.mapping import MappingOptions, map_order
 from app.mapping.types import EVENT_ID_SOURCES
-from app.merchant.pixel import snippet
+from app.merchant.pixel import snippet, version
 from tests.mapping import orders
 
 RUNNER = Path(__file__).parent / "js" / "run_pixel.js"
@@ -166,7 +166,7 @@ def test_the_beacon_reports_the_tag_id_click_id_and_consent() -> None:
     assert [beacon["url"] for beacon in output["beacons"]] == ["https://app.example/pixel?shop=demo.myshopify.com"]
     assert output["beacons"][0]["body"] == {
         "checkout_token": orders.CHECKOUT_TOKEN, "event_id": orders.CART_TOKEN, "click_id": orders.EPIK,
-        "consent": {"marketing": True, "sale_of_data": True},
+        "consent": {"marketing": True, "sale_of_data": True}, "pixel": version(tag_id="1"),
     }
     # A simple request (text/plain, no credentials): no CORS preflight from the storefront.
     assert output["beacons"][0]["options"]["headers"] == {"Content-Type": "text/plain"}
@@ -181,4 +181,5 @@ def test_without_marketing_consent_the_tag_stays_off_and_the_beacon_carries_only
     assert output["pintrk"] == [] and output["scripts"] == []
     assert output["beacons"][0]["body"] == {
         "checkout_token": orders.CHECKOUT_TOKEN, "consent": {"marketing": False, "sale_of_data": False},
+        "pixel": version(tag_id="1"),
     }

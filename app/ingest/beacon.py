@@ -18,13 +18,14 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import outbox
 from app.database import writing
 from app.mapping.identity import token as event_id_token
 from app.mapping.user_data import normalise_ip
+from app.merchant.pixel import VERSION_RE
 from app.models import PixelBeacon, Shop, db, now_utc
 from app.shops import normalise_shop_domain
 
@@ -33,7 +34,7 @@ bp = Blueprint("beacons", __name__)
 
 MAX_BEACON_BYTES = 2048
 BEACON_KEEP = timedelta(days=1)  # beacons are only needed until their order is sent
-FIELDS = frozenset({"checkout_token", "event_id", "click_id", "consent"})
+FIELDS = frozenset({"checkout_token", "event_id", "click_id", "consent", "pixel"})
 CONSENT_FIELDS = frozenset({"marketing", "sale_of_data", "analytics"})
 CHECKOUT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # `_epik` values are URL-safe base64-ish strings; anything else is not a Pinterest click id.
@@ -70,6 +71,7 @@ class Beacon:
     click_id: str | None
     consent_marketing: bool | None
     consent_sale_of_data: bool | None
+    pixel_version: str | None = None  # the pasted custom pixel's version (the app pixel sends none)
 
 
 def parse(raw: bytes) -> Beacon:
@@ -95,7 +97,11 @@ def parse(raw: bytes) -> Beacon:
         value is not None and not isinstance(value, bool) for value in consent.values()
     ):
         raise BeaconRejected(400, "invalid_consent")
-    return Beacon(checkout_token, event_id, click_id, consent.get("marketing"), consent.get("sale_of_data"))
+    version = data.get("pixel")
+    if version is not None and (not isinstance(version, str) or not VERSION_RE.match(version)):
+        raise BeaconRejected(400, "invalid_pixel")
+    return Beacon(checkout_token, event_id, click_id, consent.get("marketing"), consent.get("sale_of_data"),
+                  version)
 
 
 def _cors(response: Response) -> Response:
@@ -165,9 +171,23 @@ def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | Non
                 update(Shop).where(Shop.id == shop_id, Shop.pixel_seen_at.is_(None)).values(pixel_seen_at=now)
             )
             outbox.release_waiting_order(shop_id, beacon.checkout_token, now)
+            _note_version(shop_id, beacon.pixel_version)
     except IntegrityError:
-        return False  # the first beacon for this checkout stands; a replay changes nothing
+        # The first beacon for this checkout stands; a replay changes nothing. The custom pixel's may come
+        # second (after the app pixel's): its version still says which code is pasted.
+        if beacon.pixel_version:
+            with writing():
+                _note_version(shop_id, beacon.pixel_version)
+        return False
     return True
+
+
+def _note_version(shop_id: int, version: str | None) -> None:
+    """Remember the pasted custom pixel's version (written only when it changes)."""
+    if version:
+        db.session.execute(update(Shop).where(
+            Shop.id == shop_id, or_(Shop.pixel_version.is_(None), Shop.pixel_version != version)
+        ).values(pixel_version=version))
 
 
 def purge(now: datetime) -> int:

@@ -16,14 +16,17 @@ consent the Tag is not loaded and the beacon carries only the checkout token and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from app.mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
 from app.mapping.types import EVENT_ID_SOURCES
 
 TAG_ID_PLACEHOLDER = "YOUR_PINTEREST_TAG_ID"
+VERSION_RE = re.compile(r"^[0-9a-f]{12}$")
 # The event id chain in the browser, shared with the app pixel (extensions/pinbridge-beacon imports it).
 # A custom pixel is a script, not a module: the file goes in without its `export`.
 EVENT_ID_SOURCE = Path(__file__).with_name("pixel_event_id.js")
@@ -87,7 +90,7 @@ analytics.subscribe("checkout_completed", async (event) => {
   if (consent.marketingAllowed !== false) {
     const eventId = pinbridgeEventId(event, checkout);
     const orderId = checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : undefined;
-    if (eventId && PINBRIDGE.tagId) {
+    if (eventId && /^\d+$/.test(PINBRIDGE.tagId)) {
       pinbridgeLoadTag(checkout.email);
       window.pintrk("track", "checkout", {
         event_id: eventId,
@@ -104,6 +107,35 @@ analytics.subscribe("checkout_completed", async (event) => {
 '''
 
 
+def _config(event_id_source: str, value_mode: str, tag_id: str | None, app_url: str, shop: str) -> dict[str, Any]:
+    if event_id_source not in EVENT_ID_SOURCES:
+        event_id_source = "cart_token"
+    config: dict[str, Any] = {
+        "tagId": tag_id or TAG_ID_PLACEHOLDER,
+        "beaconUrl": f"{app_url.rstrip('/')}/pixel?shop={shop}",
+        "eventIdSource": event_id_source,
+        "chain": list(EVENT_ID_CHAIN),
+        "valueMode": "total" if value_mode == "total" else "subtotal",
+        "maxLength": MAX_EVENT_ID_LENGTH,
+    }
+    config["version"] = _version(config)
+    return config
+
+
+def _version(config: dict[str, Any]) -> str:
+    """What the pasted code was made from, in 12 hex digits: the Tag id and every setting the Tag's event
+    depends on, and the code itself. The app's address is left out (the same code seen through another
+    host name is not out of date; a pixel posting to an old address is noticed by its silence)."""
+    made_of = {key: value for key, value in config.items() if key not in ("beaconUrl", "version")}
+    text = json.dumps(made_of, sort_keys=True) + _TEMPLATE + _EVENT_IDS
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def version(event_id_source: str = "cart_token", value_mode: str = "subtotal", *, tag_id: str | None = None) -> str:
+    """The version of the code `snippet` makes with these settings (the beacon reports the pasted one's)."""
+    return str(_config(event_id_source, value_mode, tag_id, "", "")["version"])
+
+
 def snippet(
     event_id_source: str = "cart_token",
     value_mode: str = "subtotal",
@@ -112,17 +144,11 @@ def snippet(
     app_url: str = "",
     shop: str = "",
 ) -> str:
-    """JavaScript for Settings → Customer events → Add custom pixel (no HTML: the sandbox runs JS only)."""
-    if event_id_source not in EVENT_ID_SOURCES:
-        event_id_source = "cart_token"
-    config = {
-        "tagId": tag_id or TAG_ID_PLACEHOLDER,
-        "beaconUrl": f"{app_url.rstrip('/')}/pixel?shop={shop}",
-        "eventIdSource": event_id_source,
-        "chain": list(EVENT_ID_CHAIN),
-        "valueMode": "total" if value_mode == "total" else "subtotal",
-        "maxLength": MAX_EVENT_ID_LENGTH,
-    }
+    """JavaScript for Settings → Customer events → Add custom pixel (no HTML: the sandbox runs JS only).
+
+    Without a Tag id the code holds a placeholder: the page never offers that code to copy (`view`).
+    """
+    config = _config(event_id_source, value_mode, tag_id, app_url, shop)
     return _TEMPLATE.replace("__CONFIG__", json.dumps(config, indent=2)).replace("__EVENT_IDS__", _EVENT_IDS)
 
 
@@ -132,9 +158,3 @@ ADVICE = {
     "checkout_token": "The Tag and Pinbridge both use the checkout token, so Pinterest counts each purchase once.",
     "order_id": "The Tag and Pinbridge both use order-<order id>, so Pinterest counts each purchase once.",
 }
-
-
-def all_snippets(tag_id: str | None = None, app_url: str = "", shop: str = "") -> dict[str, str]:
-    """Every variant, keyed "<event id source>|<value mode>", for the page to switch as settings change."""
-    return {f"{source}|{mode}": snippet(source, mode, tag_id=tag_id, app_url=app_url, shop=shop)
-            for source in EVENT_ID_SOURCES for mode in ("subtotal", "total")}
