@@ -8,7 +8,7 @@
   const SWITCHES = ["enabled", "test_mode", "limited_data_processing"];
   const SELECTS = ["event_id_source", "content_id_source", "value_mode", "currency_mode",
                    "send_pos", "send_draft", "send_subscription", "send_other_channels"];
-  const TEXTS = ["ad_account_id", "tag_id"];
+  const TEXTS = ["ad_account_id"];  // the Tag id is saved on the home page, beside the pixel code
   const CONNECTION = ["ad_account_id", "access_token"];
   let saved = initial.settings;
   let shown = false;
@@ -108,7 +108,9 @@
       saved = result.data;
       fill(saved);
       updateSaveBar();
-      toast(diff.enabled === true ? "Saved. Held orders will be sent now." : "Saved");
+      // A pasted pixel made for the previous settings is out of date: say so, never a bare "Saved".
+      toast(result.data.pixel_notice || (diff.enabled === true ? "Saved. Held orders will be sent now." : "Saved"),
+            !!result.data.pixel_notice);
       return true;
     } finally {
       saveButton.removeAttribute("loading");

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 GRAPHQL_PATH = re.compile(r"^/admin/api/([0-9]{4}-[0-9]{2}|unstable)/graphql\.json$")
-OPERATION = re.compile(r"\bquery\s+(\w+)")
+OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 LINE_PAGE = re.compile(r"lineItems\(first:\s*(\d+)")
 WINDOW = re.compile(r"created_at:(>=|<)'([^']+)'")
 MAX_FIRST = 250  # Shopify's page size limit
