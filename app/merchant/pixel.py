@@ -60,11 +60,12 @@ function pinbridgeValue(checkout) {
   if (subtotal === null) return total;
   const tax = pinbridgeAmount(checkout.totalTax) || 0;
   const shipping = pinbridgeAmount(checkout.shippingLine && checkout.shippingLine.price) || 0;
-  // Shops that show prices with tax include it in the subtotal: the total then has no tax on top. The
-  // pixel sees only the checkout's whole tax; the lines' part of it is shared out by amount (exact when
-  // goods and shipping carry one rate, as with most VAT).
-  const taxOnTop = total === null || Math.abs(total - (subtotal + shipping + tax)) < 0.005;
-  if (taxOnTop || subtotal + shipping <= 0) return subtotal;
+  // Shops that show prices with tax include it in the subtotal: the total is then exactly the subtotal plus
+  // shipping, with no tax on top. Anything else (tax on top, or duties or a tip in the total) keeps the
+  // subtotal. The pixel sees only the checkout's whole tax; the lines' part of it is shared out by amount
+  // (exact when goods and shipping carry one rate, as with most VAT).
+  const taxIncluded = total !== null && tax > 0 && Math.abs(total - (subtotal + shipping)) < 0.005;
+  if (!taxIncluded || subtotal + shipping <= 0) return subtotal;
   return Math.round((subtotal - tax * subtotal / (subtotal + shipping)) * 100) / 100;
 }
 
