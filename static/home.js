@@ -67,7 +67,8 @@
   // -- setup guide -------------------------------------------------------------------------------
   function renderSetup(overview) {
     const s = overview.setup;
-    const pixelDone = !!(state.pixel && state.pixel.reported);
+    // Done once the pixel reported a purchase with a Tag id saved (before that, it cannot have fired the Tag).
+    const pixelDone = !!(state.pixel && state.pixel.reported && state.pixel.tag_id_saved);
     const steps = [
       ["connect", s.connected, "Connect Pinterest", "Add your Pinterest ad account id and conversion access token.",
        el("s-button", { "data-go": "ad_account_id" }, "Open settings")],

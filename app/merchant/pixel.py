@@ -154,8 +154,10 @@ def snippet(
 
 
 ADVICE = {
-    "cart_token": "The Tag and Pinbridge both use the cart token (the checkout token when there is none), so "
-                  "Pinterest counts each purchase once.",
-    "checkout_token": "The Tag and Pinbridge both use the checkout token, so Pinterest counts each purchase once.",
-    "order_id": "The Tag and Pinbridge both use order-<order id>, so Pinterest counts each purchase once.",
+    "cart_token": "The code gives the Tag the cart token (the checkout token when there is none), the id "
+                  "Pinbridge sends, so Pinterest can recognise both reports as one purchase.",
+    "checkout_token": "The code gives the Tag the checkout token, the id Pinbridge sends, so Pinterest can recognise "
+                      "both reports as one purchase.",
+    "order_id": "The code gives the Tag order-<order id>, the id Pinbridge sends, so Pinterest can recognise both "
+                "reports as one purchase.",
 }

@@ -59,10 +59,9 @@ REFUSALS = {
 }
 NOT_GRANTED = ("Not switched on: Pinbridge has not been allowed to manage its pixel (the \"Manage pixels\" and "
                "\"Read customer events\" permissions).")
-DECLINED_LOSES = ("Without it, Pinbridge only learns the Pinterest click id, the buyer's consent and the id the Tag "
-                  "used from a custom pixel pasted by hand; orders are still sent from the server, and Pinterest "
-                  "counts them, but buyers who refused marketing may be sent and a Tag that used another id is not "
-                  "corrected.")
+DECLINED_LOSES = ("Without it, every order is still sent from the server, but Pinbridge learns the Pinterest click "
+                  "id, the buyer's consent and the id the Tag used only from a custom pixel pasted by hand: "
+                  "buyers who refused marketing may be sent, and a Tag that used another id is not corrected.")
 
 
 def desired_settings(shop: Shop, app_url: str) -> dict[str, str]:
