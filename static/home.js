@@ -316,6 +316,13 @@
                                     "data-connected": a.connected ? "true" : "false" },
       el("p", {}, text), button));
     if (button) button.addEventListener("click", (e) => switchOnAppPixel(e.currentTarget));
+    // On, with older settings (the order reference changed): update it once, without asking.
+    if (a.connected && !a.up_to_date && !state.appPixelUpdating) {
+      state.appPixelUpdating = true;
+      api("POST", "/api/pixel/connect", {}).then((result) => {
+        if (!result.failed) { state.pixel = { ...state.pixel, app_pixel: result.data.app_pixel }; renderPixel(); }
+      });
+    }
   }
 
   // Ask Shopify for the optional scopes (App Bridge's Scopes API), then let the server create the pixel.

@@ -106,6 +106,8 @@
       const paused = document.getElementById("paused-banner");
       if (paused && CONNECTION.some((name) => name in diff)) paused.hidden = true;  // new credentials resume sending
       saved = result.data;
+      // Pinbridge's app pixel carries the order reference: bring it up to date (only if it is on).
+      if ("event_id_source" in diff) api("POST", "/api/pixel/connect?if_on=1", {});
       fill(saved);
       updateSaveBar();
       // A pasted pixel made for the previous settings is out of date: say so, never a bare "Saved".

@@ -119,3 +119,16 @@ def test_the_app_asks_only_read_orders_and_the_pixel_scopes_as_optional() -> Non
     scopes = config["access_scopes"]
     assert scopes["scopes"] == "read_orders"
     assert sorted(scopes["optional_scopes"]) == sorted(web_pixel.PIXEL_SCOPES)
+
+
+def test_after_a_settings_save_only_an_existing_pixel_is_updated(
+    client: FlaskClient, shop: Shop, admin: ShopifyAdminStandin, configure_shop: Any
+) -> None:
+    admin.scopes = ["read_orders", "write_pixels", "read_customer_events"]
+    answer = client.post("/api/pixel/connect?if_on=1", headers=bearer()).get_json()["app_pixel"]
+    assert answer["connected"] is False and admin.graphql() == []  # never switched on: nothing asked of Shopify
+    assert connect(client)["connected"] is True
+    configure_shop(event_id_source="order_id")
+    answer = client.post("/api/pixel/connect?if_on=1", headers=bearer()).get_json()["app_pixel"]
+    assert answer["up_to_date"] is True
+    assert settings_sent(admin, "PinbridgeWebPixelUpdate")[-1]["eventIdSource"] == "order_id"

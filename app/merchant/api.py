@@ -204,7 +204,7 @@ def get_pixel() -> Any:
     from app.shopify import web_pixel
 
     shop = _shop()
-    return jsonify({**dedup.pixel_view(shop, now_utc()), "app_pixel": web_pixel.state(shop)})
+    return jsonify({**dedup.pixel_view(shop, now_utc()), "app_pixel": web_pixel.state(shop, request.host_url)})
 
 
 @bp.post("/pixel/connect")
@@ -217,5 +217,8 @@ def connect_pixel() -> Any:
     from app.shopify import web_pixel
 
     shop = _shop()
-    web_pixel.sync(shop, app_url=request.host_url, api_version=current_app.config["SHOPIFY_API_VERSION"])
-    return jsonify({"app_pixel": web_pixel.state(shop)})
+    # `?if_on=1` (after a settings save): bring an existing app pixel up to date, never create one.
+    if request.args.get("if_on") != "1" or shop.web_pixel_id:
+        web_pixel.sync(shop, app_url=request.host_url, api_version=current_app.config["SHOPIFY_API_VERSION"])
+        shop = _shop()
+    return jsonify({"app_pixel": web_pixel.state(shop, request.host_url)})

@@ -129,7 +129,7 @@ def page_context(shop: Shop) -> dict[str, Any]:
         "settings": settings,
         "stats": stats.summary(shop.id, CHART_DAYS, now_utc()),
         "events": stats.recent_events(shop.id, None, TABLE_ROWS),
-        "pixel": {**dedup.pixel_view(shop, now_utc()), "app_pixel": web_pixel.state(shop)},
+        "pixel": {**dedup.pixel_view(shop, now_utc()), "app_pixel": web_pixel.state(shop, request.host_url)},
         "max_age_hours": int(current_app.config["EVENT_MAX_AGE_SECONDS"]) // 3600,
         "poll_seconds": POLL_SECONDS,
         **overview(shop),
