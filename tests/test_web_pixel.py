@@ -132,3 +132,15 @@ def test_after_a_settings_save_only_an_existing_pixel_is_updated(
     answer = client.post("/api/pixel/connect?if_on=1", headers=bearer()).get_json()["app_pixel"]
     assert answer["up_to_date"] is True
     assert settings_sent(admin, "PinbridgeWebPixelUpdate")[-1]["eventIdSource"] == "order_id"
+
+
+def test_new_shops_report_the_buyers_currency_and_existing_choices_stay(configure_shop: Any) -> None:
+    """The pixel sees only the buyer's money, so a new shop sends that; a shop that chose its own keeps it."""
+    from app.shops import get_or_create_shop
+
+    fresh = get_or_create_shop("new-shop.myshopify.com")
+    db.session.commit()
+    assert fresh.settings is not None and fresh.settings.currency_mode == "presentment"
+    chosen = configure_shop(currency_mode="shop")
+    db.session.rollback()
+    assert db.session.get(Shop, chosen.id).settings.currency_mode == "shop"  # type: ignore[union-attr]
