@@ -183,3 +183,12 @@ def test_without_marketing_consent_the_tag_stays_off_and_the_beacon_carries_only
         "checkout_token": orders.CHECKOUT_TOKEN, "consent": {"marketing": False, "sale_of_data": False},
         "pixel": version(tag_id="1"),
     }
+
+
+def test_code_without_a_tag_id_never_fires_the_tag_and_reports_no_tag_id() -> None:
+    """The page never offers such code; if it ran anyway, the Tag must not load a placeholder id."""
+    init, event = pixel_event(orders.web_order())
+    output = run_pixel(snippet(app_url="https://app.example", shop="demo.myshopify.com"), init,
+                       [{"name": "checkout_completed", "event": event}])
+    assert output["pintrk"] == [] and output["scripts"] == []
+    assert "event_id" not in output["beacons"][0]["body"]  # the card does not count a Tag that never fired
