@@ -305,6 +305,9 @@
     } else if (a.connected) {
       tone = "warning"; text = "Pinbridge's app pixel is on, with settings older than the shop's.";
       button = el("s-button", { id: "app-pixel-button" }, "Update the app pixel");
+    } else if (a.shopify_error) {
+      tone = "critical"; text = a.shopify_error;
+      button = el("s-button", { id: "app-pixel-button" }, "Try again");
     } else if (!a.granted) {
       tone = "warning"; text = "Pinbridge's app pixel is off: Shopify needs your permission to let Pinbridge manage its pixel. " + a.declined_loses;
       button = el("s-button", { id: "app-pixel-button", variant: "primary" }, "Allow and switch on");

@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 from werkzeug.serving import make_server
@@ -23,9 +24,10 @@ from werkzeug.serving import make_server
 from app.merchant import home
 from app.models import Event, ShopDeliveryState, db, now_utc
 from app.shops import get_or_create_shop
-from tests.conftest import SHOP
+from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.jwt_helpers import ShopifyTokenEndpoint, session_token, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
+from tests.standins.shopify_graphql import ShopifyAdminStandin
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and os.environ.get("CI") != "true":
@@ -510,6 +512,39 @@ def test_the_dedup_card_warns_with_the_share_then_turns_green_from_95_percent(
     page.locator("#pixel").scroll_into_view_if_needed()
     _shot(page, "11-pixel-installed")
     _phone(page, "11-pixel-installed-390")
+
+
+def test_switching_the_app_pixel_on_asks_for_the_scopes_and_shows_shopifys_answer(
+    app: Flask, live_server: str, page: Page, configure_shop: Any
+) -> None:
+    configure_shop(tag_id="2613654212508")
+    # Shopify: the token endpoint for the page's token exchange, the Admin API for the pixel's mutations.
+    exchange = ShopifyTokenEndpoint()
+    admin = ShopifyAdminStandin(SHOP, client_id=API_KEY, client_secret=API_SECRET, access_token="shpat_fake_0001")
+    admin.pixel_errors = [{"code": "NO_EXTENSION", "field": None, "message": "No extension found"}]
+    previous = app.config["SHOPIFY_HTTP_CLIENT"]
+    app.config["SHOPIFY_HTTP_CLIENT"] = httpx.Client(transport=httpx.MockTransport(
+        lambda request: exchange.handler(request) if request.url.path == "/admin/oauth/access_token"
+        else admin.handle(request)))
+    previous.close()
+    _open(page, live_server)
+    page.evaluate("() => { window.__scopesAnswer = 'declined-all'; }")
+    page.locator("#app-pixel-button").click()
+    page.wait_for_function("() => window.__toasts.some((t) => t.message.startsWith('Not allowed'))")
+    assert page.evaluate("() => window.__scopeRequests") == [["write_pixels", "read_customer_events"]]
+    assert admin.graphql() == []  # declined: Shopify's Admin API is not asked
+    admin.scopes = ["read_orders", "write_pixels", "read_customer_events"]  # what the dialog grants
+    page.evaluate("() => { window.__scopesAnswer = 'granted-all'; }")
+    page.locator("#app-pixel-button").click()
+    state = page.locator("#app-pixel-state")
+    expect(state).to_have_attribute("data-tone", "critical")
+    expect(state).to_contain_text("the app's extension has not been deployed")
+    page.locator("#pixel").scroll_into_view_if_needed()
+    _shot(page, "11-pixel-app-pixel-refused")
+    page.locator("#app-pixel-button").click()  # deployed since: try again
+    expect(state).to_have_attribute("data-tone", "success")
+    expect(state).to_contain_text("Pinbridge's app pixel is on")
+    assert admin.web_pixel is not None and '"eventIdSource": "cart_token"' in admin.web_pixel["settings"]
 
 
 def test_other_pinterest_tracking_leads_to_one_sender(live_server: str, page: Page, configure_shop: Any) -> None:

@@ -48,9 +48,9 @@ mutation PinbridgeWebPixelUpdate($id: ID!, $webPixel: WebPixelInput!) {
 # Shopify's refusals (ErrorsWebPixelUserErrorCode) in a merchant's words.
 REFUSALS = {
     "NO_EXTENSION": "Shopify has no Pinbridge app pixel for this app yet: the app's extension has not been "
-                    "deployed (the app's operator runs `npm run deploy`).",
+                    "deployed (the app's operator runs npm run deploy).",
     "INVALID_SETTINGS": "Shopify refused the pixel's settings: the deployed app pixel is older than this version "
-                        "of Pinbridge (the app's operator runs `npm run deploy`).",
+                        "of Pinbridge (the app's operator runs npm run deploy).",
     "INVALID_SETTINGS_DEFINITION": "Shopify refused the deployed app pixel's settings definition.",
     "INVALID_CONFIGURATION_JSON": "Shopify refused the deployed app pixel's configuration.",
     "INVALID_RUNTIME_CONTEXT": "Shopify refused the deployed app pixel's runtime context.",
@@ -90,6 +90,8 @@ def state(shop: Shop, app_url: str | None = None) -> dict[str, Any]:
         "connected": connected,
         "up_to_date": bool(connected and current),
         "error": shop.web_pixel_error,
+        # Shopify's answer when it was asked and refused (or could not be asked); not the missing permission.
+        "shopify_error": shop.web_pixel_error if shop.web_pixel_error not in (None, NOT_GRANTED) else None,
         "checked_at": shop.web_pixel_checked_at.isoformat() if shop.web_pixel_checked_at else None,
         "declined_loses": DECLINED_LOSES,
     }
