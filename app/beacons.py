@@ -5,18 +5,26 @@ Tag, the `_epik` click id and the buyer's consent (the door that parses it is ap
 the first beacon for a token is kept. A web order whose shop's pixel reports purchases waits a moment for
 its beacon (`waits_for_beacon`); a beacon's arrival releases it (`release_arrived`); before sending,
 `join` reads every beacon of a claimed batch at once and `apply` adds what each one may change.
+
+The server adopts the Tag's id (`adopted_id`): where the browser could not read the id the server chose
+(an older checkout whose thank-you address does not carry the cart token, so the Tag fell back to the
+checkout token), the first beacon says which id the Tag fired with, and a purchase not sent yet goes
+with that id. Only one of the purchase's own ids can be adopted (its checkout token or `order-<order id>`),
+so a beacon can never make one purchase carry another's id (docs/pixel.md, "What a beacon can change").
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, exists, false, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 
 from app import outbox
 from app.database import writing
@@ -26,6 +34,7 @@ from app.models import Event, PinterestSettings, PixelBeacon, Shop, db
 from app.vocabulary import ActionSource, ConsentRule, SkipReason
 
 logger = logging.getLogger(__name__)
+VERSION_RE = re.compile(r"^[0-9a-f]{12}$")  # the custom pixel's version (app/merchant/pixel.py)
 BEACON_KEEP = timedelta(days=1)  # beacons are only needed until their order is sent
 
 
@@ -36,6 +45,7 @@ class Beacon:
     click_id: str | None
     consent_marketing: bool | None
     consent_sale_of_data: bool | None
+    pixel_version: str | None = None  # the pasted custom pixel's version (the app pixel sends none)
 
 
 
@@ -52,6 +62,8 @@ class Joined:
     send: list[outbox.Claimed]
     withheld: list[outbox.Claimed] = field(default_factory=list)
     notes: outbox.JoinNotes = field(default_factory=outbox.JoinNotes)
+    # Events that go with the Tag's id instead of the server's: row id → (that id, the stored payload with it).
+    adopted: dict[int, tuple[str, dict[str, Any]]] = field(default_factory=dict)
 
     def record(self, worker_id: str, now: datetime, *, delivered: Collection[int] = ()) -> None:
         """Write the withheld events and the notes, once; in the caller's transaction.
@@ -60,9 +72,11 @@ class Joined:
         """
         outbox.mark_withheld([item.row_id for item in self.withheld], worker_id, now,
                              SkipReason.CONSENT_REFUSED.sentence())
+        # Before the outcome: a retry must go with the id this attempt may already have delivered.
+        outbox.adopt_event_ids(self.adopted, worker_id)
         taken = set(delivered)
         outbox.note_joined(self.notes.only([r for r in self.notes.row_ids if r not in taken]), worker_id)
-        self.withheld, self.notes = [], outbox.JoinNotes()
+        self.withheld, self.notes, self.adopted = [], outbox.JoinNotes(), {}
 
 
 class StoredBeacon(NamedTuple):
@@ -88,9 +102,15 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
     Nothing is loaded per event, so the work stays the same few statements whatever the batch's size.
     """
     by_row = {item.row_id: item for item in items}
+    other = aliased(Event)
+    # Whether another event of the shop already holds the Tag's id (then it cannot be adopted); looked up
+    # only where the ids differ, through the (shop, event id) unique index.
+    id_taken = case((PixelBeacon.tag_event_id != Event.event_id, exists().where(
+        other.shop_id == Event.shop_id, other.event_id == PixelBeacon.tag_event_id, other.id != Event.id)),
+        else_=false())
     rows = db.session.connection().execute(  # Core rows: no ORM entities, nothing to expire or reload
         select(Event.id, Event.match_keys, *_BEACON_COLUMNS, PinterestSettings.marketing_refused,
-               PinterestSettings.sale_of_data_refused)
+               PinterestSettings.sale_of_data_refused, Event.checkout_token, Event.order_id, id_taken)
         .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
               & (PixelBeacon.checkout_token == Event.checkout_token))
         .join(PinterestSettings, PinterestSettings.shop_id == Event.shop_id)
@@ -101,6 +121,7 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
         return Joined(items)
     withheld: list[outbox.Claimed] = []
     notes = outbox.JoinNotes()
+    adopted: dict[int, tuple[str, dict[str, Any]]] = {}
     keys_for: dict[tuple[str | None, bool, bool], str | None] = {}  # a batch has few distinct key sets
     for row in rows:
         row_id, stored_keys, marketing_rule, sale_rule = row[0], row[1], row[8], row[9]
@@ -110,7 +131,12 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
         if payload is None:
             withheld.append(by_row.pop(row_id))
             continue
-        by_row[row_id] = outbox.Claimed(item.row_id, item.shop_id, item.event_id, payload, item.test,
+        event_id = item.event_id
+        adopt = adopted_id(item, beacon.tag_event_id, checkout_token=row[10], order_id=row[11], taken=bool(row[12]))
+        if adopt is not None:
+            event_id, payload = adopt, {**payload, "event_id": adopt}
+            adopted[row_id] = (adopt, {**item.payload, "event_id": adopt})
+        by_row[row_id] = outbox.Claimed(item.row_id, item.shop_id, event_id, payload, item.test,
                                         item.attempts, item.received_at)
         user_data = payload["user_data"]
         shape = (stored_keys, bool(user_data.get("click_id")),
@@ -118,9 +144,22 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
         if shape not in keys_for:
             keys_for[shape] = _match_keys(stored_keys, payload)
         tag_event_id = beacon.tag_event_id
-        notes.add(row_id, tag_event_id, None if tag_event_id is None else tag_event_id == item.event_id,
+        notes.add(row_id, tag_event_id, None if tag_event_id is None else tag_event_id == event_id,
                   keys_for[shape])
-    return Joined([by_row[item.row_id] for item in items if item.row_id in by_row], withheld, notes)
+    return Joined([by_row[item.row_id] for item in items if item.row_id in by_row], withheld, notes, adopted)
+
+
+def adopted_id(item: outbox.Claimed, tag_event_id: str | None, *, checkout_token: str | None,
+               order_id: str | None, taken: bool) -> str | None:
+    """The Tag's id when the event should carry it instead of the server's; None to keep the server's (pure).
+
+    Only on the first attempt (an event that may have reached Pinterest keeps the id it went with), only
+    an id of this same purchase, and only one no other event of the shop holds.
+    """
+    if tag_event_id is None or tag_event_id == item.event_id or item.attempts != 1 or taken:
+        return None
+    own = {checkout_token, f"order-{order_id}" if order_id else None} - {None}
+    return tag_event_id if tag_event_id in own else None
 
 
 def _match_keys(stored: str | None, event: dict[str, Any]) -> str | None:
@@ -208,9 +247,23 @@ def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | Non
                 update(Shop).where(Shop.id == shop_id, Shop.pixel_seen_at.is_(None)).values(pixel_seen_at=now)
             )
             outbox.release_waiting_order(shop_id, beacon.checkout_token, now)
+            _note_version(shop_id, beacon.pixel_version)
     except IntegrityError:
-        return False  # the first beacon for this checkout stands; a replay changes nothing
+        # The first beacon for this checkout stands; a replay changes nothing. The custom pixel's may come
+        # second (after the app pixel's): its version still says which code is pasted.
+        if beacon.pixel_version:
+            with writing():
+                _note_version(shop_id, beacon.pixel_version)
+        return False
     return True
+
+
+def _note_version(shop_id: int, version: str | None) -> None:
+    """Remember the pasted custom pixel's version (written only when it changes)."""
+    if version:
+        db.session.execute(update(Shop).where(
+            Shop.id == shop_id, or_(Shop.pixel_version.is_(None), Shop.pixel_version != version)
+        ).values(pixel_version=version))
 
 
 def purge(now: datetime) -> int:

@@ -120,6 +120,14 @@ class Shop(db.Model):  # type: ignore[name-defined]
     pixel_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When the merchant dismissed the setup guide on the page (remembered for every staff member).
     setup_dismissed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The version of the custom pixel the merchant pasted, as its beacons last reported it (app/merchant/pixel.py).
+    pixel_version: Mapped[str | None] = mapped_column(String(16))
+    # Pinbridge's app pixel in this shop (app/shopify/web_pixel.py): its id, the settings last given to
+    # Shopify (JSON), when Shopify last answered, and Shopify's refusal in plain words (None: it worked).
+    web_pixel_id: Mapped[str | None] = mapped_column(String(255))
+    web_pixel_settings: Mapped[str | None] = mapped_column(Text)
+    web_pixel_checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    web_pixel_error: Mapped[str | None] = mapped_column(Text)
 
     settings: Mapped[PinterestSettings | None] = relationship(
         back_populates="shop", uselist=False, cascade="all, delete-orphan"
@@ -145,7 +153,10 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     content_id_source: Mapped[ContentIdSource] = mapped_column(
         enum_column(ContentIdSource, 20), default=ContentIdSource.PRODUCT_ID)
     value_mode: Mapped[ValueMode] = mapped_column(enum_column(ValueMode, 20), default=ValueMode.SUBTOTAL)
-    currency_mode: Mapped[CurrencyMode] = mapped_column(enum_column(CurrencyMode, 20), default=CurrencyMode.SHOP)
+    # New shops: the buyer's currency, the only money the Tag sees, so both report the same value (docs/pixel.md).
+    # Shops created before keep what they had (the column's stored value; no server default changes it).
+    currency_mode: Mapped[CurrencyMode] = mapped_column(enum_column(CurrencyMode, 20),
+                                                        default=CurrencyMode.PRESENTMENT)
     include_offline_orders: Mapped[bool] = mapped_column(Boolean, default=False)
     limited_data_processing: Mapped[bool] = mapped_column(Boolean, default=False)
     connection_status: Mapped[ConnectionStatus] = mapped_column(

@@ -550,6 +550,24 @@ def _note_each(notes: JoinNotes, worker_id: str) -> int:
     ))
 
 
+def adopt_event_ids(adopted: dict[int, tuple[str, dict[str, Any]]], worker_id: str) -> int:
+    """These claimed events go with the Tag's id (app/beacons.py): row id → (event id, payload with it).
+
+    Rare (only where the browser could not read the server's id), so one UPDATE per event is fine; the
+    same guard as every status change. In the caller's transaction.
+    """
+    if not adopted:
+        return 0
+    table = Event.__table__
+    return rowcount(db.session.execute(
+        update(table)
+        .where(table.c.id == bindparam("row_id"), table.c.status == SENDING, table.c.claimed_by == worker_id)
+        .values(event_id=bindparam("new_event_id"), payload=bindparam("new_payload")),
+        [{"row_id": row_id, "new_event_id": event_id, "new_payload": payload}
+         for row_id, (event_id, payload) in adopted.items()],
+    ))
+
+
 def mark_withheld(ids: list[int], worker_id: str, now: datetime, reason: str) -> int:
     """The buyer's consent keeps these events from Pinterest: skipped, with the reason, never sent."""
     if not ids:

@@ -211,7 +211,10 @@ def seed(url: str, *, pending: int = 0, history: int = 0, shops: int = SHOPS, pr
                     checkout_token = f"{prefix}-co-{i:07d}"
                     row.update(action_source="web", checkout_token=checkout_token)
                     stored_beacons.append({
-                        "shop_id": row["shop_id"], "checkout_token": checkout_token, "tag_event_id": event_id,
+                        # One in ten Tags fired with the checkout token (an older checkout whose thank-you
+                        # address hides the cart token): the worker adopts that id for the event.
+                        "shop_id": row["shop_id"], "checkout_token": checkout_token,
+                        "tag_event_id": checkout_token if i % 10 == 0 else event_id,
                         "click_id": beacon_click_id(checkout_token), "consent_marketing": True,
                         "consent_sale_of_data": True, "user_agent": "Mozilla/5.0 (iPhone) BenchAgent",
                         "ip": None, "received_at": now})

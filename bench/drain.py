@@ -20,7 +20,9 @@ from .db import BenchDatabases, app_env, beacon_click_id, rows, scalar, seed
 POLL_EVERY = 0.5  # seconds
 DRAIN_TIMEOUT = 600.0  # seconds; a drain slower than this is reported as incomplete
 NAIVE_MAX_WINDOW = 20.0  # seconds; one event per request is steady, a longer window adds nothing
-PENDING_SEED = "event_id LIKE 'seed-pending-%'"  # the seeded events to send, not the delivered history
+# The seeded events to send, not the delivered history; a joined event whose beacon reported the checkout
+# token goes with that id (app/beacons.py adopts it).
+PENDING_SEED = "(event_id LIKE 'seed-pending-%' OR event_id LIKE 'seed-co-%')"
 BEACON_CLICK = beacon_click_id("")  # every click id a seeded beacon carries starts so
 
 

@@ -3,7 +3,8 @@
 
 (() => {
   const { initial, api, failureText, toast, el, busy, appUrl, plural, when, ago, words, ready } = Pinbridge;
-  const state = { settings: initial.settings, filter: "", pixel: null, overview: initial, stats: initial.stats };
+  const state = { settings: initial.settings, filter: "", pixel: initial.pixel, overview: initial, stats: initial.stats,
+                  tagTouched: false };
   const COVERAGE = { em: "Email", ph: "Phone", ip_ua: "IP address and browser", click_id: "Pinterest click id", address: "Address" };
   const STATUS = {
     delivered: ["success", "Delivered"], failed: ["critical", "Failed"], pending: ["caution", "Waiting"],
@@ -131,7 +132,8 @@
   // the required ones, and a dismissal the server remembers.
   function renderSetup(overview) {
     const s = overview.setup;
-    const pixelDone = !!(s.pixel || (state.pixel && state.pixel.reported));
+    // Done once the pixel reported a purchase with a Tag id saved (before that, it cannot have fired the Tag).
+    const pixelDone = !!((s.pixel || (state.pixel && state.pixel.reported)) && state.pixel && state.pixel.tag_id_saved);
     const steps = [
       ["connect", s.connected, false, "Connect Pinterest",
        s.refused ? "Pinterest refused your saved token or ad account id. Update them in Settings."
@@ -140,8 +142,7 @@
       ["test", s.test_event, false, "Send a test event", "Checks that Pinterest accepts your ad account id and token. Nothing shows in your reports.",
        el("s-button", { id: "setup-test-button", disabled: !s.connected }, "Send test event")],
       ["order", s.first_order, false, "First order delivered", "Place a test order in your store, or wait for your next order. It appears below once Pinterest accepts it.", null],
-      ["pixel", pixelDone, true, "Add the Pinterest Tag pixel",
-       "Lets Pinterest count each purchase once when its Tag sees it too. This step is checked once your pixel reports a purchase.",
+      ["pixel", pixelDone, true, "Add the Pinterest Tag pixel", pixelStepText(),
        el("s-button", { "data-scroll": "pixel" }, "Show the code")],
     ];
     const required = steps.filter((step) => !step[2]);
@@ -179,6 +180,16 @@
       renderSetup(state.overview);
       if (!dismissed) document.getElementById("setup").scrollIntoView({ behavior: "smooth" });
     });
+  }
+
+  // The pixel step's words: what is still missing for the Tag and Pinbridge to send one id per purchase.
+  function pixelStepText() {
+    const p = state.pixel || {};
+    const todo = [];
+    if (!p.tag_id_saved) todo.push("save your Pinterest Tag id and paste Pinbridge's code into Settings → Customer events");
+    if (p.app_pixel && !p.app_pixel.connected) todo.push("allow Pinbridge's app pixel");
+    todo.push("tell Pinbridge which other Pinterest tracking the shop has, so each purchase is sent once");
+    return todo.join("; ").replace(/^./, (c) => c.toUpperCase()) + ". This step is checked once the pixel reports a purchase.";
   }
 
   async function sendTest(button) {
@@ -416,35 +427,149 @@
   }
 
   // -- pixel -------------------------------------------------------------------------------------
+  // The card says what reached Pinbridge (the pixel's message for a purchase), never what Pinterest received.
   function renderPixel() {
-    const p = state.pixel, s = state.settings;
+    const p = state.pixel;
     const card = document.getElementById("pixel-card");
-    if (p && p.reported) {
-      card.replaceChildren(el("div", { class: "pb-card", "data-reported": "true" },
-        el("strong", {}, "Counted once"),
-        el("p", {}, `The Tag reported ${p.tag_same_id} of ${plural(p.purchases, "purchase")} in the last ${p.window_days} days with the same id` +
-          (p.last_reported_at ? `, most recently ${ago(p.last_reported_at)}.` : ".")),
-        p.advice ? el("p", { class: "pb-sub" }, p.advice) : null));
+    card.replaceChildren(el("s-banner", { id: "dedup-card", tone: p.tone, heading: p.headline,
+                                          "data-tone": p.tone, "data-reported": p.reported ? "true" : "false" },
+      el("s-paragraph", {}, p.advice),
+      p.last_reported_at ? el("s-paragraph", {}, `Last message from the pixel ${ago(p.last_reported_at)}.`) : null));
+    renderAppPixel(p.app_pixel);
+    const field = document.getElementById("tag-id");
+    const typed = (field.value || "").trim();
+    const unsaved = typed !== (p.tag_id || "");
+    const copy = document.getElementById("copy-button");
+    // Never a placeholder on the clipboard: the code exists only for a saved Tag id, and only as saved.
+    const canCopy = !!p.snippet && !unsaved;
+    copy.toggleAttribute("disabled", !canCopy);
+    copy.dataset.ready = canCopy ? "true" : "false";
+    document.getElementById("tag-save").toggleAttribute("disabled", !unsaved);
+    const pre = document.getElementById("snippet");
+    pre.hidden = !p.snippet;
+    pre.textContent = p.snippet || "";
+    document.getElementById("snippet-advice").textContent = !p.snippet
+      ? "Save your Pinterest Tag id to get the code: it is filled in for this shop, ready to paste."
+      : unsaved ? "Save the Tag id to update the code below." : (p.advice_by_source || "");
+  }
+
+  function renderAppPixel(a) {
+    const box = document.getElementById("app-pixel");
+    if (!a) { box.replaceChildren(); return; }
+    let tone, text, button = null;
+    if (a.connected && a.up_to_date) {
+      tone = "success"; text = "Pinbridge's app pixel is on: it reports the click id, the buyer's consent and the id the Tag used, with nothing to paste.";
+    } else if (a.connected) {
+      tone = "warning"; text = "Pinbridge's app pixel is on, with settings older than the shop's.";
+      button = el("s-button", { id: "app-pixel-button" }, "Update the app pixel");
+    } else if (a.shopify_error) {
+      tone = "critical"; text = a.shopify_error;
+      button = el("s-button", { id: "app-pixel-button" }, "Try again");
+    } else if (!a.granted) {
+      tone = "warning"; text = "Pinbridge's app pixel is off: Shopify needs your permission to let Pinbridge manage its pixel. " + a.declined_loses;
+      button = el("s-button", { id: "app-pixel-button", variant: "primary" }, "Allow and switch on");
     } else {
-      card.replaceChildren(el("p", { class: "pb-note", "data-reported": "false" }, p ?
-        "Your pixel hasn't reported a purchase yet. Once it does, this section shows how many purchases Pinterest counts once." :
-        "Once the pixel is installed, Pinterest sees each purchase from the browser and from Pinbridge, and counts it once."));
+      tone = "critical"; text = a.error || "Pinbridge's app pixel is not on yet.";
+      button = el("s-button", { id: "app-pixel-button" }, "Try again");
     }
-    const tagField = document.getElementById("tag-id");
-    const tag = (tagField.value || "").trim().replace(/[^0-9]/g, "");
-    let code = p && p.snippet ? p.snippet : initial.snippets[`${s.event_id_source}|${s.value_mode}`];
-    if (tag) code = code.replace(initial.tag_placeholder, tag);
-    document.getElementById("snippet").textContent = code;
-    document.getElementById("snippet-advice").textContent = initial.snippet_advice[s.event_id_source] || "";
+    box.replaceChildren(el("div", { class: "pb-answer", "data-tone": tone, id: "app-pixel-state",
+                                    "data-connected": a.connected ? "true" : "false" },
+      el("p", {}, text), button));
+    if (button) button.addEventListener("click", (e) => switchOnAppPixel(e.currentTarget));
+    // On, with older settings (the order reference changed): update it once, without asking.
+    if (a.connected && !a.up_to_date && !state.appPixelUpdating) {
+      state.appPixelUpdating = true;
+      api("POST", "/api/pixel/connect", {}).then((result) => {
+        if (!result.failed) { state.pixel = { ...state.pixel, app_pixel: result.data.app_pixel }; renderPixel(); }
+      });
+    }
+  }
+
+  // Ask Shopify for the optional scopes (App Bridge's Scopes API), then let the server create the pixel.
+  async function switchOnAppPixel(button) {
+    await busy(button, async () => {
+      const a = state.pixel.app_pixel;
+      if (!a.granted && window.shopify && window.shopify.scopes) {
+        let answer;
+        try { answer = await window.shopify.scopes.request(a.scopes); } catch (error) { answer = null; }
+        if (!answer || answer.result !== "granted-all") {
+          toast("Not allowed: the app pixel stays off. " + a.declined_loses, true);
+          return;
+        }
+      }
+      const result = await api("POST", "/api/pixel/connect", {});
+      if (result.failed) { toast(failureText(result), true); return; }
+      state.pixel = { ...state.pixel, app_pixel: result.data.app_pixel };
+      toast(result.data.app_pixel.connected ? "Pinbridge's app pixel is on" : (result.data.app_pixel.error || "Not switched on"),
+            !result.data.app_pixel.connected);
+      renderPixel();
+    });
+  }
+
+  async function saveTagId(button) {
+    await busy(button, async () => {
+      const value = (document.getElementById("tag-id").value || "").trim();
+      const result = await api("PUT", "/api/settings", { tag_id: value });
+      const field = document.getElementById("tag-id");
+      if (result.status === 422) {
+        field.setAttribute("error", (result.data.errors || {}).tag_id || "Check the Tag id.");
+        return;
+      }
+      if (result.failed) { toast(failureText(result), true); return; }
+      field.removeAttribute("error");
+      state.settings = result.data;
+      await loadPixel();
+      toast(value ? "Tag id saved: copy the code below" : "Tag id removed");
+      renderPixel();
+      renderSetup(state.overview);
+    });
+  }
+
+  async function copyCode() {
+    const p = state.pixel;
+    if (!p.snippet) return;
+    const ok = await navigator.clipboard.writeText(p.snippet).then(() => true, () => false);
+    toast(ok ? "Code copied: paste it in Settings → Customer events" : "Couldn't copy: select the code and copy it by hand.", !ok);
+  }
+
+  // Other Pinterest tracking: the usual sources of a second Tag or a second sender, and what to do for each.
+  const OTHER_TRACKING = [
+    ["pinterest_app", "Pinterest's own Shopify app (the Pinterest sales channel)",
+     "Pinterest's app loads its own Tag and can send its own Conversions API purchases, with ids Pinbridge cannot know, so each purchase may be counted twice. " +
+     "Check Settings → Customer events → App pixels: if Pinterest is listed and offers Disconnect, disconnect it there and keep the app for your catalogue. " +
+     "Pinbridge found no public way to turn off the Pinterest app's server events without uninstalling it (which also stops the catalogue sync). " +
+     "If you cannot turn its tracking off, choose one sender: keep Pinterest's app for purchases and turn Pinbridge's sending off in Settings, or keep Pinbridge and remove the Pinterest app's tracking."],
+    ["theme", "Pinterest Tag code in the theme",
+     "Online Store → Themes → … → Edit code: search for pintrk or s.pinimg.com/ct/core.js (theme.liquid, snippets) and remove the checkout tracking; Pinbridge's pixel fires the Tag's checkout."],
+    ["gtm", "Google Tag Manager",
+     "In the container, pause any \"Pinterest Tag\" tag or Custom HTML tag with pintrk that fires on purchase; keep only Pinbridge's."],
+    ["other_pixel", "Another app's or custom pixel with the Pinterest Tag",
+     "Settings → Customer events: disconnect any other custom or app pixel that fires the Pinterest Tag's checkout."],
+    ["additional_scripts", "Additional scripts on the order status page",
+     "Settings → Checkout → Order status page → Additional scripts: remove the Pinterest Tag. Shopify is retiring these scripts in 2026."],
+  ];
+
+  function renderOtherTracking() {
+    const list = document.getElementById("other-tracking-list");
+    if (list.childElementCount) return;
+    list.replaceChildren(...OTHER_TRACKING.map(([key, label]) => el("label", { class: "pb-check" },
+      el("input", { type: "checkbox", name: "other_tracking", value: key }), " ", label)));
+    list.addEventListener("change", () => {
+      const chosen = [...list.querySelectorAll("input:checked")].map((box) => box.value);
+      const advice = document.getElementById("other-tracking-advice");
+      advice.replaceChildren(...OTHER_TRACKING.filter(([key]) => chosen.includes(key)).map(([key, label, text]) =>
+        el("div", { class: "pb-answer", "data-tone": key === "pinterest_app" ? "critical" : "", "data-source": key },
+          el("p", {}, el("strong", {}, label + ": "), text))));
+      if (!chosen.length) advice.replaceChildren();
+    });
   }
 
   async function loadPixel() {
     const result = await api("GET", "/api/pixel");
-    state.pixel = result.status === 200 ? result.data : null;  // 404 until the pixel report exists
-    if (state.pixel && state.pixel.tag_id) {
-      const field = document.getElementById("tag-id");
-      if (!field.value) field.value = state.pixel.tag_id;
-    }
+    if (result.status !== 200) return;
+    state.pixel = result.data;
+    const field = document.getElementById("tag-id");
+    if (!state.tagTouched) field.value = state.pixel.tag_id || "";
   }
 
   // -- refresh -----------------------------------------------------------------------------------
@@ -485,12 +610,11 @@
     document.getElementById("setup-dismiss").addEventListener("click", (e) => dismissSetup(true, e.currentTarget));
     document.getElementById("setup-show").addEventListener("click", (e) => dismissSetup(false, e.currentTarget));
     const tag = document.getElementById("tag-id");
-    tag.addEventListener("input", renderPixel);
-    tag.addEventListener("change", renderPixel);
-    document.getElementById("copy-button").addEventListener("click", async () => {
-      const ok = await navigator.clipboard.writeText(document.getElementById("snippet").textContent).then(() => true, () => false);
-      toast(ok ? "Code copied" : "Couldn't copy: select the code and copy it by hand.", !ok);
-    });
+    const typed = () => { state.tagTouched = true; renderPixel(); };
+    tag.addEventListener("input", typed);
+    tag.addEventListener("change", typed);
+    document.getElementById("tag-save").addEventListener("click", (e) => saveTagId(e.currentTarget));
+    document.getElementById("copy-button").addEventListener("click", copyCode);
     // Keep the numbers current while the page is open and visible.
     setInterval(() => { if (document.visibilityState === "visible") refresh(); }, initial.poll_seconds * 1000);
     document.addEventListener("visibilitychange", () => { if (document.visibilityState === "visible") refresh(); });
@@ -498,7 +622,7 @@
 
   ready(() => {
     wire();
-    if (initial.settings.tag_id) document.getElementById("tag-id").value = initial.settings.tag_id;
+    document.getElementById("tag-id").value = initial.pixel.tag_id || "";
     renderStatus(initial);
     renderMetrics(initial.stats, initial.health);
     renderChart(initial.stats);
@@ -507,7 +631,7 @@
     renderDataRequests(initial.data_requests);
     renderSetup(initial);
     renderPixel();
+    renderOtherTracking();
     document.body.dataset.ready = "true";
-    loadPixel().then(() => { renderSetup(state.overview); renderPixel(); });
   });
 })();

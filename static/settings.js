@@ -8,7 +8,7 @@
   const SWITCHES = ["enabled", "test_mode", "limited_data_processing"];
   const SELECTS = ["event_id_source", "content_id_source", "value_mode", "currency_mode",
                    "send_pos", "send_draft", "send_subscription", "send_other_channels", "send_backdated"];
-  const TEXTS = ["ad_account_id", "tag_id"];
+  const TEXTS = ["ad_account_id"];  // the Tag id is saved on the home page, beside the pixel code
   const CONNECTION = ["ad_account_id", "access_token"];
   let saved = initial.settings;
   let shown = false;
@@ -106,9 +106,13 @@
       const paused = document.getElementById("paused-banner");
       if (paused && CONNECTION.some((name) => name in diff)) paused.hidden = true;  // new credentials resume sending
       saved = result.data;
+      // Pinbridge's app pixel carries the order reference: bring it up to date (only if it is on).
+      if ("event_id_source" in diff) api("POST", "/api/pixel/connect?if_on=1", {});
       fill(saved);
       updateSaveBar();
-      toast(diff.enabled === true ? "Saved. Held orders will be sent now." : "Saved");
+      // A pasted pixel made for the previous settings is out of date: say so, never a bare "Saved".
+      toast(result.data.pixel_notice || (diff.enabled === true ? "Saved. Held orders will be sent now." : "Saved"),
+            !!result.data.pixel_notice);
       return true;
     } finally {
       saveButton.removeAttribute("loading");

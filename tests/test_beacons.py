@@ -14,6 +14,7 @@ from sqlalchemy import event, select
 
 from app import beacons, outbox
 from app.ingest import beacon
+from app.merchant import dedup, pixel
 from app.models import Event, PixelBeacon, Shop, db, now_utc
 from app.ops.retention import purge_beacons
 from tests import test_delivery
@@ -327,6 +328,124 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
         assert row.updated_at >= row.received_at
 
 
+# -- the server adopts the Tag's id ------------------------------------------------------------------------
+HEX_CART = "5e1f0a9b8c7d6e5f4a3b2c1d0e9f8a7b"  # an older checkout: its thank-you address lacks the cart token
+
+
+def test_a_purchase_not_sent_yet_goes_with_the_id_the_tag_fired_with(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order(cart_token=HEX_CART)
+    post_beacon(beacon_for(order, event_id=order["checkout_token"]))  # the Tag fell back to the checkout token
+    post_webhook(order)
+    assert drain(worker()) == 1
+    [sent] = pinterest.requests[0].events
+    assert sent["event_id"] == order["checkout_token"]
+    event = only_event()
+    assert (event.status, event.event_id, event.tag_event_id, event.tag_matched) == (
+        "delivered", order["checkout_token"], order["checkout_token"], True)
+    assert event.payload["event_id"] == order["checkout_token"]
+    # The same order again (a redelivery, reconciliation) is still the same purchase.
+    assert post_webhook(web_order(**{**order, "id": order["id"]})).status_code == 200
+    assert drain(worker()) == 0 and len(pinterest.requests) == 1
+
+
+def test_the_order_id_form_is_adopted_too(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin,
+) -> None:
+    configure_shop()
+    order = web_order()  # a pixel pasted with event id source "order id", the shop on the cart token
+    post_beacon(beacon_for(order, event_id=f"order-{order['id']}"))
+    post_webhook(order)
+    drain(worker())
+    assert pinterest.requests[0].events[0]["event_id"] == f"order-{order['id']}"
+    assert only_event().tag_matched is True
+
+
+def test_a_beacon_cannot_give_a_purchase_an_id_that_is_not_its_own(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    first, second = web_order(), web_order(cart_token=HEX_CART)
+    post_webhook(first)
+    drain(worker())
+    # Another purchase's ids, and an id of no purchase: the server's id stands, and the mismatch is noted.
+    post_beacon(beacon_for(second, event_id=first["cart_token"]))
+    post_webhook(second)
+    drain(worker())
+    sent = pinterest.requests[-1].events[0]
+    assert sent["event_id"] == HEX_CART
+    db.session.rollback()
+    row = db.session.scalars(select(Event).filter_by(order_id=str(second["id"]))).one()
+    assert (row.event_id, row.tag_event_id, row.tag_matched) == (HEX_CART, first["cart_token"], False)
+
+
+def test_an_id_another_event_holds_is_not_adopted(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop(event_id_source="checkout_token")
+    first = web_order()
+    post_webhook(first)  # sent as its checkout token
+    drain(worker())
+    configure_shop(event_id_source="cart_token")
+    second = web_order(checkout_token=first["checkout_token"], cart_token=HEX_CART, id=first["id"] + 10_000)
+    post_beacon(beacon_for(second, event_id=first["checkout_token"]))
+    post_webhook(second)
+    drain(worker())
+    assert pinterest.event_id_counts[first["checkout_token"]] == 1
+
+
+def test_an_event_that_may_have_reached_pinterest_keeps_its_id(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, clock: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order(cart_token=HEX_CART)
+    post_webhook(order)  # the pixel has not reported yet: sent at once, and Pinterest times out
+    pinterest.respond_next(503)
+    w = worker()
+    drain(w)
+    post_beacon(beacon_for(order, event_id=order["checkout_token"]))
+    clock.offset += timedelta(hours=1)
+    drain(w)
+    assert [r.events[0]["event_id"] for r in pinterest.requests] == [HEX_CART, HEX_CART]
+    event = only_event()
+    assert (event.status, event.event_id, event.tag_matched) == ("delivered", HEX_CART, False)
+
+
+def test_an_adopted_id_is_kept_when_the_first_attempt_is_retried(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, clock: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order(cart_token=HEX_CART)
+    post_beacon(beacon_for(order, event_id=order["checkout_token"]))
+    post_webhook(order)
+    pinterest.respond_next(503)
+    w = worker()
+    drain(w)
+    assert only_event().event_id == order["checkout_token"]
+    clock.offset += timedelta(hours=1)
+    drain(w)
+    assert [r.events[0]["event_id"] for r in pinterest.requests] == [order["checkout_token"]] * 2
+    assert only_event().status == "delivered"
+
+
+def test_a_later_forged_beacon_changes_nothing(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin
+) -> None:
+    configure_shop()
+    order = web_order()
+    post_beacon(beacon_for(order))
+    post_beacon(beacon_for(order, event_id=order["checkout_token"], click_id="forgedclickid000",
+                           consent={"marketing": False, "sale_of_data": False}))
+    post_webhook(order)
+    drain(worker())
+    [sent] = pinterest.requests[0].events
+    assert sent["event_id"] == order["cart_token"] and sent["user_data"]["click_id"] != "forgedclickid000"
+    assert "opt_out_type" not in sent["custom_data"]
+    assert only_event().tag_matched is True
+
+
 @pytest.mark.parametrize("sqlite_version", [None, (3, 31, 0)])  # (3, 31): SQLite without UPDATE ... FROM
 def test_notes_without_a_tag_id_are_recorded_on_any_sqlite(
     monkeypatch: pytest.MonkeyPatch, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
@@ -348,25 +467,83 @@ def test_notes_without_a_tag_id_are_recorded_on_any_sqlite(
 
 
 # -- what the page shows, and forgetting -------------------------------------------------------------------
-def test_the_summary_counts_purchases_the_tag_reported_with_our_id(
+def test_the_card_warns_with_the_share_when_the_tag_used_another_id(
     app: Flask, client: FlaskClient, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
 ) -> None:
     configure_shop(tag_id="2612345678901")
     orders = [web_order(id=n, checkout_token=f"{n:032x}", cart_token=f"c{n:031x}", landing_site="/")
-              for n in range(1, 5)]
+              for n in range(1, 6)]
     post_beacon(beacon_for(orders[0]))
-    post_beacon(beacon_for(orders[1], event_id=f"{2:032x}"))  # the Tag used the checkout token
+    post_beacon(beacon_for(orders[1], event_id=f"{2:032x}"))  # the Tag used the checkout token: adopted
     post_beacon(beacon_for(orders[2], click_id=None))
+    post_beacon(beacon_for(orders[3], event_id="an-id-of-no-purchase"))  # not this purchase's: not adopted
     for order in orders:
         post_webhook(order)
     drain(worker())
     use_session_secrets(app)  # webhooks above were signed with the app secret; the page's token now
     body = client.get("/api/pixel", headers=bearer()).get_json()
-    assert body["headline"] == "Counted once: the Tag reported 2 of 4 purchases in the last 14 days with the same id"
-    assert (body["purchases"], body["tag_same_id"], body["tag_different_id"], body["with_click_id"]) == (4, 2, 1, 2)
+    assert (body["purchases"], body["tag_reported"], body["tag_same_id"], body["tag_different_id"]) == (5, 4, 3, 1)
+    assert body["with_click_id"] == 3 and body["share"] == 0.75
+    assert body["tone"] == "warning"
+    assert body["headline"] == ("The pixel's message arrived for 4 purchases in the last 14 days: 3 of them (75%) "
+                                "say the Tag fired with Pinbridge's id")
+    assert "For 1 of 4 the Tag fired with another id" in body["advice"]
     assert body["reported"] is True and body["tag_id"] == "2612345678901"
     assert '"tagId": "2612345678901"' in body["snippet"] and f"/pixel?shop={SHOP}" in body["snippet"]
-    assert "different id for 1 of 4" in body["advice"]
+
+
+def test_success_only_from_95_percent_with_a_tag_id_and_a_later_forged_beacon_cannot_flip_it(
+    configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
+) -> None:
+    def card() -> dict[str, Any]:
+        db.session.rollback()
+        shop = db.session.scalars(select(Shop)).one()
+        return dedup.summary(shop, now_utc())
+
+    configure_shop()
+    orders = [web_order(landing_site="/") for _ in range(20)]
+    for n, order in enumerate(orders):  # one browser address each, under the per-client limit
+        post_beacon(beacon_for(order), ip=f"198.51.100.{n + 10}")
+        post_beacon(beacon_for(order, event_id="forged-other-id-00"), ip=f"198.51.100.{n + 10}")  # second: ignored
+        post_webhook(order)
+    drain(worker())
+    body = card()
+    assert (body["tag_reported"], body["tag_same_id"]) == (20, 20)
+    # 20 of 20 with our id, but no Tag id saved: the Tag cannot have fired from Pinbridge's code.
+    assert body["tone"] == "warning" and body["headline"] == "No Pinterest Tag id saved"
+    configure_shop(tag_id="2612345678901")
+    body = card()
+    assert body["tone"] == "success" and "20 of them (100%)" in body["headline"]
+    assert "Pinterest counted" not in body["headline"] + body["advice"]  # what arrived, not what Pinterest did
+    for expected in ("success", "warning"):  # 20 of 21: 95.2%; 20 of 22: 90.9%
+        order = web_order(landing_site="/")
+        post_beacon(beacon_for(order, event_id="an-id-of-no-purchase"))
+        post_webhook(order)
+        assert drain(worker()) == 1
+        assert card()["tone"] == expected
+    assert "(90%)" in card()["headline"]
+
+
+def test_the_page_says_when_the_pasted_pixel_is_out_of_date(
+    app: Flask, client: FlaskClient, configure_shop: Any, post_beacon: Any,
+) -> None:
+    configure_shop(tag_id="2612345678901")
+    order = web_order()
+    post_beacon(beacon_for(order, pixel=pixel.version(tag_id="2612345678901")))
+    use_session_secrets(app)
+    body = client.get("/api/pixel", headers=bearer()).get_json()
+    assert body["pixel_outdated"] is False and body["pasted_version"] == body["version"]
+    answer = client.put("/api/settings", headers=bearer(), json={"event_id_source": "order_id"}).get_json()
+    assert "copy the code from Pinbridge's home page" in answer["pixel_notice"]
+    body = client.get("/api/pixel", headers=bearer()).get_json()
+    assert body["pixel_outdated"] is True and body["tone"] == "warning"
+    assert body["headline"] == "The pasted pixel is out of date"
+    # The app pixel's beacon carries no version; the custom pixel's, arriving second, still updates it.
+    later = web_order()
+    post_beacon(beacon_for(later))
+    post_beacon(beacon_for(later, pixel=pixel.version("order_id", tag_id="2612345678901")))
+    assert client.get("/api/pixel", headers=bearer()).get_json()["pixel_outdated"] is False
+    assert post_beacon(beacon_for(web_order(), pixel="not-a-version")).status_code == 400
 
 
 def test_before_the_pixel_reports_the_page_says_how_to_install_it(
@@ -375,11 +552,12 @@ def test_before_the_pixel_reports_the_page_says_how_to_install_it(
     use_session_secrets(app)
     configure_shop()
     body = client.get("/api/pixel", headers=bearer()).get_json()
-    assert body["reported"] is False and body["purchases"] == 0
-    assert body["advice"].startswith("Add your Pinterest Tag id")
+    assert body["reported"] is False and body["purchases"] == 0 and body["snippet"] is None
+    assert body["advice"].startswith("Save your Pinterest Tag id")
     configure_shop(tag_id="2612345678901")
     body = client.get("/api/pixel", headers=bearer()).get_json()
-    assert body["advice"].startswith("The pixel has not reported a purchase yet")
+    assert body["headline"] == "No purchase reported by the pixel yet" and body["tone"] == "warning"
+    assert "YOUR_PINTEREST_TAG_ID" not in body["snippet"]
 
 
 def test_beacons_go_after_a_day_and_with_a_redacted_customer(

@@ -7,7 +7,6 @@ test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import threading
@@ -17,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from flask import Flask
 from sqlalchemy import select
@@ -25,9 +25,10 @@ from werkzeug.serving import make_server
 from app.merchant import home
 from app.models import Event, ShopDeliveryState, db, now_utc
 from app.shops import get_or_create_shop
-from tests.conftest import SHOP
+from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.jwt_helpers import ShopifyTokenEndpoint, session_token, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
+from tests.standins.shopify_graphql import ShopifyAdminStandin
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and os.environ.get("CI") != "true":
@@ -440,43 +441,70 @@ def test_turning_off_asks_first_and_the_page_says_orders_are_held(
     expect(page.locator("#metrics [data-key=waiting] .pb-metric-value")).to_have_text("2")
 
 
-def test_pixel_installed_checks_the_step_and_shows_the_count(
+def _seed_pixel_reports(same: int, different: int) -> None:
+    """Web purchases of the last days whose beacon said which id the Tag fired with."""
+    shop = get_or_create_shop(SHOP)
+    shop.pixel_seen_at = now_utc() - timedelta(days=3)
+    for n in range(same + different):
+        when = now_utc() - timedelta(hours=n + 1)
+        db.session.add(Event(
+            shop_id=shop.id, event_id=f"Z2NwLXVzLWVhc3QxOjAxSkZQSVhFTC{n:04d}", source="order", action_source="web",
+            order_id=str(5_912_345_678_950_000 + n), order_name=f"#{2000 + n}", value="45.00", currency="USD",
+            match_keys="em ip_ua click_id", status="delivered", received_at=when, available_at=when, delivered_at=when,
+            tag_event_id="another-id" if n < different else f"Z2NwLXVzLWVhc3QxOjAxSkZQSVhFTC{n:04d}",
+            tag_matched=n >= different))
+    db.session.commit()
+
+
+def test_the_dedup_card_without_a_tag_id_warns_and_offers_no_code(
     live_server: str, page: Page, configure_shop: Any
 ) -> None:
     configure_shop()
-    report = {"snippet": "// custom pixel from the server\nanalytics.subscribe(\"checkout_completed\", () => {});",
-              "tag_id": "2613654212508", "reported": True, "last_reported_at": now_utc().isoformat(),
-              "window_days": 14, "purchases": 40, "tag_same_id": 37, "tag_different_id": 1, "with_click_id": 9,
-              "advice": "Three purchases were seen only by Pinbridge: usually shoppers who block the Tag."}
-    page.route("**/api/pixel", lambda route: route.fulfill(status=200, content_type="application/json",
-                                                            body=json.dumps(report)))
+    _seed_pixel_reports(3, 0)  # the pixel reported 3 of 3 with our id, but no Tag id is saved
     _open(page, live_server)
-    expect(page.locator(".pb-step[data-step=pixel]")).to_have_attribute("data-done", "true")
-    expect(page.locator("#pixel-card")).to_contain_text(
-        "The Tag reported 37 of 40 purchases in the last 14 days with the same id")
-    expect(page.locator("#snippet")).to_contain_text("custom pixel from the server")
-    _axe(page)
+    card = page.locator("#dedup-card")
+    expect(card).to_have_attribute("tone", "warning")
+    expect(card).to_have_attribute("heading", "No Pinterest Tag id saved")
+    expect(page.locator("#copy-button")).to_have_attribute("disabled", "")
+    expect(page.locator("#snippet")).to_be_hidden()
+    expect(page.locator("#snippet-advice")).to_contain_text("Save your Pinterest Tag id to get the code")
+    expect(page.locator("#app-pixel-state")).to_contain_text("Shopify needs your permission")
     page.locator("#pixel").scroll_into_view_if_needed()
-    _shot(page, "11-pixel-installed")
+    _shot(page, "11-pixel-no-tag-id")
 
 
-def test_pixel_snippet_fires_the_tag_with_the_server_event_id(
+def test_the_tag_id_is_saved_and_copy_code_copies_the_servers_code(
     live_server: str, page: Page, configure_shop: Any
 ) -> None:
-    configure_shop(event_id_source="checkout_token")
+    configure_shop()
     _open(page, live_server)
+    page.evaluate("() => { navigator.clipboard.writeText = async (text) => { window.__copied = text; }; }")
     page.locator("s-text-field[name=tag_id] input").fill("2613654212508")
+    expect(page.locator("#copy-button")).to_have_attribute("disabled", "")  # typed, not saved: nothing to copy
+    page.locator("#tag-save").click()
+    expect(page.locator("#snippet")).to_contain_text('"tagId": "2613654212508"')
+    expect(page.locator("#copy-button")).to_have_attribute("data-ready", "true")
+    assert _settings().tag_id == "2613654212508"
+    page.locator("#copy-button").click()
+    page.wait_for_function("() => typeof window.__copied === 'string'")
+    copied = page.evaluate("() => window.__copied")
+    assert '"tagId": "2613654212508"' in copied and "YOUR_PINTEREST_TAG_ID" not in copied
+    assert page.evaluate("() => window.__toasts.map((t) => t.message)")[-1].startswith("Code copied")
+    _open(page, live_server)  # after a reload the Tag id is still there
+    expect(page.locator("s-text-field[name=tag_id] input")).to_have_value("2613654212508")
     code = page.locator("#snippet").text_content() or ""
-    assert '"tagId": "2613654212508"' in code
     queue = page.evaluate(
         """(code) => {
             const subscribers = {};
             const analytics = { subscribe: (name, fn) => { subscribers[name] = fn; } };
+            const browser = { cookie: { get: async () => "" } };
             const init = { data: { cart: null } };
-            new Function("analytics", "init", code)(analytics, init);
+            const fetch = async () => ({});
+            new Function("analytics", "init", "browser", "fetch", code)(analytics, init, browser, fetch);
             subscribers.checkout_completed({ data: { checkout: {
                 token: "c1f0a2b3c4d5e6f708192a3b4c5d6e7f", currencyCode: "USD",
-                subtotalPrice: { amount: 90 }, totalPrice: { amount: 104.5 },
+                subtotalPrice: { amount: 90 }, totalPrice: { amount: 104.5 }, totalTax: { amount: 7.5 },
+                shippingLine: { price: { amount: 7 } },
                 order: { id: "gid://shopify/Order/5912345678901235" }, lineItems: [{ quantity: 2 }, { quantity: 1 }],
             } } });
             return window.pintrk.queue;
@@ -484,10 +512,78 @@ def test_pixel_snippet_fires_the_tag_with_the_server_event_id(
         code,
     )
     track = next(args for args in queue if args[0] == "track")
-    assert track[1] == "checkout"
-    assert track[2]["event_id"] == "c1f0a2b3c4d5e6f708192a3b4c5d6e7f"
+    assert track[1] == "checkout" and track[2]["event_id"] == "c1f0a2b3c4d5e6f708192a3b4c5d6e7f"
     assert track[2]["value"] == 90 and track[2]["order_quantity"] == 3
-    assert track[2]["order_id"] == "5912345678901235"
+    assert ["load", "2613654212508"] in queue
+
+
+def test_the_dedup_card_warns_with_the_share_then_turns_green_from_95_percent(
+    live_server: str, page: Page, configure_shop: Any
+) -> None:
+    configure_shop(tag_id="2613654212508")
+    _seed_pixel_reports(1, 3)  # the Tag used another id for 3 of 4 purchases
+    _open(page, live_server)
+    card = page.locator("#dedup-card")
+    expect(card).to_have_attribute("tone", "warning")
+    expect(card).to_have_attribute("heading", re.compile(r"arrived for 4 purchases .*: 1 of them \(25%\)"))
+    expect(card).to_contain_text("For 3 of 4 the Tag fired with another id")
+    page.locator("#pixel").scroll_into_view_if_needed()
+    _shot(page, "11-pixel-warning")
+    db.session.execute(db.update(Event).values(tag_matched=True))
+    db.session.commit()
+    _open(page, live_server)
+    expect(card).to_have_attribute("tone", "success")
+    expect(page.locator(".pb-step[data-step=pixel]")).to_have_attribute("data-done", "true")
+    page.locator("#pixel").scroll_into_view_if_needed()
+    _shot(page, "11-pixel-installed")
+    _phone(page, "11-pixel-installed-390")
+
+
+def test_switching_the_app_pixel_on_asks_for_the_scopes_and_shows_shopifys_answer(
+    app: Flask, live_server: str, page: Page, configure_shop: Any
+) -> None:
+    configure_shop(tag_id="2613654212508")
+    # Shopify: the token endpoint for the page's token exchange, the Admin API for the pixel's mutations.
+    exchange = ShopifyTokenEndpoint()
+    admin = ShopifyAdminStandin(SHOP, client_id=API_KEY, client_secret=API_SECRET, access_token="shpat_fake_0001")
+    admin.pixel_errors = [{"code": "NO_EXTENSION", "field": None, "message": "No extension found"}]
+    previous = app.config["SHOPIFY_HTTP_CLIENT"]
+    app.config["SHOPIFY_HTTP_CLIENT"] = httpx.Client(transport=httpx.MockTransport(
+        lambda request: exchange.handler(request) if request.url.path == "/admin/oauth/access_token"
+        else admin.handle(request)))
+    previous.close()
+    _open(page, live_server)
+    page.evaluate("() => { window.__scopesAnswer = 'declined-all'; }")
+    page.locator("#app-pixel-button").click()
+    page.wait_for_function("() => window.__toasts.some((t) => t.message.startsWith('Not allowed'))")
+    assert page.evaluate("() => window.__scopeRequests") == [["write_pixels", "read_customer_events"]]
+    assert admin.graphql() == []  # declined: Shopify's Admin API is not asked
+    admin.scopes = ["read_orders", "write_pixels", "read_customer_events"]  # what the dialog grants
+    page.evaluate("() => { window.__scopesAnswer = 'granted-all'; }")
+    page.locator("#app-pixel-button").click()
+    state = page.locator("#app-pixel-state")
+    expect(state).to_have_attribute("data-tone", "critical")
+    expect(state).to_contain_text("the app's extension has not been deployed")
+    page.locator("#pixel").scroll_into_view_if_needed()
+    _shot(page, "11-pixel-app-pixel-refused")
+    page.locator("#app-pixel-button").click()  # deployed since: try again
+    expect(state).to_have_attribute("data-tone", "success")
+    expect(state).to_contain_text("Pinbridge's app pixel is on")
+    assert admin.web_pixel is not None and '"eventIdSource": "cart_token"' in admin.web_pixel["settings"]
+
+
+def test_other_pinterest_tracking_leads_to_one_sender(live_server: str, page: Page, configure_shop: Any) -> None:
+    configure_shop(tag_id="2613654212508")
+    _open(page, live_server)
+    page.locator("input[name=other_tracking][value=pinterest_app]").check()
+    page.locator("input[name=other_tracking][value=theme]").check()
+    advice = page.locator("#other-tracking-advice")
+    expect(advice.locator("[data-source=pinterest_app]")).to_contain_text(
+        "no public way to turn off the Pinterest app's server events")
+    expect(advice.locator("[data-source=theme]")).to_contain_text("pintrk")
+    _axe(page)
+    page.locator("#other-tracking").scroll_into_view_if_needed()
+    _shot(page, "11-pixel-other-tracking")
 
 
 def test_page_inside_a_stand_in_admin_frame(live_server: str, page: Page, configure_shop: Any,

@@ -104,15 +104,23 @@ def test_a_verified_load_reinstalls_an_uninstalled_shop(client: FlaskClient) -> 
     assert get_or_create_shop(SHOP).installed is True
 
 
-def test_page_explains_pixel_dedup_per_event_id_source(client: FlaskClient, configure_shop: Any) -> None:
+def test_page_offers_the_pixel_only_with_the_saved_tag_id(client: FlaskClient, configure_shop: Any) -> None:
     configure_shop(event_id_source="checkout_token")
-    data = initial_data(_get(client, f"?shop={SHOP}&id_token={session_token()}"))
+    page = _get(client, f"?shop={SHOP}&id_token={session_token()}")
+    data = initial_data(page)
     assert data["settings"]["event_id_source"] == "checkout_token"
-    assert 'analytics.subscribe("checkout_completed"' in data["snippets"]["checkout_token|subtotal"]
-    assert '"eventIdSource": "checkout_token"' in data["snippets"]["checkout_token|subtotal"]
-    assert '"valueMode": "total"' in data["snippets"]["cart_token|total"]
-    assert f'/pixel?shop={SHOP}' in data["snippets"]["cart_token|total"]
-    assert "counts each purchase once" in data["snippet_advice"]["cart_token"]
+    # No Tag id saved: no code to copy (never a placeholder), and the card says why nothing is counted.
+    assert data["pixel"]["snippet"] is None and data["pixel"]["tone"] == "warning"
+    assert data["pixel"]["headline"] == "No Pinterest Tag id saved"
+    assert 'name="tag_id"' in page.get_data(as_text=True)  # the one Tag id field, beside the code
+    configure_shop(tag_id="2612345678901", value_mode="total")
+    data = initial_data(_get(client, f"?shop={SHOP}&id_token={session_token()}"))
+    code = data["pixel"]["snippet"]
+    assert 'analytics.subscribe("checkout_completed"' in code and "YOUR_PINTEREST_TAG_ID" not in code
+    assert '"tagId": "2612345678901"' in code and '"eventIdSource": "checkout_token"' in code
+    assert '"valueMode": "total"' in code and f"/pixel?shop={SHOP}" in code
+    assert f'"version": "{data["pixel"]["version"]}"' in code
+    assert "checkout token" in data["pixel"]["advice_by_source"]
 
 
 def test_app_config_declares_scopes_topics_and_version() -> None:
@@ -141,8 +149,10 @@ def test_settings_page_is_verified_like_home_and_has_a_save_bar(client: FlaskCli
     assert '<ui-save-bar id="settings-save-bar">' in html
     assert '<a href="/settings">Settings</a>' in html and '<a href="/" rel="home">Home</a>' in html
     assert 'name="ad_account_id"' in html and 'name="enabled"' in html
-    # Every setting the API offers has its field: order classes, the Tag id, what a consent refusal means.
-    for name in ("send_pos", "send_draft", "send_subscription", "send_other_channels", "tag_id"):
+    # Every setting the API offers has its field: order classes, what a consent refusal means. The Tag id has
+    # one field, on the home page beside the code it fills in.
+    assert 'name="tag_id"' not in html
+    for name in ("send_pos", "send_draft", "send_subscription", "send_other_channels"):
         assert f'name="{name}"' in html, name
     # The older include_offline_orders switch stays an API shortcut; the page offers only the per-class choices.
     assert 'name="include_offline_orders"' not in html and "Include POS" not in html

@@ -14,7 +14,7 @@ import pytest
 
 from app.mapping import MappingOptions, map_order
 from app.mapping.types import EVENT_ID_SOURCES
-from app.merchant.pixel import snippet
+from app.merchant.pixel import snippet, version
 from tests.mapping import orders
 
 RUNNER = Path(__file__).parent / "js" / "run_pixel.js"
@@ -166,7 +166,7 @@ def test_the_beacon_reports_the_tag_id_click_id_and_consent() -> None:
     assert [beacon["url"] for beacon in output["beacons"]] == ["https://app.example/pixel?shop=demo.myshopify.com"]
     assert output["beacons"][0]["body"] == {
         "checkout_token": orders.CHECKOUT_TOKEN, "event_id": orders.CART_TOKEN, "click_id": orders.EPIK,
-        "consent": {"marketing": True, "sale_of_data": True},
+        "consent": {"marketing": True, "sale_of_data": True}, "pixel": version(tag_id="1"),
     }
     # A simple request (text/plain, no credentials): no CORS preflight from the storefront.
     assert output["beacons"][0]["options"]["headers"] == {"Content-Type": "text/plain"}
@@ -181,4 +181,14 @@ def test_without_marketing_consent_the_tag_stays_off_and_the_beacon_carries_only
     assert output["pintrk"] == [] and output["scripts"] == []
     assert output["beacons"][0]["body"] == {
         "checkout_token": orders.CHECKOUT_TOKEN, "consent": {"marketing": False, "sale_of_data": False},
+        "pixel": version(tag_id="1"),
     }
+
+
+def test_code_without_a_tag_id_never_fires_the_tag_and_reports_no_tag_id() -> None:
+    """The page never offers such code; if it ran anyway, the Tag must not load a placeholder id."""
+    init, event = pixel_event(orders.web_order())
+    output = run_pixel(snippet(app_url="https://app.example", shop="demo.myshopify.com"), init,
+                       [{"name": "checkout_completed", "event": event}])
+    assert output["pintrk"] == [] and output["scripts"] == []
+    assert "event_id" not in output["beacons"][0]["body"]  # the card does not count a Tag that never fired

@@ -18,7 +18,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
 from sqlalchemy import select
 
-from app.beacons import Beacon, store
+from app.beacons import VERSION_RE, Beacon, store
 from app.mapping.identity import token as event_id_token
 from app.models import Shop, db, now_utc
 from app.shops import normalise_shop_domain
@@ -27,7 +27,7 @@ logger = logging.getLogger(__name__)
 bp = Blueprint("beacons", __name__)
 
 MAX_BEACON_BYTES = 2048
-FIELDS = frozenset({"checkout_token", "event_id", "click_id", "consent"})
+FIELDS = frozenset({"checkout_token", "event_id", "click_id", "consent", "pixel"})
 CONSENT_FIELDS = frozenset({"marketing", "sale_of_data", "analytics"})
 CHECKOUT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # `_epik` values are URL-safe base64-ish strings; anything else is not a Pinterest click id.
@@ -81,7 +81,11 @@ def parse(raw: bytes) -> Beacon:
         value is not None and not isinstance(value, bool) for value in consent.values()
     ):
         raise BeaconRejected(400, "invalid_consent")
-    return Beacon(checkout_token, event_id, click_id, consent.get("marketing"), consent.get("sale_of_data"))
+    version = data.get("pixel")
+    if version is not None and (not isinstance(version, str) or not VERSION_RE.match(version)):
+        raise BeaconRejected(400, "invalid_pixel")
+    return Beacon(checkout_token, event_id, click_id, consent.get("marketing"), consent.get("sale_of_data"),
+                  version)
 
 
 def _cors(response: Response) -> Response:

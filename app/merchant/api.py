@@ -25,7 +25,7 @@ from app.settings import apply_settings, settings_view, validate_settings
 from app.shopify import recovery
 from app.shopify.auth import SessionInvalid, verify_session_token
 from app.shops import find_shop, get_or_create_shop
-from app.vocabulary import CheckOutcome, EventIdSource, ValueMode
+from app.vocabulary import CheckOutcome
 
 bp = Blueprint("api", __name__, url_prefix="/api")
 
@@ -117,8 +117,20 @@ def put_settings() -> Any:
     if errors:
         return _invalid(errors)
     with writing():
-        view = settings_view(apply_settings(get_or_create_shop(g.shop_domain), clean))
-    return jsonify(view)
+        shop = get_or_create_shop(g.shop_domain)
+        view = settings_view(apply_settings(shop, clean))
+        notice = _pixel_notice(shop)
+    return jsonify({**view, "pixel_notice": notice} if notice else view)
+
+
+def _pixel_notice(shop: Shop) -> str | None:
+    """After a save: the pasted custom pixel no longer matches these settings (it carries its version)."""
+    from app.merchant.dedup import pasted_pixel_outdated
+
+    if not pasted_pixel_outdated(shop):
+        return None
+    return ("Saved. The pixel pasted in Settings → Customer events was made for the previous settings: copy "
+            "the code from Pinbridge's home page and replace it, or the Tag and Pinbridge will send different ids.")
 
 
 @bp.post("/settings/verify")
@@ -234,17 +246,26 @@ def post_recovery() -> Any:
 
 @bp.get("/pixel")
 def get_pixel() -> Any:
-    """The pixel to paste, filled in for this shop, and whether the Tag counts purchases with our ids."""
-    from app.merchant import dedup, pixel
+    """The pixel to paste, filled in for this shop (none without a Tag id), the card, and the app pixel's state."""
+    from app.merchant import dedup
+    from app.shopify import web_pixel
 
     shop = _shop()
-    settings = shop.settings
-    body = {
-        "snippet": pixel.snippet(settings.event_id_source if settings else EventIdSource.CART_TOKEN,
-                                 settings.value_mode if settings else ValueMode.SUBTOTAL,
-                                 tag_id=settings.tag_id if settings else None,
-                                 app_url=request.host_url, shop=shop.domain),
-        "tag_id": settings.tag_id if settings else None,
-        **dedup.summary(shop, now_utc()),
-    }
-    return jsonify(body)
+    return jsonify({**dedup.pixel_view(shop, now_utc()), "app_pixel": web_pixel.state(shop, request.host_url)})
+
+
+@bp.post("/pixel/connect")
+def connect_pixel() -> Any:
+    """Create (or bring up to date) Pinbridge's app pixel in this shop, once the merchant granted its scopes.
+
+    The one /api call that asks Shopify something: the page makes it after the merchant answers Shopify's
+    permission dialog, and when it loads with the app pixel's settings out of date.
+    """
+    from app.shopify import web_pixel
+
+    shop = _shop()
+    # `?if_on=1` (after a settings save): bring an existing app pixel up to date, never create one.
+    if request.args.get("if_on") != "1" or shop.web_pixel_id:
+        web_pixel.sync(shop, app_url=request.host_url, api_version=current_app.config["SHOPIFY_API_VERSION"])
+        shop = _shop()
+    return jsonify({"app_pixel": web_pixel.state(shop, request.host_url)})

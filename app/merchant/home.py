@@ -17,10 +17,11 @@ from shopify_app import RequestInput, Res
 
 from app.config import PROJECT_ROOT
 from app.database import writing
-from app.merchant import pixel, stats
+from app.merchant import dedup, stats
 from app.merchant.api import overview
 from app.models import Shop, now_utc
 from app.settings import CHOICES, settings_view
+from app.shopify import web_pixel
 from app.shopify.auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest, shopify_app
 from app.shops import get_or_create_shop, normalise_shop_domain
 
@@ -128,9 +129,7 @@ def page_context(shop: Shop) -> dict[str, Any]:
         "settings": settings,
         "stats": stats.summary(shop.id, CHART_DAYS, now_utc()),
         "events": stats.recent_events(shop.id, None, TABLE_ROWS),
-        "snippets": pixel.all_snippets(settings.get("tag_id"), request.host_url, shop.domain),
-        "snippet_advice": pixel.ADVICE,
-        "tag_placeholder": pixel.TAG_ID_PLACEHOLDER,
+        "pixel": {**dedup.pixel_view(shop, now_utc()), "app_pixel": web_pixel.state(shop, request.host_url)},
         "max_age_hours": int(current_app.config["EVENT_MAX_AGE_SECONDS"]) // 3600,
         "poll_seconds": POLL_SECONDS,
         **overview(shop),

@@ -16,13 +16,14 @@ consent the Tag is not loaded and the beacon carries only the checkout token and
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from app.mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
-from app.mapping.types import EVENT_ID_SOURCES, VALUE_MODES
-from app.vocabulary import EventIdSource, ValueMode
+from app.mapping.types import EVENT_ID_SOURCES
 
 TAG_ID_PLACEHOLDER = "YOUR_PINTEREST_TAG_ID"
 # The event id chain in the browser, shared with the app pixel (extensions/pinbridge-beacon imports it).
@@ -58,11 +59,12 @@ function pinbridgeValue(checkout) {
   if (subtotal === null) return total;
   const tax = pinbridgeAmount(checkout.totalTax) || 0;
   const shipping = pinbridgeAmount(checkout.shippingLine && checkout.shippingLine.price) || 0;
-  // Shops that show prices with tax include it in the subtotal: the total then has no tax on top. The
-  // pixel sees only the checkout's whole tax; the lines' part of it is shared out by amount (exact when
-  // goods and shipping carry one rate, as with most VAT).
-  const taxOnTop = total === null || Math.abs(total - (subtotal + shipping + tax)) < 0.005;
-  if (taxOnTop || subtotal + shipping <= 0) return subtotal;
+  // Shops that show prices with tax include it in the subtotal: the total is then exactly the subtotal plus
+  // shipping, with no tax on top. Anything else (tax on top, or duties or a tip in the total) keeps the
+  // subtotal. The pixel sees only the checkout's whole tax; the lines' part of it is shared out by amount
+  // (exact when goods and shipping carry one rate, as with most VAT).
+  const taxIncluded = total !== null && tax > 0 && Math.abs(total - (subtotal + shipping)) < 0.005;
+  if (!taxIncluded || subtotal + shipping <= 0) return subtotal;
   return Math.round((subtotal - tax * subtotal / (subtotal + shipping)) * 100) / 100;
 }
 
@@ -88,7 +90,7 @@ analytics.subscribe("checkout_completed", async (event) => {
   if (consent.marketingAllowed !== false) {
     const eventId = pinbridgeEventId(event, checkout);
     const orderId = checkout.order && checkout.order.id ? String(checkout.order.id).split("/").pop() : undefined;
-    if (eventId && PINBRIDGE.tagId) {
+    if (eventId && /^\d+$/.test(PINBRIDGE.tagId)) {
       pinbridgeLoadTag(checkout.email);
       window.pintrk("track", "checkout", {
         event_id: eventId,
@@ -105,39 +107,56 @@ analytics.subscribe("checkout_completed", async (event) => {
 '''
 
 
+def _config(event_id_source: str, value_mode: str, tag_id: str | None, app_url: str, shop: str) -> dict[str, Any]:
+    if event_id_source not in EVENT_ID_SOURCES:
+        event_id_source = "cart_token"
+    config: dict[str, Any] = {
+        "tagId": tag_id or TAG_ID_PLACEHOLDER,
+        "beaconUrl": f"{app_url.rstrip('/')}/pixel?shop={shop}",
+        "eventIdSource": event_id_source,
+        "chain": list(EVENT_ID_CHAIN),
+        "valueMode": "total" if value_mode == "total" else "subtotal",
+        "maxLength": MAX_EVENT_ID_LENGTH,
+    }
+    config["version"] = _version(config)
+    return config
+
+
+def _version(config: dict[str, Any]) -> str:
+    """What the pasted code was made from, in 12 hex digits: the Tag id and every setting the Tag's event
+    depends on, and the code itself. The app's address is left out (the same code seen through another
+    host name is not out of date; a pixel posting to an old address is noticed by its silence)."""
+    made_of = {key: value for key, value in config.items() if key not in ("beaconUrl", "version")}
+    text = json.dumps(made_of, sort_keys=True) + _TEMPLATE + _EVENT_IDS
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def version(event_id_source: str = "cart_token", value_mode: str = "subtotal", *, tag_id: str | None = None) -> str:
+    """The version of the code `snippet` makes with these settings (the beacon reports the pasted one's)."""
+    return str(_config(event_id_source, value_mode, tag_id, "", "")["version"])
+
+
 def snippet(
-    event_id_source: str = EventIdSource.CART_TOKEN,
-    value_mode: str = ValueMode.SUBTOTAL,
+    event_id_source: str = "cart_token",
+    value_mode: str = "subtotal",
     *,
     tag_id: str | None = None,
     app_url: str = "",
     shop: str = "",
 ) -> str:
-    """JavaScript for Settings → Customer events → Add custom pixel (no HTML: the sandbox runs JS only)."""
-    if event_id_source not in EVENT_ID_SOURCES:
-        event_id_source = EventIdSource.CART_TOKEN
-    config = {
-        "tagId": tag_id or TAG_ID_PLACEHOLDER,
-        "beaconUrl": f"{app_url.rstrip('/')}/pixel?shop={shop}",
-        "eventIdSource": event_id_source,
-        "chain": list(EVENT_ID_CHAIN),
-        "valueMode": ValueMode.TOTAL if value_mode == ValueMode.TOTAL else ValueMode.SUBTOTAL,
-        "maxLength": MAX_EVENT_ID_LENGTH,
-    }
+    """JavaScript for Settings → Customer events → Add custom pixel (no HTML: the sandbox runs JS only).
+
+    Without a Tag id the code holds a placeholder: the page never offers that code to copy (`view`).
+    """
+    config = _config(event_id_source, value_mode, tag_id, app_url, shop)
     return _TEMPLATE.replace("__CONFIG__", json.dumps(config, indent=2)).replace("__EVENT_IDS__", _EVENT_IDS)
 
 
 ADVICE = {
-    EventIdSource.CART_TOKEN: "The Tag and Pinbridge both use the cart token (the checkout token when there is "
-                              "none), so Pinterest counts each purchase once.",
-    EventIdSource.CHECKOUT_TOKEN: "The Tag and Pinbridge both use the checkout token, so Pinterest counts each "
-                                  "purchase once.",
-    EventIdSource.ORDER_ID: "The Tag and Pinbridge both use order-<order id>, so Pinterest counts each purchase "
-                            "once.",
+    "cart_token": "The code gives the Tag the cart token (the checkout token when there is none), the id "
+                  "Pinbridge sends, so Pinterest can recognise both reports as one purchase.",
+    "checkout_token": "The code gives the Tag the checkout token, the id Pinbridge sends, so Pinterest can recognise "
+                      "both reports as one purchase.",
+    "order_id": "The code gives the Tag order-<order id>, the id Pinbridge sends, so Pinterest can recognise both "
+                "reports as one purchase.",
 }
-
-
-def all_snippets(tag_id: str | None = None, app_url: str = "", shop: str = "") -> dict[str, str]:
-    """Every variant, keyed "<event id source>|<value mode>", for the page to switch as settings change."""
-    return {f"{source}|{mode}": snippet(source, mode, tag_id=tag_id, app_url=app_url, shop=shop)
-            for source in EVENT_ID_SOURCES for mode in VALUE_MODES}

@@ -41,6 +41,8 @@ export function pinbridgeEventIds(config, init) {
       checkout_token: checkoutToken,
       consent: { marketing: consent.marketingAllowed !== false, sale_of_data: consent.saleOfDataAllowed !== false },
     };
+    // The custom pixel says which version of its code was pasted, so the page can tell when it is out of date.
+    if (config.version) beacon.pixel = config.version;
     if (beacon.consent.marketing) {
       if (eventId) beacon.event_id = eventId;
       try {

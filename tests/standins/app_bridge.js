@@ -10,6 +10,14 @@
   window.shopify = {
     config: { apiKey: meta ? meta.content : "", shop: new URLSearchParams(location.search).get("shop") },
     idToken: async () => token,
+    // The Scopes API: the permission dialog answers what a test sets in window.__scopesAnswer (default: granted).
+    scopes: {
+      async request(scopes) {
+        (window.__scopeRequests = window.__scopeRequests || []).push(scopes);
+        const result = window.__scopesAnswer || "granted-all";
+        return { result, detail: { granted: result === "granted-all" ? scopes : [], required: ["read_orders"], optional: scopes } };
+      },
+    },
     toast: {
       show(message, options) {
         window.__toasts.push({ message, isError: !!(options && options.isError) });

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 GRAPHQL_PATH = re.compile(r"^/admin/api/([0-9]{4}-[0-9]{2}|unstable)/graphql\.json$")
-OPERATION = re.compile(r"\bquery\s+(\w+)")
+OPERATION = re.compile(r"\b(?:query|mutation)\s+(\w+)")
 LINE_PAGE = re.compile(r"lineItems\(first:\s*(\d+)")
 WINDOW = re.compile(r"created_at:(>=|<)'([^']+)'")
 MAX_FIRST = 250  # Shopify's page size limit
@@ -69,6 +69,11 @@ class ShopifyAdminStandin:
         self.country = "US"  # the shop's address country
         self.timezone = "UTC"  # the shop's IANA time zone (Shop.ianaTimezone)
         self.count_precision = "EXACT"  # "AT_LEAST" when Shopify stops counting at the limit
+        # Web pixels (app/shopify/web_pixel.py): the installation's scopes, this app's pixel, one-shot refusals.
+        self.scopes = ["read_orders"]
+        self.web_pixel: dict[str, Any] | None = None
+        self.pixel_errors: list[dict[str, Any]] = []  # userErrors for the next create or update
+        self._denied: list[dict[str, Any]] = []  # this request's ACCESS_DENIED (a scope not granted)
 
     # -- driving it from a test -------------------------------------------------------------------
     def client(self) -> httpx.Client:
@@ -109,8 +114,9 @@ class ShopifyAdminStandin:
             return httpx.Response(503, json={"errors": "Service Unavailable"})
         answer: dict[str, Any] = {"data": None if self.no_data else self._answer(operation, query, variables),
                                   "extensions": self._cost()}
-        if self.errors:
-            answer["errors"] = self.errors
+        denied, self._denied = self._denied, []
+        if self.errors or denied:
+            answer["errors"] = self.errors + denied
         return httpx.Response(200, json=answer)
 
     def _answer(self, operation: str | None, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +128,31 @@ class ShopifyAdminStandin:
         if operation == "ReconcileOrderCount":
             return {"ordersCount": {"count": len(self._window(variables["query"])),
                                     "precision": self.count_precision}}
+        if operation == "PinbridgeAppAccess":
+            return {"currentAppInstallation": {"accessScopes": [{"handle": h} for h in self.scopes]}}
+        if operation in ("PinbridgeWebPixel", "PinbridgeWebPixelCreate", "PinbridgeWebPixelUpdate"):
+            return self._web_pixel(operation, variables)
         raise AssertionError(f"unexpected GraphQL operation {operation!r}")
+
+    def _web_pixel(self, operation: str, variables: dict[str, Any]) -> dict[str, Any]:
+        if operation == "PinbridgeWebPixel":
+            return {"webPixel": self.web_pixel}
+        field = "webPixelCreate" if operation == "PinbridgeWebPixelCreate" else "webPixelUpdate"
+        if not {"write_pixels", "read_customer_events"} <= set(self.scopes):
+            self._denied = [{"message": f"Access denied for {field} field. Required access: `write_pixels` "
+                                       "access scope.", "extensions": {"code": "ACCESS_DENIED"}}]
+            return {field: None}
+        errors, self.pixel_errors = self.pixel_errors, []
+        settings = variables["webPixel"]["settings"]
+        if not errors and field == "webPixelCreate" and self.web_pixel is not None:
+            errors = [{"code": "TAKEN", "field": ["webPixel"], "message": "Input value is already taken"}]
+        if not errors and field == "webPixelUpdate" and (self.web_pixel is None
+                                                         or self.web_pixel["id"] != variables["id"]):
+            errors = [{"code": "NOT_FOUND", "field": ["id"], "message": "No web pixel was found"}]
+        if errors:
+            return {field: {"webPixel": None, "userErrors": errors}}
+        self.web_pixel = {"id": (self.web_pixel or {}).get("id") or "gid://shopify/WebPixel/1", "settings": settings}
+        return {field: {"webPixel": self.web_pixel, "userErrors": []}}
 
     def _window(self, search: str) -> list[dict[str, Any]]:
         bounds = WINDOW.findall(search)
