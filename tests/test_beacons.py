@@ -12,10 +12,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
-from app import beacon_join, outbox
+from app import beacon_join
 from app.ingest import beacon
 from app.models import Event, PixelBeacon, Shop, db, now_utc
 from app.ops.retention import purge_beacons
+from app.outbox import notes as outbox_notes
 from tests import test_delivery
 from tests.conftest import SHOP
 from tests.factories import web_order
@@ -333,7 +334,7 @@ def test_notes_without_a_tag_id_are_recorded_on_any_sqlite(
     pinterest: PinterestStandin, sqlite_version: tuple[int, ...] | None,
 ) -> None:
     if sqlite_version:
-        monkeypatch.setattr(outbox.sqlite3, "sqlite_version_info", sqlite_version)
+        monkeypatch.setattr(outbox_notes.sqlite3, "sqlite_version_info", sqlite_version)
     configure_shop(marketing_refused="send")
     orders = [web_order(landing_site="/") for _ in range(2)]
     for order in orders:  # marketing refused: the beacon keeps no Tag id, click id or browser
