@@ -17,9 +17,9 @@ from typing import Any, NamedTuple
 from sqlalchemy import select
 
 from app import outbox
-from app.database import writing
+from app.database import reading, writing
 from app.mapping.types import MATCH_KEYS
-from app.models import Event, PinterestSettings, PixelBeacon, Shop, db
+from app.models import Event, PixelBeacon, Shop, db
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +50,13 @@ class Joined:
         self.withheld, self.notes = [], outbox.JoinNotes()
 
 
+class ConsentRules(NamedTuple):
+    """What the shop does when a buyer refused marketing, or the sale of their data: send, limited or skip."""
+
+    marketing_refused: str
+    sale_of_data_refused: str
+
+
 class StoredBeacon(NamedTuple):
     """The columns of a stored beacon the join uses, read as plain values (no ORM object to expire)."""
 
@@ -65,33 +72,32 @@ _BEACON_COLUMNS = (PixelBeacon.tag_event_id, PixelBeacon.click_id, PixelBeacon.c
                    PixelBeacon.consent_sale_of_data, PixelBeacon.user_agent, PixelBeacon.ip)
 
 
-def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
+def join(items: list[outbox.Claimed], worker_id: str, now: datetime, *, rules: ConsentRules) -> Joined:
     """Add each web order's beacon to its event before sending: click id, browser, consent, Tag id check.
 
-    A batch costs one SELECT of plain columns (every beacon of the batch with the shop's consent rules)
-    and pure code for each event; what it found is written later with the batch's outcome (`Joined`).
+    `rules` are the shop's answers to a buyer's refusals, read with its settings once per batch. A batch
+    costs one SELECT of plain columns (every beacon of the batch) and pure code for each event; what it
+    found is written later with the batch's outcome (`Joined`).
     Nothing is loaded per event, so the work stays the same few statements whatever the batch's size.
     """
     by_row = {item.row_id: item for item in items}
-    rows = db.session.connection().execute(  # Core rows: no ORM entities, nothing to expire or reload
-        select(Event.id, Event.match_keys, *_BEACON_COLUMNS, PinterestSettings.marketing_refused,
-               PinterestSettings.sale_of_data_refused)
-        .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
-              & (PixelBeacon.checkout_token == Event.checkout_token))
-        .join(PinterestSettings, PinterestSettings.shop_id == Event.shop_id)
-        .where(Event.id.in_(list(by_row)), Event.action_source == "web")
-    ).all()
-    db.session.rollback()  # plain values: nothing read above expires with the read transaction
+    with reading():  # plain values: nothing read here expires with the read transaction
+        rows = db.session.connection().execute(  # Core rows: no ORM entities, nothing to expire or reload
+            select(Event.id, Event.match_keys, *_BEACON_COLUMNS)
+            .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
+                  & (PixelBeacon.checkout_token == Event.checkout_token))
+            .where(Event.id.in_(list(by_row)), Event.action_source == "web")
+        ).all()
     if not rows:
         return Joined(items)
     withheld: list[outbox.Claimed] = []
     notes = outbox.JoinNotes()
     keys_for: dict[tuple[str | None, bool, bool], str | None] = {}  # a batch has few distinct key sets
     for row in rows:
-        row_id, stored_keys, marketing_rule, sale_rule = row[0], row[1], row[8], row[9]
+        row_id, stored_keys = row[0], row[1]
         beacon = StoredBeacon(*row[2:8])
         item = by_row[row_id]
-        payload = apply(item.payload, beacon, marketing_rule, sale_rule)
+        payload = apply(item.payload, beacon, rules.marketing_refused, rules.sale_of_data_refused)
         if payload is None:
             withheld.append(by_row.pop(row_id))
             continue
@@ -152,18 +158,25 @@ def release_arrived(orders: list[tuple[int, str]], now: datetime) -> int:
     tokens_by_shop: dict[int, set[str]] = {}
     for shop_id, token in orders:
         tokens_by_shop.setdefault(shop_id, set()).add(token)
-    arrived = [(row.shop_id, row.checkout_token) for shop_id, tokens in tokens_by_shop.items()
-               for row in db.session.execute(
-                   select(PixelBeacon.shop_id, PixelBeacon.checkout_token)
-                   .where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(tokens)))]
-    db.session.rollback()
+    with reading():
+        arrived = [(row.shop_id, row.checkout_token) for shop_id, tokens in tokens_by_shop.items()
+                   for row in db.session.execute(
+                       select(PixelBeacon.shop_id, PixelBeacon.checkout_token)
+                       .where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(tokens)))]
     if not arrived:
         return 0
     with writing():
         return sum(outbox.release_waiting_order(shop_id, token, now) for shop_id, token in arrived)
 
 
-def waits_for_beacon(shop: Shop, checkout_token: str | None) -> bool:
+class ShopPixel(NamedTuple):
+    """What routing needs to know of a shop, read once per batch: its id and whether its pixel reports."""
+
+    id: int
+    pixel_seen_at: datetime | None
+
+
+def waits_for_beacon(shop: Shop | ShopPixel, checkout_token: str | None) -> bool:
     """Whether a new web order should wait for its beacon: the shop's pixel works and has not reported yet."""
     if shop.pixel_seen_at is None or not checkout_token:
         return False

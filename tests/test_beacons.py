@@ -286,14 +286,14 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
     batches: list[int] = []
     real_join = beacon_join.join
 
-    def counted(items: list[Any], worker_id: str, now: Any) -> beacon_join.Joined:
+    def counted(items: list[Any], worker_id: str, now: Any, **options: Any) -> beacon_join.Joined:
         def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             statements.append(statement)
 
         batches.append(len(items))
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            return real_join(items, worker_id, now)
+            return real_join(items, worker_id, now, **options)
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
 

@@ -124,7 +124,7 @@ def test_batches_hold_at_most_1000_events(
     shop = configure_shop()
     now = now_utc()
     for _ in range(2300):
-        outbox.enqueue(shop, map_order(web_order(), MappingOptions()), now=now)
+        outbox.enqueue(shop.id, map_order(web_order(), MappingOptions()), now=now)
     db.session.commit()
     assert drain(worker()) == 2300
     sizes = [len(r.events) for r in pinterest.requests]

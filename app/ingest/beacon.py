@@ -22,7 +22,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app import outbox
-from app.database import writing
+from app.database import reading, writing
 from app.mapping.identity import token as event_id_token
 from app.mapping.user_data import normalise_ip
 from app.models import PixelBeacon, Shop, db, now_utc
@@ -136,8 +136,8 @@ def receive() -> Response:
         beacon = parse(raw)
     except BeaconRejected as exc:
         return _answer(exc.status, exc.code)
-    shop_id = db.session.scalar(select(Shop.id).filter_by(domain=domain, installed=True))
-    db.session.rollback()
+    with reading():
+        shop_id = db.session.scalar(select(Shop.id).filter_by(domain=domain, installed=True))
     if shop_id is None:
         return _answer(404, "unknown_shop")
     stored = store(shop_id, beacon, user_agent=request.headers.get("User-Agent"), ip=client_ip(), now=now_utc())

@@ -12,7 +12,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app import metrics
-from app.database import writing
+from app.database import discard, writing
 from app.inbox import receipts, routing
 from app.ingest import lifecycle
 from app.ingest.verify import (
@@ -56,7 +56,7 @@ def receive() -> tuple[Response, int]:
             routing.drain(shop_domain=delivery.shop_domain)
         status = _record(delivery)
     except OperationalError:
-        db.session.rollback()
+        discard()
         unavailable(delivery.topic, started)
         return jsonify(UNAVAILABLE), 503
     metrics.webhook_answered(delivery.topic, status, started)

@@ -20,7 +20,7 @@ from sqlalchemy import delete, or_, select
 
 from app import locks
 from app.clock import HEARTBEAT_FUTURE_TOLERANCE
-from app.database import writing
+from app.database import reading, writing
 from app.ingest import beacon
 from app.models import DailyStat, Event, EventStatus, ShopifyDailyOrders, WebhookReceipt, WorkerHeartbeat, db
 
@@ -106,9 +106,9 @@ def purge_receipts(now: datetime, days: int) -> int:
     cutoff, total = now - timedelta(days=days), 0
     old = (WebhookReceipt.received_at < cutoff, WebhookReceipt.body.is_(None))
     while True:
-        ids = list(db.session.execute(
-            select(WebhookReceipt.id).where(*old).order_by(WebhookReceipt.id).limit(BATCH)).scalars())
-        db.session.rollback()  # a read only
+        with reading():
+            ids = list(db.session.execute(
+                select(WebhookReceipt.id).where(*old).order_by(WebhookReceipt.id).limit(BATCH)).scalars())
         if not ids:
             return total
         with writing():
@@ -175,5 +175,4 @@ class Retention:
         try:
             return purge(now, event_days=self.event_days, receipt_days=self.receipt_days)
         finally:
-            db.session.rollback()
             locks.release(LEASE_NAME, self.worker_id)

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.database import rowcount
 from app.mapping import MappedPurchase
-from app.models import Event, EventStatus, Shop, db
+from app.models import Event, EventStatus, db
 
 PENDING, SKIPPED = EventStatus.PENDING.value, EventStatus.SKIPPED.value
 
@@ -51,7 +51,7 @@ def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> d
 
 
 def enqueue(
-    shop: Shop, mapped: MappedPurchase, *, now: datetime, settle_seconds: int = 0, source: str | None = None
+    shop_id: int, mapped: MappedPurchase, *, now: datetime, settle_seconds: int = 0, source: str | None = None
 ) -> EnqueueResult:
     """Add one purchase to the outbox inside the caller's transaction (one purchase, one event)."""
     values = _row_values(mapped, now, settle_seconds)
@@ -59,15 +59,15 @@ def enqueue(
         values["source"] = source
     # With sending turned off an order is held (pending): the claim skips disabled shops, and turning
     # sending back on sends what is held, as long as it is younger than the expiry.
-    existing = _same_purchase(shop.id, mapped)
+    existing = _same_purchase(shop_id, mapped)
     if existing is None:
         try:
             with db.session.begin_nested():
-                row = Event(shop_id=shop.id, received_at=now, **values)
+                row = Event(shop_id=shop_id, received_at=now, **values)
                 db.session.add(row)
         except IntegrityError:
             existing = db.session.execute(
-                select(Event).filter_by(shop_id=shop.id, event_id=mapped.event_id)
+                select(Event).filter_by(shop_id=shop_id, event_id=mapped.event_id)
             ).scalar_one()
         else:
             outcome = "queued" if row.status == PENDING else "skipped"

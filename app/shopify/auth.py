@@ -19,8 +19,8 @@ from flask import current_app
 from shopify_app import IdTokenDetails, ShopifyApp, TokenExchangeAccessToken, TokenExchangeResult
 
 from app import crypto
-from app.database import writing
-from app.models import Shop, db, now_utc
+from app.database import reading, writing
+from app.models import Shop, now_utc
 from app.shops import SHOP_DOMAIN_RE
 
 logger = logging.getLogger(__name__)
@@ -115,9 +115,9 @@ def exchange_on_load(
     of its own.
     """
     now = now or now_utc()
-    if not needs_exchange(shop, now):
-        return None
-    db.session.rollback()  # end the caller's read: no transaction (or SQLite lock) while Shopify answers
+    with reading():  # ends the caller's read too: no transaction (or SQLite lock) while Shopify answers
+        if not needs_exchange(shop, now):
+            return None
     result = shopify_app().exchange_using_token_exchange(
         "offline", id_token=id_token, invalid_token_response=invalid_token_response, expiring=True,
         http_client=http_client(),
