@@ -99,7 +99,7 @@ def decide(settings: PinterestSettings | None, state: Any, facts: dict[str, Any]
         return {"state": "disabled", "heading": "Sending is off",
                 "message": f"Pinbridge is not sending orders to Pinterest. {held}",
                 "action": {"label": "Turn sending on", "target": "enabled"}}
-    failing = (state is not None and state.consecutive_failures and failure not in (None, "token", "ad_account")
+    failing = (state is not None and failure not in (None, "token", "ad_account")
                and state.failing_since is not None
                and (now - state.failing_since).total_seconds() >= FAILING_AFTER)
     stalled = facts["overdue"] > 0
