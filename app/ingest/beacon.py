@@ -18,10 +18,10 @@ from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask_limiter import Limiter
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from app import outbox
+from app import outbox, shops
 from app.database import reading, writing
 from app.mapping.identity import token as event_id_token
 from app.mapping.user_data import normalise_ip
@@ -161,9 +161,7 @@ def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | Non
         with writing():
             db.session.add(row)
             db.session.flush()
-            db.session.execute(
-                update(Shop).where(Shop.id == shop_id, Shop.pixel_seen_at.is_(None)).values(pixel_seen_at=now)
-            )
+            shops.pixel_seen(shop_id, now)
             outbox.release_waiting_order(shop_id, beacon.checkout_token, now)
     except IntegrityError:
         return False  # the first beacon for this checkout stands; a replay changes nothing

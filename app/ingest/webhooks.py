@@ -6,14 +6,15 @@ import logging
 import sys
 import time
 from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app import metrics
-from app.database import discard, writing
-from app.inbox import receipts, routing
+from app.database import discard
+from app.inbox import receipts, records, routing
 from app.ingest import lifecycle
 from app.ingest.verify import (
     HMAC_HEADER,
@@ -23,7 +24,7 @@ from app.ingest.verify import (
     verify_delivery,
 )
 from app.mapping.identity import checkout_completed
-from app.models import ORDER_TOPICS, PURCHASE_TOPICS, Shop, Topic, WebhookReceipt, db, now_utc
+from app.models import ORDER_TOPICS, PURCHASE_TOPICS, Shop, Topic, db
 
 logger = logging.getLogger(__name__)
 bp = Blueprint("webhooks", __name__)
@@ -141,23 +142,15 @@ def read_deadline(seconds: float) -> AbstractContextManager[Any]:
 def _record(delivery: Delivery) -> str:
     """Apply a lifecycle or privacy topic and its receipt in one transaction; a redelivery changes nothing."""
     try:
-        with writing():
-            seen = db.session.execute(
-                db.select(WebhookReceipt.id).filter_by(webhook_id=delivery.webhook_id)
-            ).first()
-            if seen:
-                return "duplicate"
-            now = now_utc()
-            receipt = WebhookReceipt(
-                webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
-                received_at=now, triggered_at=delivery.triggered_at, api_version=delivery.api_version,
-                outcome="accepted",
-            )
-            status = _route(delivery, receipt, now)
-            outcome = receipt.outcome
-            db.session.add(receipt)
+        kept = records.record_applied(
+            webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
+            triggered_at=delivery.triggered_at, api_version=delivery.api_version,
+            apply=lambda now: _route(delivery, now))
     except IntegrityError:
         return "duplicate"  # another process committed the same webhook id between our check and our insert
+    if kept is None:
+        return "duplicate"
+    status, outcome = kept
     logger.info(
         "webhook received",
         extra={"action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
@@ -166,20 +159,17 @@ def _record(delivery: Delivery) -> str:
     return status
 
 
-def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> str:
-    """The lifecycle and privacy topics, applied at once; anything else is ignored."""
+def _route(delivery: Delivery, now: datetime) -> tuple[str, str]:
+    """The lifecycle and privacy topics, applied at once; anything else is ignored. (status, receipt outcome)"""
     topic = delivery.topic
     if topic in lifecycle.TOPICS:
         superseded = _superseded(delivery)
         if superseded:
-            receipt.outcome = superseded
             logger.warning("lifecycle webhook ignored", extra={"action": "webhook_superseded", "topic": topic,
                                                                "shop": delivery.shop_domain, "outcome": superseded})
-            return "ignored"
-        receipt.outcome = lifecycle.handle(topic, delivery.shop_domain, delivery.payload, now)
-        return "accepted"
-    receipt.outcome = "ignored"
-    return "ignored"
+            return "ignored", superseded
+        return "accepted", lifecycle.handle(topic, delivery.shop_domain, delivery.payload, now)
+    return "ignored", "ignored"
 
 
 def _superseded(delivery: Delivery) -> str | None:

@@ -20,6 +20,7 @@ from shopify_app import admin_graphql_request
 from sqlalchemy import inspect
 from sqlalchemy.orm import InstanceState
 
+from app import shops
 from app.database import reading, writing
 from app.models import Shop, now_utc
 from app.shopify.auth import offline_token
@@ -222,7 +223,7 @@ class OrderReader:
                 if not self.shop.shopify_refresh_token_enc:
                     raise AdminApiError("unauthorized", "Shopify refused the access token and there is no "
                                                         "refresh token; open Pinbridge in the Shopify admin.")
-                self.shop.shopify_token_expires_at = now_utc()  # make offline_token() refresh it now
+                shops.expire_token(self.shop, now_utc())  # make offline_token() refresh it now
             token = offline_token(self.shop)
             unsaved = _unsaved_columns(self.shop)
             token_error = self.shop.token_exchange_error
@@ -230,8 +231,7 @@ class OrderReader:
             # A refresh rotates the refresh token: keep the new one whatever happens next. The read's end
             # dropped these unsaved values, so they are set again inside the write.
             with writing():
-                for key, value in unsaved.items():
-                    setattr(self.shop, key, value)
+                shops.keep(self.shop, unsaved)
         if not token:
             raise AdminApiError("no_token", token_error
                                 or "No Shopify access token yet; open Pinbridge in the Shopify admin once.")

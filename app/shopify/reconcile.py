@@ -25,7 +25,7 @@ import httpx
 from flask import current_app
 from sqlalchemy import or_, select
 
-from app import locks, outbox
+from app import locks, outbox, shops
 from app.clock import database_now
 from app.database import discard, reading, writing
 from app.mapping import MappedPurchase, map_order
@@ -84,7 +84,7 @@ def reconcile_shop(
     summary.requests = reader.requests
     if not dry_run:
         with writing():
-            shop.last_reconciled_at = database_now()  # compared with the worker's database time
+            shops.reconciled(shop, database_now())  # compared with the worker's database time
             # Webhooks carry no shop country; remembering it lets them read national phone numbers.
             if reader.shop_country and shop.settings is not None:
                 shop.settings.shop_country = reader.shop_country
