@@ -1,7 +1,8 @@
-"""The Shop row: its domain, install and uninstall, Admin API tokens, time zone and pixel state.
+"""The Shop row: its domain, install and uninstall, Admin API tokens, reconciliation mark and pixel state.
 
 Every write to `shops` goes through this module, so a reader finds each of the row's transitions with one
-search. The merchant's Pinterest settings are a row of their own, owned by app/settings.py.
+search; each runs in the caller's write transaction. The merchant's Pinterest settings are a row of their
+own, owned by app/settings.py; the shop's time zone is kept with its delivery record (app/shop_state.py).
 """
 
 from __future__ import annotations
