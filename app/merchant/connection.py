@@ -56,12 +56,10 @@ def check_connection(shop: Shop) -> CheckResult:
     """
     with reading():
         settings = shop.settings
-        configured = settings is not None and settings.configured
-        if settings is not None and configured:
-            ad_account_id, shop_id = settings.ad_account_id or "", shop.id
-            seen_update, encrypted = settings.credentials_updated_at, settings.access_token_enc or ""
-    if not configured:
-        return CheckResult(False, "not_configured", "Save the ad account id and the access token first.")
+        if settings is None or not settings.configured:
+            return CheckResult(False, "not_configured", "Save the ad account id and the access token first.")
+        ad_account_id, shop_id = settings.ad_account_id or "", shop.id
+        seen_update, encrypted = settings.credentials_updated_at, settings.access_token_enc or ""
     try:
         token = crypto.decrypt(encrypted)
     except crypto.SecretUnreadable:
