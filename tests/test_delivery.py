@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
+from app import outbox
 from app.delivery import Worker
 from app.models import Event, PinterestSettings, ShopDeliveryState, db, now_utc
 from tests.conftest import SHOP
@@ -392,3 +394,27 @@ def test_a_slow_periodic_job_does_not_hold_up_claims(
         loop.join(30)
     assert not loop.is_alive()
     assert statuses() == {order["cart_token"]: "delivered"}
+
+
+def test_a_batch_reads_its_shop_s_settings_once(
+        post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin, clock: Clock) -> None:
+    configure_shop()
+    for _ in range(3):
+        post_webhook(web_order())
+    w = worker()
+    db.session.rollback()
+    claimed = outbox.claim(w.worker_id, clock(), lease_seconds=60, limit=50)
+    assert len(claimed) == 3
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "pinterest_settings" in statement:
+            reads.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        w.deliver(claimed)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(reads) == 1, reads  # credentials, consent rules and failure streak at once
+    assert len(pinterest.requests) == 1 and set(statuses().values()) == {"delivered"}
