@@ -7,10 +7,8 @@ is a duplicate without a look-up. No mapping, purchase look-up or shop write hap
 The worker (`process_pending`) reads waiting receipts in id order, decrypts and maps them outside any
 write transaction, then, in one transaction per batch, locks the receipts still waiting (so two workers
 never route the same one), routes each purchase into the outbox (one purchase, one event) and writes each
-receipt once: its body cleared, its outcome set. This module and receipts.py are the only writers of
-`webhook_receipts`.
-A crash before that commit leaves the bodies to be processed again; the outbox is idempotent for a
-purchase, so a repeat changes nothing.
+receipt once: its body cleared, its outcome set. A crash before that commit leaves the bodies to be
+processed again; the outbox is idempotent for a purchase, so a repeat changes nothing.
 """
 
 from __future__ import annotations
