@@ -17,7 +17,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import case, func, literal, update
 from sqlalchemy.exc import IntegrityError
 
 from app.database import writing
@@ -130,12 +130,6 @@ def _settings_update(shop_id: int, *guards: Any, **values: Any) -> int:
         .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def failure_streak(shop_id: int) -> int:
-    """Failed requests in a row for this shop, the count the next backoff is measured by."""
-    return int(db.session.scalar(
-        select(PinterestSettings.failure_streak).where(PinterestSettings.shop_id == shop_id)) or 0)
 
 
 def back_off(shop_id: int, until: datetime) -> None:
