@@ -63,13 +63,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     @app.errorhandler(500)
     def internal_error(_exc: Exception) -> Any:
-        db.session.rollback()
+        database.discard()
         return jsonify({"error": "internal_error", "message": "Something went wrong on our side."}), 500
 
     @app.errorhandler(OperationalError)
     def database_unavailable(_exc: OperationalError) -> Any:
         # A lost or refused database connection is a bad moment, not a bug: callers retry a 503.
-        db.session.rollback()
+        database.discard()
         logger.error("database unavailable", extra={"action": "db_unavailable"})
         response = jsonify({"error": "unavailable", "message": "Database unavailable, retry later."})
         response.headers["Retry-After"] = "5"

@@ -22,15 +22,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import case, delete, exists, false, or_, select, update
+from sqlalchemy import case, delete, exists, false, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from app import outbox
-from app.database import writing
+from app import outbox, shops
+from app.database import reading, writing
 from app.mapping.types import MATCH_KEYS
 from app.mapping.user_data import normalise_ip
-from app.models import Event, PinterestSettings, PixelBeacon, Shop, db
+from app.models import Event, PixelBeacon, Shop, db
 from app.vocabulary import ActionSource, ConsentRule, SkipReason
 
 logger = logging.getLogger(__name__)
@@ -79,6 +79,13 @@ class Joined:
         self.withheld, self.notes, self.adopted = [], outbox.JoinNotes(), {}
 
 
+class ConsentRules(NamedTuple):
+    """What the shop does when a buyer refused marketing, or the sale of their data: send, limited or skip."""
+
+    marketing_refused: ConsentRule
+    sale_of_data_refused: ConsentRule
+
+
 class StoredBeacon(NamedTuple):
     """The columns of a stored beacon the join uses, read as plain values (no ORM object to expire)."""
 
@@ -94,11 +101,12 @@ _BEACON_COLUMNS = (PixelBeacon.tag_event_id, PixelBeacon.click_id, PixelBeacon.c
                    PixelBeacon.consent_sale_of_data, PixelBeacon.user_agent, PixelBeacon.ip)
 
 
-def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
+def join(items: list[outbox.Claimed], worker_id: str, now: datetime, *, rules: ConsentRules) -> Joined:
     """Add each web order's beacon to its event before sending: click id, browser, consent, Tag id check.
 
-    A batch costs one SELECT of plain columns (every beacon of the batch with the shop's consent rules)
-    and pure code for each event; what it found is written later with the batch's outcome (`Joined`).
+    `rules` are the shop's answers to a buyer's refusals, read with its settings once per batch. A batch
+    costs one SELECT of plain columns (every beacon of the batch) and pure code for each event; what it
+    found is written later with the batch's outcome (`Joined`).
     Nothing is loaded per event, so the work stays the same few statements whatever the batch's size.
     """
     by_row = {item.row_id: item for item in items}
@@ -108,15 +116,13 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
     id_taken = case((PixelBeacon.tag_event_id != Event.event_id, exists().where(
         other.shop_id == Event.shop_id, other.event_id == PixelBeacon.tag_event_id, other.id != Event.id)),
         else_=false())
-    rows = db.session.connection().execute(  # Core rows: no ORM entities, nothing to expire or reload
-        select(Event.id, Event.match_keys, *_BEACON_COLUMNS, PinterestSettings.marketing_refused,
-               PinterestSettings.sale_of_data_refused, Event.checkout_token, Event.order_id, id_taken)
-        .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
-              & (PixelBeacon.checkout_token == Event.checkout_token))
-        .join(PinterestSettings, PinterestSettings.shop_id == Event.shop_id)
-        .where(Event.id.in_(list(by_row)), Event.action_source == ActionSource.WEB)
-    ).all()
-    db.session.rollback()  # plain values: nothing read above expires with the read transaction
+    with reading():  # plain values: nothing read here expires with the read transaction
+        rows = db.session.connection().execute(  # Core rows: no ORM entities, nothing to expire or reload
+            select(Event.id, Event.match_keys, *_BEACON_COLUMNS, Event.checkout_token, Event.order_id, id_taken)
+            .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
+                  & (PixelBeacon.checkout_token == Event.checkout_token))
+            .where(Event.id.in_(list(by_row)), Event.action_source == ActionSource.WEB)
+        ).all()
     if not rows:
         return Joined(items)
     withheld: list[outbox.Claimed] = []
@@ -124,15 +130,15 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime) -> Joined:
     adopted: dict[int, tuple[str, dict[str, Any]]] = {}
     keys_for: dict[tuple[str | None, bool, bool], str | None] = {}  # a batch has few distinct key sets
     for row in rows:
-        row_id, stored_keys, marketing_rule, sale_rule = row[0], row[1], row[8], row[9]
+        row_id, stored_keys = row[0], row[1]
         beacon = StoredBeacon(*row[2:8])
         item = by_row[row_id]
-        payload = apply(item.payload, beacon, marketing_rule, sale_rule)
+        payload = apply(item.payload, beacon, rules.marketing_refused, rules.sale_of_data_refused)
         if payload is None:
             withheld.append(by_row.pop(row_id))
             continue
         event_id = item.event_id
-        adopt = adopted_id(item, beacon.tag_event_id, checkout_token=row[10], order_id=row[11], taken=bool(row[12]))
+        adopt = adopted_id(item, beacon.tag_event_id, checkout_token=row[8], order_id=row[9], taken=bool(row[10]))
         if adopt is not None:
             event_id, payload = adopt, {**payload, "event_id": adopt}
             adopted[row_id] = (adopt, {**item.payload, "event_id": adopt})
@@ -207,18 +213,25 @@ def release_arrived(orders: list[tuple[int, str]], now: datetime) -> int:
     tokens_by_shop: dict[int, set[str]] = {}
     for shop_id, token in orders:
         tokens_by_shop.setdefault(shop_id, set()).add(token)
-    arrived = [(row.shop_id, row.checkout_token) for shop_id, tokens in tokens_by_shop.items()
-               for row in db.session.execute(
-                   select(PixelBeacon.shop_id, PixelBeacon.checkout_token)
-                   .where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(tokens)))]
-    db.session.rollback()
+    with reading():
+        arrived = [(row.shop_id, row.checkout_token) for shop_id, tokens in tokens_by_shop.items()
+                   for row in db.session.execute(
+                       select(PixelBeacon.shop_id, PixelBeacon.checkout_token)
+                       .where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(tokens)))]
     if not arrived:
         return 0
     with writing():
         return sum(outbox.release_waiting_order(shop_id, token, now) for shop_id, token in arrived)
 
 
-def waits_for_beacon(shop: Shop, checkout_token: str | None) -> bool:
+class ShopPixel(NamedTuple):
+    """What routing needs to know of a shop, read once per batch: its id and whether its pixel reports."""
+
+    id: int
+    pixel_seen_at: datetime | None
+
+
+def waits_for_beacon(shop: Shop | ShopPixel, checkout_token: str | None) -> bool:
     """Whether a new web order should wait for its beacon: the shop's pixel works and has not reported yet."""
     if shop.pixel_seen_at is None or not checkout_token:
         return False
@@ -243,27 +256,17 @@ def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | Non
         with writing():
             db.session.add(row)
             db.session.flush()
-            db.session.execute(
-                update(Shop).where(Shop.id == shop_id, Shop.pixel_seen_at.is_(None)).values(pixel_seen_at=now)
-            )
+            shops.pixel_seen(shop_id, now)
             outbox.release_waiting_order(shop_id, beacon.checkout_token, now)
-            _note_version(shop_id, beacon.pixel_version)
+            shops.pixel_version_reported(shop_id, beacon.pixel_version)
     except IntegrityError:
         # The first beacon for this checkout stands; a replay changes nothing. The custom pixel's may come
         # second (after the app pixel's): its version still says which code is pasted.
         if beacon.pixel_version:
             with writing():
-                _note_version(shop_id, beacon.pixel_version)
+                shops.pixel_version_reported(shop_id, beacon.pixel_version)
         return False
     return True
-
-
-def _note_version(shop_id: int, version: str | None) -> None:
-    """Remember the pasted custom pixel's version (written only when it changes)."""
-    if version:
-        db.session.execute(update(Shop).where(
-            Shop.id == shop_id, or_(Shop.pixel_version.is_(None), Shop.pixel_version != version)
-        ).values(pixel_version=version))
 
 
 def purge(now: datetime) -> int:

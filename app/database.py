@@ -1,4 +1,7 @@
-"""The database layer: engine listeners registered by the app factory, and `writing()`, the way to write.
+"""The database layer: engine listeners, and the transaction boundaries: `writing()` and `reading()`.
+
+Every transaction of the app begins and ends here: `with writing():` commits, `with reading():` ends a
+read, `discard()` abandons failed work, and the request path's driver connection commits its own writes.
 
 SQLite needs its pragmas on every connection and one writer at a time per process (see `_SQLITE_WRITER`);
 both are registered on the app's own engine in `init_app`, never on SQLAlchemy's global classes, so a
@@ -59,19 +62,61 @@ def begin_write(session: Session | None = None) -> None:
     session.connection(execution_options={"sqlite_immediate": True})
 
 
+_BLOCK = "pinbridge_transaction_block"  # session.info key: the `with` block that owns the open transaction
+
+
+class TransactionLeftOpen(RuntimeError):
+    """A write was asked for while a transaction no block owns was still open (a read never ended)."""
+
+
 @contextmanager
 def writing(session: Session | None = None) -> Iterator[None]:
-    """One write transaction: take the write lock first, commit at the end, roll back on error."""
+    """One write transaction: take the write lock first, commit at the end, roll back on error.
+
+    Refuses to start while a transaction is open: a read left open by the caller (end it with `reading()`)
+    or an enclosing block. Writing from that read's snapshot could overwrite what others wrote since.
+    """
     session = session or db.session()
+    if session.info.get(_BLOCK):
+        raise TransactionLeftOpen(f"writing() inside {session.info[_BLOCK]}(): one block per transaction")
     if session.in_transaction():
-        session.rollback()  # a read left open by the caller; its snapshot must not be written from
+        raise TransactionLeftOpen("writing() with a read still open: read inside `with reading():`")
     begin_write(session)
+    session.info[_BLOCK] = "writing"
     try:
         yield
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    finally:
+        session.info.pop(_BLOCK, None)
+
+
+@contextmanager
+def reading(session: Session | None = None) -> Iterator[None]:
+    """One read: whatever was read ends with the block, so no transaction (or SQLite snapshot) stays open.
+
+    Inside `writing()` or another `reading()` it is part of that block's transaction. Objects loaded in
+    it expire at its end: keep plain values, or read them again in the next block.
+    """
+    session = session or db.session()
+    if session.info.get(_BLOCK):
+        yield
+        return
+    session.info[_BLOCK] = "reading"
+    try:
+        yield
+    finally:
+        session.info.pop(_BLOCK, None)
+        session.rollback()
+
+
+def discard(session: Session | None = None) -> None:
+    """Abandon whatever failed work left in the session (an error handler's or a worker loop's last word)."""
+    session = session or db.session()
+    session.info.pop(_BLOCK, None)
+    session.rollback()
 
 
 class DriverConnection:

@@ -166,6 +166,7 @@ class PinterestSettings(db.Model):  # type: ignore[name-defined]
     credentials_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # While Pinterest is unavailable for this account, the whole shop waits (not each event on its own).
     backoff_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The shop's one count of failures in a row (app/shop_state.py): the next backoff is measured by it.
     failure_streak: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     tag_id: Mapped[str | None] = mapped_column(String(20))  # the Pinterest Tag id the pixel loads
     # What the buyer's refusals mean for the server event (see app/beacons.py).
@@ -357,7 +358,6 @@ class ShopDeliveryState(db.Model):  # type: ignore[name-defined]
 
     shop_id: Mapped[int] = mapped_column(ForeignKey("shops.id", ondelete="CASCADE"), primary_key=True)
     last_success_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     failure_class: Mapped[FailureClass | None] = mapped_column(enum_column(FailureClass, 20))  # the latest failure's
     failure_message: Mapped[str | None] = mapped_column(Text)  # Pinterest's own words, cut short
     failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime())

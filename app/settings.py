@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 from typing import Any
 
-from app import crypto, outbox, shop_state
+from app import crypto, outbox, shop_state, shops
 from app.mapping import MappingOptions
 from app.mapping.order_class import CLASS_SETTINGS
 from app.mapping.types import CONTENT_ID_SOURCES, CURRENCY_MODES, EVENT_ID_SOURCES, VALUE_MODES
@@ -116,8 +116,7 @@ def stored_credentials_problem(ad_account_id: str | None, token: str) -> tuple[s
 
 def apply_settings(shop: Shop, clean: dict[str, Any], now: datetime | None = None) -> PinterestSettings:
     """Store validated values; new credentials clear a rejection and the backoff, so waiting events go now."""
-    settings = shop.settings or PinterestSettings()
-    shop.settings = settings
+    settings = shops.settings_of(shop)
     now = now or now_utc()
     credentials_changed = False
     for key, value in clean.items():

@@ -1,8 +1,10 @@
 """A shop's delivery state: ok, backing off or paused, and its recent record with Pinterest.
 
-Two rows hold it: the shop's `PinterestSettings` (connection status, failure streak, backoff) decide whether
-the worker sends; its `ShopDeliveryState` (last success, the current run of failures, its class and start)
-tells the merchant's page honestly whether orders are reaching Pinterest. This module is the only writer of
+Two rows hold it: the shop's `PinterestSettings` (connection status, the failure streak, backoff) decide
+whether the worker sends; its `ShopDeliveryState` (last success, the current failure's class, message and
+start) tells the merchant's page honestly whether orders are reaching Pinterest. The failure streak is
+stored once, `PinterestSettings.failure_streak`; a run of failures is under way while the state row names
+its class. This module is the only writer of
 both: the worker, the connection check and a save of new credentials call in here. Every write is one
 guarded UPDATE with atomic counters, inside the caller's write transaction, so concurrent workers never
 lose a count.
@@ -14,7 +16,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import case, func, literal, update
 from sqlalchemy.exc import IntegrityError
 
 from app.database import writing
@@ -53,18 +55,21 @@ def _ensure_row(shop_id: int) -> None:
         return
     try:
         with db.session.begin_nested():
-            db.session.add(ShopDeliveryState(shop_id=shop_id, consecutive_failures=0))
+            db.session.add(ShopDeliveryState(shop_id=shop_id))
     except IntegrityError:
         pass
 
 
 def record_failure(shop_id: int, failure: FailureClass, message: str, now: datetime) -> None:
-    """One more failed request for this shop; the run's start is kept. Inside the caller's transaction."""
+    """One more failed request for this shop: its class and message; the run's start is kept.
+
+    The streak itself is counted by the backoff that follows (`back_off`). Inside the caller's transaction.
+    """
     _ensure_row(shop_id)
     table = ShopDeliveryState
     db.session.execute(
         update(table).where(table.shop_id == shop_id)
-        .values(consecutive_failures=table.consecutive_failures + 1, failure_class=failure.value,
+        .values(failure_class=failure.value,
                 failure_message=message[:MAX_MESSAGE_CHARS], last_failure_at=now,
                 failing_since=func.coalesce(table.failing_since, now))
         .execution_options(synchronize_session=False)
@@ -83,8 +88,7 @@ def record_success(shop_id: int, now: datetime, *, delivered: bool = True) -> No
     _settings_update(shop_id, PinterestSettings.failure_streak > 0, failure_streak=0, backoff_until=None)
     _ensure_row(shop_id)
     table = ShopDeliveryState
-    values: dict[str, object] = {"consecutive_failures": 0, "failure_class": None, "failure_message": None,
-                                 "failing_since": None}
+    values: dict[str, object] = {"failure_class": None, "failure_message": None, "failing_since": None}
     if delivered:
         # never move backwards when an older batch's answer is recorded after a newer one
         stamp = literal(now, type_=table.__table__.c.last_success_at.type)
@@ -101,7 +105,7 @@ def record_credentials_ok(shop_id: int, now: datetime) -> None:
     table = ShopDeliveryState
     db.session.execute(
         update(table).where(table.shop_id == shop_id, table.failure_class.in_([c.value for c in PAUSING]))
-        .values(consecutive_failures=0, failure_class=None, failure_message=None, failing_since=None)
+        .values(failure_class=None, failure_message=None, failing_since=None)
         .execution_options(synchronize_session=False)
     )
 
@@ -117,12 +121,6 @@ def _settings_update(shop_id: int, *guards: Any, **values: Any) -> int:
         .execution_options(synchronize_session="fetch")
     )
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-def failure_streak(shop_id: int) -> int:
-    """Failed requests in a row for this shop, the count the next backoff is measured by."""
-    return int(db.session.scalar(
-        select(PinterestSettings.failure_streak).where(PinterestSettings.shop_id == shop_id)) or 0)
 
 
 def back_off(shop_id: int, until: datetime) -> None:

@@ -328,7 +328,7 @@ def test_status_banner_states(client: FlaskClient, configure_shop: Any, setup: d
         if setup.get("failing"):
             since = now_utc() - timedelta(seconds=setup["failing"])
             add_event(shop.id, status="pending", available_at=now_utc() + timedelta(seconds=30))
-            db.session.add(ShopDeliveryState(shop_id=shop.id, consecutive_failures=4, failure_class="pinterest",
+            db.session.add(ShopDeliveryState(shop_id=shop.id, failure_class="pinterest",
                                              failure_message="Service Unavailable", failing_since=since,
                                              last_failure_at=now_utc()))
         db.session.commit()
@@ -361,7 +361,7 @@ def test_waiting_orders_are_counted_and_expiry_is_announced(client: FlaskClient,
 
 def test_days_follow_the_shop_time_zone(client: FlaskClient) -> None:
     shop = get_or_create_shop(SHOP)
-    db.session.add(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0, iana_timezone="Pacific/Auckland"))
+    db.session.add(ShopDeliveryState(shop_id=shop.id, iana_timezone="Pacific/Auckland"))
     late_utc = now_utc().replace(hour=23, minute=30, second=0, microsecond=0) - timedelta(days=2)
     add_event(shop.id, received_at=late_utc)  # 23:30 UTC is the next morning in Auckland
     db.session.commit()
@@ -406,7 +406,7 @@ def test_stats_put_shopify_s_count_beside_each_day_in_the_shop_s_zone(client: Fl
     zone = ZoneInfo("Australia/Brisbane")
     shop = get_or_create_shop(SHOP)
     shop.shopify_token_enc = crypto.encrypt("shpat_fake_valid_0001")
-    db.session.add(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0, iana_timezone="Australia/Brisbane"))
+    db.session.add(ShopDeliveryState(shop_id=shop.id, iana_timezone="Australia/Brisbane"))
     now = now_utc()
     today = now.astimezone(zone).date()
     counted, unknown = today - timedelta(days=3), today - timedelta(days=2)

@@ -12,11 +12,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
-from app import beacons, outbox
+from app import beacons
 from app.ingest import beacon
 from app.merchant import dedup, pixel
 from app.models import Event, PixelBeacon, Shop, db, now_utc
 from app.ops.retention import purge_beacons
+from app.outbox import notes as outbox_notes
 from tests import test_delivery
 from tests.conftest import SHOP
 from tests.factories import web_order
@@ -286,14 +287,14 @@ def test_a_joined_batch_costs_a_few_statements_not_one_per_event(
     batches: list[int] = []
     real_join = beacons.join
 
-    def counted(items: list[Any], worker_id: str, now: Any) -> beacons.Joined:
+    def counted(items: list[Any], worker_id: str, now: Any, **options: Any) -> beacons.Joined:
         def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             statements.append(statement)
 
         batches.append(len(items))
         event.listen(db.engine, "before_cursor_execute", count)
         try:
-            return real_join(items, worker_id, now)
+            return real_join(items, worker_id, now, **options)
         finally:
             event.remove(db.engine, "before_cursor_execute", count)
 
@@ -452,7 +453,7 @@ def test_notes_without_a_tag_id_are_recorded_on_any_sqlite(
     pinterest: PinterestStandin, sqlite_version: tuple[int, ...] | None,
 ) -> None:
     if sqlite_version:
-        monkeypatch.setattr(outbox.sqlite3, "sqlite_version_info", sqlite_version)
+        monkeypatch.setattr(outbox_notes.sqlite3, "sqlite_version_info", sqlite_version)
     configure_shop(marketing_refused="send")
     orders = [web_order(landing_site="/") for _ in range(2)]
     for order in orders:  # marketing refused: the beacon keeps no Tag id, click id or browser

@@ -90,7 +90,7 @@ def _stand_in_cdn(tab: Page) -> None:
 def _seed_history(shop_domain: str = SHOP) -> None:
     """Fourteen days of made-up orders: mostly delivered, a few failed or skipped."""
     shop = get_or_create_shop(shop_domain)
-    db.session.merge(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0,
+    db.session.merge(ShopDeliveryState(shop_id=shop.id,
                                        last_success_at=now_utc() - timedelta(minutes=4)))
     now = now_utc()
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -357,7 +357,7 @@ def test_an_outage_turns_the_banner_within_one_refresh(
                              available_at=now + timedelta(minutes=2), error_code="unavailable",
                              error_message="Service Unavailable"))
     state = db.session.get(ShopDeliveryState, shop.id)
-    state.consecutive_failures, state.failure_class = 6, "pinterest"
+    shop.settings.failure_streak, state.failure_class = 6, "pinterest"
     state.failure_message, state.failing_since = "Service Unavailable", now - timedelta(minutes=3)
     db.session.commit()
     expect(_banner(page)).to_have_attribute("data-state", "delayed", timeout=10_000)  # no reload: it polls
@@ -642,7 +642,7 @@ def _seed_completeness(shop_domain: str, zone_name: str, gaps: dict[int, int]) -
     shop = get_or_create_shop(shop_domain)
     shop.shopify_token_enc = crypto.encrypt("shpat_fake_valid_0001")
     now = now_utc()
-    db.session.merge(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0, iana_timezone=zone_name,
+    db.session.merge(ShopDeliveryState(shop_id=shop.id, iana_timezone=zone_name,
                                        last_success_at=now - timedelta(minutes=4)))
     today = now.astimezone(zone).date()
     per_day = [4, 6, 3, 7, 5, 8, 6, 4, 9, 7, 5, 6, 8, 3]

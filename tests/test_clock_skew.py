@@ -47,7 +47,7 @@ def enqueue_orders(shop: Any, count: int) -> list[str]:
     now = now_utc() - timedelta(seconds=1)
     ids = []
     for _ in range(count):
-        result = outbox.enqueue(shop, map_order(web_order(), MappingOptions()), now=now)
+        result = outbox.enqueue(shop.id, map_order(web_order(), MappingOptions()), now=now)
         ids.append(db.session.get(Event, result.event_row_id).event_id)
     db.session.commit()
     return ids

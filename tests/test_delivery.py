@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
+from app import outbox
 from app.delivery import Worker
 from app.models import Event, PinterestSettings, ShopDeliveryState, db, now_utc
 from tests.conftest import SHOP
@@ -124,7 +126,7 @@ def test_batches_hold_at_most_1000_events(
     shop = configure_shop()
     now = now_utc()
     for _ in range(2300):
-        outbox.enqueue(shop, map_order(web_order(), MappingOptions()), now=now)
+        outbox.enqueue(shop.id, map_order(web_order(), MappingOptions()), now=now)
     db.session.commit()
     assert drain(worker()) == 2300
     sizes = [len(r.events) for r in pinterest.requests]
@@ -334,7 +336,7 @@ def test_an_outage_is_recorded_per_shop_and_ends_with_the_next_delivery(
     drain(w)
     db.session.rollback()
     state = db.session.get(ShopDeliveryState, shop.id)
-    assert state.consecutive_failures == 2 and state.failure_class == "pinterest"
+    assert shop.settings.failure_streak == 2 and state.failure_class == "pinterest"
     assert state.failing_since is not None and state.last_success_at is None
     first_failure = state.failing_since
     pinterest.set_mode("ok")
@@ -342,7 +344,8 @@ def test_an_outage_is_recorded_per_shop_and_ends_with_the_next_delivery(
     assert drain(w) == 1
     db.session.rollback()
     state = db.session.get(ShopDeliveryState, shop.id)
-    assert state.consecutive_failures == 0 and state.failure_class is None and state.failing_since is None
+    assert shop.settings.failure_streak == 0
+    assert state.failure_class is None and state.failing_since is None
     assert state.last_success_at is not None and state.last_success_at > first_failure
 
 
@@ -456,3 +459,27 @@ def test_expiry_counts_from_the_order_date_where_pinterest_window_does(
     db.session.rollback()
     event = db.session.scalar(select(Event))
     assert (event.status, event.error_code, event.error_message) == ("failed", "expired", EXPIRED_BY_PINTEREST)
+
+
+def test_a_batch_reads_its_shop_s_settings_once(
+        post_webhook: Any, configure_shop: Any, worker: Any, pinterest: PinterestStandin, clock: Clock) -> None:
+    configure_shop()
+    for _ in range(3):
+        post_webhook(web_order())
+    w = worker()
+    db.session.rollback()
+    claimed = outbox.claim(w.worker_id, clock(), lease_seconds=60, limit=50)
+    assert len(claimed) == 3
+    reads: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "pinterest_settings" in statement:
+            reads.append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        w.deliver(claimed)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", seen)
+    assert len(reads) == 1, reads  # credentials, consent rules and failure streak at once
+    assert len(pinterest.requests) == 1 and set(statuses().values()) == {"delivered"}

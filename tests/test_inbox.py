@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
+from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from app.crypto import SealedBodies, SecretUnreadable
@@ -256,3 +257,28 @@ def test_held_bodies_are_retried_once_per_key_set(app: Flask, post_webhook: Any)
         assert unreadable.reopen() == 0
     assert process_inbox(app) == 1 and event_count() == 1
     assert [r.outcome for r in receipts()] == ["queued"]
+
+
+def test_a_batch_reads_its_shops_once_and_writes_each_receipt_once(
+    app: Flask, post_webhook: Any, configure_shop: Any
+) -> None:
+    configure_shop()
+    for i in range(5):
+        post_webhook(web_order(), webhook_id=f"wh-batch-{i}", drain=False)
+    statements: list[tuple[str, bool]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, _parameters: Any, _context: Any, many: bool) -> None:
+        statements.append((" ".join(statement.split()), many))
+
+    db.session.rollback()
+    sa_event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        assert routing.process_pending() == 5
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", seen)
+    shop_reads = [s for s, _many in statements if s.startswith("SELECT") and "FROM shops" in s]
+    assert len(shop_reads) == 1, shop_reads  # the batch's shops with their settings, not one per receipt
+    receipt_writes = [(s, many) for s, many in statements if s.startswith("UPDATE webhook_receipts")]
+    assert len(receipt_writes) == 1 and receipt_writes[0][1], receipt_writes  # one statement, a row each
+    assert [r.outcome for r in receipts()] == ["queued"] * 5
+    assert all(r.body is None for r in receipts())

@@ -12,6 +12,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from app import crypto, shop_state
+from app.database import reading
 from app.merchant.stats import summary
 from app.models import Shop, ShopifyDailyOrders, db, now_utc
 from app.ops import retention
@@ -105,6 +106,12 @@ def shop(configure_shop: Any) -> Shop:
     return record
 
 
+def read_id(shop: Shop) -> int:
+    """The shop's id, its read ended: the app's writes refuse to start inside a read left open."""
+    with reading():
+        return shop.id
+
+
 def stored(shop_id: int) -> dict[date, tuple[int, str]]:
     db.session.rollback()
     rows = db.session.scalars(select(ShopifyDailyOrders).where(ShopifyDailyOrders.shop_id == shop_id))
@@ -112,14 +119,14 @@ def stored(shop_id: int) -> dict[date, tuple[int, str]]:
 
 
 def test_a_later_count_of_a_day_replaces_the_earlier_one(shop: Shop) -> None:
-    store_day_counts(shop.id, {date(2026, 11, 18): 4, date(2026, 11, 19): 7}, BRISBANE, now_utc())
-    store_day_counts(shop.id, {date(2026, 11, 19): 8}, BRISBANE, now_utc())
+    store_day_counts(read_id(shop), {date(2026, 11, 18): 4, date(2026, 11, 19): 7}, BRISBANE, now_utc())
+    store_day_counts(read_id(shop), {date(2026, 11, 19): 8}, BRISBANE, now_utc())
     assert stored(shop.id) == {date(2026, 11, 18): (4, "Australia/Brisbane"),
                                date(2026, 11, 19): (8, "Australia/Brisbane")}
 
 
 def test_the_shop_s_rows_go_with_the_shop(shop: Shop, post_webhook: Any) -> None:
-    store_day_counts(shop.id, {date(2026, 11, 18): 4}, BRISBANE, now_utc())
+    store_day_counts(read_id(shop), {date(2026, 11, 18): 4}, BRISBANE, now_utc())
     post_webhook({"id": 1, "myshopify_domain": SHOP}, "app/uninstalled")
     assert stored(shop.id) != {}  # a quick reinstall finds its history
     assert post_webhook({"shop_id": 1, "shop_domain": SHOP}, "shop/redact").status_code == 200
@@ -128,7 +135,7 @@ def test_the_shop_s_rows_go_with_the_shop(shop: Shop, post_webhook: Any) -> None
 
 def test_retention_purges_counts_older_than_the_events(shop: Shop) -> None:
     now = utc(2026, 11, 22, 9)
-    store_day_counts(shop.id, {date(2026, 10, 1): 3, date(2026, 10, 22): 5, date(2026, 11, 20): 6}, ZONE_UTC, now)
+    store_day_counts(read_id(shop), {date(2026, 10, 1): 3, date(2026, 10, 22): 5, date(2026, 11, 20): 6}, ZONE_UTC, now)
     purged = retention.purge(now, event_days=30, receipt_days=14)
     assert purged.shopify_days == 1
     assert sorted(stored(shop.id)) == [date(2026, 10, 22), date(2026, 11, 20)]
@@ -157,13 +164,13 @@ def _orders_on(admin: ShopifyAdminStandin, day: date, zone: ZoneInfo, times: lis
 
 
 def test_missing_days_are_asked_one_by_one_and_counted_once(shop: Shop, admin: ShopifyAdminStandin) -> None:
-    shop_state.set_timezone(shop.id, "Australia/Brisbane")
+    shop_state.set_timezone(read_id(shop), "Australia/Brisbane")
     now = now_utc()
     today = now.astimezone(BRISBANE).date()
     _orders_on(admin, today - timedelta(days=1), BRISBANE, [(0, 0), (12, 0), (23, 30)])
     _orders_on(admin, today - timedelta(days=2), BRISBANE, [(23, 59)])
     _orders_on(admin, today, BRISBANE, [(0, 1)])  # today is not over: never counted
-    store_day_counts(shop.id, {today - timedelta(days=3): 9}, BRISBANE, now)  # counted by an earlier run
+    store_day_counts(read_id(shop), {today - timedelta(days=3): 9}, BRISBANE, now)  # counted by an earlier run
     reader = make_reader(db.session.get(Shop, shop.id))
 
     assert count_missing_days(db.session.get(Shop, shop.id), reader, now) == 13
@@ -186,15 +193,15 @@ def test_a_count_shopify_calls_inexact_is_not_stored(shop: Shop, admin: ShopifyA
 
 def test_a_new_time_zone_counts_the_days_again(shop: Shop, admin: ShopifyAdminStandin) -> None:
     now = now_utc()
-    store_day_counts(shop.id, {now.astimezone(UTC).date() - timedelta(days=n): 1 for n in range(1, 15)}, ZONE_UTC,
+    store_day_counts(read_id(shop), {now.astimezone(UTC).date() - timedelta(days=n): 1 for n in range(1, 15)}, ZONE_UTC,
                      now)
-    shop_state.set_timezone(shop.id, "Australia/Brisbane")
+    shop_state.set_timezone(read_id(shop), "Australia/Brisbane")
     assert count_missing_days(db.session.get(Shop, shop.id), make_reader(shop), now) == 14
     assert {zone for _orders, zone in stored(shop.id).values()} == {"Australia/Brisbane"}
 
 
 def test_a_shop_installed_yesterday_has_no_whole_day_to_count(shop: Shop, admin: ShopifyAdminStandin) -> None:
-    shop_state.set_timezone(shop.id, "Australia/Brisbane")
+    shop_state.set_timezone(read_id(shop), "Australia/Brisbane")
     now = now_utc()
     start_of_yesterday = day_span(now.astimezone(BRISBANE).date() - timedelta(days=1), BRISBANE)[0]
     record = db.session.get(Shop, shop.id)
@@ -207,7 +214,7 @@ def test_a_shop_installed_yesterday_has_no_whole_day_to_count(shop: Shop, admin:
 # -- the page's numbers --------------------------------------------------------------------------------------
 def test_the_comparison_meets_orders_on_shopify_s_day(shop: Shop) -> None:
     """An order at 23:30 in Brisbane, recovered the next morning, counts for the day Shopify dates it."""
-    shop_state.set_timezone(shop.id, "Australia/Brisbane")
+    shop_state.set_timezone(read_id(shop), "Australia/Brisbane")
     now = now_utc()
     today = now.astimezone(BRISBANE).date()
     day = today - timedelta(days=2)
@@ -219,7 +226,7 @@ def test_the_comparison_meets_orders_on_shopify_s_day(shop: Shop) -> None:
     add_event(shop.id, received_at=start + timedelta(hours=1), occurred_at=start + timedelta(hours=1),
               source="verify")  # a test event from the settings page is no order
     db.session.commit()
-    store_day_counts(shop.id, {day: 3, day + timedelta(days=1): 1}, BRISBANE, now)
+    store_day_counts(read_id(shop), {day: 3, day + timedelta(days=1): 1}, BRISBANE, now)
 
     body = summary(shop.id, 14, now)
     assert body["timezone"] == "Australia/Brisbane"
@@ -235,13 +242,13 @@ def test_the_comparison_meets_orders_on_shopify_s_day(shop: Shop) -> None:
 
 
 def test_half_hour_zones_place_orders_exactly(shop: Shop) -> None:
-    shop_state.set_timezone(shop.id, "Asia/Kolkata")
+    shop_state.set_timezone(read_id(shop), "Asia/Kolkata")
     now = now_utc()
     day = now.astimezone(KOLKATA).date() - timedelta(days=3)
     start, end = day_span(day, KOLKATA)
     for moment in (start + timedelta(minutes=10), end - timedelta(minutes=10), end + timedelta(minutes=10)):
         add_event(shop.id, received_at=moment, occurred_at=moment)
     db.session.commit()
-    store_day_counts(shop.id, {day: 2}, KOLKATA, now)
+    store_day_counts(read_id(shop), {day: 2}, KOLKATA, now)
     row = next(r for r in summary(shop.id, 7, now)["daily"] if r["day"] == day.isoformat())
     assert (row["pinbridge_orders"], row["shopify_orders"], row["missing"]) == (2, 2, 0)

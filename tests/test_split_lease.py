@@ -28,7 +28,7 @@ def test_a_split_longer_than_the_lease_sends_nothing_twice(
     orders = [web_order() for _ in range(32)]
     now = now_utc()
     for order in orders:
-        outbox.enqueue(shop, map_order(order, MappingOptions()), now=now)
+        outbox.enqueue(shop.id, map_order(order, MappingOptions()), now=now)
     db.session.commit()
     poison = {orders[3]["cart_token"], orders[20]["cart_token"]}
     pinterest.reject_batches_containing(lambda ev: ev["event_id"] in poison, message="Invalid currency.")
@@ -58,7 +58,7 @@ def test_renewing_returns_only_the_events_still_held(app: Flask, configure_shop:
     shop = configure_shop()
     now = now_utc()
     for _ in range(3):
-        outbox.enqueue(shop, map_order(web_order(), MappingOptions()), now=now)
+        outbox.enqueue(shop.id, map_order(web_order(), MappingOptions()), now=now)
     db.session.commit()
     claimed = outbox.claim("slow-worker", now, lease_seconds=60, limit=10)
     ids = [c.row_id for c in claimed]

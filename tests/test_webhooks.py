@@ -181,7 +181,7 @@ def test_database_down_answers_503(post_webhook: Any, monkeypatch: pytest.Monkey
     def down(*_: Any, **__: Any) -> Any:
         raise OperationalError("SELECT 1", {}, Exception("connection refused"))
 
-    monkeypatch.setattr("app.ingest.webhooks.writing", down)
+    monkeypatch.setattr("app.inbox.records.writing", down)
     monkeypatch.setattr("app.inbox.receipts._store", down)
     response = post_webhook(web_order())
     assert response.status_code == 503

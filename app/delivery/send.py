@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from app import beacons, crypto, metrics, outbox, shop_state
-from app.database import writing
+from app.database import discard, reading, writing
 from app.delivery.decide import (
     Answer,
     Decision,
@@ -30,14 +30,14 @@ from app.delivery.decide import (
 from app.models import ConnectionStatus, PinterestSettings, db
 from app.pinterest import EventResult, PinterestClient, PinterestError
 from app.settings import stored_credentials_problem
+from app.vocabulary import ConsentRule
 
 logger = logging.getLogger(__name__)
 
 
 class _TokenUnreadable(TokenUnreadable):
-    def __init__(self, seen_update: datetime | None, message: str = crypto.UNREADABLE_TOKEN_MESSAGE) -> None:
+    def __init__(self, message: str = crypto.UNREADABLE_TOKEN_MESSAGE) -> None:
         super().__init__(message)
-        self.seen_update = seen_update
 
 
 @dataclass
@@ -55,6 +55,24 @@ class Credentials:
     token: str
     test_mode: bool
     credentials_updated_at: datetime | None
+
+
+@dataclass
+class _Batch:
+    """One claimed batch's shop, read once before sending (its PinterestSettings row), and what was joined.
+
+    `failures` is the shop's failure streak, kept up to date with what this batch records (a backoff adds
+    one, a delivery ends it), so the batch's halves after a split back off the way the stored streak does.
+    """
+
+    shop_id: int
+    failures: int
+    rules: beacons.ConsentRules
+    seen_update: datetime | None  # credentials_updated_at of the credentials this batch is sent with
+    credentials: Credentials | None = None
+    unreadable: bool = False
+    unreadable_message: str = crypto.UNREADABLE_TOKEN_MESSAGE  # or why the saved credentials no longer validate
+    joined: beacons.Joined | None = None  # recorded with the answer, in the same transaction (`_settle`)
 
 
 class Sender:
@@ -75,14 +93,11 @@ class Sender:
     def deliver(self, claimed: list[outbox.Claimed]) -> None:
         """Send one shop's claimed events, grouped by test flag, and record every outcome."""
         self._local.lease = _BatchLease([i.row_id for i in claimed], time.monotonic())
-        self._local.joined = None
-        try:
-            creds = self._credentials(claimed[0].shop_id)
-        except _TokenUnreadable as exc:
-            self._settle(claimed, exc, exc.seen_update)
-            return
-        if creds is None:
-            self._settle(claimed, NotConfigured(), None)
+        batch = self._read_shop(claimed[0].shop_id)
+        creds = batch.credentials
+        if batch.unreadable or creds is None:
+            self._settle(batch, claimed,
+                         _TokenUnreadable(batch.unreadable_message) if batch.unreadable else NotConfigured())
             return
         groups: dict[bool, list[outbox.Claimed]] = {}
         for item in claimed:
@@ -91,55 +106,62 @@ class Sender:
             items = self._keep_lease(group)  # the second group waits for the first one's request
             if not items:
                 continue
-            joined = beacons.join(items, self.worker_id, self.clock())
+            joined = beacons.join(items, self.worker_id, self.clock(), rules=batch.rules)
             if not joined.send:
                 with writing():
                     joined.record(self.worker_id, self.clock())
                 continue
-            self._local.joined = joined  # recorded with the answer, in the same transaction (`_settle`)
+            batch.joined = joined
             try:
-                self._send(creds, joined.send, test)
+                self._send(batch, creds, joined.send, test)
             except Exception as exc:
-                db.session.rollback()
+                discard()
                 logger.exception("delivery failed unexpectedly", extra={"action": "delivery_error"})
-                self._settle(joined.send, exc, creds.credentials_updated_at)
+                self._settle(batch, joined.send, exc)
             finally:
-                self._local.joined = None
+                batch.joined = None
 
-    def _credentials(self, shop_id: int) -> Credentials | None:
-        settings = db.session.execute(
-            db.select(PinterestSettings).filter_by(shop_id=shop_id)
-        ).scalar_one_or_none()
-        if settings is None or not settings.configured:
-            db.session.rollback()
-            return None
-        stamp, ad_account, test_mode = settings.credentials_updated_at, settings.ad_account_id, settings.test_mode
-        encrypted = settings.access_token_enc or ""
-        db.session.rollback()  # end the read; nothing stays open across the HTTP call
+    def _read_shop(self, shop_id: int) -> _Batch:
+        """The batch's one read of the shop's settings: credentials, consent rules and failure streak."""
+        with reading():  # nothing stays open across the HTTP call
+            settings = db.session.execute(
+                db.select(PinterestSettings).filter_by(shop_id=shop_id)
+            ).scalar_one_or_none()
+            if settings is None:
+                return _Batch(shop_id, 0, beacons.ConsentRules(ConsentRule.SKIP, ConsentRule.LIMITED), None)
+            batch = _Batch(shop_id, settings.failure_streak,
+                           beacons.ConsentRules(settings.marketing_refused, settings.sale_of_data_refused),
+                           settings.credentials_updated_at)
+            if not settings.configured:
+                return batch
+            ad_account, test_mode, encrypted = settings.ad_account_id, settings.test_mode, settings.access_token_enc
         try:
-            token = crypto.decrypt(encrypted)
+            token = crypto.decrypt(encrypted or "")
         except crypto.SecretUnreadable:
-            raise _TokenUnreadable(stamp) from None
+            batch.unreadable = True
+            return batch
         problem = stored_credentials_problem(ad_account, token)
         if problem is not None:  # saved before today's checks: the client would refuse it, so pause the shop
-            raise _TokenUnreadable(stamp, problem[1])
-        return Credentials(shop_id, ad_account or "", token, test_mode, stamp)
+            batch.unreadable, batch.unreadable_message = True, problem[1]
+            return batch
+        batch.credentials = Credentials(shop_id, ad_account or "", token, test_mode, batch.seen_update)
+        return batch
 
-    def _send(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
+    def _send(self, batch: _Batch, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
         """One request to Pinterest; a refused batch is split and each half sent the same way."""
         answer: Answer
         try:
             answer = self._post(creds, items, test)
         except PinterestError as exc:
             answer = exc
-        if isinstance(self._settle(items, answer, creds.credentials_updated_at), Split):
-            self._split(creds, items, test)
+        if isinstance(self._settle(batch, items, answer), Split):
+            self._split(batch, creds, items, test)
 
     def _post(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> list[EventResult]:
         client: PinterestClient = getattr(self._local, "client", self.client)
         return client.send_events(creds.ad_account_id, creds.token, [item.payload for item in items], test=test)
 
-    def _split(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
+    def _split(self, batch: _Batch, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
         middle = len(items) // 2
         logger.info("splitting rejected batch",
                     extra={"action": "batch_split", "size": len(items), "shop_id": creds.shop_id})
@@ -148,7 +170,7 @@ class Sender:
             # would go back to the queue mid-split and be claimed and sent all over again.
             half = self._keep_lease(half)
             if half:
-                self._send(creds, half, test)
+                self._send(batch, creds, half, test)
 
     def _keep_lease(self, items: list[outbox.Claimed]) -> list[outbox.Claimed]:
         """Renew the batch's lease once a third of it has passed; return the items still ours to send."""
@@ -165,22 +187,25 @@ class Sender:
         return kept
 
     # -- carrying out a decision ------------------------------------------------------------------------
-    def _settle(self, items: list[outbox.Claimed], answer: Answer, seen_update: datetime | None) -> Decision:
-        """Decide what `answer` means for `items` and record it, in one write transaction (a split records nothing)."""
+    def _settle(self, batch: _Batch, items: list[outbox.Claimed], answer: Answer) -> Decision:
+        """Decide what `answer` means for `items` and record it, in one write transaction (a split records nothing).
+
+        The batch's join notes are written in the same transaction, each event row once.
+        """
         shop_id = items[0].shop_id
         with writing():
             now = self.clock()
-            decision = decide(answer, row_ids=[i.row_id for i in items], now=now,
-                              failures=shop_state.failure_streak(shop_id), jitter=self.rand())
+            decision = decide(answer, row_ids=[i.row_id for i in items], now=now, failures=batch.failures,
+                              jitter=self.rand())
             ids = [i.row_id for i in items]
-            joined: beacons.Joined | None = getattr(self._local, "joined", None)
             notes = None
-            if joined is not None:
+            if batch.joined is not None:
                 delivered = decision.delivered if isinstance(decision, Delivered) else []
-                notes = joined.notes
-                joined.record(self.worker_id, now, delivered=delivered)
+                notes = batch.joined.notes
+                batch.joined.record(self.worker_id, now, delivered=delivered)
             if isinstance(decision, Delivered):
                 self._delivered(items, decision, now, notes)
+                batch.failures = 0
             elif isinstance(decision, Failed):
                 outbox.mark_failed(decision.failures, self.worker_id, now)
                 for row_id in decision.failures:
@@ -189,12 +214,13 @@ class Sender:
                 if decision.failure is not None:
                     shop_state.record_failure(shop_id, decision.failure, decision.message, now)
                 shop_state.back_off(shop_id, decision.when)
+                batch.failures += 1
                 outbox.release_for_retry(ids, self.worker_id, decision.when, decision.code, decision.message)
                 logger.info("delivery will retry", extra={
                     "action": "delivery_retry", "code": decision.code, "shop_id": shop_id, "events": len(items),
                     "delay_s": round(decision.delay, 2)})
             elif isinstance(decision, Pause):
-                self._pause(shop_id, ids, decision, now, seen_update)
+                self._pause(shop_id, ids, decision, now, batch.seen_update)
         return decision
 
     def _delivered(self, items: list[outbox.Claimed], decision: Delivered, now: datetime,

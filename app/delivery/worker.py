@@ -26,7 +26,7 @@ from flask import Flask
 
 from app import metrics, outbox
 from app.clock import database_now
-from app.database import writing
+from app.database import discard, writing
 from app.delivery.send import Sender
 from app.inbox import routing, unreadable
 from app.models import WorkerHeartbeat, db
@@ -205,7 +205,7 @@ class Worker:
                                 busy_shops=busy_shops or ())
         except Exception:
             logger.exception("claim failed", extra={"action": "claim_failed"})
-            db.session.rollback()
+            discard()
             return []
 
     def _route_inbox(self) -> int:
@@ -215,7 +215,7 @@ class Worker:
             try:
                 routed = routing.process_pending()
             except Exception:
-                db.session.rollback()
+                discard()
                 logger.exception("inbox routing failed", extra={"action": "inbox_failed"})
                 return total
             total += routed
@@ -246,7 +246,7 @@ class Worker:
             try:
                 job.run(self.clock())
             except Exception:
-                db.session.rollback()
+                discard()
                 logger.exception("periodic job failed", extra={"action": "periodic_failed", "job": job.name})
 
     def _heartbeat(self, now: datetime) -> None:

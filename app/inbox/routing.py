@@ -5,10 +5,10 @@ encrypted by the app's key (`webhook_receipts.body`), conflict-free on the webho
 is a duplicate without a look-up. No mapping, purchase look-up or shop write happens on the request path.
 
 The worker (`process_pending`) reads waiting receipts in id order, decrypts and maps them outside any
-write transaction, then, in one transaction per batch, clears each body with a guarded UPDATE (so two
-workers never route the same receipt) and routes the purchase into the outbox (one purchase, one event).
-A crash before that commit leaves the bodies to be processed again; the outbox is idempotent for a
-purchase, so a repeat changes nothing.
+write transaction, then, in one transaction per batch, locks the receipts still waiting (so two workers
+never route the same one), routes each purchase into the outbox (one purchase, one event) and writes each
+receipt once: its body cleared, its outcome set. A crash before that commit leaves the bodies to be
+processed again; the outbox is idempotent for a purchase, so a repeat changes nothing.
 """
 
 from __future__ import annotations
@@ -23,13 +23,14 @@ from typing import Any, cast
 
 import orjson
 from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from app import beacons, outbox
+from app.beacons import ShopPixel
 from app.clock import database_now
 from app.crypto import SealedBodies, SecretUnreadable
-from app.database import rowcount, writing
+from app.database import reading, writing
 from app.inbox import unreadable
 from app.inbox.receipts import receipts_for
 from app.mapping import MappedPurchase, map_checkout, map_order
@@ -60,36 +61,54 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
     waiting = _read(limit, shop_domain)
     if not waiting:
         return 0
-    _map(waiting)
+    shops = _map(waiting)
     config = current_app.config
     settle = int(config["CHECKOUT_SETTLE_SECONDS"])
     join = int(config["PIXEL_JOIN_SECONDS"])
-    routed = 0
+    outcomes: list[dict[str, Any]] = []
     waiting_for_beacon: list[tuple[int, str]] = []
+    held = 0
     fingerprint = receipts_for(cast(Flask, current_app._get_current_object())).sealed.fingerprint  # type: ignore[attr-defined]
     with writing():
-        for item in waiting:
+        for item in _claim(waiting):
             if item.sealed_shut:  # kept sealed for a key that opens it, never deleted on this failure
-                routed += unreadable.hold(item.id, fingerprint)
+                held += unreadable.hold(item.id, fingerprint)
                 continue
-            claimed = db.session.execute(
-                update(WebhookReceipt).where(WebhookReceipt.id == item.id, WebhookReceipt.body.isnot(None))
-                .values(body=None).execution_options(synchronize_session=False)
-            )
-            if not rowcount(claimed):
-                continue  # another worker routed it
-            outcome, detail, event_row_id = _route(item, settle, join, waiting_for_beacon)
-            db.session.execute(
-                update(WebhookReceipt).where(WebhookReceipt.id == item.id)
-                .values(outcome=outcome, detail=detail, event_row_id=event_row_id)
-                .execution_options(synchronize_session=False)
-            )
-            routed += 1
+            outcome, detail, event_row_id = _route(item, shops, settle, join, waiting_for_beacon)
+            outcomes.append({"row_id": item.id, "outcome": outcome, "detail": detail, "event_row_id": event_row_id})
+        _record_outcomes(outcomes)
     if waiting_for_beacon:
         beacons.release_arrived(waiting_for_beacon, now_utc())
-    if routed:
-        logger.info("inbox routed", extra={"action": "inbox_routed", "count": routed})
-    return routed
+    if outcomes:
+        logger.info("inbox routed", extra={"action": "inbox_routed", "count": len(outcomes)})
+    return len(outcomes) + held
+
+
+def _claim(waiting: list[_Waiting]) -> list[_Waiting]:
+    """The receipts still waiting, locked for this transaction; the rest another worker routed (or is routing).
+
+    PostgreSQL locks the rows (a row another worker holds is skipped: it routes that one); SQLite's write
+    lock already keeps every other writer out.
+    """
+    ids = set(db.session.execute(
+        select(WebhookReceipt.id)
+        .where(WebhookReceipt.id.in_([item.id for item in waiting]), WebhookReceipt.body.isnot(None))
+        .with_for_update(skip_locked=True)
+    ).scalars())
+    return [item for item in waiting if item.id in ids]
+
+
+def _record_outcomes(outcomes: list[dict[str, Any]]) -> None:
+    """Each routed receipt written once: its body cleared, its outcome, detail and event row set."""
+    if not outcomes:
+        return
+    table = WebhookReceipt.__table__
+    db.session.execute(
+        update(table).where(table.c.id == bindparam("row_id"))
+        .values(body=None, outcome=bindparam("outcome"), detail=bindparam("detail"),
+                event_row_id=bindparam("event_row_id")),
+        outcomes,
+    )
 
 
 def drain(*, shop_domain: str | None = None, max_batches: int = 1000) -> int:
@@ -109,8 +128,8 @@ def _read(limit: int, shop_domain: str | None) -> list[_Waiting]:
              .where(WebhookReceipt.body.isnot(None)).order_by(WebhookReceipt.id).limit(limit))
     if shop_domain is not None:
         query = query.where(WebhookReceipt.shop_domain == shop_domain)
-    rows = db.session.execute(query).all()
-    db.session.rollback()  # a read only: the write transaction below takes the lock itself
+    with reading():  # the write transaction in `process_pending` takes the lock itself
+        rows = db.session.execute(query).all()
     sealed = receipts_for(cast(Flask, current_app._get_current_object())).sealed  # type: ignore[attr-defined]
     waiting = []
     for row in rows:
@@ -143,42 +162,52 @@ def _decode(sealed: SealedBodies, row: Any) -> dict[str, Any] | None:
     return payload if isinstance(payload, dict) else None
 
 
-def _map(waiting: Iterable[_Waiting]) -> None:
-    """Map each body with its shop's options: pure CPU work, outside the write transaction."""
+def _map(waiting: Iterable[_Waiting]) -> dict[str, ShopPixel]:
+    """Map each body with its shop's options: pure CPU work, outside the write transaction.
+
+    The batch's shops and settings are read once, here; the shops found are returned for routing.
+    """
     items = list(waiting)
     domains = {item.shop_domain for item in items}
-    shops = {shop.domain: shop for shop in db.session.execute(
-        select(Shop).options(joinedload(Shop.settings)).where(Shop.domain.in_(domains))
-    ).scalars()}
-    options = {domain: mapping_options(shop.settings if shop else None) for domain in domains
-               for shop in [shops.get(domain)]}
-    db.session.rollback()
+    with reading():
+        found = {shop.domain: shop for shop in db.session.execute(
+            select(Shop).options(joinedload(Shop.settings)).where(Shop.domain.in_(domains))
+        ).scalars()}
+        options = {domain: mapping_options(shop.settings if shop else None) for domain in domains
+                   for shop in [found.get(domain)]}
+        shops = {domain: ShopPixel(shop.id, shop.pixel_seen_at) for domain, shop in found.items()
+                 if shop.settings is not None}
     for item in items:
         if item.payload is None:
             continue
         mapper = map_order if item.topic in ORDER_TOPICS else map_checkout
         # When it arrived: an order dated long before that was imported or back-dated (app/mapping/timing.py).
         item.mapped = mapper(item.payload, options[item.shop_domain], received_at=int(item.received_at.timestamp()))
+    return shops
 
 
-def _route(item: _Waiting, settle_seconds: int, join_seconds: int,
+def _route(item: _Waiting, shops: dict[str, ShopPixel], settle_seconds: int, join_seconds: int,
            waiting_for_beacon: list[tuple[int, str]]) -> tuple[ReceiptOutcome, str | None, int | None]:
     """Put one mapped purchase into the outbox; the receipt's outcome, detail and event row.
 
-    An order that waits for its beacon is added to `waiting_for_beacon` (shop id, checkout token).
+    A shop seen for the first time is created (and added to `shops`). An order that waits for its beacon
+    is added to `waiting_for_beacon` (shop id, checkout token).
     """
     mapped = item.mapped
     if mapped is None:
         return UNREADABLE, "The body could not be read; reconciliation recovers the order.", None
     if mapped.event is None and mapped.skip is SkipReason.CHECKOUT_OPEN:
         return ReceiptOutcome.CHECKOUT_OPEN, None, None
-    shop = get_or_create_shop(item.shop_domain)
+    shop = shops.get(item.shop_domain)
+    if shop is None:
+        created = get_or_create_shop(item.shop_domain)
+        shop = shops[item.shop_domain] = ShopPixel(created.id, created.pixel_seen_at)
     settle = 0 if item.topic in ORDER_TOPICS else settle_seconds
     if item.topic in ORDER_TOPICS and mapped.action_source is ActionSource.WEB \
             and beacons.waits_for_beacon(shop, mapped.checkout_token):
         settle = join_seconds  # the shop's pixel reports purchases: wait a moment for this one's beacon
         waiting_for_beacon.append((shop.id, str(mapped.checkout_token)))
-    result = outbox.enqueue(shop, mapped, now=item.received_at, settle_seconds=settle)
+    result = outbox.enqueue(shop.id, mapped, now=item.received_at, settle_seconds=settle)
     return result.outcome, result.detail, result.event_row_id
 
 

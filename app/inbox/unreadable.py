@@ -23,7 +23,7 @@ from flask import Flask, current_app
 from sqlalchemy import func, select, update
 
 from app.crypto import SealedBodies, SecretUnreadable
-from app.database import rowcount, writing
+from app.database import reading, rowcount, writing
 from app.models import WebhookReceipt, db
 
 logger = logging.getLogger(__name__)
@@ -56,13 +56,13 @@ def reopen(sealed: SealedBodies | None = None, limit: int = BATCH) -> int:
     """Try held bodies the current keys have not tried yet; return how many went back to the inbox."""
     sealed = sealed or _sealed()
     fingerprint = sealed.fingerprint
-    rows = db.session.execute(
-        select(WebhookReceipt.id, WebhookReceipt.shop_domain, WebhookReceipt.held_body)
-        .where(WebhookReceipt.held_body.isnot(None),
-               (WebhookReceipt.held_keys.is_(None)) | (WebhookReceipt.held_keys != fingerprint))
-        .order_by(WebhookReceipt.id).limit(limit)
-    ).all()
-    db.session.rollback()  # a read only: the keys are tried outside the write lock
+    with reading():  # the keys are tried outside the write lock
+        rows = db.session.execute(
+            select(WebhookReceipt.id, WebhookReceipt.shop_domain, WebhookReceipt.held_body)
+            .where(WebhookReceipt.held_body.isnot(None),
+                   (WebhookReceipt.held_keys.is_(None)) | (WebhookReceipt.held_keys != fingerprint))
+            .order_by(WebhookReceipt.id).limit(limit)
+        ).all()
     if not rows:
         return 0
     opened, still = [], []

@@ -19,6 +19,7 @@ from flask_limiter import Limiter
 from sqlalchemy import select
 
 from app.beacons import VERSION_RE, Beacon, store
+from app.database import reading
 from app.mapping.identity import token as event_id_token
 from app.models import Shop, db, now_utc
 from app.shops import normalise_shop_domain
@@ -126,8 +127,8 @@ def receive() -> Response:
         beacon = parse(raw)
     except BeaconRejected as exc:
         return _answer(exc.status, exc.code)
-    shop_id = db.session.scalar(select(Shop.id).filter_by(domain=domain, installed=True))
-    db.session.rollback()
+    with reading():
+        shop_id = db.session.scalar(select(Shop.id).filter_by(domain=domain, installed=True))
     if shop_id is None:
         return _answer(404, "unknown_shop")
     stored = store(shop_id, beacon, user_agent=request.headers.get("User-Agent"), ip=client_ip(), now=now_utc())

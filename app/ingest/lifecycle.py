@@ -8,11 +8,11 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select
 
-from app import beacons
-from app.inbox import unreadable
+from app import beacons, shops
+from app.inbox import records, unreadable
 from app.mapping.fields import ident
 from app.mapping.user_data import hashed, normalise_email, normalise_phone, sha256_hex
-from app.models import DataRequest, Event, Shop, Topic, WebhookReceipt, db
+from app.models import DataRequest, Event, Shop, Topic, db
 from app.vocabulary import ReceiptOutcome
 
 logger = logging.getLogger(__name__)
@@ -54,9 +54,9 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
     """Apply one privacy/lifecycle webhook inside the caller's transaction; return the receipt outcome."""
     shop = db.session.execute(select(Shop).filter_by(domain=shop_domain)).scalar_one_or_none()
     if topic == Topic.SHOP_REDACT:
-        db.session.execute(delete(WebhookReceipt).where(WebhookReceipt.shop_domain == shop_domain))
+        records.forget_shop(shop_domain)
         if shop is not None:
-            db.session.delete(shop)
+            shops.forget(shop)
         return ReceiptOutcome.SHOP_REDACTED
     if topic == Topic.CUSTOMERS_REDACT:
         # Bodies no key opens cannot be searched for this customer: none of them may be read later.
@@ -64,12 +64,8 @@ def handle(topic: str, shop_domain: str, payload: dict[str, Any], now: datetime)
     if shop is None:
         return ReceiptOutcome.UNKNOWN_SHOP
     if topic == Topic.APP_UNINSTALLED:
-        shop.installed = False
-        shop.uninstalled_at = now
-        shop.shopify_token_enc = shop.shopify_refresh_token_enc = None
-        shop.shopify_token_expires_at = shop.shopify_refresh_expires_at = None
-        shop.shopify_scope = shop.token_exchange_error = None
-        # Pinterest settings stay until shop/redact (48 h later): a quick reinstall keeps working.
+        shops.uninstall(shop, now)  # Pinterest settings stay until shop/redact (48 h later): a quick
+        # reinstall keeps working.
         return ReceiptOutcome.UNINSTALLED
     ref, refs, order_ids = customer_keys(payload)
     where = _customer_filter(shop.id, ref, refs, order_ids)

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from datetime import datetime
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from app import metrics
-from app.database import writing
-from app.inbox import routing
+from app.database import discard
+from app.inbox import records, routing
 from app.ingest import lifecycle
 from app.ingest.answer import UNAVAILABLE, SlowBody, acknowledge, read_deadline, refused, unavailable
 from app.ingest.verify import (
@@ -21,7 +21,7 @@ from app.ingest.verify import (
     parse_triggered_at,
     verify_delivery,
 )
-from app.models import PURCHASE_TOPICS, Shop, Topic, WebhookReceipt, db, now_utc
+from app.models import PURCHASE_TOPICS, Shop, Topic, db
 from app.vocabulary import ReceiptOutcome
 
 logger = logging.getLogger(__name__)
@@ -55,7 +55,7 @@ def receive() -> tuple[Response, int]:
             routing.drain(shop_domain=delivery.shop_domain)
         status = _record(delivery)
     except OperationalError:
-        db.session.rollback()
+        discard()
         unavailable(delivery.topic, started)
         return jsonify(UNAVAILABLE), 503
     metrics.webhook_answered(delivery.topic, status, started)
@@ -94,23 +94,15 @@ def read_body(limit: int) -> bytes:
 def _record(delivery: Delivery) -> ReceiptOutcome:
     """Apply a lifecycle or privacy topic and its receipt in one transaction; a redelivery changes nothing."""
     try:
-        with writing():
-            seen = db.session.execute(
-                db.select(WebhookReceipt.id).filter_by(webhook_id=delivery.webhook_id)
-            ).first()
-            if seen:
-                return ReceiptOutcome.DUPLICATE
-            now = now_utc()
-            receipt = WebhookReceipt(
-                webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
-                received_at=now, triggered_at=delivery.triggered_at, api_version=delivery.api_version,
-                outcome=ReceiptOutcome.ACCEPTED,
-            )
-            status = _route(delivery, receipt, now)
-            outcome = receipt.outcome
-            db.session.add(receipt)
+        kept = records.record_applied(
+            webhook_id=delivery.webhook_id, shop_domain=delivery.shop_domain, topic=delivery.topic,
+            triggered_at=delivery.triggered_at, api_version=delivery.api_version,
+            apply=lambda now: _route(delivery, now))
     except IntegrityError:
-        return ReceiptOutcome.DUPLICATE  # another process committed the same webhook id between our check and insert
+        return ReceiptOutcome.DUPLICATE  # another process committed it between our check and our insert
+    if kept is None:
+        return ReceiptOutcome.DUPLICATE
+    status, outcome = kept
     logger.info(
         "webhook received",
         extra={"action": "webhook_received", "topic": delivery.topic, "shop": delivery.shop_domain,
@@ -119,20 +111,17 @@ def _record(delivery: Delivery) -> ReceiptOutcome:
     return status
 
 
-def _route(delivery: Delivery, receipt: WebhookReceipt, now: Any) -> ReceiptOutcome:
-    """The lifecycle and privacy topics, applied at once; anything else is ignored."""
+def _route(delivery: Delivery, now: datetime) -> tuple[ReceiptOutcome, ReceiptOutcome]:
+    """The lifecycle and privacy topics, applied at once; anything else is ignored. (status, receipt outcome)"""
     topic = delivery.topic
     if topic in lifecycle.TOPICS:
         superseded = _superseded(delivery)
         if superseded:
-            receipt.outcome = superseded
             logger.warning("lifecycle webhook ignored", extra={"action": "webhook_superseded", "topic": topic,
                                                                "shop": delivery.shop_domain, "outcome": superseded})
-            return ReceiptOutcome.IGNORED
-        receipt.outcome = lifecycle.handle(topic, delivery.shop_domain, delivery.payload, now)
-        return ReceiptOutcome.ACCEPTED
-    receipt.outcome = ReceiptOutcome.IGNORED
-    return ReceiptOutcome.IGNORED
+            return ReceiptOutcome.IGNORED, superseded
+        return ReceiptOutcome.ACCEPTED, lifecycle.handle(topic, delivery.shop_domain, delivery.payload, now)
+    return ReceiptOutcome.IGNORED, ReceiptOutcome.IGNORED
 
 
 def _superseded(delivery: Delivery) -> ReceiptOutcome | None:

@@ -14,13 +14,13 @@ from typing import Any
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import BadRequest
 
-from app import outbox
+from app import outbox, shops
 from app.clock import database_now
-from app.database import writing
+from app.database import reading, writing
 from app.inbox import unreadable
 from app.merchant import stats, status
 from app.merchant.connection import check_connection
-from app.models import EventStatus, Shop, db, now_utc
+from app.models import EventStatus, Shop, now_utc
 from app.settings import apply_settings, settings_view, validate_settings
 from app.shopify import recovery
 from app.shopify.auth import SessionInvalid, verify_session_token
@@ -61,19 +61,26 @@ def _unauthorized(code: str, *, retry: bool = True) -> Response:
 def _shop() -> Shop:
     """The token's shop for reading; a shop seen for the first time is created in a write of its own.
 
-    Views only read or write through `writing()`; none commits a session it did not open.
+    Views read or write only through `reading()` and `writing()`; none commits a session it did not open.
+    The shop returned is read for the rest of the view, which the request's end closes.
     """
+    _shop_id()
     shop = find_shop(g.shop_domain)
-    if shop is None or shop.settings is None:
-        with writing():
-            get_or_create_shop(g.shop_domain)
-        shop = find_shop(g.shop_domain)
     assert shop is not None
     return shop
 
 
+def _shop_id() -> int:
+    """The token's shop's id, created on first sight, with no read left open (for a view that writes next)."""
+    with reading():
+        shop = find_shop(g.shop_domain)
+        if shop is not None and shop.settings is not None:
+            return shop.id
+    with writing():
+        return get_or_create_shop(g.shop_domain).id
+
+
 def _invalid(errors: dict[str, str]) -> tuple[Response, int]:
-    db.session.rollback()
     return jsonify({"errors": errors}), 422
 
 
@@ -175,7 +182,7 @@ def retry_events() -> Any:
     if ids is not None and (not isinstance(ids, list) or len(ids) > MAX_RETRY_IDS
                             or not all(isinstance(i, str) for i in ids)):
         return _invalid({"event_ids": f"Send a list of at most {MAX_RETRY_IDS} event ids."})
-    shop_id = _shop().id
+    shop_id = _shop_id()
     # Older events would only expire again at once: Pinterest accepts events up to a few days old.
     # The shop's backoff is lifted too, so "sent again" means now, not after the current wait.
     with writing():
@@ -213,7 +220,7 @@ def put_setup() -> Any:
         return _invalid({"dismissed": "Send true or false."})
     with writing():
         shop = get_or_create_shop(g.shop_domain)
-        shop.setup_dismissed_at = now_utc() if data["dismissed"] else None
+        shops.dismiss_setup(shop, data["dismissed"], now_utc())
     return jsonify({"dismissed": data["dismissed"]})
 
 

@@ -12,9 +12,9 @@ from typing import Any
 from flask import current_app
 
 from app import crypto, outbox, shop_state
-from app.database import writing
+from app.database import reading, writing
 from app.merchant import explain
-from app.models import ConnectionStatus, Shop, db, now_utc
+from app.models import ConnectionStatus, Shop, now_utc
 from app.pinterest import EventResult, PinterestClient, PinterestError
 from app.settings import stored_credentials_problem
 from app.vocabulary import ActionSource, CheckOutcome, FailureClass
@@ -50,15 +50,17 @@ def synthetic_event(event_id: str, now: datetime) -> dict[str, Any]:
 def check_connection(shop: Shop) -> CheckResult:
     """Send one test event (`?test=true`) with the saved credentials; record the answer in a write of its own.
 
-    The caller's read of `shop` ends here (its attributes reload on next use), so no transaction (or SQLite
-    lock) is held while Pinterest answers.
+    The caller's read of `shop` ends with the read here (its attributes reload on next use), so no
+    transaction (or SQLite lock) is held while Pinterest answers.
     """
-    settings = shop.settings
-    if settings is None or not settings.configured:
-        return CheckResult(False, CheckOutcome.NOT_CONFIGURED, "Save the ad account id and the access token first.")
-    ad_account_id, shop_id, seen_update = settings.ad_account_id or "", shop.id, settings.credentials_updated_at
+    with reading():
+        settings = shop.settings
+        if settings is None or not settings.configured:
+            return CheckResult(False, CheckOutcome.NOT_CONFIGURED, "Save the ad account id and the access token first.")
+        ad_account_id, shop_id = settings.ad_account_id or "", shop.id
+        seen_update, encrypted = settings.credentials_updated_at, settings.access_token_enc or ""
     try:
-        token = crypto.decrypt(settings.access_token_enc or "")
+        token = crypto.decrypt(encrypted)
     except crypto.SecretUnreadable:
         with writing():
             shop_state.pause(shop_id, ConnectionStatus.UNREADABLE, crypto.UNREADABLE_TOKEN_MESSAGE, now_utc(),
@@ -72,7 +74,6 @@ def check_connection(shop: Shop) -> CheckResult:
     now = now_utc()
     event_id = f"pinbridge-test-{uuid.uuid4().hex[:12]}"
     event = synthetic_event(event_id, now)
-    db.session.rollback()  # end the read: no transaction (or SQLite lock) while Pinterest answers
     result = _send(ad_account_id, token, event)
     with writing():
         _record(shop_id, seen_update, event, result, now)

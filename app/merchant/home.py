@@ -15,6 +15,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, render_template, request, url_for
 from shopify_app import RequestInput, Res
 
+from app import shops
 from app.config import PROJECT_ROOT
 from app.database import writing
 from app.merchant import dedup, stats
@@ -23,7 +24,7 @@ from app.models import Shop, now_utc
 from app.settings import CHOICES, settings_view
 from app.shopify import web_pixel
 from app.shopify.auth import PATCH_ID_TOKEN_PATH, exchange_on_load, shop_from_dest, shopify_app
-from app.shops import get_or_create_shop, normalise_shop_domain
+from app.shops import normalise_shop_domain
 
 STATIC_DIR = PROJECT_ROOT / "static"
 bp = Blueprint("home", __name__, static_folder=str(STATIC_DIR), static_url_path="/assets")
@@ -97,7 +98,7 @@ def _verified_page(template: str) -> Response:
             return _html(render_template("outside_admin.html"), query_shop, status=401)
         return _respond(result.response, query_shop)
     with writing():
-        shop = _installed_shop(domain)
+        shop = shops.install(domain)
     exchange = exchange_on_load(shop, result.id_token, result.invalid_token_response)
     if exchange is not None and exchange.log.code == "invalid_subject_token":
         return _respond(exchange.response, domain)  # Shopify wants a fresh session token: bounce once
@@ -105,14 +106,6 @@ def _verified_page(template: str) -> Response:
     for name, value in result.response.headers.items():
         response.headers[name] = value
     return response
-
-
-def _installed_shop(domain: str) -> Shop:
-    """A verified load means the app is installed, including after an earlier uninstall."""
-    shop = get_or_create_shop(domain)
-    if not shop.installed:
-        shop.installed, shop.uninstalled_at, shop.installed_at = True, None, now_utc()
-    return shop
 
 
 def _html(body: str, shop: str | None, *, status: int = 200) -> Response:

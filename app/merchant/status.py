@@ -139,8 +139,8 @@ def decide(settings: PinterestSettings | None, state: Any, facts: dict[str, Any]
         return {"state": "disabled", "heading": "Sending is off",
                 "message": f"Pinbridge is not sending orders to Pinterest. {held}{_kept(facts)}",
                 "action": {"label": "Turn sending on", "target": "enabled"}}
-    failing = (state is not None and state.consecutive_failures and failure is not None
-               and failure not in shop_state.PAUSING and state.failing_since is not None
+    failing = (state is not None and failure is not None and failure not in shop_state.PAUSING
+               and state.failing_since is not None
                and (now - state.failing_since).total_seconds() >= FAILING_AFTER)
     stalled = facts["overdue"] > 0
     if failing or stalled:

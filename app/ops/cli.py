@@ -13,7 +13,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
-from app.database import writing
+from app.database import reading, writing
 from app.models import Event, EventStatus, Shop, db, now_utc
 from app.ops.backup import backup_command
 from app.ops.doctor import doctor_command
@@ -89,9 +89,10 @@ def configure_shop_command(shop_domain: str, ad_account_id: str | None, token_st
         raise SystemExit(2)
     with writing():
         settings = apply_settings(get_or_create_shop(domain), clean)
-    last4 = f"••••{settings.token_last4}" if settings.token_last4 else "not set"
-    click.echo(f"{domain}: ad account {settings.ad_account_id or 'not set'}, token {last4}, "
-               f"{'enabled' if settings.enabled else 'disabled'}{', test mode' if settings.test_mode else ''}.")
+        last4 = f"••••{settings.token_last4}" if settings.token_last4 else "not set"
+        saved = (f"{domain}: ad account {settings.ad_account_id or 'not set'}, token {last4}, "
+                 f"{'enabled' if settings.enabled else 'disabled'}{', test mode' if settings.test_mode else ''}.")
+    click.echo(saved)
 
 
 def _shop_or_exit(value: str) -> Shop:
@@ -110,25 +111,25 @@ def _when(value: datetime | None) -> str:
 @click.command("status")
 def status_command() -> None:
     """One line per shop: configured, paused, pending, failed, last delivery, last reconciliation."""
-    counts: dict[int, dict[str, int]] = {}
-    for shop_id, status, count in db.session.execute(
-        select(Event.shop_id, Event.status, func.count()).where(Event.status.in_([PENDING, SENDING, FAILED]))
-        .group_by(Event.shop_id, Event.status)
-    ):
-        bucket = "failed" if status == FAILED else "pending"
-        counts.setdefault(shop_id, {"pending": 0, "failed": 0})[bucket] += count
-    last = dict(db.session.execute(
-        select(Event.shop_id, func.max(Event.delivered_at)).group_by(Event.shop_id)).all())
-    header = ("SHOP", "INSTALLED", "CONFIGURED", "ENABLED", "PAUSED", "PENDING", "FAILED",
-              "LAST DELIVERY", "LAST RECONCILED")
-    rows = []
-    for shop in db.session.scalars(select(Shop).order_by(Shop.domain)):
-        settings, tally = shop.settings, counts.get(shop.id, {"pending": 0, "failed": 0})
-        rows.append((shop.domain, _yes(shop.installed), _yes(bool(settings and settings.configured)),
-                     _yes(bool(settings and settings.enabled)), _yes(bool(settings and settings.paused)),
-                     str(tally["pending"]), str(tally["failed"]), _when(last.get(shop.id)),
-                     _when(shop.last_reconciled_at)))
-    db.session.rollback()
+    with reading():
+        counts: dict[int, dict[str, int]] = {}
+        for shop_id, status, count in db.session.execute(
+            select(Event.shop_id, Event.status, func.count()).where(Event.status.in_([PENDING, SENDING, FAILED]))
+            .group_by(Event.shop_id, Event.status)
+        ):
+            bucket = "failed" if status == FAILED else "pending"
+            counts.setdefault(shop_id, {"pending": 0, "failed": 0})[bucket] += count
+        last = dict(db.session.execute(
+            select(Event.shop_id, func.max(Event.delivered_at)).group_by(Event.shop_id)).all())
+        header = ("SHOP", "INSTALLED", "CONFIGURED", "ENABLED", "PAUSED", "PENDING", "FAILED",
+                  "LAST DELIVERY", "LAST RECONCILED")
+        rows = []
+        for shop in db.session.scalars(select(Shop).order_by(Shop.domain)):
+            settings, tally = shop.settings, counts.get(shop.id, {"pending": 0, "failed": 0})
+            rows.append((shop.domain, _yes(shop.installed), _yes(bool(settings and settings.configured)),
+                         _yes(bool(settings and settings.enabled)), _yes(bool(settings and settings.paused)),
+                         str(tally["pending"]), str(tally["failed"]), _when(last.get(shop.id)),
+                         _when(shop.last_reconciled_at)))
     if not rows:
         click.echo("No shops yet.")
         return
@@ -155,10 +156,12 @@ def events_retry_command(shop_domain: str, status: str) -> None:
     from app.clock import database_now
     from app.outbox import requeue, why_not_sending
 
-    shop = _shop_or_exit(shop_domain)
+    with reading():
+        shop_id = _shop_or_exit(shop_domain).id
     max_age = int(current_app.config["EVENT_MAX_AGE_SECONDS"])
     with writing():
-        result = requeue(shop.id, EventStatus(status), database_now(), max_age_seconds=max_age)
+        result = requeue(shop_id, EventStatus(status), database_now(), max_age_seconds=max_age)
+        shop = db.session.get_one(Shop, shop_id)
         blocked = why_not_sending(shop)
         domain = shop.domain
     if blocked:

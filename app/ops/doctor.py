@@ -26,6 +26,7 @@ from sqlalchemy import select, text
 
 from app.config import PROJECT_ROOT, ConfigError
 from app.crypto import SealedBodies, SecretUnreadable, decrypt
+from app.database import discard
 from app.models import PinterestSettings, Shop, WebhookReceipt, db, now_utc
 from app.ops.doctor_env import (
     Finding,
@@ -71,7 +72,7 @@ def check_database(now: Callable[[], datetime] = now_utc) -> list[Finding]:
     try:
         db.session.execute(text("SELECT 1"))
     except Exception as exc:  # any driver's refusal: the message says which
-        db.session.rollback()
+        discard()
         return [fail("database", f"the database does not answer ({type(exc).__name__}).",
                      "Check DATABASE_URL and that the database server is up and reachable from here.")]
     try:
@@ -80,7 +81,7 @@ def check_database(now: Callable[[], datetime] = now_utc) -> list[Finding]:
             return [migrations, _clock(now)]
         return [migrations, _clock(now), *_secrets(), _worker()]
     finally:
-        db.session.rollback()
+        discard()
 
 
 def _migrations() -> Finding:

@@ -11,6 +11,7 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from sqlalchemy import text
 
 from app.clock import heartbeat_age
+from app.database import reading
 from app.models import db
 from app.ops import scrape
 
@@ -25,11 +26,10 @@ def healthz() -> Any:
     """200 whenever the database answers (the web can take webhooks); the body says how the worker is."""
     started = time.perf_counter()
     try:
-        db.session.execute(text("SELECT 1"))
-        age = heartbeat_age()  # by the database's clock; a heartbeat from the future does not count
-        db.session.rollback()
+        with reading():
+            db.session.execute(text("SELECT 1"))
+            age = heartbeat_age()  # by the database's clock; a heartbeat from the future does not count
     except Exception:
-        db.session.rollback()
         return jsonify({"status": "unavailable", "database": "unreachable"}), 503
     database_ms = round((time.perf_counter() - started) * 1000, 1)
     writes = _sqlite_writes()

@@ -21,7 +21,8 @@ from sqlalchemy import delete, or_, select
 from app import beacons, locks
 from app.clock import HEARTBEAT_FUTURE_TOLERANCE
 from app.database import writing
-from app.models import DailyStat, Event, EventStatus, ShopifyDailyOrders, WebhookReceipt, WorkerHeartbeat, db
+from app.inbox import records
+from app.models import DailyStat, Event, EventStatus, ShopifyDailyOrders, WorkerHeartbeat, db
 from app.vocabulary import PURCHASE_SOURCES, EventSource
 
 logger = logging.getLogger(__name__)
@@ -95,28 +96,8 @@ def _fold_into_daily_stats(rows: Sequence[Any]) -> None:
 
 
 def purge_receipts(now: datetime, days: int) -> int:
-    """Delete webhook receipts older than `days` (batched); a body still waiting for the worker is kept.
-
-    The receipts table has no index on time (every webhook would pay for it), so each batch is found by
-    reading the table in id order, oldest first, before the write lock is taken: the lock is held only
-    for deleting rows by their key, never for the search.
-    """
-    cutoff, total = now - timedelta(days=days), 0
-    old = (WebhookReceipt.received_at < cutoff, WebhookReceipt.body.is_(None))
-    while True:
-        ids = list(db.session.execute(
-            select(WebhookReceipt.id).where(*old).order_by(WebhookReceipt.id).limit(BATCH)).scalars())
-        db.session.rollback()  # a read only
-        if not ids:
-            return total
-        with writing():
-            count = int(db.session.execute(
-                delete(WebhookReceipt).where(WebhookReceipt.id.in_(ids), *old)
-                .execution_options(synchronize_session=False)
-            ).rowcount or 0)  # type: ignore[attr-defined]
-        total += count
-        if len(ids) < BATCH:
-            return total
+    """Delete webhook receipts older than `days`; a body still waiting for the worker is kept (inbox/records.py)."""
+    return records.purge(now, days)
 
 
 def purge_heartbeats(now: datetime) -> int:
@@ -173,5 +154,4 @@ class Retention:
         try:
             return purge(now, event_days=self.event_days, receipt_days=self.receipt_days)
         finally:
-            db.session.rollback()
             locks.release(LEASE_NAME, self.worker_id)

@@ -20,6 +20,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
 from app.clock import heartbeat_age
+from app.database import reading
 from app.inbox import routing, unreadable
 from app.metrics import REGISTRY
 from app.models import Event, EventStatus, Shop, db, now_utc
@@ -39,14 +40,13 @@ class DatabaseCollector(Collector):
         now = self.now or now_utc()
         up = GaugeMetricFamily("pinbridge_database_up", "1 when the database answered this scrape.")
         try:
-            families = list(self._families(now))
+            with reading():
+                families = list(self._families(now))
         except Exception:
-            db.session.rollback()
             logger.exception("metrics query failed", extra={"action": "metrics_db_failed"})
             up.add_metric([], 0)
             yield up
             return
-        db.session.rollback()
         up.add_metric([], 1)
         yield up
         yield from families

@@ -18,9 +18,9 @@ import jwt
 from flask import current_app
 from shopify_app import IdTokenDetails, ShopifyApp, TokenExchangeAccessToken, TokenExchangeResult
 
-from app import crypto
-from app.database import writing
-from app.models import Shop, db, now_utc
+from app import crypto, shops
+from app.database import reading, writing
+from app.models import Shop, now_utc
 from app.shops import SHOP_DOMAIN_RE
 
 logger = logging.getLogger(__name__)
@@ -115,9 +115,9 @@ def exchange_on_load(
     of its own.
     """
     now = now or now_utc()
-    if not needs_exchange(shop, now):
-        return None
-    db.session.rollback()  # end the caller's read: no transaction (or SQLite lock) while Shopify answers
+    with reading():  # ends the caller's read too: no transaction (or SQLite lock) while Shopify answers
+        if not needs_exchange(shop, now):
+            return None
     result = shopify_app().exchange_using_token_exchange(
         "offline", id_token=id_token, invalid_token_response=invalid_token_response, expiring=True,
         http_client=http_client(),
@@ -146,7 +146,7 @@ def offline_token(shop: Shop, now: datetime | None = None) -> str | None:
 def _refresh(shop: Shop, now: datetime) -> bool:
     refresh_token = _decrypt(shop.shopify_refresh_token_enc or "")
     if not refresh_token:
-        shop.token_exchange_error = "The Shopify access token expired and there is no refresh token."
+        shops.token_failed(shop, "The Shopify access token expired and there is no refresh token.")
         return False
     current = TokenExchangeAccessToken(
         shop=shop.handle, token="", expires=None, scope=shop.shopify_scope or "", access_mode="offline",
@@ -160,16 +160,13 @@ def _refresh(shop: Shop, now: datetime) -> bool:
 def _store_result(shop: Shop, result: TokenExchangeResult, now: datetime, *, action: str) -> bool:
     token = result.access_token
     if not result.ok or token is None or not token.token:
-        shop.token_exchange_error = _explain(result)
+        shops.token_failed(shop, _explain(result))
         logger.warning("Shopify token %s failed", action.split("_")[-1],
                        extra={"action": f"{action}_failed", "shop": shop.domain, "code": result.log.code})
         return False
-    shop.shopify_token_enc = crypto.encrypt(token.token)
-    shop.shopify_token_expires_at = _parse_iso(token.expires)
-    shop.shopify_refresh_token_enc = crypto.encrypt(token.refresh_token) if token.refresh_token else None
-    shop.shopify_refresh_expires_at = _parse_iso(token.refresh_token_expires)
-    shop.shopify_scope = (token.scope or "")[:255] or None
-    shop.token_exchange_error = None
+    shops.store_token(shop, token=token.token, expires_at=_parse_iso(token.expires),
+                      refresh_token=token.refresh_token or None,
+                      refresh_expires_at=_parse_iso(token.refresh_token_expires), scope=token.scope)
     logger.info("Shopify token stored", extra={"action": action, "shop": shop.domain})
     return True
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from app import shop_state
 from app.clock import database_now
-from app.database import writing
+from app.database import reading, writing
 from app.models import Shop, ShopifyDailyOrders, db
 from app.shopify.orders import OrderReader
 
@@ -75,7 +75,7 @@ def created_at(node: dict[str, Any]) -> datetime | None:
     return moment if moment is not None and moment.tzinfo is not None else None
 
 
-def remember_timezone(shop: Shop, name: str | None) -> ZoneInfo | None:
+def remember_timezone(shop_id: int, name: str | None) -> ZoneInfo | None:
     """The shop's zone as Shopify just said it, stored when it is new or changed; None if it said none."""
     if not name:
         return None
@@ -83,9 +83,11 @@ def remember_timezone(shop: Shop, name: str | None) -> ZoneInfo | None:
         zone = ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return None
-    state = shop_state.get(shop.id)
-    if state is None or state.iana_timezone != name:
-        shop_state.set_timezone(shop.id, name)
+    with reading():
+        state = shop_state.get(shop_id)
+        changed = state is None or state.iana_timezone != name
+    if changed:
+        shop_state.set_timezone(shop_id, name)
     return zone
 
 
@@ -121,27 +123,28 @@ def count_missing_days(shop: Shop, reader: OrderReader, now: datetime, *, quiet_
     present zone. Once counted, a day is only counted again by a run whose window covers it whole. Returns
     how many days were stored; a count Shopify says is not exact is left out.
     """
-    zone = shop_state.zone(shop_state.get(shop.id))
-    today = now.astimezone(zone).date()
-    settled = now - timedelta(seconds=quiet_seconds)
-    wanted = []
-    for back in range(days, 0, -1):
-        day = today - timedelta(days=back)
-        start, end = day_span(day, zone)
-        if end <= settled and (shop.installed_at is None or start >= shop.installed_at):
-            wanted.append(day)
-    if not wanted:
-        return 0
-    have = set(db.session.scalars(select(ShopifyDailyOrders.day).where(
-        ShopifyDailyOrders.shop_id == shop.id, ShopifyDailyOrders.day.in_(wanted),
-        ShopifyDailyOrders.timezone == zone.key)))
-    db.session.rollback()  # no read left open while Shopify answers
+    with reading():  # no read left open while Shopify answers
+        shop_id = shop.id
+        zone = shop_state.zone(shop_state.get(shop_id))
+        today = now.astimezone(zone).date()
+        settled = now - timedelta(seconds=quiet_seconds)
+        wanted = []
+        for back in range(days, 0, -1):
+            day = today - timedelta(days=back)
+            start, end = day_span(day, zone)
+            if end <= settled and (shop.installed_at is None or start >= shop.installed_at):
+                wanted.append(day)
+        if not wanted:
+            return 0
+        have = set(db.session.scalars(select(ShopifyDailyOrders.day).where(
+            ShopifyDailyOrders.shop_id == shop.id, ShopifyDailyOrders.day.in_(wanted),
+            ShopifyDailyOrders.timezone == zone.key)))
     counts: dict[date, int] = {}
     for day in (d for d in wanted if d not in have):
         count = reader.exact_count(*day_span(day, zone))
         if count is not None:
             counts[day] = count
-    store_day_counts(shop.id, counts, zone, database_now())
+    store_day_counts(shop_id, counts, zone, database_now())
     return len(counts)
 
 

@@ -20,8 +20,9 @@ from shopify_app import admin_graphql_request
 from sqlalchemy import inspect
 from sqlalchemy.orm import InstanceState
 
-from app.database import writing
-from app.models import Shop, db, now_utc
+from app import shops
+from app.database import reading, writing
+from app.models import Shop, now_utc
 from app.shopify.auth import offline_token
 
 logger = logging.getLogger(__name__)
@@ -116,7 +117,7 @@ class OrderReader:
                  sleep: Callable[[float], Any] = time.sleep, page_size: int = PAGE_SIZE) -> None:
         self.shop, self.api_version, self.http_client = shop, api_version, http_client
         self.sleep, self.page_size = sleep, page_size
-        self.handle = shop.handle
+        self.handle, self.domain = shop.handle, shop.domain
         self._access_token: str | None = None
         self.requests = 0
         self.shop_country: str | None = None  # ISO alpha-2 of the shop's address, once a page said it
@@ -196,7 +197,7 @@ class OrderReader:
             if result.log.code == "graphql_errors" and _throttled(body):
                 wait = _wait_seconds(body, throttled=True)
                 logger.info("Shopify throttled the query", extra={"action": "reconcile_throttled",
-                                                                  "shop": self.shop.domain, "wait_s": wait})
+                                                                  "shop": self.domain, "wait_s": wait})
                 self.sleep(wait)
                 continue
             if result.log.code == "graphql_errors" and _usable_partial(body):
@@ -204,7 +205,7 @@ class OrderReader:
                 # not granted) come back null, and after many such errors Shopify may stop listing them
                 # with an error of its own. The orders that did come back are still worth sending.
                 logger.warning("Shopify answered with partial data", extra={
-                    "action": "reconcile_partial", "shop": self.shop.domain,
+                    "action": "reconcile_partial", "shop": self.domain,
                     "errors": len(body.get("errors") or []), "codes": sorted(set(_error_codes(body)))})
                 return body.get("data") or {}
             raise AdminApiError(result.log.code, _describe(result.log.code, body))
@@ -219,23 +220,22 @@ class OrderReader:
     def _token(self, *, force_refresh: bool = False) -> str:
         if self._access_token is not None and not force_refresh:
             return self._access_token
-        if force_refresh:
-            if not self.shop.shopify_refresh_token_enc:
-                raise AdminApiError("unauthorized", "Shopify refused the access token and there is no "
-                                                    "refresh token; open Pinbridge in the Shopify admin.")
-            self.shop.shopify_token_expires_at = now_utc()  # make offline_token() refresh it now
-        token = offline_token(self.shop)
-        unsaved = _unsaved_columns(self.shop)
+        with reading():  # no transaction open while Shopify answers
+            if force_refresh:
+                if not self.shop.shopify_refresh_token_enc:
+                    raise AdminApiError("unauthorized", "Shopify refused the access token and there is no "
+                                                        "refresh token; open Pinbridge in the Shopify admin.")
+                shops.expire_token(self.shop, now_utc())  # make offline_token() refresh it now
+            token = offline_token(self.shop)
+            unsaved = _unsaved_columns(self.shop)
+            token_error = self.shop.token_exchange_error
         if unsaved:
-            # A refresh rotates the refresh token: keep the new one whatever happens next. `writing()` ends
-            # the read the token was fetched in (dropping these unsaved values), so they are set again inside.
+            # A refresh rotates the refresh token: keep the new one whatever happens next. The read's end
+            # dropped these unsaved values, so they are set again inside the write.
             with writing():
-                for key, value in unsaved.items():
-                    setattr(self.shop, key, value)
-        else:
-            db.session.rollback()  # end the read: no transaction open while Shopify answers
+                shops.keep(self.shop, unsaved)
         if not token:
-            raise AdminApiError("no_token", self.shop.token_exchange_error
+            raise AdminApiError("no_token", token_error
                                 or "No Shopify access token yet; open Pinbridge in the Shopify admin once.")
         self._access_token = token
         return token

@@ -25,9 +25,9 @@ import httpx
 from flask import current_app
 from sqlalchemy import or_, select
 
-from app import locks, outbox
+from app import locks, outbox, shops
 from app.clock import database_now
-from app.database import writing
+from app.database import discard, reading, writing
 from app.mapping import MappedPurchase, map_order
 from app.metrics import RECONCILED_ORDERS
 from app.models import Event, PinterestSettings, Shop, db
@@ -68,7 +68,9 @@ def reconcile_shop(
     Raises `shopify_orders.AdminApiError` when the Admin API cannot be used; pages already recorded stay.
     """
     reader = reader or make_reader(shop, http_client=http_client, sleep=sleep)
-    options = mapping_options(shop.settings)
+    with reading():
+        options = mapping_options(shop.settings)
+        shop_id, domain, installed_at = shop.id, shop.domain, shop.installed_at
     summary = Summary()
     created: list[datetime | None] = []  # every order node Shopify returned, skipped and known ones too
     for nodes in reader.pages(since, until):
@@ -83,20 +85,20 @@ def reconcile_shop(
     summary.requests = reader.requests
     if not dry_run:
         with writing():
-            shop.last_reconciled_at = database_now()  # compared with the worker's database time
+            shops.reconciled(shop, database_now())  # compared with the worker's database time
             # Webhooks carry no shop country; remembering it lets them read national phone numbers.
             if reader.shop_country and shop.settings is not None:
                 shop.settings.shop_country = reader.shop_country
-        zone = remember_timezone(shop, reader.shop_timezone)
+        zone = remember_timezone(shop_id, reader.shop_timezone)
         if zone is not None:
             # A day is counted once it ended before the window did, and long enough ago for Shopify's
             # search to hold its last orders.
             now = database_now()
             settled = now - timedelta(seconds=QUIET_SECONDS)
             end = min(until, settled) if until else settled
-            counts = count_by_day(created, since, end, zone, not_before=shop.installed_at)
-            store_day_counts(shop.id, counts, zone, now)
-    logger.info("orders reconciled", extra={"action": "reconcile_done", "shop": shop.domain,
+            counts = count_by_day(created, since, end, zone, not_before=installed_at)
+            store_day_counts(shop_id, counts, zone, now)
+    logger.info("orders reconciled", extra={"action": "reconcile_done", "shop": domain,
                                             "dry_run": dry_run, **summary.as_dict()})
     return summary
 
@@ -127,10 +129,8 @@ def _known(shop_id: int, mapped: list[MappedPurchase]) -> tuple[set[str], set[st
 def _record_page(shop: Shop, mapped: list[MappedPurchase], summary: Summary, *, dry_run: bool) -> None:
     """Enqueue one page's unknown orders in one transaction (nothing is written on a dry run)."""
     if dry_run:
-        try:
+        with reading():
             _classify(shop, mapped, summary, dry_run=True)
-        finally:
-            db.session.rollback()
         return
     with writing():  # the page's events and nothing else, under SQLite's write lock
         _classify(shop, mapped, summary, dry_run=False)
@@ -146,7 +146,7 @@ def _classify(shop: Shop, mapped: list[MappedPurchase], summary: Summary, *, dry
         elif dry_run:
             outcome = "enqueued" if purchase.event is not None else "skipped"
         else:
-            result = outbox.enqueue(shop, purchase, now=now, source=EventSource.RECONCILE)
+            result = outbox.enqueue(shop.id, purchase, now=now, source=EventSource.RECONCILE)
             outcome = ("already_present" if result.outcome in _ALREADY
                        else "enqueued" if result.outcome is ReceiptOutcome.QUEUED else "skipped")
         setattr(summary, outcome, getattr(summary, outcome) + 1)
@@ -205,12 +205,14 @@ class Reconciler:
         try:
             return self._run(now)
         finally:
-            db.session.rollback()
+            discard()  # what a failed shop's run left
             locks.release(LEASE_NAME, self.worker_id)
 
     def _run(self, now: datetime) -> int:
         started, done = self.monotonic(), 0
-        for shop in due_shops(now, self.interval):
+        with reading():
+            due = due_shops(now, self.interval)
+        for shop in due:
             if self.monotonic() - started > TIME_BUDGET:
                 break
             if self.failed_until.get(shop.id, 0.0) > self.monotonic():
@@ -228,7 +230,7 @@ class Reconciler:
                            on_page=lambda _count: locks.renew(LEASE_NAME, self.worker_id, database_now(),
                                                               LEASE_SECONDS))
         except AdminApiError as exc:
-            db.session.rollback()
+            discard()
             self.failed_until[shop_id] = self.monotonic() + self.interval
             logger.warning("reconciliation failed", extra={"action": "reconcile_failed", "shop": domain,
                                                            "code": exc.code, "reason": exc.message})
@@ -238,7 +240,7 @@ class Reconciler:
             count_missing_days(db.session.get(Shop, shop_id) or shop, reader, database_now(),
                                quiet_seconds=self.quiet)
         except AdminApiError as exc:
-            db.session.rollback()
+            discard()
             logger.warning("Shopify's daily order count failed", extra={
                 "action": "reconcile_count_failed", "shop": domain, "code": exc.code, "reason": exc.message})
         return True

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from app import shop_state
-from app.database import writing
+from app.database import discard, writing
 from app.models import DayRecovery, Shop, db
 from app.shopify.daily import day_span
 from app.shopify.orders import AdminApiError
@@ -100,11 +100,11 @@ def run_one(now: datetime, *, sleep: Callable[[float], Any] = time.sleep) -> boo
         since, until = recoverable_span(row.day, shop_state.zone(shop_state.get(shop.id)), now)
         summary = reconcile_shop(shop, since, until=until, reader=make_reader(shop, sleep=sleep))
     except NotRecoverable as exc:
-        db.session.rollback()
+        discard()
         _finish(recovery_id, now, status=FAILED, error_code="too_old", error_message=str(exc))
         return True
     except AdminApiError as exc:
-        db.session.rollback()
+        discard()
         logger.warning("day recovery failed", extra={"action": "recovery_failed", "shop": shop.domain,
                                                      "code": exc.code, "reason": exc.message})
         _finish(recovery_id, now, status=FAILED, error_code=exc.code[:40], error_message=exc.message)
@@ -127,7 +127,7 @@ class Recoveries:
             while done < self.limit and run_one(now, sleep=self.sleep):
                 done += 1
         finally:
-            db.session.rollback()
+            discard()
         return done
 
 

@@ -17,8 +17,9 @@ import json
 import logging
 from typing import Any
 
+from app import shops
 from app.database import writing
-from app.models import Shop, db, now_utc
+from app.models import Shop, now_utc
 from app.shopify.auth import http_client
 from app.shopify.orders import AdminApiError, OrderReader
 
@@ -70,8 +71,10 @@ def desired_settings(shop: Shop, app_url: str) -> dict[str, str]:
     return {"appUrl": app_url.rstrip("/"), "eventIdSource": source}
 
 
-def granted(shop: Shop) -> bool:
-    held = {scope.strip() for scope in (shop.shopify_scope or "").split(",") if scope.strip()}
+def granted(shop: Shop, scopes: str | None = None) -> bool:
+    """Whether the installation holds the pixel's scopes (`scopes`: as Shopify just said, else as stored)."""
+    held = {scope.strip() for scope in (scopes if scopes is not None else shop.shopify_scope or "").split(",")
+            if scope.strip()}
     return all(scope in held for scope in PIXEL_SCOPES)
 
 
@@ -106,21 +109,15 @@ def sync(shop: Shop, *, app_url: str, api_version: str) -> bool:
         access = reader._execute(ACCESS_QUERY, {})
         handles = [s.get("handle") for s in ((access.get("currentAppInstallation") or {}).get("accessScopes") or [])]
         scopes = ",".join(h for h in handles if isinstance(h, str))[:255] or scopes
-        shop.shopify_scope = scopes  # what the installation holds now (a grant changes it after the token was made)
-        if not granted(shop):
+        if not granted(shop, scopes):  # what the installation holds now (a grant changes it after the token)
             error = NOT_GRANTED
         else:
             pixel_id, error = _create_or_update(reader, pixel_id, wanted, _loads(shop.web_pixel_settings))
     except AdminApiError as exc:
         error = _admin_error(exc)
     with writing():
-        fresh = db.session.get(Shop, shop.id)
-        assert fresh is not None
-        fresh.shopify_scope = scopes
-        fresh.web_pixel_id = pixel_id
-        fresh.web_pixel_settings = json.dumps(wanted, sort_keys=True) if error is None else fresh.web_pixel_settings
-        fresh.web_pixel_error = error
-        fresh.web_pixel_checked_at = now_utc()
+        shops.web_pixel_synced(shop.id, scopes=scopes, pixel_id=pixel_id, error=error, now=now_utc(),
+                               settings=json.dumps(wanted, sort_keys=True) if error is None else None)
     logger.info("app pixel synced", extra={"action": "web_pixel_sync", "shop": shop.domain, "ok": error is None})
     return error is None
 

@@ -1,0 +1,174 @@
+"""Which events are ready and who holds them: the claim under a lease, its renewal and its expiry.
+
+Owns the moves into and out of `sending` that are not an answer from Pinterest (a claim, a lease that ran
+out), and what makes a waiting event ready early (a lifted backoff, an arrived beacon). Every UPDATE
+names the status it expects, so a worker whose lease was taken over never overwrites the newer owner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, or_, select, update
+
+from app.clock import database_now
+from app.database import rowcount, writing
+from app.models import ConnectionStatus, Event, EventSource, EventStatus, PinterestSettings, Shop, db
+
+logger = logging.getLogger(__name__)
+
+PENDING, SENDING = EventStatus.PENDING.value, EventStatus.SENDING.value
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed event with what is needed to send it; plain data, safe to pass around."""
+
+    row_id: int
+    shop_id: int
+    event_id: str
+    payload: dict[str, Any]
+    test: bool
+    attempts: int
+    received_at: datetime
+
+
+def _eligible_shops(now: datetime) -> Any:
+    """Shops whose events may be sent now: installed, enabled, configured, not rejected, not backing off."""
+    return (
+        select(Shop.id)
+        .join(PinterestSettings, PinterestSettings.shop_id == Shop.id)
+        .where(
+            Shop.installed.is_(True),
+            PinterestSettings.enabled.is_(True),
+            PinterestSettings.ad_account_id.is_not(None),
+            PinterestSettings.access_token_enc.is_not(None),
+            PinterestSettings.connection_status.not_in(
+                [ConnectionStatus.REJECTED.value, ConnectionStatus.UNREADABLE.value]),
+            or_(PinterestSettings.backoff_until.is_(None), PinterestSettings.backoff_until <= now),
+        )
+    )
+
+
+def release_backed_off(shop_id: int) -> int:
+    """The shop's backoff was lifted (shop_state.lift_backoff): its events put back to wait it out go now.
+
+    Checkouts still inside their settle window (never attempted) keep waiting for their order. In the
+    caller's transaction; returns the events made ready.
+    """
+    now = database_now()
+    return rowcount(db.session.execute(
+        update(Event)
+        .where(Event.shop_id == shop_id, Event.status == PENDING, Event.attempts > 0, Event.available_at > now)
+        .values(available_at=now)
+        .execution_options(synchronize_session=False)
+    ))
+
+
+def why_not_sending(shop: Shop) -> str | None:
+    """Why the worker would not send this shop's events now (besides a backoff), or None when it would."""
+    settings = shop.settings
+    if not shop.installed:
+        return "the app is uninstalled from this shop"
+    if settings is None or not settings.configured:
+        return "the Pinterest ad account id or access token is missing"
+    if not settings.enabled:
+        return "sending to Pinterest is turned off"
+    if settings.connection_status == ConnectionStatus.REJECTED.value:
+        return "delivery is paused until new Pinterest credentials are saved (Pinterest rejected the token)"
+    if settings.connection_status == ConnectionStatus.UNREADABLE.value:
+        return "delivery is paused until the token is saved again (the encryption key cannot read it)"
+    return None
+
+
+def reclaim_expired_leases(now: datetime) -> int:
+    """Events whose worker died mid-batch go back to pending once the lease has run out."""
+    with writing():
+        count = rowcount(db.session.execute(
+            update(Event)
+            .where(Event.status == SENDING, Event.lease_expires_at < now)
+            .values(status=PENDING, claimed_by=None, lease_expires_at=None, available_at=now)
+            .execution_options(synchronize_session=False)
+        ))
+    if count:
+        logger.info("leases expired", extra={"action": "lease_reclaimed", "count": count})
+    return count
+
+
+def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shops: int = 4,
+          busy_shops: Collection[int] = ()) -> list[Claimed]:
+    """Claim up to `limit` ready events of one shop (the one waiting longest) under a lease.
+
+    `busy_shops` are shops this worker is already sending; they wait for their batch in flight.
+
+    One shop per claim keeps Pinterest batches full. PostgreSQL skips rows another worker has
+    locked; SQLite holds its write lock (BEGIN IMMEDIATE) for the few milliseconds this takes.
+    """
+    with writing():
+        # The oldest ready events' shops, read in claim-index order: no aggregate over the whole queue,
+        # so a claim costs the same with 100 or 100,000 events pending. Rows other workers are claiming
+        # are skipped, which leaves shops they are not already sending.
+        candidates = db.session.execute(
+            select(Event.shop_id)
+            .where(Event.status == PENDING, Event.available_at <= now, Event.shop_id.in_(_eligible_shops(now)),
+                   Event.shop_id.not_in(busy_shops))
+            .order_by(Event.available_at)
+            .limit(shops)
+            .with_for_update(skip_locked=True)
+        ).scalars().all()
+        for shop_id in dict.fromkeys(candidates):
+            ids = db.session.execute(
+                select(Event.id)
+                .where(Event.shop_id == shop_id, Event.status == PENDING, Event.available_at <= now)
+                .order_by(Event.available_at, Event.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).scalars().all()
+            if ids:
+                return _mark_claimed(list(ids), worker_id, now, lease_seconds)
+        return []
+
+
+def _mark_claimed(ids: list[int], worker_id: str, now: datetime, lease_seconds: int) -> list[Claimed]:
+    lease = now + timedelta(seconds=lease_seconds)
+    rows = db.session.execute(
+        update(Event)
+        .where(Event.id.in_(ids), Event.status == PENDING)
+        .values(status=SENDING, claimed_by=worker_id, lease_expires_at=lease,
+                attempts=Event.attempts + 1, last_attempt_at=now)
+        .returning(Event.id, Event.shop_id, Event.event_id, Event.payload, Event.test, Event.attempts,
+                   Event.received_at)
+        .execution_options(synchronize_session=False)
+    ).all()
+    rows = sorted(rows, key=lambda r: r.id)
+    return [Claimed(r.id, r.shop_id, r.event_id, r.payload, r.test, r.attempts, r.received_at) for r in rows]
+
+
+def owned_by(ids: list[int], worker_id: str) -> Any:
+    return and_(Event.id.in_(ids), Event.status == SENDING, Event.claimed_by == worker_id)
+
+
+def renew_lease(ids: list[int], worker_id: str, now: datetime, lease_seconds: int) -> set[int]:
+    """Extend this worker's lease on the events it still holds; return their ids (the rest were taken over)."""
+    if not ids:
+        return set()
+    return set(db.session.execute(
+        update(Event).where(owned_by(ids, worker_id))
+        .values(lease_expires_at=now + timedelta(seconds=lease_seconds))
+        .returning(Event.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all())
+
+
+def release_waiting_order(shop_id: int, checkout_token: str, now: datetime) -> int:
+    """The beacon is here: an order waiting for it may go now (a completed checkout still waits for its order)."""
+    return rowcount(db.session.execute(
+        update(Event)
+        .where(Event.shop_id == shop_id, Event.checkout_token == checkout_token, Event.status == PENDING,
+               Event.source != EventSource.CHECKOUT.value, Event.available_at > now)
+        .values(available_at=now).execution_options(synchronize_session=False)
+    ))
