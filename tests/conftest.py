@@ -42,6 +42,19 @@ if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
 
 
+# -- what a test needs from the machine ---------------------------------------------------------------
+def require_or_skip(condition: object, reason: str, *, module: bool = False) -> None:
+    """Skip when the machine lacks something a test needs, but fail under CI, where everything must be there.
+
+    `module=True` at import time skips (or fails) the whole module.
+    """
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module)
+
+
 # -- which databases --------------------------------------------------------------------------------
 def _pg_admin_url() -> str | None:
     """PostgreSQL to test against: required under CI, used whenever reachable otherwise."""

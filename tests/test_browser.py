@@ -8,7 +8,6 @@ test-artifacts/ for a person to look at.
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -24,13 +23,12 @@ from werkzeug.serving import make_server
 from app.merchant import home
 from app.models import Event, ShopDeliveryState, db, now_utc
 from app.shops import get_or_create_shop
-from tests.conftest import SHOP
+from tests.conftest import SHOP, require_or_skip
 from tests.jwt_helpers import ShopifyTokenEndpoint, session_token, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
 
 CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists() and os.environ.get("CI") != "true":
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_or_skip(CHROMIUM.exists(), "chromium is not installed (apt-get install chromium)", module=True)
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import os
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -38,7 +37,7 @@ from app.shopify import orders
 from app.shopify.orders import AdminApiError
 from app.shopify.reconcile import Reconciler, reconcile_shop
 from app.shopify.translate import order_from_graphql
-from tests.conftest import API_KEY, API_SECRET, SHOP
+from tests.conftest import API_KEY, API_SECRET, SHOP, require_or_skip
 from tests.factories import web_order
 from tests.mapping import orders as golden
 from tests.mapping.helpers import schema_errors
@@ -389,10 +388,7 @@ def _admin_schema() -> GraphQLSchema:
 
 def admin_schema() -> GraphQLSchema:
     """Shopify's Admin API 2026-10 schema from the npm package (installed by make test from the lock)."""
-    if not SCHEMA_FILE.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{SCHEMA_FILE} is missing: run `make test` (npm install from package-lock.json)")
-        pytest.skip("node_modules is not installed; `make test` installs it")
+    require_or_skip(SCHEMA_FILE.exists(), f"{SCHEMA_FILE} is missing: `make test` installs node_modules")
     return _admin_schema()
 
 
