@@ -122,12 +122,26 @@ def test_both_secrets_are_tried_and_nothing_else(post_webhook: Any) -> None:
     assert post_webhook(web_order(), secret="retired-long-ago").status_code == 401
 
 
-def test_verifier_is_pure_and_constant_shape() -> None:
+def test_verifier_compares_in_constant_time_against_every_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every candidate digest goes through `hmac.compare_digest`: an `==` would leak the digest by timing."""
+    compared: list[tuple[bytes, bytes]] = []
+    real = verify.hmac.compare_digest
+
+    def spy(a: Any, b: Any) -> bool:
+        compared.append((bytes(a), bytes(b)))
+        return real(a, b)
+
+    monkeypatch.setattr(verify.hmac, "compare_digest", spy)
     body = b'{"id": 1}'
     verify.verify_signature(body, sign(body, "s1"), ["s0", "s1"])
+    assert sorted(compared) == sorted([(sign(body, "s0").encode(), sign(body, "s1").encode()),
+                                       (sign(body, "s1").encode(), sign(body, "s1").encode())])
+    compared.clear()
     with pytest.raises(verify.WebhookRejected) as exc:
         verify.verify_signature(body, sign(body, "s2"), ["s0", "s1"])
     assert (exc.value.status, exc.value.code) == (401, "invalid_hmac")
+    assert sorted(compared) == sorted([(sign(body, "s0").encode(), sign(body, "s2").encode()),
+                                       (sign(body, "s1").encode(), sign(body, "s2").encode())])
 
 
 # -- replays across shops -------------------------------------------------------------------------------
