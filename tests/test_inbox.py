@@ -6,12 +6,13 @@ import json
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from app.crypto import SealedBodies, SecretUnreadable
 from app.inbox import receipts as inbox_receipts
@@ -62,16 +63,37 @@ def test_a_redelivery_while_waiting_is_a_duplicate(app: Flask, post_webhook: Any
     assert (len(receipts()), event_count()) == (1, 1)
 
 
-def test_two_workers_route_a_receipt_once(app: Flask, post_webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Both read the same waiting rows; the guarded UPDATE lets only the first route them."""
+def test_two_workers_route_a_receipt_once(app: Flask, post_webhook: Any) -> None:
+    """Both read the same waiting rows; the guarded UPDATE lets only the first route them.
+
+    A real second worker: worker A has read the inbox and is mapping it when worker B routes everything;
+    A then finds every body already taken.
+    """
     post_webhook(web_order(), webhook_id="wh-in-4", drain=False)
     post_webhook(web_order(), webhook_id="wh-in-5", drain=False)
-    with app.app_context():
-        stale = routing._read(10, None)  # what a second worker read before the first one committed
-    assert process_inbox(app) == 2
-    monkeypatch.setattr(routing, "_read", lambda *_: stale)
-    with app.app_context():
-        assert routing.process_pending() == 0
+    a_has_read, b_is_done = threading.Event(), threading.Event()
+    routed: dict[str, int] = {}
+
+    def pause_a_after_its_read(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if threading.current_thread().name == "worker-a" and "FROM shops" in statement and not a_has_read.is_set():
+            a_has_read.set()  # A's read of the inbox is done; it is about to map what it read
+            assert b_is_done.wait(30)
+
+    def worker_a() -> None:
+        with app.app_context():
+            routed["a"] = routing.process_pending()
+
+    event.listen(db.engine, "before_cursor_execute", pause_a_after_its_read)
+    try:
+        thread = threading.Thread(target=worker_a, name="worker-a")
+        thread.start()
+        assert a_has_read.wait(30)
+        routed["b"] = routing.process_pending()
+        b_is_done.set()
+        thread.join(timeout=30)
+    finally:
+        event.remove(db.engine, "before_cursor_execute", pause_a_after_its_read)
+    assert routed == {"a": 0, "b": 2}
     assert event_count() == 2
     assert [r.outcome for r in receipts()] == ["queued", "queued"]
 
@@ -135,49 +157,68 @@ def test_metrics_show_the_inbox_backlog(app: Flask, post_webhook: Any) -> None:
     assert "pinbridge_inbox_bodies 0.0" in text and "pinbridge_inbox_oldest_age_seconds 0.0" in text
 
 
-def test_concurrent_webhooks_share_a_commit_and_each_gets_its_own_answer(
-    app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Twenty deliveries at once (two of them the same webhook id): fewer commits, every answer right."""
-    batches: list[int] = []
-    real_store = inbox_receipts._store
-
-    def slow_store(receipts: inbox_receipts.Receipts, rows: list[dict[str, Any]]) -> set[str]:
-        batches.append(len(rows))
-        time.sleep(0.05)  # a slow disk: others queue meanwhile
-        return real_store(receipts, rows)
-
-    monkeypatch.setattr(inbox_receipts, "_store", slow_store)
-    answers: dict[int, str] = {}
+def _deliver_at_once(app: Flask, count: int, webhook_id: Callable[[int], str]) -> dict[int, str | BaseException]:
+    """`count` webhooks accepted from threads while the test holds the group commit's leader seat, so all of
+    them queue; then the seat is let go and they are written as the batches the group commit makes."""
+    commits = inbox_receipts.receipts_for(app).commits
+    answers: dict[int, str | BaseException] = {}
 
     def deliver(n: int) -> None:
         with app.app_context():
-            answers[n] = inbox_receipts.accept(
-                webhook_id="wh-same" if n in (3, 4) else f"wh-group-{n}", shop_domain=SHOP,
-                topic="orders/create", triggered_at=None, api_version="2026-10", raw=json.dumps(web_order()).encode())
+            try:
+                answers[n] = inbox_receipts.accept(
+                    webhook_id=webhook_id(n), shop_domain=SHOP, topic="orders/create", triggered_at=None,
+                    api_version="2026-10", raw=json.dumps(web_order()).encode())
+            except Exception as exc:
+                answers[n] = exc
 
-    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(20)]
-    for thread in threads:
-        thread.start()
+    threads = [threading.Thread(target=deliver, args=(n,)) for n in range(count)]
+    with commits._leader:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(commits._queue) < count and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert len(commits._queue) == count
     for thread in threads:
         thread.join(timeout=30)
-    assert sorted(answers.values()) == ["accepted"] * 19 + ["duplicate"]
-    assert sum(batches) == 20 and len(batches) < 20  # receipts shared commits
+    assert not any(thread.is_alive() for thread in threads)
+    return answers
+
+
+def test_concurrent_webhooks_share_a_commit_and_each_gets_its_own_answer(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Twenty deliveries at once (two of them the same webhook id): one commit, every answer right."""
+    batches: list[int] = []
+    real_store = inbox_receipts._store
+
+    def counted(receipts: inbox_receipts.Receipts, rows: list[dict[str, Any]]) -> set[str]:
+        batches.append(len(rows))
+        return real_store(receipts, rows)
+
+    monkeypatch.setattr(inbox_receipts, "_store", counted)
+    answers = _deliver_at_once(app, 20, lambda n: "wh-same" if n in (3, 4) else f"wh-group-{n}")
+    assert sorted(map(str, answers.values())) == ["accepted"] * 19 + ["duplicate"]
+    assert batches == [20]  # the receipts shared one commit
     assert len(receipts()) == 19
     assert process_inbox(app) == 19 and event_count() == 19
 
 
-def test_a_failed_commit_answers_every_webhook_in_it(app: Flask, post_webhook: Any,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # a server whose connection can be cut
+def test_a_failed_commit_answers_every_webhook_in_it(app: Flask, post_webhook: Any) -> None:
     from sqlalchemy.exc import OperationalError
 
-    def down(_receipts: inbox_receipts.Receipts, rows: list[dict[str, Any]]) -> set[str]:
-        raise OperationalError("INSERT", {}, Exception("disk I/O error"))
+    from tests.test_hostile_database import _kill_app_connections
 
-    monkeypatch.setattr(inbox_receipts, "_store", down)
-    assert post_webhook(web_order(), drain=False).status_code == 503
-    monkeypatch.undo()
+    assert post_webhook(web_order(), drain=False).get_json() == {"status": "accepted"}  # the writer is connected
+    db.session.rollback()
+    assert _kill_app_connections(app) >= 1  # the server drops it, as in a failover
+    answers = _deliver_at_once(app, 5, lambda n: f"wh-lost-{n}")
+    assert all(isinstance(answer, OperationalError) for answer in answers.values()), answers  # each a 503
+    assert len(answers) == 5
     assert post_webhook(web_order(), drain=False).get_json() == {"status": "accepted"}  # nothing left stuck
+    assert len(receipts()) == 2
 
 
 # -- the body's seal ----------------------------------------------------------------------------------------
