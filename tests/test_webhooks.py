@@ -175,18 +175,6 @@ def test_mapping_crash_is_recorded_as_skipped(post_webhook: Any, monkeypatch: py
     assert "unexpected error (ValueError)" in (event.skip_reason or "")
 
 
-def test_database_down_answers_503(post_webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    def down(*_: Any, **__: Any) -> Any:
-        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
-
-    monkeypatch.setattr("app.ingest.webhooks.writing", down)
-    monkeypatch.setattr("app.inbox.receipts._store", down)
-    response = post_webhook(web_order())
-    assert response.status_code == 503
-
-
 def test_order_replaces_its_checkout_even_when_their_event_ids_differ(
     post_webhook: Any, configure_shop: Any
 ) -> None:
