@@ -24,8 +24,10 @@ from app.merchant import home
 from app.models import Event, ShopDeliveryState, db, now_utc
 from app.shops import get_or_create_shop
 from tests.conftest import SHOP, require_or_skip
-from tests.jwt_helpers import ShopifyTokenEndpoint, session_token, use_session_secrets
+from tests.factories import web_order
+from tests.jwt_helpers import SESSION_SECRET, ShopifyTokenEndpoint, session_token, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
+from tests.test_beacons import beacon_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 require_or_skip(CHROMIUM.exists(), "chromium is not installed (apt-get install chromium)", module=True)
@@ -414,20 +416,29 @@ def test_turning_off_asks_first_and_the_page_says_orders_are_held(
 
 
 def test_pixel_installed_checks_the_step_and_shows_the_count(
-    live_server: str, page: Page, configure_shop: Any
+    live_server: str, page: Page, client: Any, configure_shop: Any, post_webhook: Any, worker: Any
 ) -> None:
-    configure_shop()
-    report = {"snippet": "// custom pixel from the server\nanalytics.subscribe(\"checkout_completed\", () => {});",
-              "tag_id": "2613654212508", "reported": True, "last_reported_at": now_utc().isoformat(),
-              "window_days": 14, "purchases": 40, "tag_same_id": 37, "tag_different_id": 1, "with_click_id": 9,
-              "advice": "Three purchases were seen only by Pinbridge: usually shoppers who block the Tag."}
-    page.route("**/api/pixel", lambda route: route.fulfill(status=200, content_type="application/json",
-                                                            body=json.dumps(report)))
+    # Real reports: the pixel's beacons and the orders' webhooks go through the app, the worker joins them,
+    # and /api/pixel answers from what is stored.
+    configure_shop(tag_id="2613654212508")
+    orders = [web_order(id=n, checkout_token=f"{n:032x}", cart_token=f"c{n:031x}", landing_site="/")
+              for n in range(1, 5)]
+    for order, event_id in ((orders[0], orders[0]["cart_token"]), (orders[1], orders[1]["cart_token"]),
+                            (orders[2], f"{3:032x}")):  # the third Tag used the checkout token
+        beacon = {**beacon_for(order), "event_id": event_id}
+        response = client.post(f"/pixel?shop={SHOP}", data=json.dumps(beacon).encode(),
+                               headers={"Content-Type": "text/plain", "Origin": "https://shop.example"})
+        assert response.status_code in (200, 204)
+    for order in orders:
+        assert post_webhook(order, secret=SESSION_SECRET).status_code == 200
+    while worker.run_once():
+        pass
     _open(page, live_server)
     expect(page.locator(".pb-step[data-step=pixel]")).to_have_attribute("data-done", "true")
     expect(page.locator("#pixel-card")).to_contain_text(
-        "The Tag reported 37 of 40 purchases in the last 14 days with the same id")
-    expect(page.locator("#snippet")).to_contain_text("custom pixel from the server")
+        "The Tag reported 2 of 4 purchases in the last 14 days with the same id")
+    expect(page.locator("#pixel-card")).to_contain_text("different id for 1 of 4")
+    expect(page.locator("#snippet")).to_contain_text('"tagId": "2613654212508"')
     _axe(page)
     page.locator("#pixel").scroll_into_view_if_needed()
     _shot(page, "11-pixel-installed")
