@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +13,6 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import event, func, select
 
-from app.crypto import SealedBodies, SecretUnreadable
 from app.inbox import receipts as inbox_receipts
 from app.inbox import routing
 from app.models import Event, WebhookReceipt, db
@@ -219,33 +217,3 @@ def test_a_failed_commit_answers_every_webhook_in_it(app: Flask, post_webhook: A
     assert len(answers) == 5
     assert post_webhook(web_order(), drain=False).get_json() == {"status": "accepted"}  # nothing left stuck
     assert len(receipts()) == 2
-
-
-# -- the body's seal ----------------------------------------------------------------------------------------
-NEW_KEY, OLD_KEY = Fernet.generate_key().decode(), Fernet.generate_key().decode()
-BODY = json.dumps(web_order(email="buyer@example.com")).encode()
-
-
-def test_a_sealed_body_opens_with_its_keys_and_its_shop_only() -> None:
-    sealed = SealedBodies([NEW_KEY]).seal(BODY, SHOP.encode())
-    assert sealed[:1] == SealedBodies.VERSION and b"buyer@example.com" not in sealed
-    assert len(sealed) < len(BODY) * 0.6  # compressed before it is encrypted
-    assert SealedBodies([NEW_KEY]).open(sealed, SHOP.encode()) == BODY
-    assert SealedBodies([NEW_KEY, OLD_KEY]).open(sealed, SHOP.encode()) == BODY  # a rotation lists it second
-    assert SealedBodies([OLD_KEY, NEW_KEY]).open(sealed, SHOP.encode()) == BODY
-    with pytest.raises(SecretUnreadable):
-        SealedBodies([OLD_KEY]).open(sealed, SHOP.encode())  # the key that sealed it was dropped
-    with pytest.raises(SecretUnreadable):
-        SealedBodies([NEW_KEY]).open(sealed, b"other-shop.myshopify.com")  # moved to another shop's receipt
-    tampered = sealed[:-1] + bytes([sealed[-1] ^ 1])
-    with pytest.raises(SecretUnreadable):
-        SealedBodies([NEW_KEY]).open(tampered, SHOP.encode())
-
-
-def test_two_seals_of_one_body_differ_and_a_body_sealed_before_this_format_still_opens() -> None:
-    cipher = SealedBodies([NEW_KEY])
-    assert cipher.seal(BODY, SHOP.encode()) != cipher.seal(BODY, SHOP.encode())  # a fresh nonce each time
-    legacy = Fernet(NEW_KEY.encode()).encrypt(zlib.compress(BODY, 1))
-    assert cipher.open(legacy, SHOP.encode()) == BODY
-    with pytest.raises(SecretUnreadable):
-        SealedBodies([OLD_KEY]).open(legacy, SHOP.encode())
