@@ -371,7 +371,7 @@ def test_workers_racing_for_a_lease_get_it_once(app: Flask) -> None:
 
 
 # -- the documents the app sends, against Shopify's real Admin schema --------------------------------------
-SCHEMA_FILE = (Path(__file__).resolve().parents[1] / "node_modules" / "@shopify" / "dev-mcp" / "dist" / "data"
+SCHEMA_FILE = (Path(__file__).resolve().parents[2] / "node_modules" / "@shopify" / "dev-mcp" / "dist" / "data"
                / "admin_2026-10.json.gz")
 DOCUMENTS = {name: value for name, value in vars(orders).items()
              if name.endswith("_QUERY") and isinstance(value, str)}

@@ -155,7 +155,7 @@ def test_home_shows_status_and_numbers_not_the_mapping_options(client: FlaskClie
     assert 'name="event_id_source"' not in html and 'name="access_token"' not in html
 
 
-POLARIS = Path(__file__).resolve().parent.parent / "node_modules" / "@shopify" / "polaris-types" / "dist"
+POLARIS = Path(__file__).resolve().parents[2] / "node_modules" / "@shopify" / "polaris-types" / "dist"
 
 
 def test_only_polaris_elements_and_tones_that_exist() -> None:
