@@ -25,9 +25,9 @@ from app.models import Event, ShopDeliveryState, db, now_utc
 from app.shops import get_or_create_shop
 from tests.conftest import SHOP, require_or_skip
 from tests.factories import web_order
+from tests.ingest.test_beacon import beacon_for
 from tests.jwt_helpers import SESSION_SECRET, ShopifyTokenEndpoint, session_token, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
-from tests.test_beacons import beacon_for
 
 CHROMIUM = Path("/usr/bin/chromium")
 require_or_skip(CHROMIUM.exists(), "chromium is not installed (apt-get install chromium)", module=True)
