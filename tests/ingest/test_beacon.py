@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
@@ -13,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event, select
 
 from app import beacon_join, outbox
+from app.inbox import routing
 from app.ingest import beacon
 from app.models import Event, PixelBeacon, Shop, db, now_utc
 from app.ops.retention import purge_beacons
@@ -240,21 +242,42 @@ def test_an_order_waits_for_its_beacon_only_where_the_pixel_reports(
     assert [len(r.events) for r in pinterest.requests] == [1, 1, 1]
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)  # SQLite serialises the two writes
 def test_a_beacon_that_lands_while_its_order_is_queued_still_releases_it(
-    monkeypatch: pytest.MonkeyPatch, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any,
-    pinterest: PinterestStandin,
+    app: Flask, configure_shop: Any, post_webhook: Any, post_beacon: Any, worker: Any, pinterest: PinterestStandin,
 ) -> None:
-    # On PostgreSQL the worker queuing the order and the beacon's request run at once: the worker saw no
-    # beacon, and the beacon's release saw no order yet. The worker looks again once its order is committed.
+    # The worker queuing the order and the beacon's request run at once: the worker saw no beacon, and the
+    # beacon's release saw no order yet. The worker looks again once its order is committed.
     configure_shop()
     first, second = (web_order(id=n, checkout_token=f"{n:032x}", cart_token=f"c{n:031x}") for n in (1011, 1012))
     post_webhook(first)
     w = worker()
     assert drain(w) == 1
     post_beacon(beacon_for(first))            # the shop's pixel is known: new web orders wait for theirs
-    post_beacon(beacon_for(second))           # stored "meanwhile", as if after the worker's look
-    monkeypatch.setattr(beacon_join, "waits_for_beacon", lambda shop, token: True)
-    post_webhook(second)
+    post_webhook(second, drain=False)
+    looked, beacon_stored = threading.Event(), threading.Event()
+
+    def pause_after_the_look(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        if (threading.current_thread().name == "router" and "pixel_beacons" in statement
+                and second["checkout_token"] in str(parameters) and not looked.is_set()):
+            looked.set()                      # the worker found no beacon for the second order
+            assert beacon_stored.wait(30)
+
+    def route() -> None:
+        with app.app_context():
+            routing.drain()
+
+    event.listen(db.engine, "after_cursor_execute", pause_after_the_look)
+    try:
+        router = threading.Thread(target=route, name="router")
+        router.start()
+        assert looked.wait(30)
+        assert post_beacon(beacon_for(second)).status_code == 204  # stored while the order is being queued
+        beacon_stored.set()
+        router.join(timeout=30)
+    finally:
+        event.remove(db.engine, "after_cursor_execute", pause_after_the_look)
+    assert not router.is_alive()
     assert drain(w) == 1                      # released at once, not after the join window
     assert [len(r.events) for r in pinterest.requests] == [1, 1]
 
