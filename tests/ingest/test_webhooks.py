@@ -81,8 +81,9 @@ def test_signature_over_other_bytes_is_401(client: Any) -> None:
     assert count(WebhookReceipt) == 0
 
 
-def test_old_secret_is_accepted_during_rotation(post_webhook: Any) -> None:
+def test_old_secret_is_accepted_during_rotation_and_nothing_older(post_webhook: Any) -> None:
     assert post_webhook(web_order(), secret=OLD_API_SECRET).status_code == 200
+    assert post_webhook(web_order(), secret="retired-long-ago").status_code == 401
     assert count(Event) == 1
 
 
