@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from datetime import datetime, timedelta
 
 from flask import Flask
-from sqlalchemy import select
 
 from app import locks
 from app.clock import database_now
-from app.models import Lock, db
-
-
-def test_one_holder_at_a_time_until_the_lease_runs_out(app: Flask) -> None:
-    now = database_now()
-    assert locks.acquire("reconcile", "worker-a", now, 60)
-    assert not locks.acquire("reconcile", "worker-b", now + timedelta(seconds=59), 60)
-    assert locks.acquire("reconcile", "worker-a", now + timedelta(seconds=30), 60)  # the holder extends it
-    assert not locks.acquire("reconcile", "worker-b", now + timedelta(seconds=89), 60)
-    assert locks.acquire("reconcile", "worker-b", now + timedelta(seconds=91), 60)  # ran out: b takes it
-    db.session.rollback()
-    [row] = db.session.scalars(select(Lock)).all()
-    assert (row.name, row.holder) == ("reconcile", "worker-b")
+from app.models import Lock, db, now_utc
 
 
 def test_names_are_independent(app: Flask) -> None:
@@ -46,3 +34,42 @@ def test_release_frees_it_for_the_next_but_only_by_its_holder(app: Flask) -> Non
     assert not locks.acquire("reconcile", "worker-b", now, 600)
     locks.release("reconcile", "worker-a")
     assert locks.acquire("reconcile", "worker-b", now, 600)
+
+
+def lease_holder(name: str, now: datetime) -> str | None:
+    """Who holds the lease `name` at `now`, read from its row in the locks table."""
+    db.session.rollback()
+    lock = db.session.get(Lock, name)
+    if lock is None or lock.holder is None or lock.expires_at is None or lock.expires_at <= now:
+        return None
+    return lock.holder
+
+
+def test_only_one_holder_of_a_lease(app: Flask) -> None:
+    now = now_utc()
+    assert locks.acquire("reconciler", "worker-a", now, 60)
+    assert not locks.acquire("reconciler", "worker-b", now, 60)
+    assert locks.acquire("reconciler", "worker-a", now, 60)  # the holder extends it
+    assert locks.renew("reconciler", "worker-a", now, 60)
+    later = now + timedelta(seconds=61)  # worker-a died: its lease runs out
+    assert locks.acquire("reconciler", "worker-b", later, 60)
+    assert not locks.renew("reconciler", "worker-a", later, 60)
+    assert lease_holder("reconciler", later) == "worker-b"
+
+
+def test_workers_racing_for_a_lease_get_it_once(app: Flask) -> None:
+    """Eight threads with their own sessions and connections ask at the same moment."""
+    barrier, results, now = threading.Barrier(8), [], now_utc()
+
+    def contend(name: str) -> None:
+        with app.app_context():
+            barrier.wait()
+            results.append(locks.acquire("race", name, now, 60))
+            db.session.remove()
+
+    threads = [threading.Thread(target=contend, args=(f"worker-{i}",)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False] * 7 + [True]
