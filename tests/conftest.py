@@ -1,4 +1,9 @@
-"""Shared fixtures: the app on SQLite and PostgreSQL, signed webhooks, the Pinterest stand-in, a worker."""
+"""Shared fixtures: the app on SQLite and PostgreSQL, signed webhooks, the Pinterest stand-in, a worker.
+
+Layout: tests/<package>/test_<module>.py tests app/<package>/<module>.py (tests/test_<module>.py for a module
+at the top of app/); tests named for a theme rather than a module (test_faults, test_hostile_*, test_browser,
+test_webhook_fuzz, test_clock_skew, ...) stay at the top.
+"""
 
 from __future__ import annotations
 
