@@ -27,7 +27,7 @@ from app.merchant.pixel import EVENT_ID_SOURCE, snippet
 from app.shops import normalise_shop_domain
 from tests.conftest import require_or_skip
 from tests.mapping import orders
-from tests.test_pixel import NODE, ORDERS, pixel_event, run_pixel
+from tests.merchant.test_pixel import NODE, ORDERS, pixel_event, run_pixel
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTENSION = ROOT / "extensions" / "pinbridge-beacon"

@@ -18,7 +18,7 @@ from app.merchant.pixel import snippet
 from tests.conftest import require_or_skip
 from tests.mapping import orders
 
-RUNNER = Path(__file__).parent / "js" / "run_pixel.js"
+RUNNER = Path(__file__).parents[1] / "js" / "run_pixel.js"
 HEX_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 NODE = shutil.which("node")
 require_or_skip(NODE is not None, "Node.js is required to run the pixel", module=True)
