@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import sys
 import threading
+from typing import Any
 
 from flask import Flask
 
+from app.delivery import Worker
 from app.logs import JSONFormatter, current_request_id, request_id_scope
+from tests.conftest import API_SECRET
+from tests.factories import web_order
+from tests.test_delivery import drain
 
 
 def line(record: logging.LogRecord) -> dict[str, object]:
@@ -71,3 +77,27 @@ def test_a_flask_request_keeps_one_id_for_all_its_lines(app: Flask) -> None:
         assert line(record())["request_id"] == first
     with app.app_context(), app.test_request_context("/healthz"):
         assert current_request_id() not in (None, first)
+
+
+def test_logs_are_json_lines_with_a_request_id_and_no_personal_data(
+    post_webhook: Any, configure_shop: Any, worker: Worker
+) -> None:
+    configure_shop()
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JSONFormatter())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        order = web_order(email="dana.private@example.com", phone="+1 555 0100")
+        post_webhook(order)
+        drain(worker)
+    finally:
+        root.removeHandler(handler)
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    received = [line for line in lines if line.get("action") == "webhook_received"]
+    assert len(received) == 1 and len(received[0]["request_id"]) == 16
+    assert any(line.get("action") == "batch_delivered" for line in lines)
+    text = stream.getvalue()
+    for secret in ("dana.private", "555", "Dana", "Portland", "pina_test_token", "1 Test Street", API_SECRET):
+        assert secret not in text
