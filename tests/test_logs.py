@@ -1,4 +1,4 @@
-"""JSON-line logs: one object per line with the record's extras and the request id."""
+"""JSON-line logs: one object per line with the record's extras and the request id, never personal data."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""/metrics, /healthz and the JSON logs after real traffic: signed webhooks in, a worker sending to the
-Pinterest stand-in, and (for multiprocess mode) counters written by separate processes."""
+"""/metrics after real traffic: signed webhooks in, a worker sending to the Pinterest stand-in, and (for
+multiprocess mode) counters written by separate processes."""
 
 from __future__ import annotations
 
