@@ -1,4 +1,9 @@
-"""Shared fixtures: the app on SQLite and PostgreSQL, signed webhooks, the Pinterest stand-in, a worker."""
+"""Shared fixtures: the app on SQLite and PostgreSQL, signed webhooks, the Pinterest stand-in, a worker.
+
+Layout: tests/<package>/test_<module>.py tests app/<package>/<module>.py (tests/test_<module>.py for a module
+at the top of app/); tests named for a theme rather than a module (test_faults, test_hostile_*, test_browser,
+test_webhook_fuzz, test_clock_skew, ...) stay at the top.
+"""
 
 from __future__ import annotations
 
@@ -40,6 +45,19 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/test"
 hypothesis_settings.register_profile("ci", derandomize=True, database=None)
 if os.environ.get("CI") == "true":
     hypothesis_settings.load_profile("ci")
+
+
+# -- what a test needs from the machine ---------------------------------------------------------------
+def require_or_skip(condition: object, reason: str, *, module: bool = False) -> None:
+    """Skip when the machine lacks something a test needs, but fail under CI, where everything must be there.
+
+    `module=True` at import time skips (or fails) the whole module.
+    """
+    if condition:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true but {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module)
 
 
 # -- which databases --------------------------------------------------------------------------------

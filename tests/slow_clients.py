@@ -108,6 +108,44 @@ def post_webhook(port: int, timeout: float = 10.0) -> int:
         return int(response.status)
 
 
+def accept_backlog(port: int) -> int:
+    """Connections to `port` the kernel holds that no server process has accepted yet (/proc/net/tcp*)."""
+    waiting = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        for line in lines:
+            fields = line.split()
+            local, state, queues = fields[1], fields[3], fields[4]
+            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # LISTEN: rx_queue is the backlog
+                waiting += int(queues.split(":")[1], 16)
+    return waiting
+
+
+def connections(port: int) -> int:
+    """Established connections the server on `port` holds (its side of each, /proc/net/tcp*)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except FileNotFoundError:
+            continue
+        count += sum(1 for line in lines if line.split()[3] == "01" and
+                     int(line.split()[1].rsplit(":", 1)[1], 16) == port)
+    return count
+
+
+def wait_accepted(port: int, at_least: int = 0, timeout: float = 30.0) -> None:
+    """Poll until the server on `port` holds `at_least` connections and has accepted every one made so far."""
+    deadline = time.monotonic() + timeout
+    while accept_backlog(port) or connections(port) < at_least:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"connections to {port}: {connections(port)} held, {accept_backlog(port)} not accepted")
+        time.sleep(0.05)
+
+
 class SlowClients:
     """`count` connections that announce a large body, then send one byte every `interval` seconds."""
 
@@ -128,8 +166,23 @@ class SlowClients:
             self.sockets.append(sock)
         self.connected = len(self.sockets)
         self._thread.start()
-        time.sleep(0.5)  # let the server take every connection and start reading its body
+        wait_accepted(self.port, self.count)  # the server has taken every connection, so each holds a reader
         return self
+
+    def held(self) -> int:
+        """How many connections are still open and unanswered: the server neither cut nor answered them."""
+        count = 0
+        for sock in self.sockets:
+            sock.setblocking(False)
+            try:
+                sock.recv(1, socket.MSG_PEEK)  # an answer, or b"" for a closed connection
+            except BlockingIOError:
+                count += 1
+            except OSError:
+                pass
+            finally:
+                sock.setblocking(True)
+        return count
 
     def _drip(self) -> None:
         while not self._stop.wait(self.interval):

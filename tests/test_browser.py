@@ -7,7 +7,6 @@ test-artifacts/ for a person to look at.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -25,14 +24,14 @@ from werkzeug.serving import make_server
 from app.merchant import home
 from app.models import Event, ShopDeliveryState, db, now_utc
 from app.shops import get_or_create_shop
-from tests.conftest import API_KEY, API_SECRET, SHOP
+from tests.conftest import API_KEY, API_SECRET, SHOP, require_or_skip
+from tests.factories import web_order
 from tests.jwt_helpers import ShopifyTokenEndpoint, session_token, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
 from tests.standins.shopify_graphql import ShopifyAdminStandin
 
 CHROMIUM = Path("/usr/bin/chromium")
-if not CHROMIUM.exists() and os.environ.get("CI") != "true":
-    pytest.skip("chromium is not installed (apt-get install chromium)", allow_module_level=True)
+require_or_skip(CHROMIUM.exists(), "chromium is not installed (apt-get install chromium)", module=True)
 
 from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
@@ -888,7 +887,6 @@ def test_a_day_shopify_has_more_orders_for_is_recovered_on_the_page(
     from app.shopify import recovery
     from app.shopify.daily import day_span
     from tests.conftest import API_KEY
-    from tests.factories import web_order
     from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
     from tests.test_reconcile import TOKEN, give_admin_token
 

@@ -40,6 +40,18 @@ def wait_all(procs: list[subprocess.Popen[bytes]], timeout: float) -> list[int]:
     return codes
 
 
+def wait_signal_taken(pid: int, sig: int, timeout: float = 30.0) -> None:
+    """Poll /proc until `sig` is no longer pending for process `pid`: its handler has been called."""
+    bit = 1 << (sig - 1)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
+        if not (int(status["ShdPnd"], 16) | int(status["SigPnd"], 16)) & bit:
+            return
+        time.sleep(0.01)
+    raise TimeoutError(f"process {pid} never took signal {sig}")
+
+
 def test_four_worker_processes_drain_every_event_once_in_per_shop_batches(
     app: Flask, database_url: str, pinterest: PinterestStandin, tmp_path: Path
 ) -> None:
@@ -93,7 +105,7 @@ def test_sigterm_finishes_the_batch_in_flight_then_exits(
     proc = start_worker(env, once=False, log=tmp_path / "worker.log")
     [in_flight] = pinterest.wait_for_requests(1, timeout=60)
     proc.send_signal(signal.SIGTERM)
-    time.sleep(0.3)
+    wait_signal_taken(proc.pid, signal.SIGTERM)  # the batch is still held: the worker knows it must stop
     pinterest.release()
     assert wait_all([proc], timeout=60) == [0]
     assert status_counts() == {"delivered": 1000, "pending": 500}
@@ -144,8 +156,9 @@ def test_database_unreachable_gives_503_to_shopify_and_to_healthz(
         broken = create_app(_test_config(url, tmp_path, pinterest.base_url))
         client = broken.test_client()
         body = b'{"id": 1, "email": "buyer@example.com"}'
-        response = client.post("/webhooks", data=body, headers=webhook_headers(body))
-        assert response.status_code == 503
+        for topic in ("orders/create", "app/uninstalled"):  # the receipt's write, then the Flask route's
+            response = client.post("/webhooks", data=body, headers=webhook_headers(body, topic))
+            assert (topic, response.status_code) == (topic, 503)
         health = client.get("/healthz")
         assert health.status_code == 503
         assert health.get_json()["database"] == "unreachable"

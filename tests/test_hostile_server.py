@@ -25,35 +25,42 @@ from tests.slow_clients import (
     SlowClients,
     free_port,
     get,
-    latencies,
     post_webhook,
     procfile_command,
     running,
     server_env,
+    wait_accepted,
 )
 
 pytestmark = pytest.mark.slow
 
-ANSWER_WITHIN = 1.0  # seconds: what a webhook or /healthz may take while the slow clients hang on
+HOLD_SECONDS = 120  # how long a slow client may take to send its body: longer than the whole test
 
 
 def _procfile(database_url: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     port = free_port()
-    return procfile_command("web"), server_env(normalise_database_url(database_url), port, tmp_path)
+    return procfile_command("web"), server_env(normalise_database_url(database_url), port, tmp_path,
+                                               WEBHOOK_READ_SECONDS=HOLD_SECONDS)
 
 
 def _make_run(database_url: str, tmp_path: Path) -> tuple[list[str], dict[str, str]]:
     port = free_port()
     return [str(BIN / "python"), "-m", "app.ops.localrun"], server_env(normalise_database_url(database_url), port,
-                                                                    tmp_path)
+                                                                    tmp_path, WEBHOOK_READ_SECONDS=HOLD_SECONDS)
 
 
 def _assert_unaffected(port: int) -> None:
+    """Webhooks and /healthz are answered while all 100 slow clients still hold their connections.
+
+    No stopwatch: a server whose workers the slow clients occupy answers nothing until it cuts them, after
+    HOLD_SECONDS, so an answer that comes while every slow connection is still held came past them.
+    """
     with SlowClients(port, count=100, interval=2.0) as slow:
         assert slow.connected == 100
-        measured = latencies(port, rounds=5, timeout=5.0)
-    assert max(measured["webhook"]) < ANSWER_WITHIN, measured
-    assert max(measured["healthz"]) < ANSWER_WITHIN, measured
+        for _ in range(5):
+            assert post_webhook(port, timeout=HOLD_SECONDS) == 200
+            assert get(port, "/healthz", timeout=HOLD_SECONDS)[0] == 200
+        assert slow.held() == 100
 
 
 def test_slow_clients_do_not_delay_webhooks_under_the_procfile(database_url: str, tmp_path: Path) -> None:
@@ -72,14 +79,13 @@ def test_a_trickling_body_is_cut_off_after_webhook_read_seconds(tmp_path: Path, 
     database.write_bytes(sqlite_template.read_bytes())
     command, env = _procfile(f"sqlite:///{database}", tmp_path)
     env["WEBHOOK_READ_SECONDS"] = "1"
+    # The clients keep dripping until the block ends: a 408 is the server cutting them, not their end.
     with running(command, env, tmp_path / "web.log"), SlowClients(int(env["PORT"]), count=3, interval=0.3) as slow:
-        started = time.monotonic()
         answers = []
         for sock in slow.sockets:
-            sock.settimeout(10)
+            sock.settimeout(30)
             answers.append(sock.recv(200))
         assert all(answer.startswith(b"HTTP/1.1 408") for answer in answers), answers
-        assert time.monotonic() - started < 5  # cut after about a second, not held until the client stops
 
 
 def test_make_run_survives_slow_clients_and_a_worker_crash(tmp_path: Path, sqlite_template: Path) -> None:
@@ -92,7 +98,9 @@ def test_make_run_survives_slow_clients_and_a_worker_crash(tmp_path: Path, sqlit
         worker = _child(localrun.pid, "worker")
         assert worker is not None
         # A crash, not a failed start: the worker has run longer than the start-up grace period.
-        time.sleep(max(0.0, START_GRACE + 1 - _age(worker)))
+        deadline = time.monotonic() + START_GRACE + 30
+        while _age(worker) < START_GRACE + 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
         os.kill(worker, signal.SIGKILL)
         assert post_webhook(port) == 200  # the web server keeps taking orders meanwhile
         deadline = time.monotonic() + 20
@@ -120,12 +128,10 @@ def test_healthz_answers_while_another_process_holds_the_sqlite_write_lock(tmp_p
         try:
             for thread in threads:
                 thread.start()
-            time.sleep(0.5)
-            started = time.monotonic()
-            status, body = get(port, "/healthz", timeout=5.0)
-            took = time.monotonic() - started
+            wait_accepted(port, len(threads))  # each webhook is in, waiting for the lock
+            status, body = get(port, "/healthz", timeout=30)
             assert (status, body["status"], body["database_writes"]) == (200, "degraded", "blocked")
-            assert took < ANSWER_WITHIN + 0.5  # the probe itself waits half a second for the lock
+            assert waiting == {}  # answered while every webhook still waited for the lock
         finally:
             blocker.execute("ROLLBACK")
             blocker.close()

@@ -119,9 +119,26 @@ def test_connection_is_reused_across_calls(standin: PinterestStandin, client: Pi
 
 
 def test_lent_session_is_left_open(standin: PinterestStandin) -> None:
+    # A closed session still answers (requests opens a new connection), so what shows it was left open is
+    # its pooled connection: the caller's next request goes out on the same one.
     with requests.Session() as session:
-        PinterestClient(standin.base_url, session=session).close()
-        assert session.get(f"{standin.base_url}/ad_accounts/{ACCOUNT}/events").status_code == 400
+        lent = PinterestClient(standin.base_url, session=session)
+        lent.send_events(ACCOUNT, TOKEN, events(1, prefix="before"), test=False)
+        lent.close()
+        PinterestClient(standin.base_url, session=session).send_events(
+            ACCOUNT, TOKEN, events(1, prefix="after"), test=False)
+    assert len(standin.requests) == 2
+    assert standin.requests[0].client_port == standin.requests[1].client_port
+
+
+def test_own_session_is_closed(standin: PinterestStandin) -> None:
+    with requests.Session() as session:
+        own = PinterestClient(standin.base_url)
+        own.send_events(ACCOUNT, TOKEN, events(1, prefix="before"), test=False)
+        own.close()
+        PinterestClient(standin.base_url, session=session).send_events(
+            ACCOUNT, TOKEN, events(1, prefix="after"), test=False)
+    assert standin.requests[0].client_port != standin.requests[1].client_port
 
 
 # -- refusals -----------------------------------------------------------------------------------------------

@@ -25,8 +25,9 @@ from app.mapping.identity import EVENT_ID_CHAIN, MAX_EVENT_ID_LENGTH
 from app.mapping.types import EVENT_ID_SOURCES
 from app.merchant.pixel import EVENT_ID_SOURCE, snippet, version
 from app.shops import normalise_shop_domain
+from tests.conftest import require_or_skip
 from tests.mapping import orders
-from tests.test_pixel import NODE, ORDERS, pixel_event, run_pixel
+from tests.merchant.test_pixel import NODE, ORDERS, pixel_event, run_pixel
 
 ROOT = Path(__file__).resolve().parent.parent
 EXTENSION = ROOT / "extensions" / "pinbridge-beacon"
@@ -41,7 +42,7 @@ CLI_SIZE_LIMIT = 128 * 1024  # the Shopify CLI refuses a web pixel bundle above 
 ALLOWED = {"marketingAllowed": True, "saleOfDataAllowed": True,
            "analyticsProcessingAllowed": True, "preferencesProcessingAllowed": True}
 
-pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is required to run the pixels")
+require_or_skip(NODE is not None, "Node.js is required to run the pixels", module=True)
 
 
 # -- running both pixels ----------------------------------------------------------------------------------
@@ -286,8 +287,7 @@ def test_both_pixels_take_the_event_id_from_one_file() -> None:
 def test_the_bundle_the_cli_would_ship_behaves_the_same() -> None:
     probe = subprocess.run([NODE or "node", "-e", "require.resolve('esbuild', {paths: [process.argv[1]]})",
                             str(EXTENSION)], capture_output=True, timeout=30)
-    if probe.returncode != 0:
-        pytest.skip("esbuild (installed with @shopify/cli) is needed to bundle the extension")
+    require_or_skip(probe.returncode == 0, "esbuild (installed with @shopify/cli) is needed to bundle the extension")
     init, event = pixel_event(orders.web_order())
     refused = with_consent(init, marketingAllowed=False, saleOfDataAllowed=True)
     cases = [case(init, event, cookies={"_epik": orders.EPIK}), case(refused, event, cookies={"_epik": orders.EPIK}),

@@ -19,7 +19,7 @@ from tests.jwt_helpers import bearer, use_session_secrets
 from tests.standins.pinterest import PinterestStandin
 from tests.test_delivery import drain
 
-UNREADABLE = crypto.UNREADABLE_TOKEN_MESSAGE
+UNREADABLE = "Pinbridge cannot read the stored token: the encryption key changed. Paste the token again."
 
 
 def _token_from_a_lost_key() -> None:

@@ -1,4 +1,4 @@
-"""What an answer from Pinterest means for one claimed batch: pure, tested as a table (tests/test_decide.py).
+"""What an answer from Pinterest means for one claimed batch: pure, tested as a table (tests/delivery/test_decide.py).
 
 The sender (send.py) calls Pinterest, asks `decide` what the answer means, and carries the decision out:
 nothing here touches the database, the network or the clock.

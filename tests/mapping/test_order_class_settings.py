@@ -3,6 +3,8 @@ migration that carries that switch over."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
+from app.config import normalise_database_url
 from app.models import PinterestSettings, db
 from app.settings import mapping_options
 from app.shops import get_or_create_shop
@@ -72,12 +76,34 @@ def test_the_older_switch_sets_pos_and_draft(client: FlaskClient) -> None:
     assert mixed["send_subscription"] == "skip"                # never touched by the switch
 
 
-def test_the_migration_keeps_offline_orders_on_for_shops_that_had_them(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'migrate.db'}"
+@pytest.fixture
+def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
+    """A database with no tables yet, on the backend this run tests (the shared ones are migrated already)."""
+    if database_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'migrate.db'}"
+        return
+    admin_url = make_url(normalise_database_url(database_url))
+    name = f"pinbridge_migrate_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def test_the_migration_keeps_offline_orders_on_for_shops_that_had_them(tmp_path: Path, empty_database: str) -> None:
+    from flask_migrate import downgrade, upgrade
+
     from app import create_app
+
+    url = empty_database
     app = create_app(_test_config(url, tmp_path, "http://127.0.0.1:9/v5"))
     with app.app_context():
-        from flask_migrate import downgrade, upgrade
+        assert db.engine.dialect.name == make_url(normalise_database_url(url)).get_backend_name()
         upgrade(revision="0003")
         with db.engine.begin() as conn:
             for shop_id, flag in ((1, True), (2, False)):
@@ -86,11 +112,11 @@ def test_the_migration_keeps_offline_orders_on_for_shops_that_had_them(tmp_path:
                              {"id": shop_id, "d": f"s{shop_id}.myshopify.com", "t": True})
                 conn.execute(text("INSERT INTO pinterest_settings (shop_id, enabled, test_mode, event_id_source,"
                                   " content_id_source, value_mode, currency_mode, include_offline_orders,"
-                                  " limited_data_processing, connection_status, updated_at) VALUES (:id, 1, 0,"
-                                  " 'cart_token', 'product_id', 'subtotal', 'shop', :flag, 0, 'unknown',"
-                                  " '2026-11-01 00:00:00')"), {"id": shop_id, "flag": flag})
+                                  " limited_data_processing, connection_status, updated_at) VALUES (:id, :t, :f,"
+                                  " 'cart_token', 'product_id', 'subtotal', 'shop', :flag, :f, 'unknown',"
+                                  " '2026-11-01 00:00:00')"), {"id": shop_id, "flag": flag, "t": True, "f": False})
         upgrade(revision="0004")
-        engine = create_engine(url)
+        engine = create_engine(normalise_database_url(url))
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT shop_id, send_pos, send_draft, send_subscription, "
                                      "send_other_channels FROM pinterest_settings ORDER BY shop_id")).all()

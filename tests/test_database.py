@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
@@ -21,7 +21,36 @@ def engine_for(tmp_path: Path):  # type: ignore[no-untyped-def]
     return engine
 
 
-def test_second_writer_waits_for_the_first_and_then_proceeds(tmp_path: Path) -> None:
+class WatchedLock:
+    """The process's writer lock, telling when a thread had to wait for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waiting = threading.Event()
+
+    def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        if self._lock.acquire(blocking=False):
+            return True
+        self.waiting.set()
+        return self._lock.acquire(blocking, timeout)
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def locked(self) -> bool:
+        return self._lock.locked()
+
+    def __enter__(self) -> bool:
+        return self.acquire()
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
+
+
+def test_second_writer_waits_for_the_first_and_then_proceeds(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    lock = WatchedLock()
+    monkeypatch.setattr(app_module, "_SQLITE_WRITER", lock)
     engine = engine_for(tmp_path)
     order: list[str] = []
     first = Session(engine)
@@ -37,12 +66,12 @@ def test_second_writer_waits_for_the_first_and_then_proceeds(tmp_path: Path) -> 
 
     thread = threading.Thread(target=second_writer)
     thread.start()
-    time.sleep(0.2)
+    assert lock.waiting.wait(10)  # the second writer queues on the process's lock, not in SQLite's busy handler
     order.append("first committed")
     first.commit()
     thread.join(timeout=10)
     assert order == ["first committed", "second wrote"]
-    assert not app_module._SQLITE_WRITER.locked()
+    assert not lock.locked()
     first.close()
     engine.dispose()
 

@@ -6,8 +6,6 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-import os
-import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -30,19 +28,16 @@ from sqlalchemy import select
 
 from app import crypto, locks
 from app.delivery import Worker
-from app.mapping import MappingOptions, map_order
 from app.mapping.user_data import sha256_hex
 from app.merchant.stats import daily
-from app.models import Event, Lock, Shop, db, now_utc
+from app.models import Event, Shop, db, now_utc
 from app.shopify import orders
 from app.shopify.orders import AdminApiError
 from app.shopify.reconcile import Reconciler, reconcile_shop
-from app.shopify.translate import order_from_graphql
-from tests.conftest import API_KEY, API_SECRET, SHOP
+from tests.conftest import API_KEY, API_SECRET, SHOP, require_or_skip
 from tests.factories import web_order
-from tests.mapping import orders as golden
-from tests.mapping.helpers import schema_errors
 from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
+from tests.test_locks import lease_holder
 
 TOKEN = "shpat_fake_valid_0001"
 
@@ -82,56 +77,6 @@ def orders_in_shopify(admin: ShopifyAdminStandin, count: int, start: datetime, *
 def events() -> list[Event]:
     db.session.rollback()
     return list(db.session.scalars(select(Event).order_by(Event.id)))
-
-
-# -- conversion: one mapping for webhooks and GraphQL --------------------------------------------------
-@pytest.mark.parametrize("options", [
-    MappingOptions(),                                             # defaults: cart token, product ids, subtotal
-    MappingOptions(event_id_source="order_id", value_mode="total"),  # order-<id> and total price
-    MappingOptions(content_id_source="sku", currency_mode="presentment"),
-    MappingOptions(content_id_source="variant_id", limited_data_processing=True),
-])
-def test_a_graphql_order_maps_to_the_same_event_as_its_webhook(options: MappingOptions) -> None:
-    order = web_order(note_attributes=[{"name": "_epik", "value": "dj0yJnU9ATTRIBUTE"}])
-    from_webhook = map_order(order, options)
-    from_graphql = map_order(order_from_graphql(graphql_order(order)), options)
-    assert from_webhook.event is not None and from_graphql.event is not None
-    expected = dict(from_webhook.event)
-    # GraphQL gives the order's IP but no browser user agent: the one identifier reconciliation lacks.
-    expected["user_data"] = {k: v for k, v in expected["user_data"].items() if k != "client_user_agent"}
-    assert from_graphql.event == expected
-    assert (from_graphql.order_id, from_graphql.event_id) == (from_webhook.order_id, from_webhook.event_id)
-    assert from_graphql.order_id == str(order["id"])  # above 2**53, never through a float
-
-
-@pytest.mark.parametrize("order", [
-    golden.documented_order(),         # Shopify's documented example: "0.0.0.0" is no buyer's IP
-    golden.tax_inclusive_order(),      # VAT inside the subtotal: same pre-tax value from both
-    golden.duties_order(included=True),  # duties inside prices: they come off from both
-    golden.tip_order(),                # a tip among the lines: no content, no item from either
-    golden.gift_card_order(),          # a gift card sold: a product from both
-    golden.web_order(),                # customer default address, both addresses, epik landing page
-    golden.multi_currency_order(),
-    golden.web_order(billing_address={"city": "Doorn", "zip": "3941 LG", "country": "Nederland",
-                                      "country_code": None, "phone": "06 12345678"}),  # country by name
-], ids=["documented", "tax-inclusive", "duties-included", "tip", "gift-card", "web", "multi-currency",
-        "country-name"])
-@pytest.mark.parametrize("options", [MappingOptions(), MappingOptions(currency_mode="presentment")])
-def test_a_recovered_order_maps_like_its_webhook(order: dict[str, Any], options: MappingOptions) -> None:
-    from_webhook = map_order(order, options)
-    from_graphql = map_order(order_from_graphql(graphql_order(order)), options)
-    assert from_webhook.event is not None and from_graphql.event is not None
-    expected = dict(from_webhook.event)
-    expected["user_data"] = {k: v for k, v in expected["user_data"].items() if k != "client_user_agent"}
-    assert from_graphql.event == expected
-    assert from_graphql.event == expected and schema_errors(from_graphql.event) == []
-
-
-def test_a_draft_order_keeps_the_staff_browser_out() -> None:
-    draft = web_order(source_name="shopify_draft_order", cart_token=None)
-    mapped = map_order(order_from_graphql(graphql_order(draft)), MappingOptions(send_draft="offline"))
-    assert mapped.event is not None and mapped.event["action_source"] == "offline"
-    assert "client_ip_address" not in mapped.event["user_data"]
 
 
 # -- the command against the stand-in -----------------------------------------------------------------
@@ -335,48 +280,8 @@ def test_a_failing_shop_is_not_retried_every_minute(app: Flask, shop: Shop, admi
     assert len(admin.requests) == asked
 
 
-# -- the lease --------------------------------------------------------------------------------------------
-def lease_holder(name: str, now: datetime) -> str | None:
-    """Who holds the lease `name` at `now`, read from its row in the locks table."""
-    db.session.rollback()
-    lock = db.session.get(Lock, name)
-    if lock is None or lock.holder is None or lock.expires_at is None or lock.expires_at <= now:
-        return None
-    return lock.holder
-
-
-def test_only_one_holder_of_a_lease(app: Flask) -> None:
-    now = now_utc()
-    assert locks.acquire("reconciler", "worker-a", now, 60)
-    assert not locks.acquire("reconciler", "worker-b", now, 60)
-    assert locks.acquire("reconciler", "worker-a", now, 60)  # the holder extends it
-    assert locks.renew("reconciler", "worker-a", now, 60)
-    later = now + timedelta(seconds=61)  # worker-a died: its lease runs out
-    assert locks.acquire("reconciler", "worker-b", later, 60)
-    assert not locks.renew("reconciler", "worker-a", later, 60)
-    assert lease_holder("reconciler", later) == "worker-b"
-
-
-def test_workers_racing_for_a_lease_get_it_once(app: Flask) -> None:
-    """Eight threads with their own sessions and connections ask at the same moment."""
-    barrier, results, now = threading.Barrier(8), [], now_utc()
-
-    def contend(name: str) -> None:
-        with app.app_context():
-            barrier.wait()
-            results.append(locks.acquire("race", name, now, 60))
-            db.session.remove()
-
-    threads = [threading.Thread(target=contend, args=(f"worker-{i}",)) for i in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert sorted(results) == [False] * 7 + [True]
-
-
 # -- the documents the app sends, against Shopify's real Admin schema --------------------------------------
-SCHEMA_FILE = (Path(__file__).resolve().parents[1] / "node_modules" / "@shopify" / "dev-mcp" / "dist" / "data"
+SCHEMA_FILE = (Path(__file__).resolve().parents[2] / "node_modules" / "@shopify" / "dev-mcp" / "dist" / "data"
                / "admin_2026-10.json.gz")
 DOCUMENTS = {name: value for name, value in vars(orders).items()
              if name.endswith("_QUERY") and isinstance(value, str)}
@@ -393,10 +298,7 @@ def _admin_schema() -> GraphQLSchema:
 
 def admin_schema() -> GraphQLSchema:
     """Shopify's Admin API 2026-10 schema from the npm package (installed by make test from the lock)."""
-    if not SCHEMA_FILE.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{SCHEMA_FILE} is missing: run `make test` (npm install from package-lock.json)")
-        pytest.skip("node_modules is not installed; `make test` installs it")
+    require_or_skip(SCHEMA_FILE.exists(), f"{SCHEMA_FILE} is missing: `make test` installs node_modules")
     return _admin_schema()
 
 

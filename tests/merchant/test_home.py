@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from app.models import db
 from app.shops import get_or_create_shop
-from tests.conftest import API_KEY, SHOP
+from tests.conftest import API_KEY, SHOP, require_or_skip
 from tests.jwt_helpers import ShopifyTokenEndpoint, initial_data, session_token, token_endpoint, use_session_secrets
 
 FRAME_POLICY = f"frame-ancestors https://{SHOP} https://admin.shopify.com;"
@@ -165,12 +165,12 @@ def test_home_shows_status_and_numbers_not_the_mapping_options(client: FlaskClie
     assert 'name="event_id_source"' not in html and 'name="access_token"' not in html
 
 
-POLARIS = Path(__file__).resolve().parent.parent / "node_modules" / "@shopify" / "polaris-types" / "dist"
+POLARIS = Path(__file__).resolve().parents[2] / "node_modules" / "@shopify" / "polaris-types" / "dist"
 
 
-@pytest.mark.skipif(not POLARIS.exists(), reason="npm packages not installed (make test installs them)")
 def test_only_polaris_elements_and_tones_that_exist() -> None:
     """Every s-* element and every tone/variant the page uses is one @shopify/polaris-types declares."""
+    require_or_skip(POLARIS.exists(), "npm packages are not installed (make test installs them)")
     import json
     import re
 

@@ -15,12 +15,13 @@ import pytest
 from app.mapping import MappingOptions, map_order
 from app.mapping.types import EVENT_ID_SOURCES
 from app.merchant.pixel import snippet, version
+from tests.conftest import require_or_skip
 from tests.mapping import orders
 
-RUNNER = Path(__file__).parent / "js" / "run_pixel.js"
+RUNNER = Path(__file__).parents[1] / "js" / "run_pixel.js"
 HEX_TOKEN = re.compile(r"^[0-9a-f]{32}$")
 NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is required to run the pixel")
+require_or_skip(NODE is not None, "Node.js is required to run the pixel", module=True)
 
 # Every online-store order shape the fixtures know, named for what makes it different.
 ORDERS = {

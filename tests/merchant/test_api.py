@@ -261,7 +261,7 @@ def test_stats_count_per_day_with_coverage_and_latency(client: FlaskClient) -> N
     assert body["latency"] == {"p50_seconds": 20.0, "p95_seconds": 90.0, "samples": 3}
 
 
-@pytest.mark.parametrize("query", ["days=0", "days=91", "days=abc", "days=-1"])
+@pytest.mark.parametrize("query", ["days=0", "days=91", "days=abc", "days=-1", "days=²"])  # ² is a digit to Python
 def test_stats_days_are_validated(client: FlaskClient, query: str) -> None:
     response = client.get(f"/api/stats?{query}", headers=bearer())
     assert response.status_code == 422 and "days" in response.get_json()["errors"]

@@ -81,8 +81,9 @@ def test_signature_over_other_bytes_is_401(client: Any) -> None:
     assert count(WebhookReceipt) == 0
 
 
-def test_old_secret_is_accepted_during_rotation(post_webhook: Any) -> None:
+def test_old_secret_is_accepted_during_rotation_and_nothing_older(post_webhook: Any) -> None:
     assert post_webhook(web_order(), secret=OLD_API_SECRET).status_code == 200
+    assert post_webhook(web_order(), secret="retired-long-ago").status_code == 401
     assert count(Event) == 1
 
 
@@ -175,18 +176,6 @@ def test_mapping_crash_is_recorded_as_skipped(post_webhook: Any, monkeypatch: py
     assert "unexpected error (ValueError)" in (event.skip_reason or "")
 
 
-def test_database_down_answers_503(post_webhook: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from sqlalchemy.exc import OperationalError
-
-    def down(*_: Any, **__: Any) -> Any:
-        raise OperationalError("SELECT 1", {}, Exception("connection refused"))
-
-    monkeypatch.setattr("app.inbox.records.writing", down)
-    monkeypatch.setattr("app.inbox.receipts._store", down)
-    response = post_webhook(web_order())
-    assert response.status_code == 503
-
-
 def test_order_replaces_its_checkout_even_when_their_event_ids_differ(
     post_webhook: Any, configure_shop: Any
 ) -> None:
@@ -207,17 +196,3 @@ def test_same_order_under_another_event_id_is_still_one_event(post_webhook: Any,
     post_webhook(order)
     [event] = events()
     assert event.event_id == order["cart_token"]
-
-
-@pytest.mark.parametrize("url", [
-    "https://demo-store.myshopify.com/123/orders/abc/authenticate?key=x", "HTTPS://Demo-Store.MyShopify.com:443/x",
-    "https://user:pw@demo-store.myshopify.com/x", " https://demo-store.myshopify.com", "demo-store.myshopify.com/x",
-    "ftp://demo-store.myshopify.com/", "https://shop.example/x", "https://demo-store.myshopify.com?x",
-    "https://demo-store.myshopify.com#top", "", "https://", "http://a.myshopify.com\\@evil.example/",
-])
-def test_the_url_host_the_shop_check_reads_is_the_one_urlsplit_reads(url: str) -> None:
-    from urllib.parse import urlsplit
-
-    from app.ingest.verify import _url_host
-
-    assert _url_host(url) == (urlsplit(url.strip()).hostname or "").lower()
