@@ -20,7 +20,7 @@ from tests.jwt_helpers import bearer, use_session_secrets
 from tests.standins.shopify_graphql import ShopifyAdminStandin
 from tests.test_reconcile import TOKEN, _deprecated_fields, admin_schema, give_admin_token
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = {"ACCESS_QUERY": web_pixel.ACCESS_QUERY, "PIXEL_QUERY": web_pixel.PIXEL_QUERY,
              "CREATE_MUTATION": web_pixel.CREATE_MUTATION, "UPDATE_MUTATION": web_pixel.UPDATE_MUTATION}
 
