@@ -28,7 +28,7 @@ from app.models import PinterestSettings
 from app.settings import mapping_options
 from tests.factories import line_item, money
 from tests.mapping import orders
-from tests.test_pixel import NODE, run_pixel, tag_checkout
+from tests.merchant.test_pixel import NODE, run_pixel, tag_checkout
 from tests.test_pixel_extension import app_beacons, case
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is required to run the pixels")

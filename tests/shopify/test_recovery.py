@@ -18,8 +18,8 @@ from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.event_rows import add_event
 from tests.factories import web_order
 from tests.jwt_helpers import OTHER_SHOP, bearer, use_session_secrets
+from tests.shopify.test_reconcile import TOKEN, give_admin_token
 from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
-from tests.test_reconcile import TOKEN, give_admin_token
 
 
 @pytest.fixture(autouse=True)

@@ -17,8 +17,8 @@ from app.models import Shop, db
 from app.shopify import web_pixel
 from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.jwt_helpers import bearer, use_session_secrets
+from tests.shopify.test_reconcile import TOKEN, _deprecated_fields, admin_schema, give_admin_token
 from tests.standins.shopify_graphql import ShopifyAdminStandin
-from tests.test_reconcile import TOKEN, _deprecated_fields, admin_schema, give_admin_token
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = {"ACCESS_QUERY": web_pixel.ACCESS_QUERY, "PIXEL_QUERY": web_pixel.PIXEL_QUERY,
