@@ -66,21 +66,44 @@ _BLOCK = "pinbridge_transaction_block"  # session.info key: the `with` block tha
 
 
 class TransactionLeftOpen(RuntimeError):
-    """A write was asked for while a transaction no block owns was still open (a read never ended)."""
+    """A write was asked for inside another block, or while writes no block owns were still uncommitted."""
+
+
+_WROTE = "pinbridge_unowned_writes"  # session.info key: the open transaction has written something
+
+
+@event.listens_for(Session, "after_flush")
+def _note_flush(session: Session, _flush_context: Any) -> None:
+    session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_dml(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        state.session.info[_WROTE] = True
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget_writes(session: Session, transaction: Any) -> None:
+    if transaction.parent is None:
+        session.info.pop(_WROTE, None)
 
 
 @contextmanager
 def writing(session: Session | None = None) -> Iterator[None]:
     """One write transaction: take the write lock first, commit at the end, roll back on error.
 
-    Refuses to start while a transaction is open: a read left open by the caller (end it with `reading()`)
-    or an enclosing block. Writing from that read's snapshot could overwrite what others wrote since.
+    A read the caller left open is ended first (its objects load again inside the write, so nothing is
+    written from an old snapshot). Writes the caller left uncommitted are never thrown away in silence:
+    they, or a `writing()` inside another block, raise TransactionLeftOpen.
     """
     session = session or db.session()
     if session.info.get(_BLOCK):
         raise TransactionLeftOpen(f"writing() inside {session.info[_BLOCK]}(): one block per transaction")
     if session.in_transaction():
-        raise TransactionLeftOpen("writing() with a read still open: read inside `with reading():`")
+        if session.info.get(_WROTE) or session.new or session.dirty or session.deleted:
+            raise TransactionLeftOpen("writing() with uncommitted writes still open: write inside `with writing():`")
+        session.rollback()  # a read left open: end it, so the write starts from what is committed now
     begin_write(session)
     session.info[_BLOCK] = "writing"
     try:

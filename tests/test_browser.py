@@ -712,7 +712,7 @@ def _working(configure_shop: Any, **overrides: Any) -> Any:
     shop = configure_shop(**overrides)
     shop.settings.connection_status = "ok"
     give_admin_token(shop)
-    db.session.merge(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0,
+    db.session.merge(ShopDeliveryState(shop_id=shop.id,
                                        last_success_at=now_utc() - timedelta(minutes=2)))
     db.session.commit()
     return shop

@@ -15,10 +15,10 @@ from app.settings import apply_settings, mapping_options, settings_view, validat
 from app.shops import get_or_create_shop
 from tests.conftest import ENCRYPTION_KEY, SHOP, stored_settings
 
-AD_ACCOUNT_ERROR = "Enter the ad account id: digits only, at most 18."
+AD_ACCOUNT_ERROR = "Enter the ad account id: digits 0-9 only, at most 18."
 TOKEN_MISSING = "Paste the conversion access token from Pinterest Ads Manager."
 TOKEN_ODD = "That does not look like a Pinterest access token."
-TAG_ERROR = "Enter the Pinterest Tag id: digits only, as shown in Ads Manager → Conversions."
+TAG_ERROR = "Enter the Pinterest Tag id: digits 0-9 only, as shown in Ads Manager → Conversions."
 FLAG_ERROR = "Use true or false."
 
 

@@ -49,8 +49,9 @@ def test_failures_count_up_and_keep_the_runs_start(shop_id: int) -> None:
         with writing():
             shop_state.record_failure(shop_id, FailureClass.PINTEREST, f"503 at +{minutes}",
                                       NOW + timedelta(minutes=minutes))
+            shop_state.back_off(shop_id, NOW + timedelta(minutes=minutes + 1))  # the streak counts back-offs
     row = state(shop_id)
-    assert (row.consecutive_failures, row.failure_class, row.failure_message) == (3, "pinterest", "503 at +9")
+    assert (stored_settings().failure_streak, row.failure_class, row.failure_message) == (3, "pinterest", "503 at +9")
     assert (row.failing_since, row.last_failure_at) == (NOW, NOW + timedelta(minutes=9))
 
 
@@ -69,8 +70,8 @@ def test_a_success_ends_the_run_and_the_backoff(shop_id: int) -> None:
     with writing():
         shop_state.record_success(shop_id, NOW + timedelta(minutes=5))
     row = state(shop_id)
-    assert (row.consecutive_failures, row.failure_class, row.failure_message, row.failing_since) == (0, None, None,
-                                                                                                    None)
+    assert (stored_settings().failure_streak, row.failure_class, row.failure_message, row.failing_since) == (
+        0, None, None, None)
     assert row.last_success_at == NOW + timedelta(minutes=5)
     settings = stored_settings()
     assert (settings.failure_streak, settings.backoff_until, settings.connection_status) == (0, None, "ok")
@@ -124,14 +125,14 @@ def test_working_credentials_lift_a_rejection_and_its_failure_run(shop_id: int) 
     with writing():
         shop_state.record_credentials_ok(shop_id, NOW + timedelta(minutes=1))
     assert (stored_settings().connection_status, stored_settings().connection_message) == ("ok", None)
-    assert (state(shop_id).consecutive_failures, state(shop_id).failure_class) == (0, None)
+    assert state(shop_id).failure_class is None
 
 
 def test_working_credentials_leave_an_outage_run_alone(shop_id: int) -> None:
     with writing():
         shop_state.record_failure(shop_id, FailureClass.PINTEREST, "503", NOW)
         shop_state.record_credentials_ok(shop_id, NOW)
-    assert (state(shop_id).consecutive_failures, state(shop_id).failure_class) == (1, "pinterest")
+    assert state(shop_id).failure_class == "pinterest"
 
 
 def test_saved_credentials_forget_the_old_ones_record(shop_id: int) -> None:
@@ -149,10 +150,10 @@ def test_lifting_a_backoff_keeps_the_streak_unless_asked(shop_id: int) -> None:
     with writing():
         shop_state.back_off(shop_id, NOW + timedelta(hours=1))
         shop_state.lift_backoff(shop_id)
-    assert (stored_settings().backoff_until, shop_state.failure_streak(shop_id)) == (None, 1)
+    assert (stored_settings().backoff_until, stored_settings().failure_streak) == (None, 1)
     with writing():
         shop_state.lift_backoff(shop_id, reset_streak=True)
-    assert shop_state.failure_streak(shop_id) == 0
+    assert stored_settings().failure_streak == 0
 
 
 def test_the_shops_time_zone(app: Flask, shop_id: int) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from app.database import TransactionLeftOpen, discard, reading, writing
 from app.models import Shop, db, now_utc
@@ -52,12 +52,25 @@ def test_a_read_ends_with_its_block(app: Flask) -> None:
         assert db.session.scalars(select(Shop.pixel_seen_at)).one() is not None
 
 
-def test_a_write_refuses_to_start_inside_a_read_left_open(app: Flask) -> None:
+def test_a_write_ends_a_read_left_open_and_starts_from_what_is_committed(app: Flask) -> None:
     db.session.scalar(select(func.count()).select_from(Shop))  # a read no block ends
-    with pytest.raises(TransactionLeftOpen, match="read still open"), writing():
+    with writing():
+        add_shop("a.myshopify.com")
+    assert shops() == ["a.myshopify.com"]
+
+
+@pytest.mark.parametrize("left_open", ["flushed", "pending", "core"])
+def test_a_write_refuses_to_throw_away_writes_left_uncommitted(app: Flask, left_open: str) -> None:
+    if left_open == "core":  # a statement run outside any block
+        db.session.execute(insert(Shop).values(domain="stray.myshopify.com", installed=True))
+    else:
+        db.session.add(Shop(domain="stray.myshopify.com", installed=True))
+        if left_open == "flushed":
+            db.session.flush()
+    with pytest.raises(TransactionLeftOpen, match="uncommitted writes"), writing():
         add_shop("a.myshopify.com")
     discard()
-    assert shops() == []  # nothing of the refused write was kept
+    assert shops() == []  # neither the stray write nor the refused one was kept
 
 
 def test_a_read_ends_a_read_left_open_before_it(app: Flask) -> None:

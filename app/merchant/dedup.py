@@ -92,8 +92,9 @@ def _words(shop: Shop, tag_id: str | None, purchases: int, reported: int, same: 
                 "into Settings → Customer events, save, select Connect, then place a test order.")
     assert share is not None
     purchases_word = "purchase" if reported == 1 else "purchases"
-    headline = (f"The pixel's message arrived for {reported} {purchases_word} {days}: {same} of them "
-                f"({_percent(share)}) say the Tag fired with Pinbridge's id")
+    saying = ("it says" if same else "it does not say") if reported == 1 else f"{same} of them ({_percent(share)}) say"
+    headline = (f"The pixel's message arrived for {reported} {purchases_word} {days}: {saying} "
+                "the Tag fired with Pinbridge's id")
     if share >= GOOD_SHARE:
         missing = purchases - reported
         tail = (f" The pixel's message did not arrive for {missing} of {purchases} purchases (buyers who refused "

@@ -89,7 +89,7 @@ def test_the_heartbeat_is_written_and_refreshed(worker: Worker, clock: Clock) ->
 def test_every_job_the_worker_runs(worker: Worker) -> None:
     assert [(j.name, j.slow) for j in worker.periodic] == [
         ("heartbeat", False), ("reclaim_leases", False), ("expire", False), ("reconcile", True),
-        ("retention", True)]
+        ("recover_days", True), ("retention", True), ("reopen_held", False)]
 
 
 def test_run_stops_when_asked_and_the_slow_jobs_have_run_once(worker: Worker) -> None:

@@ -10,22 +10,12 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
 
 from app.inbox import receipts as inbox_receipts
-from app.models import Event, WebhookReceipt, db
+from app.models import db
 from tests.conftest import SHOP, process_inbox
 from tests.factories import completed_checkout, web_order
-
-
-def receipts() -> list[WebhookReceipt]:
-    db.session.rollback()
-    return list(db.session.scalars(select(WebhookReceipt).order_by(WebhookReceipt.id)))
-
-
-def event_count() -> int:
-    db.session.rollback()
-    return int(db.session.scalar(select(func.count()).select_from(Event)) or 0)
+from tests.inbox.rows import event_count, receipts
 
 
 def test_the_request_stores_only_an_encrypted_body(post_webhook: Any) -> None:

@@ -15,16 +15,7 @@ from app.models import Event, WebhookReceipt, db
 from app.ops.scrape import render
 from tests.conftest import SHOP, process_inbox
 from tests.factories import completed_checkout, web_order
-
-
-def receipts() -> list[WebhookReceipt]:
-    db.session.rollback()
-    return list(db.session.scalars(select(WebhookReceipt).order_by(WebhookReceipt.id)))
-
-
-def event_count() -> int:
-    db.session.rollback()
-    return int(db.session.scalar(select(func.count()).select_from(Event)) or 0)
+from tests.inbox.rows import event_count, receipts
 
 
 def test_the_worker_maps_the_body_and_deletes_it(app: Flask, post_webhook: Any) -> None:

@@ -14,12 +14,14 @@ from app.shops import get_or_create_shop
 from tests.conftest import SHOP
 from tests.event_rows import add_event
 
-NO_TAG = "Add your Pinterest Tag id in settings, then paste the pixel into Settings → Customer events."
-NOT_SEEN = ("The pixel has not reported a purchase yet. Paste it into Settings → Customer events, save, "
-            "select Connect, then place a test order.")
-SOME_MISSING = ("Some purchases were not reported by the Tag: buyers who refused cookies or left before the "
-                "thank-you page. Pinbridge sent them from the server, so they are counted once.")
-ALL_SAME = "The Tag and Pinbridge use the same id for every purchase, so Pinterest counts each one once."
+NO_TAG = ("Save your Pinterest Tag id below, then copy the code into Settings → Customer events. Until then "
+          "Pinbridge's pixel does not fire the Tag, so nothing here can be counted.")
+NOT_SEEN = ("Pinbridge has not received the pixel's message for any purchase in the last 14 days. Paste the code "
+            "into Settings → Customer events, save, select Connect, then place a test order.")
+SOME_MISSING = ("Where the message arrived, the Tag and Pinbridge used the same id. The pixel's message did not "
+                "arrive for 1 of 3 purchases (buyers who refused cookies or left before the thank-you page); "
+                "Pinbridge sent those from the server alone.")
+ALL_SAME = "Where the message arrived, the Tag and Pinbridge used the same id."
 
 
 def web(shop_id: int, *, tag_matched: bool | None, days_ago: float = 1, **fields: Any) -> None:
@@ -50,7 +52,8 @@ def test_counts_recent_web_purchases_by_how_the_tag_reported_them(shop: Any) -> 
                                  "with_click_id")} == {
         "reported": True, "window_days": 14, "purchases": 3, "tag_same_id": 2, "tag_different_id": 0,
         "with_click_id": 2}
-    assert card["headline"] == "Counted once: the Tag reported 2 of 3 purchases in the last 14 days with the same id"
+    assert card["headline"] == ("The pixel's message arrived for 2 purchases in the last 14 days: 2 of them (100%) say "
+                               "the Tag fired with Pinbridge's id")
     assert card["advice"] == SOME_MISSING
 
 
@@ -58,7 +61,8 @@ def test_one_purchase_is_said_in_the_singular(shop: Any) -> None:
     web(shop.id, tag_matched=True)
     db.session.commit()
     card = summary(shop, now_utc())
-    assert card["headline"] == "Counted once: the Tag reported 1 of 1 purchase in the last 14 days with the same id"
+    assert card["headline"] == ("The pixel's message arrived for 1 purchase in the last 14 days: it says the Tag "
+                               "fired with Pinbridge's id")
     assert card["advice"] == ALL_SAME
 
 
@@ -68,9 +72,9 @@ def test_a_different_id_is_the_advice_that_comes_first(shop: Any) -> None:
     web(shop.id, tag_matched=None)
     db.session.commit()
     assert summary(shop, now_utc())["advice"] == (
-        "The Tag used a different id for 1 of 3 purchases, so Pinterest may count them twice. Paste the pixel "
-        "again so it matches your current settings, and remove any other Pinterest Tag checkout code from your "
-        "theme.")
+        "For 1 of 2 the Tag fired with another id, so Pinterest may count those purchases twice. Copy the code "
+        "below into Settings → Customer events again, and remove any other Pinterest Tag checkout code (theme, "
+        "Google Tag Manager, another app) — see \"Other Pinterest tracking\" below.")
 
 
 def test_before_the_tag_id_or_the_pixel_the_advice_says_what_to_do(app: Flask, configure_shop: Any) -> None:

@@ -52,7 +52,7 @@ def _health(client: FlaskClient) -> dict[str, Any]:
 def _working_shop(configure_shop: Any) -> Any:
     shop = configure_shop()
     shop.shopify_token_enc = crypto.encrypt("shpat_fake_valid_0001")
-    db.session.merge(ShopDeliveryState(shop_id=shop.id, consecutive_failures=0,
+    db.session.merge(ShopDeliveryState(shop_id=shop.id,
                                        last_success_at=now_utc() - timedelta(minutes=3)))
     db.session.commit()
     return shop

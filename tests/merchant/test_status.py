@@ -23,7 +23,7 @@ def settings(**changes: Any) -> SimpleNamespace:
 
 
 def state(**changes: Any) -> SimpleNamespace:
-    values = {"failure_class": None, "consecutive_failures": 0, "failing_since": None, "failure_message": None,
+    values = {"failure_class": None, "failing_since": None, "failure_message": None,
               "last_success_at": NOW - timedelta(minutes=3)}
     values.update(changes)
     return SimpleNamespace(**values)
@@ -34,7 +34,7 @@ def facts(waiting: int = 0, overdue: int = 0) -> dict[str, Any]:
             "oldest_waiting_at": NOW - timedelta(minutes=30) if waiting else None}
 
 
-OUTAGE = state(failure_class="pinterest", consecutive_failures=4, failing_since=NOW - timedelta(minutes=5),
+OUTAGE = state(failure_class="pinterest", failing_since=NOW - timedelta(minutes=5),
                failure_message="Service Unavailable")
 
 
@@ -76,7 +76,7 @@ OUTAGE = state(failure_class="pinterest", consecutive_failures=4, failing_since=
       "pinterest_message": "Service Unavailable",
       "message": "Pinterest is having trouble on its side. 1 order is waiting and will be sent automatically."}),
     # Failing for less than a minute: still working.
-    (settings(), state(failure_class="pinterest", consecutive_failures=1, failing_since=NOW - timedelta(seconds=20)),
+    (settings(), state(failure_class="pinterest", failing_since=NOW - timedelta(seconds=20)),
      facts(), NOW, {"state": "working", "heading": "Working", "message": "Orders are reaching Pinterest."}),
     # Orders overdue with no worker alive: Pinbridge's side, said plainly.
     (settings(), state(), facts(2, overdue=2), NOW - timedelta(minutes=10),

@@ -6,7 +6,6 @@ from __future__ import annotations
 import functools
 import gzip
 import json
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -34,21 +33,11 @@ from app.models import Event, Shop, db, now_utc
 from app.shopify import orders
 from app.shopify.orders import AdminApiError
 from app.shopify.reconcile import Reconciler, reconcile_shop
-from tests.conftest import API_KEY, API_SECRET, SHOP, require_or_skip
+from tests.conftest import SHOP, require_or_skip
 from tests.factories import web_order
+from tests.shopify.conftest import TOKEN
 from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
 from tests.test_locks import lease_holder
-
-TOKEN = "shpat_fake_valid_0001"
-
-
-@pytest.fixture
-def admin(app: Flask) -> Iterator[ShopifyAdminStandin]:
-    standin = ShopifyAdminStandin(SHOP, client_id=API_KEY, client_secret=API_SECRET, access_token=TOKEN)
-    client = standin.client()
-    app.config["SHOPIFY_HTTP_CLIENT"] = client
-    yield standin
-    client.close()
 
 
 def give_admin_token(shop: Shop, *, expires_in: float = 3600, refresh: str | None = "shprt_fake_0001") -> None:

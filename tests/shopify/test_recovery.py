@@ -3,7 +3,6 @@ GraphQL stand-in at the HTTP-client level, and what the page is told (GET /api/s
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
 
@@ -14,7 +13,7 @@ from sqlalchemy import select
 
 from app.models import DayRecovery, Event, Shop, ShopifyDailyOrders, db, now_utc
 from app.shopify import recovery
-from tests.conftest import API_KEY, API_SECRET, SHOP
+from tests.conftest import SHOP
 from tests.event_rows import add_event
 from tests.factories import web_order
 from tests.jwt_helpers import OTHER_SHOP, bearer, use_session_secrets
@@ -25,15 +24,6 @@ from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
 @pytest.fixture(autouse=True)
 def _secrets(app: Flask) -> None:
     use_session_secrets(app)
-
-
-@pytest.fixture
-def admin(app: Flask) -> Iterator[ShopifyAdminStandin]:
-    standin = ShopifyAdminStandin(SHOP, client_id=API_KEY, client_secret=API_SECRET, access_token=TOKEN)
-    client = standin.client()
-    app.config["SHOPIFY_HTTP_CLIENT"] = client
-    yield standin
-    client.close()
 
 
 @pytest.fixture

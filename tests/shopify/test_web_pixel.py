@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,6 @@ from graphql import parse, validate
 
 from app.models import Shop, db
 from app.shopify import web_pixel
-from tests.conftest import API_KEY, API_SECRET, SHOP
 from tests.jwt_helpers import bearer, use_session_secrets
 from tests.shopify.test_reconcile import TOKEN, _deprecated_fields, admin_schema, give_admin_token
 from tests.standins.shopify_graphql import ShopifyAdminStandin
@@ -23,15 +21,6 @@ from tests.standins.shopify_graphql import ShopifyAdminStandin
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = {"ACCESS_QUERY": web_pixel.ACCESS_QUERY, "PIXEL_QUERY": web_pixel.PIXEL_QUERY,
              "CREATE_MUTATION": web_pixel.CREATE_MUTATION, "UPDATE_MUTATION": web_pixel.UPDATE_MUTATION}
-
-
-@pytest.fixture
-def admin(app: Flask) -> Iterator[ShopifyAdminStandin]:
-    standin = ShopifyAdminStandin(SHOP, client_id=API_KEY, client_secret=API_SECRET, access_token=TOKEN)
-    client = standin.client()
-    app.config["SHOPIFY_HTTP_CLIENT"] = client
-    yield standin
-    client.close()
 
 
 @pytest.fixture
