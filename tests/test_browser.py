@@ -230,7 +230,7 @@ def test_settings_refuse_invalid_input_and_test_typed_credentials(
     expect(page.locator("#settings-save-bar")).to_have_attribute("data-shown", "")
     page.locator("#save-bar-save").click()
     expect(page.locator("s-text-field[name=ad_account_id]")).to_have_attribute(
-        "error", "Enter the ad account id: digits only, at most 18.")
+        "error", "Enter the ad account id: digits 0-9 only, at most 18.")
     expect(page.locator("#form-error")).to_be_visible()
     assert _settings().ad_account_id is None
     _shot(page, "3-settings-invalid")
