@@ -707,7 +707,7 @@ def test_completeness_against_shopify_names_the_orders_that_never_arrived(
 # -- every problem named with its next step ---------------------------------------------------------------
 def _working(configure_shop: Any, **overrides: Any) -> Any:
     """A configured shop Pinterest accepts, with its Admin API token and a recent delivery."""
-    from tests.test_reconcile import give_admin_token
+    from tests.shopify.test_reconcile import give_admin_token
 
     shop = configure_shop(**overrides)
     shop.settings.connection_status = "ok"
@@ -888,7 +888,7 @@ def test_a_day_shopify_has_more_orders_for_is_recovered_on_the_page(
     from app.shopify.daily import day_span
     from tests.conftest import API_KEY
     from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
-    from tests.test_reconcile import TOKEN, give_admin_token
+    from tests.shopify.test_reconcile import TOKEN, give_admin_token
 
     monkeypatch.setattr(home, "POLL_SECONDS", 1)
     configure_shop()
