@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, case, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from app import shop_state
+from app import shop_state, wake
 from app.clock import database_now
 from app.database import rowcount, writing
 from app.mapping import MappedPurchase
@@ -226,7 +226,8 @@ def requeue(shop_id: int, status: EventStatus, now: datetime, *, max_age_seconds
         .execution_options(synchronize_session=False)
     ))
     shop_state.lift_backoff(shop_id)
-    release_backed_off(shop_id)
+    if release_backed_off(shop_id) or count:
+        wake.notify(wake.OUTBOX)
     too_old = 0
     if status == FAILED and event_ids is None:
         too_old = int(db.session.scalar(
@@ -401,13 +402,19 @@ def expire_stale(now: datetime, max_age_seconds: int) -> int:
 
 # -- the storefront pixel's beacon -----------------------------------------------------------------------
 def release_waiting_order(shop_id: int, checkout_token: str, now: datetime) -> int:
-    """The beacon is here: an order waiting for it may go now (a completed checkout still waits for its order)."""
-    return rowcount(db.session.execute(
+    """The beacon is here: an order waiting for it may go now (a completed checkout still waits for its order).
+
+    A released order wakes the workers at the commit (app/wake.py): it goes as soon as its beacon arrives.
+    """
+    released = rowcount(db.session.execute(
         update(Event)
         .where(Event.shop_id == shop_id, Event.checkout_token == checkout_token, Event.status == PENDING,
                Event.source != EventSource.CHECKOUT.value, Event.available_at > now)
         .values(available_at=now).execution_options(synchronize_session=False)
     ))
+    if released:
+        wake.notify(wake.OUTBOX)
+    return released
 
 
 @dataclass

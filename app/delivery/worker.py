@@ -4,7 +4,9 @@ Claims happen on the loop's thread, one at a time; up to SENDERS claimed batches
 their own threads (send.py). Quick periodic jobs (heartbeat, lease reaping, expiry) run between claims;
 slow ones (reconciliation, retention: up to ~20 s each) run on a thread of their own, so they never hold
 up a claim. Each job still runs on one worker at a time where it must, under its own lease in `locks`.
-Webhooks waiting in the inbox are mapped into the outbox on a third thread, in batches (app/inbox.py).
+Webhooks waiting in the inbox are mapped into the outbox on a third thread, in batches (app/inbox/), each
+shop in turn (app/inbox/fair.py). Both the claim loop and the inbox thread wait for a wake-up (app/wake.py):
+new work is looked for when it is committed, and the idle look every WORKER_IDLE_SECONDS is the fallback.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import func, select
 
-from app import metrics, outbox
+from app import metrics, outbox, wake
 from app.clock import database_now
 from app.database import writing
 from app.delivery.send import Sender
-from app.inbox import routing
-from app.models import WorkerHeartbeat, db
+from app.inbox import fair, routing
+from app.models import Event, WorkerHeartbeat, db
 from app.ops import retention
 from app.pinterest import MAX_BATCH, PinterestClient
 from app.shopify import reconcile
@@ -46,7 +49,7 @@ PERIODIC_TICK = 1.0  # seconds between looks for due jobs on the periodic thread
 # this number.
 SENDERS = 6
 INBOX_BATCHES_PER_CLAIM = 20  # up to 1,000 webhooks mapped per look at the inbox (routing.BATCH each)
-INBOX_PAUSE = 0.1  # seconds between looks at the inbox when the last one was not full
+INBOX_PAUSE = 0.1  # seconds between looks at the inbox when no wake-up came (the fallback)
 
 
 @dataclass
@@ -108,6 +111,8 @@ class Worker:
         ]
         self._slow_on_thread = False  # True while run() has the periodic thread running the slow jobs
         self._inbox_on_thread = False  # True while run() has the inbox thread mapping webhooks
+        self.listener: wake.Listener | None = None  # while run() runs: wake-ups for the loop and inbox thread
+        self.inbox = fair.FairInbox()
 
     # -- loop -------------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -117,6 +122,8 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.listener is not None:
+            self.listener.poke()
 
     def run(self, max_idle_loops: int | None = None) -> None:
         """Loop until stopped (or, for tests, until the queue stays empty `max_idle_loops` times).
@@ -129,15 +136,20 @@ class Worker:
         periodic = threading.Thread(target=self._run_slow_jobs, args=(done,), name="periodic", daemon=True)
         router = threading.Thread(target=self._route_continuously, args=(done,), name="inbox", daemon=True)
         self._slow_on_thread = self._inbox_on_thread = True
+        with self.app.app_context():
+            self.listener = wake.Listener(db.engine).start()
         periodic.start()
         router.start()
         try:
             self._loop(max_idle_loops)
         finally:
             done.set()
+            self.listener.poke()
             periodic.join()
             router.join()
             self._slow_on_thread = self._inbox_on_thread = False
+            self.listener.close()
+            self.listener = None
         logger.info("worker stopped", extra={"action": "worker_stopped", "worker": self.worker_id})
 
     def _loop(self, max_idle_loops: int | None) -> None:
@@ -151,16 +163,50 @@ class Worker:
                 claimed = self._claim_next(busy_shops=set(inflight.values()))
                 if claimed:
                     idle = 0
-                    inflight[pool.submit(self._deliver_in_thread, claimed)] = claimed[0].shop_id
+                    future = pool.submit(self._deliver_in_thread, claimed)
+                    future.add_done_callback(self._batch_done)
+                    inflight[future] = claimed[0].shop_id
                     continue
                 idle += 1
                 if max_idle_loops is not None and idle >= max_idle_loops and not inflight:
                     break
-                if inflight:
-                    wait(inflight, timeout=self.idle_seconds, return_when=FIRST_COMPLETED)
-                else:
-                    self.sleep(self.idle_seconds)
+                self._wait_for_work(inflight)
             wait(inflight)
+
+    def _batch_done(self, _future: Future[None]) -> None:
+        if self.listener is not None:
+            self.listener.poke(wake.OUTBOX)  # its shop may have more to send, and a sender is free
+
+    def _wait_for_work(self, inflight: dict[Future[None], int]) -> None:
+        """Nothing to claim: wait for new work, a batch in flight to finish, or the next event to come due.
+
+        Without a listener (run() not running) this is the plain idle wait.
+        """
+        if self.listener is None:
+            if inflight:
+                wait(inflight, timeout=self.idle_seconds, return_when=FIRST_COMPLETED)
+            else:
+                self.sleep(self.idle_seconds)
+            return
+        self.listener.wait(wake.OUTBOX, self._until_next_due())
+
+    def _until_next_due(self) -> float:
+        """Seconds until the next waiting event comes due (a settling checkout, an order waiting for its
+        beacon), at most the idle look's."""
+        try:
+            now = self.clock()
+            due = db.session.scalar(select(func.min(Event.available_at))
+                                    .where(Event.status == outbox.PENDING, Event.available_at > now))
+            db.session.rollback()
+        except Exception:
+            db.session.rollback()
+            logger.exception("next due time unknown", extra={"action": "claim_failed"})
+            return self.idle_seconds
+        if due is None:
+            return self.idle_seconds
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=now.tzinfo)
+        return min(self.idle_seconds, max(0.001, (due - now).total_seconds()))
 
     def _run_slow_jobs(self, done: threading.Event) -> None:
         """The periodic thread: run the slow jobs when due until the loop ends (always one round)."""
@@ -209,7 +255,7 @@ class Worker:
         total = 0
         for _ in range(INBOX_BATCHES_PER_CLAIM):
             try:
-                routed = routing.process_pending()
+                routed = routing.process_pending(plan=self.inbox)
             except Exception:
                 db.session.rollback()
                 logger.exception("inbox routing failed", extra={"action": "inbox_failed"})
@@ -223,14 +269,19 @@ class Worker:
         """The inbox thread: route waiting webhooks in batches, off the claim loop.
 
         Mapped one by one on the claim loop, each webhook cost a commit (a WAL flush on PostgreSQL) that
-        the next claim waited for; here a pause of INBOX_PAUSE between looks lets webhooks gather, so a
-        steady 50 per second are routed five at a time, and a full batch is followed at once by the next.
+        the next claim waited for. Here a webhook's commit wakes the thread (app/wake.py), so an order is
+        routed as soon as it is acknowledged; what arrives while a batch is routed gathers for the next,
+        and a full batch is followed at once by the next. Without a wake-up it looks every INBOX_PAUSE
+        (or the idle look's, if longer).
         """
         with self.app.app_context():
             while not done.is_set():
                 if self._route_inbox() >= routing.BATCH:
                     continue
-                done.wait(INBOX_PAUSE)
+                if self.listener is not None:  # a webhook's commit wakes it; the timeout is the fallback look
+                    self.listener.wait(wake.INBOX, max(INBOX_PAUSE, self.idle_seconds))
+                else:
+                    done.wait(INBOX_PAUSE)
             self._route_inbox()  # what arrived while stopping
 
     def _run_due(self, jobs: list[Periodic]) -> None:

@@ -14,7 +14,7 @@ from typing import Any, cast
 
 from flask import Flask, current_app
 
-from app import database
+from app import database, wake
 from app.crypto import SealedBodies
 from app.models import WebhookReceipt, clean_text, db, now_utc
 
@@ -165,8 +165,12 @@ class _ReceiptInsert:
         self.processors = [table.c[name].type.bind_processor(dialect) for name in _COLUMNS]
         self._sql: dict[int, str] = {}
         arrays = ", ".join(f"%b::{self._PG_TYPES.get(name, 'text[]')}" for name in _COLUMNS)
-        self._pg_sql = (f"INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
-                        "ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id")
+        # The NOTIFY that wakes the workers rides in the same statement, so it costs no round trip; it is
+        # delivered at the commit (app/wake.py), one per channel and transaction whatever the rows.
+        self._pg_sql = (f"WITH stored AS (INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) "
+                        f"SELECT * FROM unnest({arrays}) ON CONFLICT (webhook_id) DO NOTHING "
+                        f"RETURNING webhook_id) SELECT webhook_id FROM stored, "
+                        f"(SELECT pg_notify('{wake.INBOX}', '')) AS wake")
 
     def sql(self, count: int) -> str:
         if self.postgresql:
@@ -203,4 +207,7 @@ def _store(receipts: Receipts, rows: list[dict[str, Any]]) -> set[str]:
     sql, parameters = receipts.insert.sql(len(rows)), receipts.insert.parameters(rows)
     with receipts.writer.write() as cursor:
         cursor.execute(sql, parameters)
-        return {row[0] for row in cursor.fetchall()}
+        stored = {row[0] for row in cursor.fetchall()}
+    if stored and not receipts.insert.postgresql:  # PostgreSQL's NOTIFY went with the INSERT
+        wake.send(receipts.engine, wake.INBOX)
+    return stored

@@ -26,10 +26,11 @@ from flask import Flask, current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
-from app import beacon_join, outbox
+from app import beacon_join, outbox, wake
 from app.clock import database_now
 from app.crypto import SealedBodies, SecretUnreadable
 from app.database import rowcount, writing
+from app.inbox.fair import FairInbox
 from app.inbox.receipts import receipts_for
 from app.mapping import MappedPurchase, map_checkout, map_order
 from app.mapping.purchase import CHECKOUT_OPEN
@@ -53,9 +54,12 @@ class _Waiting:
     mapped: MappedPurchase | None = None
 
 
-def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> int:
-    """Map and route up to `limit` waiting receipts (oldest first); the number this call routed."""
-    waiting = _read(limit, shop_domain)
+def process_pending(limit: int = BATCH, *, shop_domain: str | None = None, plan: FairInbox | None = None) -> int:
+    """Map and route up to `limit` waiting receipts (oldest first); the number this call routed.
+
+    With a `plan` (the worker's), the batch takes from every waiting shop in turn (app/inbox/fair.py).
+    """
+    waiting = _read(limit, shop_domain, plan)
     if not waiting:
         return 0
     _map(waiting)
@@ -79,6 +83,8 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
                 .execution_options(synchronize_session=False)
             )
             routed += 1
+        if routed:
+            wake.notify(wake.OUTBOX)  # the claim loop (of any worker) looks at once
     if waiting_for_beacon:
         beacon_join.release_arrived(waiting_for_beacon, now_utc())
     if routed:
@@ -97,10 +103,15 @@ def drain(*, shop_domain: str | None = None, max_batches: int = 1000) -> int:
     return total
 
 
-def _read(limit: int, shop_domain: str | None) -> list[_Waiting]:
+def _read(limit: int, shop_domain: str | None, plan: FairInbox | None = None) -> list[_Waiting]:
     query = (select(WebhookReceipt.id, WebhookReceipt.shop_domain, WebhookReceipt.topic,
                     WebhookReceipt.received_at, WebhookReceipt.body)
              .where(WebhookReceipt.body.isnot(None)).order_by(WebhookReceipt.id).limit(limit))
+    if plan is not None and shop_domain is None:
+        ids = plan.next_ids(limit)
+        if not ids:
+            return []
+        query = query.where(WebhookReceipt.id.in_(ids))
     if shop_domain is not None:
         query = query.where(WebhookReceipt.shop_domain == shop_domain)
     rows = db.session.execute(query).all()

@@ -1,0 +1,105 @@
+"""Which waiting webhooks the worker routes next: each shop in turn, so one shop's burst holds no other.
+
+Routed strictly in arrival order, a flash sale of 20,000 webhooks in one shop (or Shopify resending a
+backlog) made every other shop's orders wait behind all of it. `FairInbox` keeps, in memory, the ids of
+the waiting receipts shop by shop and hands out batches that take from every waiting shop in turn:
+with one shop waiting a batch is all its own (a burst drains at full speed), with two each gets half,
+with a hundred each gets one. Within a shop the oldest go first, as before, which keeps the order the
+routing needs (an order after the checkout it replaces).
+
+The waiting ids are learnt from the inbox's own index (`ix_webhook_receipts_inbox`: waiting bodies by id):
+each look reads the ids and shops of the receipts stored since the last one, and now and then all of
+them again (a receipt committed late, with an id below ones already seen; receipts another worker
+routed). Ids only: 100,000 waiting webhooks cost a few megabytes, and no body is read until its batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+
+from sqlalchemy import select
+
+from app.models import WebhookReceipt, db
+
+SCAN_CHUNK = 10_000  # ids read per statement while learning what waits
+RESCAN_EVERY = 0.5  # seconds between full looks at what waits, plus RESCAN_PER_ID for each waiting id
+RESCAN_PER_ID = 1 / 20_000  # a full look at 100,000 waiting ids costs ~0.1 s: at most every ~5.5 s
+
+
+class FairInbox:
+    """The waiting receipts' ids, by shop, and the order in which shops take their turn."""
+
+    def __init__(self) -> None:
+        self.waiting: dict[str, deque[int]] = {}
+        self.turn: deque[str] = deque()  # shops with ids waiting, the next to be served first
+        self.high_water = 0  # the largest id seen
+        self.scanned_at = float("-inf")
+
+    def __len__(self) -> int:
+        return sum(len(ids) for ids in self.waiting.values())
+
+    def next_ids(self, limit: int) -> list[int]:
+        """Up to `limit` waiting receipt ids: an equal share from each waiting shop, oldest first in each."""
+        self._learn()
+        return self._take(limit)
+
+    # -- learning what waits ----------------------------------------------------------------------------
+    def _learn(self) -> None:
+        count = len(self)
+        full = count == 0 or time.monotonic() - self.scanned_at >= RESCAN_EVERY + count * RESCAN_PER_ID
+        if full:
+            self.scanned_at = time.monotonic()
+            found = self._read_after(0)
+            previous = list(self.turn)
+            self.waiting = {}
+            for shop, ids in found:
+                self.waiting.setdefault(shop, deque()).extend(ids)
+            # Shops keep their place in the rotation; newly seen ones queue at its end.
+            seen = set(previous)
+            self.turn = deque(shop for shop in previous if shop in self.waiting)
+            self.turn.extend(shop for shop in self.waiting if shop not in seen)
+            return
+        for shop, ids in self._read_after(self.high_water):
+            queue = self.waiting.get(shop)
+            if queue is None:
+                queue = self.waiting[shop] = deque()
+                self.turn.append(shop)
+            queue.extend(ids)
+
+    def _read_after(self, after: int) -> list[tuple[str, list[int]]]:
+        """The waiting ids above `after`, grouped by shop in order of each shop's oldest."""
+        by_shop: dict[str, list[int]] = {}
+        while True:
+            rows = db.session.execute(
+                select(WebhookReceipt.id, WebhookReceipt.shop_domain)
+                .where(WebhookReceipt.body.isnot(None), WebhookReceipt.id > after)
+                .order_by(WebhookReceipt.id).limit(SCAN_CHUNK)
+            ).all()
+            db.session.rollback()  # a read only
+            for row_id, shop in rows:
+                by_shop.setdefault(shop, []).append(row_id)
+            if rows:
+                after = rows[-1][0]
+                self.high_water = max(self.high_water, after)
+            if len(rows) < SCAN_CHUNK:
+                return list(by_shop.items())
+
+    # -- handing out batches -------------------------------------------------------------------------------
+    def _take(self, limit: int) -> list[int]:
+        batch: list[int] = []
+        share = max(1, limit // max(1, len(self.turn)))
+        for _ in range(2):  # a second round fills what shops with fewer than their share left
+            for _ in range(len(self.turn)):
+                if len(batch) >= limit:
+                    return batch
+                shop = self.turn[0]
+                self.turn.rotate(-1)  # served: to the back of the line
+                queue = self.waiting[shop]
+                for _ in range(min(share, limit - len(batch), len(queue))):
+                    batch.append(queue.popleft())
+                if not queue:
+                    del self.waiting[shop]
+                    self.turn.remove(shop)
+            share = limit
+        return batch
