@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Flask, current_app
@@ -89,8 +90,13 @@ class GroupCommit:
 
     MAX_BATCH = 100
 
-    def __init__(self, receipts: Receipts) -> None:
+    def __init__(self, receipts: Receipts | None, *, write: Callable[[list[dict[str, Any]]], set[Any]] | None = None,
+                 key: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        """Receipts' by default; another writer passes its `write` (rows → keys of the rows it stored) and
+        `key` (a row's key), as the pixel's beacons do (app/ingest/pixel_wsgi.py)."""
         self.receipts = receipts
+        self.write = write or (lambda rows: _store(cast(Receipts, receipts), rows))
+        self.key = key or (lambda values: values["webhook_id"])
         self._mutex = threading.Lock()
         self._leader = threading.Lock()
         self._queue: list[_Slot] = []
@@ -112,7 +118,7 @@ class GroupCommit:
                         batch = self._queue[:self.MAX_BATCH]
                         del self._queue[:self.MAX_BATCH]
                     if batch:
-                        _flush(self.receipts, batch)
+                        _flush(self.write, self.key, batch)
                 finally:
                     self._leader.release()
                 with self._mutex:
@@ -127,17 +133,18 @@ class GroupCommit:
         return slot.stored
 
 
-def _flush(receipts: Receipts, batch: list[_Slot]) -> None:
+def _flush(write: Callable[[list[dict[str, Any]]], set[Any]], key: Callable[[dict[str, Any]], Any],
+           batch: list[_Slot]) -> None:
     """Write a batch of receipts; the first of several deliveries with one webhook id is the one stored."""
     try:
-        stored = _store(receipts, [slot.values for slot in batch])
+        stored = write([slot.values for slot in batch])
     except BaseException as exc:  # every owner answers with the failure (503 for a database outage)
         for slot in batch:
             slot.error, slot.done = exc, True
             slot.wake.set()
         return
     for slot in batch:
-        webhook_id = slot.values["webhook_id"]
+        webhook_id = key(slot.values)
         slot.stored = webhook_id in stored
         stored.discard(webhook_id)  # a second delivery of the same id in this batch is a duplicate
         slot.done = True

@@ -38,6 +38,7 @@ CONSENT_FIELDS = frozenset({"marketing", "sale_of_data", "analytics"})
 CHECKOUT_TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # `_epik` values are URL-safe base64-ish strings; anything else is not a Pinterest click id.
 CLICK_ID_RE = re.compile(r"^[A-Za-z0-9_.=%-]{8,512}$")
+USER_AGENT_LENGTH = PixelBeacon.__table__.c.user_agent.type.length  # longer ones are cut, not refused
 
 
 def client_ip() -> str:
@@ -145,18 +146,24 @@ def receive() -> Response:
     return _answer(204)
 
 
+def row_values(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | None,
+               now: datetime) -> dict[str, Any]:
+    """The stored beacon's columns: without marketing consent nothing that identifies the browser is kept."""
+    consented = beacon.consent_marketing is not False
+    agent = (user_agent or "").replace("\x00", "")[:USER_AGENT_LENGTH] or None
+    return {
+        "shop_id": shop_id, "checkout_token": beacon.checkout_token, "received_at": now,
+        "consent_marketing": beacon.consent_marketing, "consent_sale_of_data": beacon.consent_sale_of_data,
+        "tag_event_id": beacon.tag_event_id if consented else None,
+        "click_id": beacon.click_id if consented else None,
+        "user_agent": agent if consented else None,
+        "ip": normalise_ip(ip) if consented else None,  # a private or loopback address identifies no buyer
+    }
+
+
 def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | None, now: datetime) -> bool:
     """Keep the first beacon for a checkout token, note that the shop's pixel works, release its order."""
-    consented = beacon.consent_marketing is not False
-    row = PixelBeacon(
-        shop_id=shop_id, checkout_token=beacon.checkout_token, received_at=now,
-        consent_marketing=beacon.consent_marketing, consent_sale_of_data=beacon.consent_sale_of_data,
-        # Without marketing consent nothing that identifies the browser is kept.
-        tag_event_id=beacon.tag_event_id if consented else None,
-        click_id=beacon.click_id if consented else None,
-        user_agent=(user_agent or None) if consented else None,
-        ip=normalise_ip(ip) if consented else None,  # a private or loopback address identifies no buyer
-    )
+    row = PixelBeacon(**row_values(shop_id, beacon, user_agent=user_agent, ip=ip, now=now))
     try:
         with writing():
             db.session.add(row)
