@@ -44,10 +44,12 @@ EXPIRE_EVERY = 60.0  # seconds
 PERIODIC_TICK = 1.0  # seconds between looks for due jobs on the periodic thread
 # Batches a worker keeps in flight, each for a different shop. Pinterest takes ~150 ms per request whatever
 # its size, so one batch at a time left a worker waiting on the network: with many small shops it fell
-# seconds behind, and the claim of the next batch could not overlap the send of the current one. Each batch
-# in flight holds its events in memory (6.6 MB per 1000 claimed, ~4 MB more while sending), which bounds
-# this number.
-SENDERS = 6
+# seconds behind, and the claim of the next batch could not overlap the send of the current one. With six,
+# a steady 50 orders a second from 50 shops (a batch of one each) was more than 6 / 0.15 s = 40 batches a
+# second could carry, and orders queued for seconds: small batches need many senders. Big ones need memory
+# (6.6 MB per 1000 claimed, ~4 MB more while sending), so the events in flight are bounded on their own.
+SENDERS = 16  # 16 / 0.15 s: over 100 batches a second; each holds a pooled connection only to record
+EVENTS_IN_FLIGHT = 6000  # claimed events held at once, whatever the number of batches
 INBOX_BATCHES_PER_CLAIM = 20  # up to 1,000 webhooks mapped per look at the inbox (routing.BATCH each)
 INBOX_PAUSE = 0.1  # seconds between looks at the inbox when no wake-up came (the fallback)
 
@@ -155,17 +157,20 @@ class Worker:
     def _loop(self, max_idle_loops: int | None) -> None:
         idle = 0
         inflight: dict[Future[None], int] = {}  # batch → its shop; a shop has one batch in flight at most
+        sizes: dict[Future[None], int] = {}  # batch → its number of events
         with self.app.app_context(), ThreadPoolExecutor(SENDERS, thread_name_prefix="sender") as pool:
             while not self.stopping.is_set():
-                if len(inflight) >= SENDERS:
+                if len(inflight) >= SENDERS or sum(sizes.values()) >= EVENTS_IN_FLIGHT:
                     wait(inflight, return_when=FIRST_COMPLETED)
                 inflight = {f: shop for f, shop in inflight.items() if not f.done()}
-                claimed = self._claim_next(busy_shops=set(inflight.values()))
+                sizes = {f: size for f, size in sizes.items() if f in inflight}
+                room = max(1, min(self.batch_size, EVENTS_IN_FLIGHT - sum(sizes.values())))
+                claimed = self._claim_next(busy_shops=set(inflight.values()), limit=room)
                 if claimed:
                     idle = 0
                     future = pool.submit(self._deliver_in_thread, claimed)
                     future.add_done_callback(self._batch_done)
-                    inflight[future] = claimed[0].shop_id
+                    inflight[future], sizes[future] = claimed[0].shop_id, len(claimed)
                     continue
                 idle += 1
                 if max_idle_loops is not None and idle >= max_idle_loops and not inflight:
@@ -236,14 +241,14 @@ class Worker:
         """Send one shop's claimed events and record every outcome (send.py)."""
         self.sender.deliver(claimed)
 
-    def _claim_next(self, busy_shops: set[int] | None = None) -> list[outbox.Claimed]:
+    def _claim_next(self, busy_shops: set[int] | None = None, limit: int | None = None) -> list[outbox.Claimed]:
         """Run due periodic jobs, then claim one batch (empty when nothing is ready or the claim failed)."""
         self._run_due([job for job in self.periodic if not (job.slow and self._slow_on_thread)])
         if not self._inbox_on_thread:
             self._route_inbox()
         now = self.clock()
         try:
-            return outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=self.batch_size,
+            return outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=limit or self.batch_size,
                                 busy_shops=busy_shops or ())
         except Exception:
             logger.exception("claim failed", extra={"action": "claim_failed"})
