@@ -5,8 +5,8 @@ encrypted by the app's key (`webhook_receipts.body`), conflict-free on the webho
 is a duplicate without a look-up. No mapping, purchase look-up or shop write happens on the request path.
 
 The worker (`process_pending`) reads waiting receipts in id order, decrypts and maps them outside any
-write transaction, then, in one transaction per batch, clears each body with a guarded UPDATE (so two
-workers never route the same receipt) and routes the purchase into the outbox (one purchase, one event).
+write transaction, then, in one transaction per batch, clears the batch's bodies with one guarded UPDATE
+(so two workers never route the same receipt) and routes the purchase into the outbox (one purchase, one event).
 A crash before that commit leaves the bodies to be processed again; the outbox is idempotent for a
 purchase, so a repeat changes nothing.
 """
@@ -23,13 +23,13 @@ from typing import Any, cast
 
 import orjson
 from flask import Flask, current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
 from app import beacon_join, outbox, wake
 from app.clock import database_now
 from app.crypto import SealedBodies, SecretUnreadable
-from app.database import rowcount, writing
+from app.database import writing
 from app.inbox.fair import FairInbox
 from app.inbox.receipts import receipts_for
 from app.mapping import MappedPurchase, map_checkout, map_order
@@ -69,22 +69,27 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None, plan:
     routed = 0
     waiting_for_beacon: list[tuple[int, str]] = []
     with writing():
+        # The batch's bodies are cleared by one guarded UPDATE (two workers never route the same receipt),
+        # and the outcomes written by one executemany: two statements a batch, not two a receipt.
+        claimed = set(db.session.execute(
+            update(WebhookReceipt).where(WebhookReceipt.id.in_([item.id for item in waiting]),
+                                         WebhookReceipt.body.isnot(None))
+            .values(body=None).returning(WebhookReceipt.id).execution_options(synchronize_session=False)
+        ).scalars())
+        outcomes = []
         for item in waiting:
-            claimed = db.session.execute(
-                update(WebhookReceipt).where(WebhookReceipt.id == item.id, WebhookReceipt.body.isnot(None))
-                .values(body=None).execution_options(synchronize_session=False)
-            )
-            if not rowcount(claimed):
+            if item.id not in claimed:
                 continue  # another worker routed it
             outcome, detail, event_row_id = _route(item, settle, join, waiting_for_beacon)
+            outcomes.append({"receipt": item.id, "result": outcome, "note": detail, "event_row": event_row_id})
+        if outcomes:
+            receipts = WebhookReceipt.__table__
             db.session.execute(
-                update(WebhookReceipt).where(WebhookReceipt.id == item.id)
-                .values(outcome=outcome, detail=detail, event_row_id=event_row_id)
-                .execution_options(synchronize_session=False)
-            )
-            routed += 1
-        if routed:
+                update(receipts).where(receipts.c.id == bindparam("receipt"))
+                .values(outcome=bindparam("result"), detail=bindparam("note"), event_row_id=bindparam("event_row")),
+                outcomes)
             wake.notify(wake.OUTBOX)  # the claim loop (of any worker) looks at once
+        routed = len(outcomes)
     if waiting_for_beacon:
         beacon_join.release_arrived(waiting_for_beacon, now_utc())
     if routed:
