@@ -42,11 +42,12 @@ def test_another_shops_order_is_routed_in_the_first_batch_behind_a_burst(app: Fl
     burst(BUSY, routing.BATCH * 4)
     store(QUIET, web_order(id=77, checkout_token=f"{77:032x}", cart_token=f"c{77:031x}"), webhook_id="wh-quiet")
     plan = fair.FairInbox()
-    assert routing.process_pending(plan=plan) == routing.BATCH
+    assert routing.process_pending(plan=plan) == fair.SHARED_BATCH  # a short batch while two shops wait
     assert outcomes(QUIET) == ["queued"]  # not after the 200 that came before it
     busy = outcomes(BUSY)
-    assert busy.count("queued") == routing.BATCH - 1
-    assert busy[:routing.BATCH - 1] == ["queued"] * (routing.BATCH - 1)  # the busy shop's oldest first
+    assert busy.count("queued") == fair.SHARED_BATCH - 1
+    assert busy[:fair.SHARED_BATCH - 1] == ["queued"] * (fair.SHARED_BATCH - 1)  # the busy shop's oldest first
+    assert routing.process_pending(plan=plan) == routing.BATCH  # the burst alone again: full batches
 
 
 def test_a_lone_shop_fills_every_batch(app: Flask) -> None:
@@ -87,5 +88,6 @@ def test_shares_go_round_the_shops_in_turn() -> None:
         plan.turn.append(shop)
     assert plan.next_ids(6) == [0, 1, 100, 101, 200, 201]
     assert plan.next_ids(4) == [2, 102, 202, 3]  # one each, then the rest to whoever is next in line
-    assert plan.next_ids(100) == [*range(103, 110), *range(203, 210), *range(4, 10)]  # from the next in line
+    assert plan.next_ids(100) == [103, 104, 105, 203, 204, 205, 4, 5, 6, 106]  # a short batch: three shops wait
+    assert plan.next_ids(100) == [206, 207, 208, 7, 8, 9, 107, 108, 109, 209]  # the line moved on
     assert plan.next_ids(100) == [] and not plan.turn

@@ -24,6 +24,7 @@ from app.models import WebhookReceipt, db
 
 SCAN_CHUNK = 10_000  # ids read per statement while learning what waits
 RESCAN_EVERY = 0.5  # seconds between full looks at what waits, plus RESCAN_PER_ID for each waiting id
+SHARED_BATCH = 10  # receipts per batch while more than one shop waits
 RESCAN_PER_ID = 1 / 20_000  # a full look at 100,000 waiting ids costs ~0.1 s: at most every ~5.5 s
 
 
@@ -40,9 +41,14 @@ class FairInbox:
         return sum(len(ids) for ids in self.waiting.values())
 
     def next_ids(self, limit: int) -> list[int]:
-        """Up to `limit` waiting receipt ids: an equal share from each waiting shop, oldest first in each."""
+        """Up to `limit` waiting receipt ids: an equal share from each waiting shop, oldest first in each.
+
+        While several shops wait, batches are smaller (SHARED_BATCH): a batch is routed in one transaction,
+        and a receipt costs far more than a commit, so a short batch lets a shop that just got an order
+        wait for a few receipts of the burst, not for fifty.
+        """
         self._learn()
-        return self._take(limit)
+        return self._take(min(limit, SHARED_BATCH) if len(self.turn) > 1 else limit)
 
     # -- learning what waits ----------------------------------------------------------------------------
     def _learn(self) -> None:
