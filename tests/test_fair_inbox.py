@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from app.inbox import fair, routing
 from app.inbox import receipts as inbox_receipts
-from app.models import WebhookReceipt, db
+from app.models import WebhookReceipt, db, now_utc
 from tests.factories import completed_checkout, web_order
 
 BUSY = "flash-sale.myshopify.com"
 QUIET = "corner-shop.myshopify.com"
+LATE = "late-commit.myshopify.com"
 
 
 def store(shop: str, payload: dict[str, Any], *, topic: str = "orders/create", webhook_id: str) -> None:
@@ -91,3 +93,23 @@ def test_shares_go_round_the_shops_in_turn() -> None:
     assert plan.next_ids(100) == [103, 104, 105, 203, 204, 205, 4, 5, 6, 106]  # a short batch: three shops wait
     assert plan.next_ids(100) == [206, 207, 208, 7, 8, 9, 107, 108, 109, 209]  # the line moved on
     assert plan.next_ids(100) == [] and not plan.turn
+
+
+def test_a_receipt_committed_after_newer_ones_is_still_found(app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    # On PostgreSQL two web processes commit receipts in either order: id 30 may appear after 40 was seen.
+    monkeypatch.setattr(fair, "RESCAN_EVERY", 3600.0)  # only the looks at what is new, no full one
+
+    def put(row_id: int, shop: str) -> None:
+        db.session.execute(insert(WebhookReceipt).values(
+            id=row_id, webhook_id=f"wh-late-{row_id}", shop_domain=shop, topic="orders/create",
+            received_at=now_utc(), outcome=inbox_receipts.WAITING, body=b"sealed"))
+        db.session.commit()
+
+    put(10, BUSY)
+    put(20, BUSY)
+    plan = fair.FairInbox()
+    assert plan.next_ids(1) == [10]
+    put(40, QUIET)
+    assert plan.next_ids(1) == [20]  # 40 seen meanwhile: 21–39 were skipped
+    put(30, LATE)
+    assert plan.next_ids(10) == [40, 30]  # the late one is asked for again, and found

@@ -138,20 +138,21 @@ class Worker:
         periodic = threading.Thread(target=self._run_slow_jobs, args=(done,), name="periodic", daemon=True)
         router = threading.Thread(target=self._route_continuously, args=(done,), name="inbox", daemon=True)
         self._slow_on_thread = self._inbox_on_thread = True
-        with self.app.app_context():
-            self.listener = wake.Listener(db.engine).start()
+        self.listener = self._listen()
         periodic.start()
         router.start()
         try:
             self._loop(max_idle_loops)
         finally:
             done.set()
-            self.listener.poke()
+            listener, self.listener = self.listener, None
+            if listener is not None:
+                listener.poke()
             periodic.join()
             router.join()
             self._slow_on_thread = self._inbox_on_thread = False
-            self.listener.close()
-            self.listener = None
+            if listener is not None:
+                listener.close()
         logger.info("worker stopped", extra={"action": "worker_stopped", "worker": self.worker_id})
 
     def _loop(self, max_idle_loops: int | None) -> None:
@@ -177,6 +178,16 @@ class Worker:
                     break
                 self._wait_for_work(inflight)
             wait(inflight)
+
+    def _listen(self) -> wake.Listener | None:
+        """Start listening for wake-ups; None (the idle look alone) when that is not possible here."""
+        try:
+            with self.app.app_context():
+                return wake.Listener(db.engine).start()
+        except OSError:
+            logger.warning("wake-ups unavailable; looking for work every WORKER_IDLE_SECONDS",
+                           extra={"action": "wake_unavailable"}, exc_info=True)
+            return None
 
     def _batch_done(self, _future: Future[None]) -> None:
         if self.listener is not None:
