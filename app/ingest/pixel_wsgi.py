@@ -72,8 +72,9 @@ class PixelIngest:
                          if key == "shop"), "")
         domain = normalise_shop_domain(shop_arg)
         ip = _client_ip(environ, int(config.get("TRUSTED_PROXY_HOPS", 0)))
-        for limit, key in ((config["PIXEL_RATE_LIMIT_CLIENT"], ("client", ip)),
-                           (config["PIXEL_RATE_LIMIT_SHOP"], ("shop", domain or "-"))):
+        limits = ((config["PIXEL_RATE_LIMIT_CLIENT"], ("client", ip)),
+                  (config["PIXEL_RATE_LIMIT_SHOP"], ("shop", domain or "-")))
+        for limit, key in limits if beacon.limiter.enabled else ():  # RATELIMIT_ENABLED, as for the route
             item = self._limit(limit)
             if not beacon.limiter.limiter.hit(item, "pixel", *key):
                 return _answer(start_response, 429, {"error": "too_many_requests", "message": str(item)}, cors=False)
