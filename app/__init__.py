@@ -47,7 +47,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     database.init_app(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
 
-    from app.ingest import beacon, webhooks, wsgi
+    from app.ingest import beacon, pixel_wsgi, webhooks, wsgi
     from app.merchant import api, home
     from app.ops import cli, doctor, health
 
@@ -60,6 +60,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     beacon.limiter.init_app(app)
     cli.register(app)
     wsgi.install(app)
+    pixel_wsgi.install(app)
 
     @app.errorhandler(500)
     def internal_error(_exc: Exception) -> Any:

@@ -240,18 +240,31 @@ def waits_for_beacon(shop: Shop | ShopPixel, checkout_token: str | None) -> bool
     ) is None
 
 
-def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | None, now: datetime) -> bool:
-    """Keep the first beacon for a checkout token, note that the shop's pixel works, release its order."""
+USER_AGENT_LENGTH = PixelBeacon.__table__.c.user_agent.type.length
+
+
+def row_values(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | None,
+               now: datetime) -> dict[str, Any]:
+    """The stored beacon's columns: without marketing consent nothing that identifies the browser is kept."""
     consented = beacon.consent_marketing is not False
-    row = PixelBeacon(
-        shop_id=shop_id, checkout_token=beacon.checkout_token, received_at=now,
-        consent_marketing=beacon.consent_marketing, consent_sale_of_data=beacon.consent_sale_of_data,
-        # Without marketing consent nothing that identifies the browser is kept.
-        tag_event_id=beacon.tag_event_id if consented else None,
-        click_id=beacon.click_id if consented else None,
-        user_agent=(user_agent or None) if consented else None,
-        ip=normalise_ip(ip) if consented else None,  # a private or loopback address identifies no buyer
-    )
+    agent = (user_agent or "").replace("\x00", "")[:USER_AGENT_LENGTH] or None
+    return {
+        "shop_id": shop_id, "checkout_token": beacon.checkout_token, "received_at": now,
+        "consent_marketing": beacon.consent_marketing, "consent_sale_of_data": beacon.consent_sale_of_data,
+        "tag_event_id": beacon.tag_event_id if consented else None,
+        "click_id": beacon.click_id if consented else None,
+        "user_agent": agent if consented else None,
+        "ip": normalise_ip(ip) if consented else None,  # a private or loopback address identifies no buyer
+    }
+
+
+def store(shop_id: int, beacon: Beacon, *, user_agent: str | None, ip: str | None, now: datetime) -> bool:
+    """Keep the first beacon for a checkout token, note that the shop's pixel works, release its order.
+
+    The beacon fast path (app/ingest/pixel_wsgi.py) writes the same three things for a batch of beacons in
+    one statement; a beacon that reports a new custom-pixel version comes here.
+    """
+    row = PixelBeacon(**row_values(shop_id, beacon, user_agent=user_agent, ip=ip, now=now))
     try:
         with writing():
             db.session.add(row)

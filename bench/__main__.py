@@ -1,6 +1,6 @@
 """`python -m bench`: start real processes, measure, print a results table (median of every run).
 
-    python -m bench [--quick] [--only ack,beacon,drain,freshness,growth] [--db sqlite,postgresql] [--runs 3]
+    python -m bench [--quick] [--only ack,beacon,drain,freshness,inbox,growth] [--db sqlite,postgresql] [--runs 3]
 
 Every benchmark of a run executes side by side with its baselines, so ratios compare numbers taken
 minutes apart on the same (shared, noisy) machine. Results go to bench/results/ as JSON and Markdown;
@@ -20,20 +20,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import ack, beacon, drain, freshness, growth
+from . import ack, beacon, drain, freshness, growth, inbox
 from .db import BenchDatabases, pg_available
 from .report import machine, render
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("ack", "beacon", "drain", "freshness", "growth")
+ALL = ("ack", "beacon", "drain", "freshness", "inbox", "growth")
 
 
 def settings(quick: bool) -> dict[str, Any]:
     if quick:
         return {"ack_seconds": 4, "ack_requests": 16_000, "drain_events": 20_000, "fresh_seconds": 15,
-                "growth_sizes": [1_000, 10_000], "growth_ack_seconds": 3}
+                "inbox_burst": 5_000, "growth_sizes": [1_000, 10_000], "growth_ack_seconds": 3}
     return {"ack_seconds": 10, "ack_requests": 40_000, "drain_events": 100_000, "fresh_seconds": 60,
-            "growth_sizes": [1_000, 10_000, 100_000], "growth_ack_seconds": 4}
+            "inbox_burst": 20_000, "growth_sizes": [1_000, 10_000, 100_000], "growth_ack_seconds": 4}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -73,6 +73,9 @@ def main(argv: list[str] | None = None) -> int:
             if "freshness" in only:
                 result["freshness"] = freshness.run(dbs, kinds, 50.0, cfg["fresh_seconds"], args.latency, logdir, n)
                 print("  freshness done", flush=True)
+            if "inbox" in only:
+                result["inbox"] = inbox.run(dbs, kinds, cfg["inbox_burst"], args.latency, logdir, n)
+                print("  inbox done", flush=True)
             if "growth" in only and files:
                 result["growth"] = growth.run(dbs, kinds, cfg["growth_sizes"], files, cfg["growth_ack_seconds"],
                                               args.latency, logdir)

@@ -195,6 +195,28 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                 lambda k: lambda r: r["freshness"][f"{k}/beacons"]["acknowledged"]
                 - r["freshness"][f"{k}/beacons"]["delivered"], 0, sum)))
         lines.append("")
+    if any("inbox" in r for r in runs):
+        burst = meta["settings"]["inbox_burst"]
+        lines += [f"**3b. Inbox** — one shop's burst of {burst:,} webhooks waiting, 1 worker; "
+                  "meanwhile another shop's order every 0.5 s", "", head, rule]
+
+        def ib(label: str, key: str) -> Callable[[str], Callable[[dict[str, Any]], Any]]:
+            return lambda k: lambda r: r["inbox"][k][label][key]
+        lines.append(row("routed (decrypt, map, join, enqueue), webhooks/s",
+                         per(lambda k: lambda r: r["inbox"][k]["burst"]["routed_per_s"])))
+        if any("ack" in r for r in runs):
+            lines.append(row("routed ÷ acknowledged (same run)", per(
+                lambda k: lambda r: r["inbox"][k]["burst"]["routed_per_s"] / r["ack"][k]["rps"], 2),
+                "≥ 1", lambda v: v >= 1))
+        lines.append(row("other shops' orders, idle instance: receipt → stand-in, p95, s",
+                         per(lambda k: lambda r: r["inbox"][k]["idle"]["quiet_p95_s"], 2)))
+        lines.append(row("… behind the burst, p50, s", per(ib("burst", "quiet_p50_s"), 2)))
+        lines.append(row("… behind the burst, p95, s", per(ib("burst", "quiet_p95_s"), 2)))
+        lines.append(row("… behind the burst, p95 − idle p95, s", per(
+            lambda k: lambda r: r["inbox"][k]["burst"]["quiet_p95_s"] - r["inbox"][k]["idle"]["quiet_p95_s"], 2),
+            "≤ 1 s", lambda v: v <= 1))
+        lines.append(row("… behind the burst, max, s", per(ib("burst", "quiet_max_s"), 2)))
+        lines.append("")
     mem_web = per(lambda k: lambda r: _peak(
         r.get("ack", {}).get(k, {}).get("peak_rss_web_mb"), r.get("freshness", {}).get(k, {}).get("peak_rss_web_mb")),
         0, max)

@@ -888,8 +888,8 @@ def test_a_day_shopify_has_more_orders_for_is_recovered_on_the_page(
     from app.shopify import recovery
     from app.shopify.daily import day_span
     from tests.conftest import API_KEY
-    from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
     from tests.shopify.test_reconcile import TOKEN, give_admin_token
+    from tests.standins.shopify_graphql import ShopifyAdminStandin, graphql_order
 
     monkeypatch.setattr(home, "POLL_SECONDS", 1)
     configure_shop()

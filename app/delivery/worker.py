@@ -4,7 +4,9 @@ Claims happen on the loop's thread, one at a time; up to SENDERS claimed batches
 their own threads (send.py). Quick periodic jobs (heartbeat, lease reaping, expiry) run between claims;
 slow ones (reconciliation, retention: up to ~20 s each) run on a thread of their own, so they never hold
 up a claim. Each job still runs on one worker at a time where it must, under its own lease in `locks`.
-Webhooks waiting in the inbox are mapped into the outbox on a third thread, in batches (app/inbox.py).
+Webhooks waiting in the inbox are mapped into the outbox on a third thread, in batches (app/inbox/), each
+shop in turn (app/inbox/fair.py). Both the claim loop and the inbox thread wait for a wake-up (app/wake.py):
+new work is looked for when it is committed, and the idle look every WORKER_IDLE_SECONDS is the fallback.
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from datetime import datetime
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import func, select
 
-from app import metrics, outbox
+from app import metrics, outbox, wake
 from app.clock import database_now
-from app.database import discard, writing
+from app.database import discard, reading, writing
 from app.delivery.send import Sender
-from app.inbox import routing, unreadable
-from app.models import WorkerHeartbeat, db
+from app.inbox import fair, routing, unreadable
+from app.models import Event, EventStatus, WorkerHeartbeat, db
 from app.ops import retention
 from app.pinterest import MAX_BATCH, PinterestClient
 from app.shopify import reconcile, recovery
@@ -42,12 +45,14 @@ REOPEN_EVERY = 60.0  # seconds between looks for held bodies the worker's keys h
 PERIODIC_TICK = 1.0  # seconds between looks for due jobs on the periodic thread
 # Batches a worker keeps in flight, each for a different shop. Pinterest takes ~150 ms per request whatever
 # its size, so one batch at a time left a worker waiting on the network: with many small shops it fell
-# seconds behind, and the claim of the next batch could not overlap the send of the current one. Each batch
-# in flight holds its events in memory (6.6 MB per 1000 claimed, ~4 MB more while sending), which bounds
-# this number.
-SENDERS = 6
+# seconds behind, and the claim of the next batch could not overlap the send of the current one. With six,
+# a steady 50 orders a second from 50 shops (a batch of one each) was more than 6 / 0.15 s = 40 batches a
+# second could carry, and orders queued for seconds: small batches need many senders. Big ones need memory
+# (6.6 MB per 1000 claimed, ~4 MB more while sending), so the events in flight are bounded on their own.
+SENDERS = 16  # 16 / 0.15 s: over 100 batches a second; each holds a pooled connection only to record
+EVENTS_IN_FLIGHT = 6000  # claimed events held at once, whatever the number of batches
 INBOX_BATCHES_PER_CLAIM = 20  # up to 1,000 webhooks mapped per look at the inbox (routing.BATCH each)
-INBOX_PAUSE = 0.1  # seconds between looks at the inbox when the last one was not full
+INBOX_PAUSE = 0.1  # seconds between looks at the inbox when no wake-up came (the fallback)
 
 
 @dataclass
@@ -112,6 +117,8 @@ class Worker:
         ]
         self._slow_on_thread = False  # True while run() has the periodic thread running the slow jobs
         self._inbox_on_thread = False  # True while run() has the inbox thread mapping webhooks
+        self.listener: wake.Listener | None = None  # while run() runs: wake-ups for the loop and inbox thread
+        self.inbox = fair.FairInbox()
 
     # -- loop -------------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -121,6 +128,8 @@ class Worker:
 
     def stop(self) -> None:
         self.stopping.set()
+        if self.listener is not None:
+            self.listener.poke()
 
     def run(self, max_idle_loops: int | None = None) -> None:
         """Loop until stopped (or, for tests, until the queue stays empty `max_idle_loops` times).
@@ -133,38 +142,91 @@ class Worker:
         periodic = threading.Thread(target=self._run_slow_jobs, args=(done,), name="periodic", daemon=True)
         router = threading.Thread(target=self._route_continuously, args=(done,), name="inbox", daemon=True)
         self._slow_on_thread = self._inbox_on_thread = True
+        self.listener = self._listen()
         periodic.start()
         router.start()
         try:
             self._loop(max_idle_loops)
         finally:
             done.set()
+            listener, self.listener = self.listener, None
+            if listener is not None:
+                listener.poke()
             periodic.join()
             router.join()
             self._slow_on_thread = self._inbox_on_thread = False
+            if listener is not None:
+                listener.close()
         logger.info("worker stopped", extra={"action": "worker_stopped", "worker": self.worker_id})
 
     def _loop(self, max_idle_loops: int | None) -> None:
         idle = 0
         inflight: dict[Future[None], int] = {}  # batch → its shop; a shop has one batch in flight at most
+        sizes: dict[Future[None], int] = {}  # batch → its number of events
         with self.app.app_context(), ThreadPoolExecutor(SENDERS, thread_name_prefix="sender") as pool:
             while not self.stopping.is_set():
-                if len(inflight) >= SENDERS:
+                if len(inflight) >= SENDERS or sum(sizes.values()) >= EVENTS_IN_FLIGHT:
                     wait(inflight, return_when=FIRST_COMPLETED)
                 inflight = {f: shop for f, shop in inflight.items() if not f.done()}
-                claimed = self._claim_next(busy_shops=set(inflight.values()))
+                sizes = {f: size for f, size in sizes.items() if f in inflight}
+                room = max(1, min(self.batch_size, EVENTS_IN_FLIGHT - sum(sizes.values())))
+                claimed = self._claim_next(busy_shops=set(inflight.values()), limit=room)
                 if claimed:
                     idle = 0
-                    inflight[pool.submit(self._deliver_in_thread, claimed)] = claimed[0].shop_id
+                    future = pool.submit(self._deliver_in_thread, claimed)
+                    future.add_done_callback(self._batch_done)
+                    inflight[future], sizes[future] = claimed[0].shop_id, len(claimed)
                     continue
                 idle += 1
                 if max_idle_loops is not None and idle >= max_idle_loops and not inflight:
                     break
-                if inflight:
-                    wait(inflight, timeout=self.idle_seconds, return_when=FIRST_COMPLETED)
-                else:
-                    self.sleep(self.idle_seconds)
+                self._wait_for_work(inflight)
             wait(inflight)
+
+    def _listen(self) -> wake.Listener | None:
+        """Start listening for wake-ups; None (the idle look alone) when that is not possible here."""
+        try:
+            with self.app.app_context():
+                return wake.Listener(db.engine).start()
+        except OSError:
+            logger.warning("wake-ups unavailable; looking for work every WORKER_IDLE_SECONDS",
+                           extra={"action": "wake_unavailable"}, exc_info=True)
+            return None
+
+    def _batch_done(self, _future: Future[None]) -> None:
+        if self.listener is not None:
+            self.listener.poke(wake.OUTBOX)  # its shop may have more to send, and a sender is free
+
+    def _wait_for_work(self, inflight: dict[Future[None], int]) -> None:
+        """Nothing to claim: wait for new work, a batch in flight to finish, or the next event to come due.
+
+        Without a listener (run() not running) this is the plain idle wait.
+        """
+        if self.listener is None:
+            if inflight:
+                wait(inflight, timeout=self.idle_seconds, return_when=FIRST_COMPLETED)
+            else:
+                self.sleep(self.idle_seconds)
+            return
+        self.listener.wait(wake.OUTBOX, self._until_next_due())
+
+    def _until_next_due(self) -> float:
+        """Seconds until the next waiting event comes due (a settling checkout, an order waiting for its
+        beacon), at most the idle look's."""
+        try:
+            now = self.clock()
+            with reading():
+                due = db.session.scalar(select(func.min(Event.available_at))
+                                        .where(Event.status == EventStatus.PENDING, Event.available_at > now))
+        except Exception:
+            discard()
+            logger.exception("next due time unknown", extra={"action": "claim_failed"})
+            return self.idle_seconds
+        if due is None:
+            return self.idle_seconds
+        if due.tzinfo is None:
+            due = due.replace(tzinfo=now.tzinfo)
+        return min(self.idle_seconds, max(0.001, (due - now).total_seconds()))
 
     def _run_slow_jobs(self, done: threading.Event) -> None:
         """The periodic thread: run the slow jobs when due until the loop ends (always one round)."""
@@ -194,14 +256,14 @@ class Worker:
         """Send one shop's claimed events and record every outcome (send.py)."""
         self.sender.deliver(claimed)
 
-    def _claim_next(self, busy_shops: set[int] | None = None) -> list[outbox.Claimed]:
+    def _claim_next(self, busy_shops: set[int] | None = None, limit: int | None = None) -> list[outbox.Claimed]:
         """Run due periodic jobs, then claim one batch (empty when nothing is ready or the claim failed)."""
         self._run_due([job for job in self.periodic if not (job.slow and self._slow_on_thread)])
         if not self._inbox_on_thread:
             self._route_inbox()
         now = self.clock()
         try:
-            return outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=self.batch_size,
+            return outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=limit or self.batch_size,
                                 busy_shops=busy_shops or ())
         except Exception:
             logger.exception("claim failed", extra={"action": "claim_failed"})
@@ -213,7 +275,7 @@ class Worker:
         total = 0
         for _ in range(INBOX_BATCHES_PER_CLAIM):
             try:
-                routed = routing.process_pending()
+                routed = routing.process_pending(plan=self.inbox)
             except Exception:
                 discard()
                 logger.exception("inbox routing failed", extra={"action": "inbox_failed"})
@@ -227,14 +289,19 @@ class Worker:
         """The inbox thread: route waiting webhooks in batches, off the claim loop.
 
         Mapped one by one on the claim loop, each webhook cost a commit (a WAL flush on PostgreSQL) that
-        the next claim waited for; here a pause of INBOX_PAUSE between looks lets webhooks gather, so a
-        steady 50 per second are routed five at a time, and a full batch is followed at once by the next.
+        the next claim waited for. Here a webhook's commit wakes the thread (app/wake.py), so an order is
+        routed as soon as it is acknowledged; what arrives while a batch is routed gathers for the next,
+        and a full batch is followed at once by the next. Without a wake-up it looks every INBOX_PAUSE
+        (or the idle look's, if longer).
         """
         with self.app.app_context():
             while not done.is_set():
                 if self._route_inbox() >= routing.BATCH:
                     continue
-                done.wait(INBOX_PAUSE)
+                if self.listener is not None:  # a webhook's commit wakes it; the timeout is the fallback look
+                    self.listener.wait(wake.INBOX, max(INBOX_PAUSE, self.idle_seconds))
+                else:
+                    done.wait(INBOX_PAUSE)
             self._route_inbox()  # what arrived while stopping
 
     def _run_due(self, jobs: list[Periodic]) -> None:

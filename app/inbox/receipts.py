@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, cast
 
 from flask import Flask, current_app
 
-from app import database
+from app import database, wake
 from app.crypto import SealedBodies
 from app.models import WebhookReceipt, clean_text, db, now_utc
 from app.vocabulary import ReceiptOutcome
@@ -90,8 +91,13 @@ class GroupCommit:
 
     MAX_BATCH = 100
 
-    def __init__(self, receipts: Receipts) -> None:
+    def __init__(self, receipts: Receipts | None, *, write: Callable[[list[dict[str, Any]]], set[Any]] | None = None,
+                 key: Callable[[dict[str, Any]], Any] | None = None) -> None:
+        """Receipts' by default; another writer passes its `write` (rows → keys of the rows it stored) and
+        `key` (a row's key), as the pixel's beacons do (app/ingest/pixel_wsgi.py)."""
         self.receipts = receipts
+        self.write = write or (lambda rows: _store(cast(Receipts, receipts), rows))
+        self.key = key or (lambda values: values["webhook_id"])
         self._mutex = threading.Lock()
         self._leader = threading.Lock()
         self._queue: list[_Slot] = []
@@ -113,7 +119,7 @@ class GroupCommit:
                         batch = self._queue[:self.MAX_BATCH]
                         del self._queue[:self.MAX_BATCH]
                     if batch:
-                        _flush(self.receipts, batch)
+                        _flush(self.write, self.key, batch)
                 finally:
                     self._leader.release()
                 with self._mutex:
@@ -128,17 +134,18 @@ class GroupCommit:
         return slot.stored
 
 
-def _flush(receipts: Receipts, batch: list[_Slot]) -> None:
+def _flush(write: Callable[[list[dict[str, Any]]], set[Any]], key: Callable[[dict[str, Any]], Any],
+           batch: list[_Slot]) -> None:
     """Write a batch of receipts; the first of several deliveries with one webhook id is the one stored."""
     try:
-        stored = _store(receipts, [slot.values for slot in batch])
+        stored = write([slot.values for slot in batch])
     except BaseException as exc:  # every owner answers with the failure (503 for a database outage)
         for slot in batch:
             slot.error, slot.done = exc, True
             slot.wake.set()
         return
     for slot in batch:
-        webhook_id = slot.values["webhook_id"]
+        webhook_id = key(slot.values)
         slot.stored = webhook_id in stored
         stored.discard(webhook_id)  # a second delivery of the same id in this batch is a duplicate
         slot.done = True
@@ -166,8 +173,12 @@ class _ReceiptInsert:
         self.processors = [table.c[name].type.bind_processor(dialect) for name in _COLUMNS]
         self._sql: dict[int, str] = {}
         arrays = ", ".join(f"%b::{self._PG_TYPES.get(name, 'text[]')}" for name in _COLUMNS)
-        self._pg_sql = (f"INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
-                        "ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id")
+        # The NOTIFY that wakes the workers rides in the same statement, so it costs no round trip; it is
+        # delivered at the commit (app/wake.py), one per channel and transaction whatever the rows.
+        self._pg_sql = (f"WITH stored AS (INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) "
+                        f"SELECT * FROM unnest({arrays}) ON CONFLICT (webhook_id) DO NOTHING "
+                        f"RETURNING webhook_id) SELECT webhook_id FROM stored, "
+                        f"(SELECT pg_notify('{wake.INBOX}', '')) AS wake")
 
     def sql(self, count: int) -> str:
         if self.postgresql:
@@ -204,4 +215,7 @@ def _store(receipts: Receipts, rows: list[dict[str, Any]]) -> set[str]:
     sql, parameters = receipts.insert.sql(len(rows)), receipts.insert.parameters(rows)
     with receipts.writer.write() as cursor:
         cursor.execute(sql, parameters)
-        return {row[0] for row in cursor.fetchall()}
+        stored = {row[0] for row in cursor.fetchall()}
+    if stored and not receipts.insert.postgresql:  # PostgreSQL's NOTIFY went with the INSERT
+        wake.send(receipts.engine, wake.INBOX)
+    return stored

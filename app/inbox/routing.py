@@ -26,12 +26,13 @@ from flask import Flask, current_app
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
 
-from app import beacons, outbox
+from app import beacons, outbox, wake
 from app.beacons import ShopPixel
 from app.clock import database_now
 from app.crypto import SealedBodies, SecretUnreadable
 from app.database import reading, writing
 from app.inbox import unreadable
+from app.inbox.fair import FairInbox
 from app.inbox.receipts import receipts_for
 from app.mapping import MappedPurchase, map_checkout, map_order
 from app.models import ORDER_TOPICS, Shop, WebhookReceipt, db, now_utc
@@ -56,9 +57,12 @@ class _Waiting:
     sealed_shut: bool = False  # no configured key opens it: held, not routed (app/inbox/unreadable.py)
 
 
-def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> int:
-    """Map and route up to `limit` waiting receipts (oldest first); the number this call routed."""
-    waiting = _read(limit, shop_domain)
+def process_pending(limit: int = BATCH, *, shop_domain: str | None = None, plan: FairInbox | None = None) -> int:
+    """Map and route up to `limit` waiting receipts (oldest first); the number this call routed.
+
+    With a `plan` (the worker's), the batch takes from every waiting shop in turn (app/inbox/fair.py).
+    """
+    waiting = _read(limit, shop_domain, plan)
     if not waiting:
         return 0
     shops = _map(waiting)
@@ -77,6 +81,8 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None) -> in
             outcome, detail, event_row_id = _route(item, shops, settle, join, waiting_for_beacon)
             outcomes.append({"row_id": item.id, "outcome": outcome, "detail": detail, "event_row_id": event_row_id})
         _record_outcomes(outcomes)
+        if outcomes:
+            wake.notify(wake.OUTBOX)  # the claim loop (of any worker) looks at once
     if waiting_for_beacon:
         beacons.release_arrived(waiting_for_beacon, now_utc())
     if outcomes:
@@ -122,10 +128,15 @@ def drain(*, shop_domain: str | None = None, max_batches: int = 1000) -> int:
     return total
 
 
-def _read(limit: int, shop_domain: str | None) -> list[_Waiting]:
+def _read(limit: int, shop_domain: str | None, plan: FairInbox | None = None) -> list[_Waiting]:
     query = (select(WebhookReceipt.id, WebhookReceipt.shop_domain, WebhookReceipt.topic,
                     WebhookReceipt.received_at, WebhookReceipt.body)
              .where(WebhookReceipt.body.isnot(None)).order_by(WebhookReceipt.id).limit(limit))
+    if plan is not None and shop_domain is None:
+        ids = plan.next_ids(limit)
+        if not ids:
+            return []
+        query = query.where(WebhookReceipt.id.in_(ids))
     if shop_domain is not None:
         query = query.where(WebhookReceipt.shop_domain == shop_domain)
     with reading():  # the write transaction in `process_pending` takes the lock itself

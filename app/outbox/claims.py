@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import and_, or_, select, update
 
+from app import wake
 from app.clock import database_now
 from app.database import rowcount, writing
 from app.models import ConnectionStatus, Event, EventSource, EventStatus, PinterestSettings, Shop, db
@@ -165,10 +166,16 @@ def renew_lease(ids: list[int], worker_id: str, now: datetime, lease_seconds: in
 
 
 def release_waiting_order(shop_id: int, checkout_token: str, now: datetime) -> int:
-    """The beacon is here: an order waiting for it may go now (a completed checkout still waits for its order)."""
-    return rowcount(db.session.execute(
+    """The beacon is here: an order waiting for it may go now (a completed checkout still waits for its order).
+
+    A released order wakes the workers at the commit (app/wake.py): it goes as soon as its beacon arrives.
+    """
+    released = rowcount(db.session.execute(
         update(Event)
         .where(Event.shop_id == shop_id, Event.checkout_token == checkout_token, Event.status == PENDING,
                Event.source != EventSource.CHECKOUT.value, Event.available_at > now)
         .values(available_at=now).execution_options(synchronize_session=False)
     ))
+    if released:
+        wake.notify(wake.OUTBOX)
+    return released

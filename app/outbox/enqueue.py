@@ -11,7 +11,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.database import rowcount
 from app.mapping import MappedPurchase
@@ -63,17 +64,20 @@ def enqueue(
     # sending back on sends what is held, as long as it is younger than the expiry.
     existing = _same_purchase(shop_id, mapped)
     if existing is None:
-        try:
-            with db.session.begin_nested():
-                row = Event(shop_id=shop_id, received_at=now, **values)
-                db.session.add(row)
-        except IntegrityError:
+        # One INSERT that yields to a concurrent one for the same event id: no savepoint round trips.
+        dialect = db.session.connection().dialect.name
+        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+        row_id = db.session.execute(
+            insert(Event.__table__).values(shop_id=shop_id, received_at=now, **values)
+            .on_conflict_do_nothing(index_elements=["shop_id", "event_id"]).returning(Event.__table__.c.id)
+        ).scalar()
+        if row_id is None:
             existing = db.session.execute(
                 select(Event).filter_by(shop_id=shop_id, event_id=mapped.event_id)
             ).scalar_one()
         else:
-            outcome = ReceiptOutcome.QUEUED if row.status == PENDING else ReceiptOutcome.SKIPPED
-            return EnqueueResult(outcome, row.skip_reason, row.id)
+            outcome = ReceiptOutcome.QUEUED if values["status"] == PENDING else ReceiptOutcome.SKIPPED
+            return EnqueueResult(outcome, values["skip_reason"], row_id)
     return _merge(existing, values, mapped, now)
 
 

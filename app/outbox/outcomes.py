@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 
-from app import shop_state
+from app import shop_state, wake
 from app.database import rowcount, writing
 from app.mapping.timing import PINTEREST_MAX_EVENT_AGE
 from app.models import Event, EventSource, EventStatus, db
@@ -62,7 +62,8 @@ def requeue(shop_id: int, status: EventStatus, now: datetime, *, max_age_seconds
         .execution_options(synchronize_session=False)
     ))
     shop_state.lift_backoff(shop_id)
-    release_backed_off(shop_id)
+    if release_backed_off(shop_id) or count:
+        wake.notify(wake.OUTBOX)
     too_old = 0
     if status == FAILED and event_ids is None:
         too_old = int(db.session.scalar(

@@ -1,0 +1,124 @@
+"""The inbox: how fast one worker routes waiting webhooks, and whether one shop's burst holds the others.
+
+A burst of one shop's orders (a flash sale, or Shopify resending a backlog) is stored in the inbox as the
+acknowledgement stores it (sealed bodies, one multi-row INSERT per 100), then one worker starts against
+the stand-in. While it works through the burst, another shop's order is stored every QUIET_EVERY
+seconds, as if just acknowledged. Measured: receipts routed per second (decrypt, map, join, enqueue;
+from the first routed to the inbox empty), and each quiet order's time from its receipt to the stand-in,
+beside the same quiet orders on an idle instance (no burst).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from . import procs
+from .bodies import order_body
+from .db import BenchDatabases, app_context, app_env, scalar, seed, shop_domain
+from .freshness import percentile
+
+QUIET_EVERY = 0.5  # seconds between two orders of the other shops
+QUIET_SHOPS = 10  # the other shops, taking turns
+POLL_EVERY = 0.25  # seconds between two looks at the inbox
+SETTLE = 15.0  # seconds the last quiet orders get to reach the stand-in
+CHUNK = 100  # receipts per INSERT, as the acknowledgement's group commit writes them at most
+
+
+def _receipt_rows(box: Any, shop: str, orders: list[tuple[str, bytes]]) -> list[dict[str, Any]]:
+    from app.inbox.receipts import WAITING
+    from app.models import now_utc
+
+    return [{"webhook_id": f"bench-inbox-{uuid.uuid4().hex}", "shop_domain": shop, "topic": "orders/create",
+             "received_at": now_utc(), "triggered_at": None, "api_version": "2026-10", "outcome": WAITING,
+             "body": box.sealed.seal(raw, shop.encode())} for _, raw in orders]
+
+
+def _orders(count: int, seed_n: int) -> list[tuple[str, bytes]]:
+    rng = random.Random(seed_n)
+    out = []
+    for n in range(count):
+        order, cart_token = order_body(rng, n)
+        out.append((cart_token, json.dumps(order, separators=(",", ":")).encode()))
+    return out
+
+
+def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_n: int) -> dict[str, Any]:
+    from flask import current_app
+
+    from app.inbox import receipts
+
+    busy = shop_domain(0)
+    with app_context(url) as app:
+        box = receipts.receipts_for(app)
+        orders = _orders(burst, seed_n)
+        for start in range(0, len(orders), CHUNK):
+            receipts._store(box, _receipt_rows(box, busy, orders[start:start + CHUNK]))
+        del orders
+    standin = procs.Standin(latency, logdir)
+    worker = procs.start_worker(app_env(url, standin.url), logdir, name)
+    stored_at: dict[str, float] = {}
+    done = threading.Event()
+
+    def quiet_orders() -> None:
+        with app_context(url):
+            qbox = receipts.receipts_for(current_app._get_current_object())  # type: ignore[attr-defined]
+            for n, (cart_token, raw) in enumerate(_orders(10_000, seed_n + 1)):
+                if done.wait(QUIET_EVERY):
+                    return
+                shop = shop_domain(1 + n % QUIET_SHOPS)
+                receipts._store(qbox, _receipt_rows(qbox, shop, [(cart_token, raw)]))
+                stored_at[cart_token] = time.time()
+
+    quiet = threading.Thread(target=quiet_orders)
+    quiet.start()
+    first = empty = None
+    deadline = time.monotonic() + 600
+    try:
+        while time.monotonic() < deadline:
+            waiting = int(scalar(url, "SELECT count(*) FROM webhook_receipts WHERE body IS NOT NULL"))
+            now = time.monotonic()
+            if first is None and waiting < burst:
+                first = now
+            if burst == 0 and len(stored_at) >= 20:
+                break
+            if burst and waiting <= 1 and first is not None:  # the burst is routed (a quiet order may wait)
+                empty = now
+                break
+            time.sleep(POLL_EVERY)
+        done.set()
+        quiet.join()
+        time.sleep(SETTLE if burst == 0 else min(SETTLE, 5.0))
+    finally:
+        done.set()
+        worker.stop()
+        summary = standin.stop()
+    arrivals: dict[str, float] = summary.get("arrivals", {})
+    waits = [arrivals[e] - t for e, t in stored_at.items() if e in arrivals]
+    seconds = (empty - first) if (first is not None and empty is not None and empty > first) else float("nan")
+    return {
+        "burst": burst, "routed_per_s": burst / seconds if burst and seconds == seconds else float("nan"),
+        "quiet_orders": len(stored_at), "quiet_delivered": len(waits),
+        "quiet_p50_s": percentile(waits, 50), "quiet_p95_s": percentile(waits, 95),
+        "quiet_max_s": max(waits) if waits else float("nan"), "peak_rss_worker_mb": worker.peak_rss_mb,
+    }
+
+
+def run(dbs: BenchDatabases, kinds: list[str], burst: int, latency: float, logdir: Path,
+        round_no: int) -> dict[str, Any]:
+    """On each database: the quiet orders alone (an idle instance), then behind one shop's burst."""
+    out: dict[str, Any] = {}
+    for kind in kinds:
+        for label, size in (("idle", 0), ("burst", burst)):
+            url = dbs.copy(dbs.template(kind, "shops", lambda u: seed(u)))
+            try:
+                out.setdefault(kind, {})[label] = measure(url, size, latency, logdir, f"inbox-{kind}-{label}",
+                                                          seed_n=3000 + round_no)
+            finally:
+                dbs.drop(url)
+    return out
