@@ -1,0 +1,54 @@
+"""gunicorn's production settings: what each environment variable changes, and the dead worker's gauges."""
+
+from __future__ import annotations
+
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CONF = Path(__file__).resolve().parents[2] / "app" / "ops" / "gunicorn_conf.py"
+VARIABLES = ("HOST", "PORT", "WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_WORKER_CONNECTIONS",
+             "GUNICORN_THREADS", "GUNICORN_CONTROL_SOCKET", "PROMETHEUS_MULTIPROC_DIR")
+
+
+def settings(monkeypatch: pytest.MonkeyPatch, **env: str) -> dict[str, Any]:
+    for name in VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    return runpy.run_path(str(CONF))
+
+
+def test_the_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    conf = settings(monkeypatch)
+    assert conf["bind"] == "0.0.0.0:8000"
+    assert conf["worker_class"] == "gevent" and conf["worker_connections"] == 1000
+    assert conf["workers"] >= 2                       # one per core, never fewer than two
+    assert conf["control_socket_disable"] is True     # no socket shared with other instances on the host
+    assert conf["preload_app"] is False and conf["accesslog"] is None
+
+
+def test_each_value_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    conf = settings(monkeypatch, HOST="127.0.0.1", PORT="9100", WEB_CONCURRENCY="3", GUNICORN_WORKER_CLASS="gthread",
+                    GUNICORN_THREADS="8", GUNICORN_CONTROL_SOCKET=str(tmp_path / "gunicorn.ctl"))
+    assert (conf["bind"], conf["workers"], conf["worker_class"], conf["threads"]) == ("127.0.0.1:9100", 3,
+                                                                                      "gthread", 8)
+    assert (conf["control_socket"], conf["control_socket_disable"]) == (str(tmp_path / "gunicorn.ctl"), False)
+
+
+def test_a_dead_workers_gauges_are_dropped_only_in_multiprocess_mode(monkeypatch: pytest.MonkeyPatch,
+                                                                     tmp_path: Path) -> None:
+    from prometheus_client import multiprocess
+
+    dead: list[int] = []
+    monkeypatch.setattr(multiprocess, "mark_process_dead", dead.append)
+
+    class Worker:
+        pid = 4242
+
+    settings(monkeypatch)["child_exit"](None, Worker())
+    assert dead == []
+    settings(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))["child_exit"](None, Worker())
+    assert dead == [4242]
