@@ -15,7 +15,7 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, cast
 
@@ -140,6 +140,19 @@ def discard(session: Session | None = None) -> None:
     session = session or db.session()
     session.info.pop(_BLOCK, None)
     session.rollback()
+
+
+def bound_columns(rows: list[dict[str, Any]], names: Sequence[str],
+                  processors: Sequence[Callable[[Any], Any] | None]) -> list[list[Any]]:
+    """The rows as one list a column, each value through its column's bind processor (the driver-level
+    writers send them as they are: PostgreSQL as arrays, SQLite row by row)."""
+    columns: list[list[Any]] = []
+    for name, process in zip(names, processors, strict=True):
+        values = [row[name] for row in rows]
+        if process is not None:
+            values = [value if value is None else process(value) for value in values]
+        columns.append(values)
+    return columns
 
 
 class DriverConnection:

@@ -193,12 +193,7 @@ class _ReceiptInsert:
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
         """Row by row for SQLite; column by column (one list each) for PostgreSQL."""
-        columns: list[list[Any]] = []
-        for name, process in zip(_COLUMNS, self.processors, strict=True):
-            values = [row[name] for row in rows]
-            if process is not None:
-                values = [value if value is None else process(value) for value in values]
-            columns.append(values)
+        columns = database.bound_columns(rows, _COLUMNS, self.processors)
         if self.postgresql:
             return columns
         return [value for row in zip(*columns, strict=True) for value in row]

@@ -30,7 +30,7 @@ from sqlalchemy.exc import OperationalError
 from app import beacons, database, wake
 from app.inbox.receipts import GroupCommit
 from app.ingest import answer, beacon
-from app.ingest.wsgi import StartResponse, WSGIApp
+from app.ingest.wsgi import StartResponse, WSGIApp, read_exactly
 from app.logs import request_id_scope
 from app.models import Event, EventSource, PixelBeacon, Shop, db, now_utc
 from app.shops import normalise_shop_domain
@@ -82,7 +82,7 @@ class PixelIngest:
             return _answer(start_response, 400, {"error": "invalid_shop"})
         try:
             with answer.read_deadline(float(config["WEBHOOK_READ_SECONDS"])):
-                raw = _read(environ["wsgi.input"], length)
+                raw = read_exactly(environ["wsgi.input"], length)
         except answer.SlowBody:
             return _answer(start_response, 408, {"error": "body_timeout"}, close=True)
         try:
@@ -167,12 +167,7 @@ class BeaconStore:
 
     def _write(self, rows: list[dict[str, Any]]) -> set[Any]:
         """Store a batch of beacons in one transaction; the (shop, checkout token) of those that were new."""
-        columns: list[list[Any]] = []
-        for name, process in zip(_COLUMNS, self._processors, strict=True):
-            values = [row[name] for row in rows]
-            if process is not None:
-                values = [value if value is None else process(value) for value in values]
-            columns.append(values)
+        columns = database.bound_columns(rows, _COLUMNS, self._processors)
         now = max(row["received_at"] for row in rows)
         if self.postgresql:
             stored, released = self._write_postgresql(columns)
@@ -231,17 +226,6 @@ def _client_ip(environ: dict[str, Any], hops: int) -> str:
         if len(forwarded) >= hops:
             return forwarded[-hops][:45]
     return (environ.get("REMOTE_ADDR") or "")[:45]
-
-
-def _read(stream: Any, length: int) -> bytes:
-    chunks, left = [], length
-    while left > 0:
-        chunk = stream.read(left)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        left -= len(chunk)
-    return b"".join(chunks)
 
 
 def _answer(start_response: StartResponse, status: int, payload: dict[str, str] | None, *, cors: bool = True,

@@ -57,7 +57,7 @@ class WebhookIngest:
         topic = environ.get(_TOPIC)
         try:
             with answer.read_deadline(float(config["WEBHOOK_READ_SECONDS"])):
-                raw = _read(environ["wsgi.input"], length)
+                raw = read_exactly(environ["wsgi.input"], length)
         except answer.SlowBody:
             return self._refuse(start_response, verify.WebhookRejected(
                 "body_timeout", "The body did not arrive in time."), topic, started)
@@ -110,7 +110,7 @@ class _Headers:
         return value if value is None else str(value)
 
 
-def _read(stream: Any, length: int) -> bytes:
+def read_exactly(stream: Any, length: int) -> bytes:
     """Exactly `length` bytes, or fewer when the client hung up (the HMAC check then refuses them)."""
     chunks, left = [], length
     while left > 0:
