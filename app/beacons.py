@@ -3,7 +3,7 @@
 At `checkout_completed` the pixel reports, for one checkout token, the `event_id` it gave the Pinterest
 Tag, the `_epik` click id and the buyer's consent (the door that parses it is app/ingest/beacon.py). Only
 the first beacon for a token is kept. A web order whose shop's pixel reports purchases waits a moment for
-its beacon (`waits_for_beacon`); a beacon's arrival releases it (`release_arrived`); before sending,
+its beacon (`arrived`); a beacon's arrival releases it (`release_arrived`); before sending,
 `join` reads every beacon of a claimed batch at once and `apply` adds what each one may change.
 
 The server adopts the Tag's id (`adopted_id`): where the browser could not read the id the server chose
@@ -30,7 +30,7 @@ from app import outbox, shops
 from app.database import reading, writing
 from app.mapping.types import MATCH_KEYS
 from app.mapping.user_data import normalise_ip
-from app.models import Event, PixelBeacon, Shop, db
+from app.models import Event, PixelBeacon, db
 from app.vocabulary import ActionSource, ConsentRule, SkipReason
 
 logger = logging.getLogger(__name__)
@@ -201,6 +201,17 @@ def apply(event: dict[str, Any], beacon: StoredBeacon | PixelBeacon, marketing_r
     return out
 
 
+def arrived(orders: list[tuple[int, str]]) -> set[tuple[int, str]]:
+    """Which of these orders (shop id, checkout token) have their beacon stored: one look per shop."""
+    tokens_by_shop: dict[int, set[str]] = {}
+    for shop_id, token in orders:
+        tokens_by_shop.setdefault(shop_id, set()).add(token)
+    return {(row.shop_id, row.checkout_token) for shop_id, tokens in tokens_by_shop.items()
+            for row in db.session.execute(
+                select(PixelBeacon.shop_id, PixelBeacon.checkout_token)
+                .where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(tokens)))}
+
+
 def release_arrived(orders: list[tuple[int, str]], now: datetime) -> int:
     """Orders just queued to wait for their beacon go at once if it arrived meanwhile.
 
@@ -210,18 +221,12 @@ def release_arrived(orders: list[tuple[int, str]], now: datetime) -> int:
     after that commit closes the gap: a beacon committed before this look is found here, one committed
     after it finds the order.
     """
-    tokens_by_shop: dict[int, set[str]] = {}
-    for shop_id, token in orders:
-        tokens_by_shop.setdefault(shop_id, set()).add(token)
     with reading():
-        arrived = [(row.shop_id, row.checkout_token) for shop_id, tokens in tokens_by_shop.items()
-                   for row in db.session.execute(
-                       select(PixelBeacon.shop_id, PixelBeacon.checkout_token)
-                       .where(PixelBeacon.shop_id == shop_id, PixelBeacon.checkout_token.in_(tokens)))]
-    if not arrived:
+        found = arrived(orders)
+    if not found:
         return 0
     with writing():
-        return sum(outbox.release_waiting_order(shop_id, token, now) for shop_id, token in arrived)
+        return sum(outbox.release_waiting_order(shop_id, token, now) for shop_id, token in sorted(found))
 
 
 class ShopPixel(NamedTuple):
@@ -229,15 +234,6 @@ class ShopPixel(NamedTuple):
 
     id: int
     pixel_seen_at: datetime | None
-
-
-def waits_for_beacon(shop: Shop | ShopPixel, checkout_token: str | None) -> bool:
-    """Whether a new web order should wait for its beacon: the shop's pixel works and has not reported yet."""
-    if shop.pixel_seen_at is None or not checkout_token:
-        return False
-    return db.session.scalar(
-        select(PixelBeacon.id).filter_by(shop_id=shop.id, checkout_token=checkout_token)
-    ) is None
 
 
 USER_AGENT_LENGTH = PixelBeacon.__table__.c.user_agent.type.length

@@ -17,7 +17,7 @@ import json
 import logging
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -38,7 +38,7 @@ from app.mapping import MappedPurchase, map_checkout, map_order
 from app.models import ORDER_TOPICS, Shop, WebhookReceipt, db, now_utc
 from app.settings import mapping_options
 from app.shops import get_or_create_shop
-from app.vocabulary import ActionSource, ReceiptOutcome, SkipReason
+from app.vocabulary import ActionSource, EventSource, ReceiptOutcome, SkipReason
 
 logger = logging.getLogger(__name__)
 
@@ -74,11 +74,14 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None, plan:
     held = 0
     fingerprint = receipts_for(cast(Flask, current_app._get_current_object())).sealed.fingerprint  # type: ignore[attr-defined]
     with writing():
+        routed = []
         for item in _claim(waiting):
             if item.sealed_shut:  # kept sealed for a key that opens it, never deleted on this failure
                 held += unreadable.hold(item.id, fingerprint)
-                continue
-            outcome, detail, event_row_id = _route(item, shops, settle, join, waiting_for_beacon)
+            else:
+                routed.append(item)
+        for item, (outcome, detail, event_row_id) in zip(
+                routed, _route(routed, shops, settle, join, waiting_for_beacon), strict=True):
             outcomes.append({"row_id": item.id, "outcome": outcome, "detail": detail, "event_row_id": event_row_id})
         _record_outcomes(outcomes)
         if outcomes:
@@ -197,29 +200,57 @@ def _map(waiting: Iterable[_Waiting]) -> dict[str, ShopPixel]:
     return shops
 
 
-def _route(item: _Waiting, shops: dict[str, ShopPixel], settle_seconds: int, join_seconds: int,
-           waiting_for_beacon: list[tuple[int, str]]) -> tuple[ReceiptOutcome, str | None, int | None]:
-    """Put one mapped purchase into the outbox; the receipt's outcome, detail and event row.
+def _route(items: list[_Waiting], shops: dict[str, ShopPixel], settle_seconds: int, join_seconds: int,
+           waiting_for_beacon: list[tuple[int, str]]) -> list[tuple[ReceiptOutcome, str | None, int | None]]:
+    """Put the batch's mapped purchases into the outbox, in order; each receipt's outcome, detail and event row.
 
     A shop seen for the first time is created (and added to `shops`). An order that waits for its beacon
     is added to `waiting_for_beacon` (shop id, checkout token).
     """
-    mapped = item.mapped
-    if mapped is None:
-        return UNREADABLE, "The body could not be read; reconciliation recovers the order.", None
-    if mapped.event is None and mapped.skip is SkipReason.CHECKOUT_OPEN:
-        return ReceiptOutcome.CHECKOUT_OPEN, None, None
-    shop = shops.get(item.shop_domain)
-    if shop is None:
-        created = get_or_create_shop(item.shop_domain)
-        shop = shops[item.shop_domain] = ShopPixel(created.id, created.pixel_seen_at)
-    settle = 0 if item.topic in ORDER_TOPICS else settle_seconds
-    if item.topic in ORDER_TOPICS and mapped.action_source is ActionSource.WEB \
-            and beacons.waits_for_beacon(shop, mapped.checkout_token):
-        settle = join_seconds  # the shop's pixel reports purchases: wait a moment for this one's beacon
-        waiting_for_beacon.append((shop.id, str(mapped.checkout_token)))
-    result = outbox.enqueue(shop.id, mapped, now=item.received_at, settle_seconds=settle)
+    answers: list[tuple[ReceiptOutcome, str | None, int | None] | None] = []  # None: the outbox answers
+    purchases: list[outbox.Purchase] = []
+    for item in items:
+        mapped = item.mapped
+        if mapped is None:
+            answers.append((UNREADABLE, "The body could not be read; reconciliation recovers the order.", None))
+        elif mapped.event is None and mapped.skip is SkipReason.CHECKOUT_OPEN:
+            answers.append((ReceiptOutcome.CHECKOUT_OPEN, None, None))
+        else:
+            shop = shops.get(item.shop_domain)
+            if shop is None:
+                created = get_or_create_shop(item.shop_domain)
+                shop = shops[item.shop_domain] = ShopPixel(created.id, created.pixel_seen_at)
+            answers.append(None)
+            purchases.append(outbox.Purchase(shop.id, mapped, item.received_at,
+                                             0 if item.topic in ORDER_TOPICS else settle_seconds))
+    purchases = _wait_for_beacons(purchases, shops, join_seconds, waiting_for_beacon)
+    results = iter(outbox.enqueue_many(purchases))
+    return [answer or _answer(next(results)) for answer in answers]
+
+
+def _answer(result: outbox.EnqueueResult) -> tuple[ReceiptOutcome, str | None, int | None]:
     return result.outcome, result.detail, result.event_row_id
+
+
+def _wait_for_beacons(purchases: list[outbox.Purchase], shops: dict[str, ShopPixel], join_seconds: int,
+                      waiting: list[tuple[int, str]]) -> list[outbox.Purchase]:
+    """A web order of a shop whose pixel reports waits a moment for its beacon, unless the beacon is here.
+
+    One look for the whole batch; each order that waits is added to `waiting` (shop id, checkout token).
+    """
+    reporting = {shop.id for shop in shops.values() if shop.pixel_seen_at is not None}
+    web_orders = {n: (purchase.shop_id, str(purchase.mapped.checkout_token)) for n, purchase in enumerate(purchases)
+                  if purchase.shop_id in reporting and purchase.mapped.kind is EventSource.ORDER
+                  and purchase.mapped.action_source is ActionSource.WEB and purchase.mapped.checkout_token}
+    if not web_orders:
+        return purchases
+    arrived = beacons.arrived(list(web_orders.values()))
+    purchases = list(purchases)
+    for n, key in web_orders.items():
+        if key not in arrived:
+            purchases[n] = replace(purchases[n], settle_seconds=join_seconds)
+            waiting.append(key)
+    return purchases
 
 
 def backlog(now: datetime | None = None) -> tuple[int, float | None]:

@@ -16,7 +16,7 @@ from app.outbox.claims import (
     why_not_sending,
 )
 from app.outbox.connection_check import record_test_event
-from app.outbox.enqueue import EnqueueResult, enqueue
+from app.outbox.enqueue import EnqueueResult, Purchase, enqueue, enqueue_many
 from app.outbox.notes import JoinNotes, note_joined
 from app.outbox.outcomes import (
     EXPIRED_BY_PINTEREST,
@@ -32,7 +32,8 @@ from app.outbox.outcomes import (
 
 __all__ = [
     "EXPIRED_BY_PINTEREST", "Claimed", "EnqueueResult", "JoinNotes", "Requeued", "adopt_event_ids", "claim",
-    "enqueue", "expire_stale", "mark_delivered", "mark_failed", "mark_withheld", "note_joined",
+    "Purchase", "enqueue", "enqueue_many", "expire_stale", "mark_delivered", "mark_failed", "mark_withheld",
+    "note_joined",
     "reclaim_expired_leases", "record_test_event", "release_backed_off", "release_for_retry",
     "release_waiting_order", "renew_lease", "requeue", "why_not_sending",
 ]

@@ -1,16 +1,22 @@
-"""Adding a purchase to the outbox: one purchase, one event, whichever way (or how often) it arrives.
+"""Adding purchases to the outbox: one purchase, one event, whichever way (or how often) it arrives.
 
 Owns the INSERT of every event row a purchase makes, and the one change a later arrival may make to it:
 an order replacing its still-waiting checkout's event.
+
+Routing adds a batch at a time (`enqueue_many`): one look-up finds every stored event the batch's
+purchases may be, the batch is settled in memory purchase by purchase in arrival order (a purchase finds
+an event an earlier one of the same batch made, exactly as it would find it stored), and the new events
+are written with one multi-row INSERT. The result of each purchase is the one it would have had alone.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from itertools import count
 from typing import Any
 
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -20,6 +26,7 @@ from app.models import Event, EventStatus, db
 from app.vocabulary import EventSource, ReceiptOutcome
 
 PENDING, SKIPPED = EventStatus.PENDING.value, EventStatus.SKIPPED.value
+TOKEN_LENGTH = 64  # events.checkout_token
 
 
 @dataclass(frozen=True)
@@ -29,6 +36,32 @@ class EnqueueResult:
     event_row_id: int | None
 
 
+@dataclass(frozen=True)
+class Purchase:
+    """One purchase to add: the shop's id, the mapping's result, when it arrived and how long it settles."""
+
+    shop_id: int
+    mapped: MappedPurchase
+    now: datetime
+    settle_seconds: int = 0
+    source: EventSource | None = None
+
+
+@dataclass(eq=False)
+class _Known:
+    """An event as the look-up sees it: stored (`id`), or new in this batch (`values`, written at the end)."""
+
+    seq: int  # stored ones first by id, then the batch's new ones in the order they were made
+    id: int | None
+    event_id: str | None
+    order_id: str | None
+    checkout_token: str | None
+    source: EventSource
+    status: str
+    values: dict[str, Any] = field(default_factory=dict)  # a new event's row
+    made_by: list[int] = field(default_factory=list)  # the batch positions that made or changed a new event
+
+
 def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> dict[str, Any]:
     occurred = datetime.fromtimestamp(mapped.occurred_at, now.tzinfo) if mapped.occurred_at else None
     return {
@@ -36,7 +69,7 @@ def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> d
         "source": mapped.kind,
         "order_id": mapped.order_id,
         "order_name": mapped.order_name,
-        "checkout_token": (mapped.checkout_token or "")[:64] or None,
+        "checkout_token": (mapped.checkout_token or "")[:TOKEN_LENGTH] or None,
         "customer_ref": mapped.customer_ref,
         "email_refs": " ".join(mapped.email_hashes + mapped.phone_hashes) or None,  # redaction look-ups
         "test": mapped.test,
@@ -52,72 +85,165 @@ def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> d
     }
 
 
+def _values(purchase: Purchase) -> dict[str, Any]:
+    values = _row_values(purchase.mapped, purchase.now, purchase.settle_seconds)
+    if purchase.source:
+        values["source"] = purchase.source
+    return values
+
+
 def enqueue(
     shop_id: int, mapped: MappedPurchase, *, now: datetime, settle_seconds: int = 0,
     source: EventSource | None = None
 ) -> EnqueueResult:
     """Add one purchase to the outbox inside the caller's transaction (one purchase, one event)."""
-    values = _row_values(mapped, now, settle_seconds)
-    if source:
-        values["source"] = source
-    # With sending turned off an order is held (pending): the claim skips disabled shops, and turning
-    # sending back on sends what is held, as long as it is younger than the expiry.
-    existing = _same_purchase(shop_id, mapped)
-    if existing is None:
-        # One INSERT that yields to a concurrent one for the same event id: no savepoint round trips.
-        dialect = db.session.connection().dialect.name
-        insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
-        row_id = db.session.execute(
-            insert(Event.__table__).values(shop_id=shop_id, received_at=now, **values)
-            .on_conflict_do_nothing(index_elements=["shop_id", "event_id"]).returning(Event.__table__.c.id)
-        ).scalar()
-        if row_id is None:
-            existing = db.session.execute(
-                select(Event).filter_by(shop_id=shop_id, event_id=mapped.event_id)
-            ).scalar_one()
-        else:
+    return enqueue_many([Purchase(shop_id, mapped, now, settle_seconds, source)])[0]
+
+
+def enqueue_many(purchases: list[Purchase]) -> list[EnqueueResult]:
+    """Add purchases to the outbox inside the caller's transaction, in order; each one's result.
+
+    With sending turned off an order is held (pending): the claim skips disabled shops, and turning
+    sending back on sends what is held, as long as it is younger than the expiry.
+    """
+    if not purchases:
+        return []
+    seq = count()
+    known = _stored(purchases, seq)
+    settled: list[tuple[EnqueueResult, _Known | None]] = []  # the result; the new event whose id it awaits
+    for position, purchase in enumerate(purchases):
+        values = _values(purchase)
+        shop_events = known.setdefault(purchase.shop_id, [])
+        existing = _same_purchase(shop_events, purchase.mapped)
+        if existing is None:
+            new = _Known(next(seq), None, values["event_id"], values["order_id"], values["checkout_token"],
+                         values["source"], values["status"],
+                         {"shop_id": purchase.shop_id, "received_at": purchase.now, **values}, [position])
+            shop_events.append(new)
             outcome = ReceiptOutcome.QUEUED if values["status"] == PENDING else ReceiptOutcome.SKIPPED
-            return EnqueueResult(outcome, values["skip_reason"], row_id)
-    return _merge(existing, values, mapped, now)
+            settled.append((EnqueueResult(outcome, values["skip_reason"], None), new))
+        else:
+            settled.append((_merge(existing, values, purchase, position), existing if existing.id is None else None))
+    written = _insert_new([event for events in known.values() for event in events if event.id is None])
+    results = [replace(result, event_row_id=new.id) if new is not None else result for result, new in settled]
+    for event in written:  # another worker stored the same event id first: as if each came alone, after it
+        for position in event.made_by:
+            results[position] = enqueue_many([purchases[position]])[0]
+    return results
 
 
-def _same_purchase(shop_id: int, mapped: MappedPurchase) -> Event | None:
-    """The stored event for this purchase: same event_id, or the same checkout seen the other way round."""
-    rules = []  # most specific first; the first rule that matches wins
+def _insert_new(events: list[_Known]) -> list[_Known]:
+    """Write the batch's new events (their ids set); those another transaction's row kept out."""
+    if not events:
+        return []
+    dialect = db.session.connection().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    table = Event.__table__
+    statement = (insert(table).on_conflict_do_nothing(index_elements=["shop_id", "event_id"])
+                 .returning(table.c.id, table.c.shop_id, table.c.event_id))
+    kept_out = []
+    with_id = [event for event in events if event.event_id is not None]
+    if with_id:  # one multi-row INSERT; each row found again by its (shop, event id), unique
+        ids = {(row.shop_id, row.event_id): row.id
+               for row in db.session.execute(statement, [event.values for event in with_id])}
+        for event in with_id:
+            event.id = ids.get((event.values["shop_id"], event.event_id))
+    for event in events:
+        if event.event_id is None:  # without an id nothing conflicts; rare (a purchase mapping could not name)
+            event.id = db.session.execute(statement.values(**event.values)).scalar_one()
+        if event.id is None:
+            kept_out.append(event)
+    return kept_out
+
+
+def _stored(purchases: list[Purchase], seq: count[int]) -> dict[int, list[_Known]]:
+    """The stored events any of these purchases may be, by shop: one statement for the whole batch.
+
+    Each part names the shop itself, so both databases answer it from one index. `shop_id + 0` keeps
+    SQLite on the order_id index: without table statistics it would otherwise read every event of the
+    shop through (shop_id, checkout_token).
+    """
+    columns = (Event.id, Event.shop_id, Event.event_id, Event.order_id, Event.checkout_token, Event.source,
+               Event.status)
+    parts = []
+    by_shop: dict[int, list[MappedPurchase]] = {}
+    for purchase in purchases:
+        by_shop.setdefault(purchase.shop_id, []).append(purchase.mapped)
+    for shop_id, mapped in by_shop.items():
+        event_ids = sorted({m.event_id for m in mapped if m.event_id is not None})
+        order_ids = sorted({m.order_id for m in mapped if m.kind is EventSource.ORDER and m.order_id})
+        tokens = sorted({m.checkout_token[:TOKEN_LENGTH] for m in mapped if m.checkout_token})
+        if event_ids:
+            parts.append(select(*columns).where(Event.shop_id == shop_id, Event.event_id.in_(event_ids)))
+        if order_ids:
+            parts.append(select(*columns).where(Event.order_id.in_(order_ids), Event.shop_id + 0 == shop_id))
+        if tokens:
+            parts.append(select(*columns).where(Event.shop_id == shop_id, Event.checkout_token.in_(tokens)))
+    known: dict[int, list[_Known]] = {}
+    if not parts:
+        return known
+    statement = parts[0] if len(parts) == 1 else union_all(*parts)
+    seen: set[int] = set()
+    for row in sorted(db.session.execute(statement).all(), key=lambda r: r.id):
+        if row.id in seen:  # found by more than one rule
+            continue
+        seen.add(row.id)
+        known.setdefault(row.shop_id, []).append(_Known(
+            next(seq), row.id, row.event_id, row.order_id, row.checkout_token, EventSource(row.source), row.status))
+    return known
+
+
+def _same_purchase(events: list[_Known], mapped: MappedPurchase) -> _Known | None:
+    """The event for this purchase: same event_id, or the same checkout seen the other way round.
+
+    Most specific rule first; the first rule that matches wins, the oldest event within it.
+    """
+    rules = []
     if mapped.event_id is not None:
-        rules.append(and_(Event.shop_id == shop_id, Event.event_id == mapped.event_id))
+        rules.append(lambda e: e.event_id == mapped.event_id)
     if mapped.kind is EventSource.ORDER and mapped.order_id:
         # The same order under another event id (settings changed, or found again by reconciliation).
-        # `shop_id + 0` keeps SQLite on the order_id index: without table statistics it would otherwise
-        # read every event of the shop through (shop_id, checkout_token).
-        rules.append(and_(Event.order_id == mapped.order_id, Event.shop_id + 0 == shop_id))
+        rules.append(lambda e: e.order_id == mapped.order_id)
     if mapped.checkout_token:
         # With event_id_source=order_id an order ("order-<id>") and its checkout (cart token) differ.
-        rules.append(and_(Event.shop_id == shop_id, Event.checkout_token == mapped.checkout_token[:64]))
-    if not rules:
-        return None
-    # One query rather than one per rule: every webhook pays for this lookup, most often to find nothing.
-    # Each rule names the shop itself, so both databases answer it from one index per rule.
-    rank = case(*((rule, i) for i, rule in enumerate(rules)), else_=len(rules))
-    return db.session.execute(
-        select(Event).where(or_(*rules)).order_by(rank, Event.id).limit(1)
-    ).scalar_one_or_none()
+        token = mapped.checkout_token[:TOKEN_LENGTH]
+        rules.append(lambda e: e.checkout_token == token)
+    for rule in rules:
+        for event in events:  # in `seq` order: stored by id, then new ones as made
+            if rule(event):
+                return event
+    return None
 
 
-def _merge(existing: Event, values: dict[str, Any], mapped: MappedPurchase, now: datetime) -> EnqueueResult:
-    """The same purchase again: an order replaces its still-waiting checkout; anything else is a repeat."""
+def _merge(existing: _Known, values: dict[str, Any], purchase: Purchase, position: int) -> EnqueueResult:
+    """The same purchase again: an order replaces its still-waiting checkout; anything else is a repeat.
+
+    For an event this batch makes, the row id is None until the INSERT gives it.
+    """
     order_replaces_checkout = (
-        existing.source == EventSource.CHECKOUT and mapped.kind is EventSource.ORDER and values["status"] == PENDING
+        existing.source == EventSource.CHECKOUT and purchase.mapped.kind is EventSource.ORDER
+        and values["status"] == PENDING
     )
     if not order_replaces_checkout:
+        if existing.id is None:
+            existing.made_by.append(position)
         return EnqueueResult(ReceiptOutcome.ALREADY_RECEIVED, "This purchase already has an event.", existing.id)
-    values = {**values, "available_at": now}
-    changed = rowcount(db.session.execute(
-        update(Event)
-        .where(Event.id == existing.id, Event.status.in_([PENDING, SKIPPED]))
-        .values(**values, attempts=0, error_code=None, error_message=None)
-        .execution_options(synchronize_session=False)
-    ))
+    values = {**values, "available_at": purchase.now}
+    if existing.id is None:  # made by this batch: the order's row is written instead of the checkout's
+        existing.values.update(values)
+        existing.made_by.append(position)
+        changed = True
+    else:
+        changed = bool(rowcount(db.session.execute(
+            update(Event)
+            .where(Event.id == existing.id, Event.status.in_([PENDING, SKIPPED]))
+            .values(**values, attempts=0, error_code=None, error_message=None)
+            .execution_options(synchronize_session=False)
+        )))
     if changed:
-        return EnqueueResult(ReceiptOutcome.REPLACED_CHECKOUT, "The order replaced its checkout's event.", existing.id)
+        existing.event_id, existing.order_id = values["event_id"], values["order_id"]
+        existing.checkout_token, existing.source, existing.status = (
+            values["checkout_token"], values["source"], values["status"])
+        return EnqueueResult(ReceiptOutcome.REPLACED_CHECKOUT, "The order replaced its checkout's event.",
+                             existing.id)
     return EnqueueResult(ReceiptOutcome.ALREADY_SENT, "Its checkout's event was already sent.", existing.id)
