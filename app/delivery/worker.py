@@ -281,7 +281,7 @@ class Worker:
                 logger.exception("inbox routing failed", extra={"action": "inbox_failed"})
                 return total
             total += routed
-            if routed < routing.BATCH:
+            if not routed or not self.inbox:  # nothing left that this worker knows of
                 return total
         return total
 
@@ -296,7 +296,7 @@ class Worker:
         """
         with self.app.app_context():
             while not done.is_set():
-                if self._route_inbox() >= routing.BATCH:
+                if self._route_inbox() and self.inbox:  # more waits: a batch shared by shops is short, go on
                     continue
                 if self.listener is not None:  # a webhook's commit wakes it; the timeout is the fallback look
                     self.listener.wait(wake.INBOX, max(INBOX_PAUSE, self.idle_seconds))
