@@ -191,9 +191,22 @@ def normalise_phone(value: Any, region: str | None = None) -> str | None:
         number = phonenumbers.parse(raw, region.upper() if region else None)
     except phonenumbers.NumberParseException:
         return None  # no country code and no region to read it in, or not a number at all
-    if not phonenumbers.is_valid_number(number):
+    if not _is_valid(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164).lstrip("+")
+
+
+def _is_valid(number: phonenumbers.PhoneNumber) -> bool:
+    """`phonenumbers.is_valid_number`, asking the calling code's main region first.
+
+    A number is valid when it is valid in the region it belongs to; the library finds that region by
+    trying every region sharing the calling code (25 for +1), so a valid number of the main region (US for
+    +1, GB for +44) is known at the first try here, and anything else gets the library's full search.
+    """
+    if number.country_code is not None and phonenumbers.is_valid_number_for_region(
+            number, phonenumbers.region_code_for_country_code(number.country_code)):
+        return True
+    return bool(phonenumbers.is_valid_number(number))
 
 
 def normalise_ip(value: Any) -> str | None:
@@ -255,7 +268,23 @@ def _phones(body: dict[str, Any], addresses: list[dict[str, Any]], shop_country:
     pairs += [(customer.get("phone"), default_region)]
     pairs += [(address.get("phone"), country or default_region)
               for address, country in zip(addresses, countries, strict=True)]
-    return hashed(_prehashed(raw) or normalise_phone(raw, region) for raw, region in pairs)
+    # The same number is often the buyer's, the billing and the shipping phone: each is read once.
+    return hashed(_prehashed(raw) or normalise_phone(raw, region) for raw, region in _distinct(pairs))
+
+
+def _distinct(pairs: list[tuple[Any, str | None]]) -> list[tuple[Any, str | None]]:
+    """The pairs without repeats, in order (a value that is not text is kept as it is)."""
+    seen: set[tuple[str, str | None]] = set()
+    kept = []
+    for raw, region in pairs:
+        if raw is None:
+            continue
+        if isinstance(raw, str):
+            if (raw, region) in seen:
+                continue
+            seen.add((raw, region))
+        kept.append((raw, region))
+    return kept
 
 
 def _zips(addresses: list[dict[str, Any]]) -> list[str]:

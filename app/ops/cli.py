@@ -40,9 +40,11 @@ def register(app: Flask) -> None:
 def worker_command(once: bool) -> None:
     """Run the delivery worker (SIGTERM finishes the batch in flight, then exits)."""
     from app.delivery import Worker
+    from app.runtime import settle_collector
 
     worker = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
     worker.install_signal_handlers()
+    settle_collector()
     worker.run(max_idle_loops=1 if once else None)
 
 

@@ -32,6 +32,13 @@ if _control_socket:
 control_socket_disable = not _control_socket
 
 
+def post_worker_init(_worker: object) -> None:
+    """The web process has loaded the app: keep the cycle collector off what it loaded (app/runtime.py)."""
+    from app.runtime import settle_collector
+
+    settle_collector()
+
+
 def child_exit(_server: object, worker: object) -> None:
     """Drop a dead web worker's live gauges from the shared Prometheus files."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
