@@ -1,6 +1,6 @@
 """What became of claimed events (app/outbox/outcomes.py): every guarded transition, as a table, and requeue.
 
-The table and its two checks are in transitions.py, shared with test_claims.py.
+The table and its two tests are in transitions.py, shared with test_claims.py.
 """
 
 from __future__ import annotations
@@ -16,33 +16,18 @@ from app.models import Event, EventStatus, db
 from tests.event_rows import add_event
 from tests.outbox.transitions import (
     CLAIMS,
-    FIELDS,
     MAX_AGE,
     NOW,
     OUTCOMES,
-    Call,
     add,
     changed,
-    check_guard,
-    check_moves,
-    ids,
     shop_id_of,
     state,
+    table_tests,
 )
 
-
-@pytest.mark.parametrize(FIELDS, OUTCOMES, ids=ids(OUTCOMES))
-def test_a_transition_moves_an_event_from_the_status_it_expects(
-    configure_shop: Any, name: str, from_status: str, call: Call, to_status: str, columns: dict[str, Any]
-) -> None:
-    check_moves(configure_shop(), name, from_status, call, to_status, columns)
-
-
-@pytest.mark.parametrize(FIELDS, OUTCOMES, ids=ids(OUTCOMES))
-def test_a_transition_changes_nothing_in_any_other_status(
-    configure_shop: Any, name: str, from_status: str, call: Call, to_status: str, columns: dict[str, Any]
-) -> None:
-    check_guard(configure_shop(), from_status, call, columns)
+test_a_transition_moves_an_event_from_the_status_it_expects, test_a_transition_changes_nothing_in_any_other_status = (
+    table_tests(OUTCOMES))
 
 
 def test_a_worker_that_lost_its_lease_changes_nothing(configure_shop: Any) -> None:

@@ -3,7 +3,8 @@
 Each row: the status an event starts in, the call, and the status it must end in. The same call on an
 event in any other status must change nothing: that guard is what keeps a worker whose lease was taken
 over from overwriting the newer owner's result. test_claims.py checks the rows of app/outbox/claims.py,
-test_outcomes.py those of app/outbox/outcomes.py; both run on SQLite and PostgreSQL.
+test_outcomes.py those of app/outbox/outcomes.py, each with the two tests `table_tests` makes; both run on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from app import outbox
@@ -145,3 +147,20 @@ def check_guard(shop: Shop, from_status: str, call: Call, columns: dict[str, Any
         before = state(row_id)
         assert changed(call(row_id, shop_id)()) == 0, status
         assert state(row_id) == before, status
+
+
+def table_tests(table: list[Transition]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two tests for every row of `table`, for a test module to take as its own (pytest collects them there):
+    the call moves an event from the status it expects, and changes nothing in any other status."""
+
+    @pytest.mark.parametrize(FIELDS, table, ids=ids(table))
+    def moves(configure_shop: Any, name: str, from_status: str, call: Call, to_status: str,
+              columns: dict[str, Any]) -> None:
+        check_moves(configure_shop(), name, from_status, call, to_status, columns)
+
+    @pytest.mark.parametrize(FIELDS, table, ids=ids(table))
+    def guarded(configure_shop: Any, name: str, from_status: str, call: Call, to_status: str,
+                columns: dict[str, Any]) -> None:
+        check_guard(configure_shop(), from_status, call, columns)
+
+    return moves, guarded
