@@ -28,7 +28,7 @@ from app.models import PinterestSettings
 from app.settings import mapping_options
 from tests.factories import line_item, money
 from tests.mapping import orders
-from tests.merchant.test_pixel import NODE, pixel_money, run_pixel, tag_checkout
+from tests.merchant.test_pixel import NODE, pixel_inputs, pixel_money, run_pixel, tag_checkout
 from tests.test_pixel_extension import app_beacons, case
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is required to run the pixels")
@@ -132,11 +132,7 @@ def checkout_completed(order: dict[str, Any], href: str, cart: dict[str, Any] | 
         "shippingLine": {"price": {"amount": round(shipping, 2)}},
         "lineItems": [{"quantity": line["quantity"]} for line in order.get("line_items") or []],
     }
-    init = {"data": {"cart": cart}, "context": {"document": {"location": {"href": href}}},
-            "customerPrivacy": {"marketingAllowed": True, "saleOfDataAllowed": True}}
-    event = {"name": "checkout_completed", "context": {"document": {"location": {"href": href}}},
-             "data": {"checkout": checkout}}
-    return init, event
+    return pixel_inputs(checkout, href, cart)
 
 
 def server_event_id(order: dict[str, Any], source: str, beacon_event_id: str | None) -> str | None:

@@ -81,7 +81,15 @@ def pixel_event(order: dict[str, Any], *, email: bool = True) -> tuple[dict[str,
         "shippingLine": {"price": {"amount": float(shipping)}},
         "lineItems": [{"quantity": line["quantity"]} for line in order.get("line_items") or []],
     }
-    init = {"data": {"cart": init_cart}, "context": {"document": {"location": {"href": href}}},
+    return pixel_inputs(checkout, href, init_cart)
+
+
+def pixel_inputs(
+    checkout: dict[str, Any], href: str, cart: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`init` and the `checkout_completed` event Shopify gives a pixel: this checkout, on the thank-you page at
+    `href`, with `init.data.cart` (None when Shopify does not expose it), marketing and sale of data allowed."""
+    init = {"data": {"cart": cart}, "context": {"document": {"location": {"href": href}}},
             "customerPrivacy": {"marketingAllowed": True, "saleOfDataAllowed": True}}
     event = {"name": "checkout_completed", "context": {"document": {"location": {"href": href}}},
              "data": {"checkout": checkout}}
