@@ -112,10 +112,35 @@ def reconciled(shop: Shop, when: datetime) -> None:
 
 
 def pixel_seen(shop_id: int, now: datetime) -> None:
-    """The shop's pixel sent its first beacon: its web orders wait a moment for theirs from now on."""
+    """The shop's pixel sent its first beacon: its web orders wait a moment for theirs from now on.
+
+    The beacon's fast path (app/ingest/pixel_wsgi.py) makes the same transition inside its own statements,
+    written below: `pixel_seen_after` (PostgreSQL) and `pixel_seen_sqlite` (SQLite).
+    """
     db.session.execute(
         update(Shop).where(Shop.id == shop_id, Shop.pixel_seen_at.is_(None)).values(pixel_seen_at=now)
     )
+
+
+def pixel_seen_after(beacons: str) -> str:
+    """PostgreSQL: `pixel_seen` for every shop of a batch of beacons, as a data-modifying CTE named `seen`.
+
+    The same transition as `pixel_seen` (set once, never moved: `pixel_seen_at IS NULL`), written in the
+    beacon's fast path's one statement, so the shops' first beacon costs no round trip of its own. `beacons`
+    names the CTE of the beacons just stored (columns `shop_id`, `received_at`): a shop not seen before is
+    seen from its earliest beacon there.
+    """
+    return ("seen AS (UPDATE shops SET pixel_seen_at = first.at FROM (SELECT shop_id, min(received_at) AS at "
+            f"FROM {beacons} GROUP BY shop_id) AS first WHERE shops.id = first.shop_id AND shops.pixel_seen_at IS NULL "
+            "RETURNING shops.id)")
+
+
+def pixel_seen_sqlite(shops: int) -> str:
+    """SQLite: `pixel_seen` for `shops` shops at once, the statement the beacon's fast path sends on its cursor.
+
+    The same transition as `pixel_seen` (set once, never moved); parameters: the time, then the shops' ids.
+    """
+    return f"UPDATE shops SET pixel_seen_at = ? WHERE pixel_seen_at IS NULL AND id IN ({', '.join('?' * shops)})"
 
 
 def pixel_version_reported(shop_id: int, version: str | None) -> None:

@@ -108,33 +108,31 @@ def post_webhook(port: int, timeout: float = 10.0) -> int:
         return int(response.status)
 
 
-def accept_backlog(port: int) -> int:
-    """Connections to `port` the kernel holds that no server process has accepted yet (/proc/net/tcp*)."""
-    waiting = 0
+def _sockets() -> Iterator[list[str]]:
+    """The fields of every socket the kernel lists in /proc/net/tcp and /proc/net/tcp6 (those that exist)."""
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         try:
             lines = Path(table).read_text().splitlines()[1:]
         except FileNotFoundError:
             continue
         for line in lines:
-            fields = line.split()
-            local, state, queues = fields[1], fields[3], fields[4]
-            if state == "0A" and int(local.rsplit(":", 1)[1], 16) == port:  # LISTEN: rx_queue is the backlog
-                waiting += int(queues.split(":")[1], 16)
-    return waiting
+            yield line.split()
+
+
+def _local_port(fields: list[str]) -> int:
+    return int(fields[1].rsplit(":", 1)[1], 16)
+
+
+def accept_backlog(port: int) -> int:
+    """Connections to `port` the kernel holds that no server process has accepted yet (/proc/net/tcp*)."""
+    # LISTEN ("0A"): its rx_queue is the backlog.
+    return sum(int(fields[4].split(":")[1], 16) for fields in _sockets()
+               if fields[3] == "0A" and _local_port(fields) == port)
 
 
 def connections(port: int) -> int:
     """Established connections the server on `port` holds (its side of each, /proc/net/tcp*)."""
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        count += sum(1 for line in lines if line.split()[3] == "01" and
-                     int(line.split()[1].rsplit(":", 1)[1], 16) == port)
-    return count
+    return sum(1 for fields in _sockets() if fields[3] == "01" and _local_port(fields) == port)
 
 
 def wait_accepted(port: int, at_least: int = 0, timeout: float = 30.0) -> None:

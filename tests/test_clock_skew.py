@@ -26,9 +26,9 @@ from app.mapping import MappingOptions, map_order
 from app.models import Event, WorkerHeartbeat, db, now_utc
 from app.ops import retention
 from tests.factories import web_order
+from tests.ops.test_scrape import scrape, value
 from tests.processes import ROOT, worker_env
 from tests.standins.pinterest import PinterestStandin
-from tests.test_metrics import scrape, value
 
 LEASE = 20  # seconds: shorter than the 30 s skew, as in the fault this drill reproduces
 

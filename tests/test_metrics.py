@@ -1,41 +1,21 @@
-"""/metrics after real traffic: signed webhooks in, a worker sending to the Pinterest stand-in, and (for
-multiprocess mode) counters written by separate processes."""
+"""The counters and histograms (app/metrics.py) in /metrics after real traffic: signed webhooks in, a worker
+sending to the Pinterest stand-in. The scrape itself (database gauges, formats, multiprocess mode) is
+tests/ops/test_scrape.py."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from app.delivery import Worker
-from tests.conftest import API_KEY, API_SECRET, ENCRYPTION_KEY, SHOP
+from tests.conftest import SHOP
 from tests.factories import web_order
+from tests.ops.test_scrape import scrape, value
 from tests.standins.pinterest import PinterestStandin
 from tests.test_delivery import Clock, drain
-
-PROJECT = Path(__file__).resolve().parent.parent
-
-
-def scrape(client: FlaskClient) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    response = client.get("/metrics")
-    assert response.status_code == 200
-    assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-    samples = {}
-    for family in text_string_to_metric_families(response.get_data(as_text=True)):
-        for sample in family.samples:
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
-
-
-def value(samples: dict[Any, float], name: str, **labels: str) -> float:
-    return samples.get((name, frozenset(labels.items())), 0.0)
 
 
 @pytest.fixture
@@ -94,24 +74,3 @@ def test_metrics_after_real_traffic(
     assert openmetrics.headers["Content-Type"].startswith("application/openmetrics-text")
     assert openmetrics.get_data(as_text=True).endswith("# EOF\n")
     assert "@" not in body and "buyer" not in body and "pina_" not in body  # no emails, no tokens
-
-
-def test_multiprocess_mode_adds_up_every_process(database_url: str, tmp_path: Path) -> None:
-    """Two processes count webhooks; a third, serving /metrics, reports the sum and the database gauges."""
-    folder = tmp_path / "prometheus"
-    folder.mkdir()
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder), "DATABASE_URL": database_url,
-           "SHOPIFY_API_KEY": API_KEY, "SHOPIFY_API_SECRET": API_SECRET, "ENCRYPTION_KEY": ENCRYPTION_KEY}
-    count = ("import time; from app import metrics; "
-             "metrics.webhook_answered('orders/create', 'accepted', time.perf_counter())")
-    serve = ("from app import create_app; from app.ops import scrape; app = create_app(); "
-             "ctx = app.app_context(); ctx.push(); print(scrape.render()[0].decode())")
-    for code in (count, count):
-        subprocess.run([sys.executable, "-c", code], env=env, cwd=PROJECT, check=True, timeout=60)
-    output = subprocess.run([sys.executable, "-c", serve], env=env, cwd=PROJECT, check=True, timeout=60,
-                            capture_output=True, text=True).stdout
-    samples = {(s.name, frozenset(s.labels.items())): s.value
-               for family in text_string_to_metric_families(output) for s in family.samples}
-    assert value(samples, "pinbridge_webhooks_total", topic="orders/create", outcome="accepted") == 2
-    assert value(samples, "pinbridge_database_up") == 1
-    assert ("pinbridge_events", frozenset({("status", "pending")})) in samples

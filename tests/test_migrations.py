@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect, text
 
 from app import create_app
-from app.config import normalise_database_url
 from app.models import db
-from tests.conftest import BACKENDS, PG_ADMIN_URL, _test_config
+from tests.conftest import BACKENDS, _test_config, new_pg_database
 
 SHOPS = [  # domain, failure_streak, consecutive_failures, failure_class
     ("calm.myshopify.com", 0, 0, None),            # nothing failing
@@ -32,16 +28,8 @@ def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[s
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'migrating.db'}"
         return
-    assert PG_ADMIN_URL
-    admin = make_url(normalise_database_url(PG_ADMIN_URL))
-    name = f"pinbridge_migrate_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield admin.set(database=name).render_as_string(hide_password=False)
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
+    with new_pg_database("pinbridge_migrate") as url:
+        yield url
 
 
 @pytest.fixture

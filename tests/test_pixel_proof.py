@@ -28,7 +28,7 @@ from app.models import PinterestSettings
 from app.settings import mapping_options
 from tests.factories import line_item, money
 from tests.mapping import orders
-from tests.merchant.test_pixel import NODE, run_pixel, tag_checkout
+from tests.merchant.test_pixel import NODE, pixel_inputs, pixel_money, run_pixel, tag_checkout
 from tests.test_pixel_extension import app_beacons, case
 
 pytestmark = pytest.mark.skipif(NODE is None, reason="Node.js is required to run the pixels")
@@ -93,14 +93,6 @@ SHAPES: dict[str, dict[str, Any]] = {
 }
 
 
-def _presented(order: dict[str, Any], field: str) -> dict[str, Any] | None:
-    money_set = (order.get(f"{field}_set") or {}).get("presentment_money")
-    if money_set:
-        return {"amount": float(money_set["amount"]), "currencyCode": money_set["currency_code"]}
-    value = order.get(field)
-    return {"amount": float(value), "currencyCode": order.get("presentment_currency")} if value else None
-
-
 def pages(order: dict[str, Any]) -> dict[str, tuple[str, dict[str, Any] | None]]:
     """The thank-you pages this order can end on: (address, init.data.cart)."""
     cart, token = order.get("cart_token"), order.get("checkout_token") or "x"
@@ -123,8 +115,8 @@ def checkout_completed(order: dict[str, Any], href: str, cart: dict[str, Any] | 
     shipping = sum(float(((line.get("price_set") or {}).get("presentment_money") or {}).get("amount")
                          or line.get("price") or 0) for line in order.get("shipping_lines") or [])
     foreign = order.get("currency") != order.get("presentment_currency")
-    tax = _presented(order, "total_tax") if order.get("total_tax_set") or not foreign else None
-    subtotal = _presented(order, "subtotal_price")
+    tax = pixel_money(order, "total_tax") if order.get("total_tax_set") or not foreign else None
+    subtotal = pixel_money(order, "subtotal_price")
     total = None
     if subtotal is not None:
         on_top = 0.0 if order.get("taxes_included") else (tax or {}).get("amount", 0.0)
@@ -140,11 +132,7 @@ def checkout_completed(order: dict[str, Any], href: str, cart: dict[str, Any] | 
         "shippingLine": {"price": {"amount": round(shipping, 2)}},
         "lineItems": [{"quantity": line["quantity"]} for line in order.get("line_items") or []],
     }
-    init = {"data": {"cart": cart}, "context": {"document": {"location": {"href": href}}},
-            "customerPrivacy": {"marketingAllowed": True, "saleOfDataAllowed": True}}
-    event = {"name": "checkout_completed", "context": {"document": {"location": {"href": href}}},
-             "data": {"checkout": checkout}}
-    return init, event
+    return pixel_inputs(checkout, href, cart)
 
 
 def server_event_id(order: dict[str, Any], source: str, beacon_event_id: str | None) -> str | None:

@@ -135,36 +135,35 @@ def _pending_for(event_id: str) -> bool:
     return status == "pending"
 
 
-def test_a_wake_up_from_another_process_reaches_the_listener(app: Flask) -> None:
-    listener = wake.Listener(db.engine).start()
+@pytest.fixture
+def listener(app: Flask) -> Iterator[wake.Listener]:
+    """A listener of this process, listening, with no wake-up noted yet on either channel."""
+    started = wake.Listener(db.engine).start()
     try:
-        assert until(listener.listening.is_set)
-        listener.events[wake.INBOX].clear()
-        listener.events[wake.OUTBOX].clear()
-        url = db.engine.url.render_as_string(hide_password=False)
-        code = ("import sys; from sqlalchemy import create_engine; from app import wake; "
-                "wake.send(create_engine(sys.argv[1]), wake.OUTBOX)")
-        subprocess.run([sys.executable, "-c", code, url], cwd=ROOT, check=True, timeout=60)
-        assert until(listener.events[wake.OUTBOX].is_set)
-        assert not listener.events[wake.INBOX].is_set()  # each channel on its own
+        assert until(started.listening.is_set)
+        started.events[wake.INBOX].clear()
+        started.events[wake.OUTBOX].clear()
+        yield started
     finally:
-        listener.close()
+        started.close()
 
 
-def test_a_wake_up_goes_with_the_commit_and_not_with_a_rollback(app: Flask) -> None:
-    listener = wake.Listener(db.engine).start()
-    try:
-        assert until(listener.listening.is_set)
-        listener.events[wake.INBOX].clear()
-        listener.events[wake.OUTBOX].clear()
-        db.session.rollback()
-        db.session.connection()
-        wake.notify(wake.INBOX)
-        db.session.rollback()
-        db.session.connection()
-        wake.notify(wake.OUTBOX)
-        db.session.commit()
-        assert until(listener.events[wake.OUTBOX].is_set)
-        assert not listener.events[wake.INBOX].is_set()
-    finally:
-        listener.close()
+def test_a_wake_up_from_another_process_reaches_the_listener(listener: wake.Listener) -> None:
+    url = db.engine.url.render_as_string(hide_password=False)
+    code = ("import sys; from sqlalchemy import create_engine; from app import wake; "
+            "wake.send(create_engine(sys.argv[1]), wake.OUTBOX)")
+    subprocess.run([sys.executable, "-c", code, url], cwd=ROOT, check=True, timeout=60)
+    assert until(listener.events[wake.OUTBOX].is_set)
+    assert not listener.events[wake.INBOX].is_set()  # each channel on its own
+
+
+def test_a_wake_up_goes_with_the_commit_and_not_with_a_rollback(listener: wake.Listener) -> None:
+    db.session.rollback()
+    db.session.connection()
+    wake.notify(wake.INBOX)
+    db.session.rollback()
+    db.session.connection()
+    wake.notify(wake.OUTBOX)
+    db.session.commit()
+    assert until(listener.events[wake.OUTBOX].is_set)
+    assert not listener.events[wake.INBOX].is_set()

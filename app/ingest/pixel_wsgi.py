@@ -4,8 +4,9 @@ A shop sends one beacon per purchase, as many as order webhooks, and the endpoin
 as the webhook door, and like it needs none of Flask's request machinery. Here: the per-client and
 per-shop limits (the same limits, counted in Flask-Limiter's own storage), the strict parse
 (`beacon.parse`), the shop (its id remembered for a few seconds), and one write shared by the beacons of
-concurrent requests (`receipts.GroupCommit`): a multi-row INSERT of the beacons, the shops' "pixel seen",
-and the release of the orders waiting for them, in one transaction; then 204.
+concurrent requests (`receipts.GroupCommit`): a multi-row INSERT of the beacons, the shops' "pixel seen"
+(app/shops.py's transition, in its SQL form), and the release of the orders waiting for them, in one
+transaction; then 204.
 
 Everything else goes to the Flask route unchanged (`beacon.receive`): the preflight, other methods and
 bodies without a Content-Length or larger than the limit. Answers are the route's: the same statuses,
@@ -33,7 +34,7 @@ from app.ingest import answer, beacon
 from app.ingest.wsgi import StartResponse, WSGIApp, read_exactly
 from app.logs import request_id_scope
 from app.models import Event, EventSource, PixelBeacon, Shop, db, now_utc
-from app.shops import normalise_shop_domain
+from app.shops import normalise_shop_domain, pixel_seen_after, pixel_seen_sqlite
 
 SHOP_MEMORY = 5.0  # seconds a known shop's id is remembered: an uninstall is seen that much later at most
 _CORS = [("Access-Control-Allow-Origin", "*"), ("Access-Control-Allow-Methods", "POST, OPTIONS"),
@@ -183,9 +184,7 @@ class BeaconStore:
         arrays = ", ".join(f"%s::{kind}" for kind in _PG_TYPES)
         sql = (f"WITH new AS (INSERT INTO pixel_beacons ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
                "ON CONFLICT (shop_id, checkout_token) DO NOTHING RETURNING shop_id, checkout_token, received_at), "
-               "seen AS (UPDATE shops SET pixel_seen_at = first.at FROM (SELECT shop_id, min(received_at) AS at "
-               "FROM new GROUP BY shop_id) AS first WHERE shops.id = first.shop_id AND shops.pixel_seen_at IS NULL "
-               "RETURNING shops.id), "
+               f"{pixel_seen_after('new')}, "
                "released AS (UPDATE events SET available_at = new.received_at FROM new "
                "WHERE events.shop_id = new.shop_id AND events.checkout_token = new.checkout_token "
                "AND events.status = %s AND events.source <> %s AND events.available_at > new.received_at "
@@ -208,8 +207,7 @@ class BeaconStore:
             if not stored:
                 return stored, 0
             shops = sorted({shop for shop, _ in stored})
-            cursor.execute(f"UPDATE shops SET pixel_seen_at = ? WHERE pixel_seen_at IS NULL "
-                           f"AND id IN ({', '.join('?' * len(shops))})", (now, *shops))
+            cursor.execute(pixel_seen_sqlite(len(shops)), (now, *shops))
             pairs = ", ".join(["(?, ?)"] * len(stored))
             cursor.execute(f"UPDATE events SET available_at = ? WHERE status = ? AND source <> ? "
                            f"AND available_at > ? AND (shop_id, checkout_token) IN (VALUES {pairs})",

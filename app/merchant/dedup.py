@@ -63,9 +63,12 @@ def summary(shop: Shop, now: datetime) -> dict[str, Any]:
 
 
 def pasted_pixel_outdated(shop: Shop) -> bool:
-    """Whether the custom pixel the beacons report was made from other settings than the shop's now."""
+    """Whether the custom pixel the beacons report was made from other settings than the shop's now.
+
+    Never without a Tag id saved: the page then offers no code to paste again, and says the Tag id is missing.
+    """
     settings = shop.settings
-    if not shop.pixel_version or settings is None:
+    if not shop.pixel_version or settings is None or not settings.tag_id:
         return False
     return shop.pixel_version != pixel.version(settings.event_id_source, settings.value_mode, tag_id=settings.tag_id)
 

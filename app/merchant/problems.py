@@ -35,7 +35,7 @@ def gather(shop: Shop, now: datetime, zone: tzinfo, facts: dict[str, Any], state
         failed_recently(shop.id, now),
         missing_orders(shop, now, zone),
         missing_customer_details(shop.id, now),
-        pixel_out_of_date(shop.id, now),
+        pixel_out_of_date(shop, now),
         None if state in ("paused", "disabled", "not_configured") else expiring(facts, zone),
         admin_api(shop),
     ]
@@ -128,18 +128,29 @@ def missing_customer_details(shop_id: int, now: datetime) -> dict[str, Any] | No
             "action": {"label": "Shopify's guide to customer data access", "url": PROTECTED_DATA_GUIDE}}
 
 
-def pixel_out_of_date(shop_id: int, now: datetime) -> dict[str, Any] | None:
-    """The Tag fired with another order reference than Pinbridge's: Pinterest may count those twice."""
+def pixel_out_of_date(shop: Shop, now: datetime) -> dict[str, Any] | None:
+    """The Tag fired with another order reference than Pinbridge's: Pinterest may count those twice.
+
+    With no Tag id saved the page has no code to paste again, and its pixel card names the missing Tag id:
+    so does this problem, never an out-of-date pixel.
+    """
     different = int(db.session.scalar(select(func.count()).where(
-        Event.shop_id == shop_id, Event.tag_matched.is_(False), Event.received_at >= now - PIXEL_WINDOW)) or 0)
+        Event.shop_id == shop.id, Event.tag_matched.is_(False), Event.received_at >= now - PIXEL_WINDOW)) or 0)
     if not different:
         return None
+    twice = (f"{_plural(different, 'purchase')}, so Pinterest may count {'it' if different == 1 else 'them'} "
+             "twice.")
+    if not (shop.settings and shop.settings.tag_id):
+        return {"key": "pixel", "tone": "warning", "count": different,
+                "heading": "No Pinterest Tag id saved",
+                "message": "In the last day a Pinterest Tag fired with a different order reference than Pinbridge "
+                           f"for {twice} Save your Pinterest Tag id, then copy Pinbridge's code into Settings → "
+                           "Customer events.",
+                "action": {"label": "Save your Tag id", "target": "pixel"}}
     return {"key": "pixel", "tone": "warning", "count": different,
             "heading": "Your Pinterest Tag pixel is out of date",
-            "message": f"In the last day the Tag used a different order reference than Pinbridge for "
-                       f"{_plural(different, 'purchase')}, so Pinterest may count "
-                       f"{'it' if different == 1 else 'them'} twice. Copy the code below again and replace "
-                       "your custom pixel in Shopify with it.",
+            "message": f"In the last day the Tag used a different order reference than Pinbridge for {twice} "
+                       "Copy the code below again and replace your custom pixel in Shopify with it.",
             "action": {"label": "Show the pixel code", "target": "pixel"}}
 
 

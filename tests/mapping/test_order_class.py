@@ -3,7 +3,6 @@ migration that carries that switch over."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ from app.config import normalise_database_url
 from app.models import PinterestSettings, db
 from app.settings import mapping_options
 from app.shops import get_or_create_shop
-from tests.conftest import SHOP, _test_config
+from tests.conftest import SHOP, _test_config, new_pg_database
 from tests.jwt_helpers import bearer, use_session_secrets
 
 SEND_KEYS = ("send_pos", "send_draft", "send_subscription", "send_other_channels")
@@ -82,17 +81,8 @@ def empty_database(database_url: str, tmp_path: Path) -> Iterator[str]:
     if database_url.startswith("sqlite"):
         yield f"sqlite:///{tmp_path / 'migrate.db'}"
         return
-    admin_url = make_url(normalise_database_url(database_url))
-    name = f"pinbridge_migrate_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield admin_url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with new_pg_database("pinbridge_migrate") as url:
+        yield url
 
 
 def test_the_migration_keeps_offline_orders_on_for_shops_that_had_them(tmp_path: Path, empty_database: str) -> None:

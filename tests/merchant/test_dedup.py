@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from app.merchant.dedup import summary
+from app.merchant import pixel
+from app.merchant.dedup import pasted_pixel_outdated, summary
 from app.models import db, now_utc
 from app.shops import get_or_create_shop
 from tests.conftest import SHOP
@@ -85,3 +86,20 @@ def test_before_the_tag_id_or_the_pixel_the_advice_says_what_to_do(app: Flask, c
     configure_shop(tag_id="2612345678901")
     db.session.expire_all()
     assert summary(get_or_create_shop(SHOP), now_utc())["advice"] == NOT_SEEN
+
+
+def test_with_no_tag_id_saved_no_pasted_pixel_is_out_of_date(app: Flask, configure_shop: Any) -> None:
+    """The page offers no code without a Tag id: the card names the missing Tag id, never an out-of-date pixel."""
+    configure_shop(tag_id="2612345678901")
+    shop = get_or_create_shop(SHOP)
+    shop.pixel_version = pixel.version(tag_id="2612345678901")  # pasted while the Tag id was saved
+    db.session.commit()
+    assert pasted_pixel_outdated(shop) is False
+    configure_shop(tag_id="")  # the Tag id removed
+    db.session.expire_all()
+    shop = get_or_create_shop(SHOP)
+    assert shop.settings.tag_id is None
+    card = summary(shop, now_utc())
+    assert (card["tag_id_saved"], card["pixel_outdated"], card["headline"]) == (
+        False, False, "No Pinterest Tag id saved")
+    assert pasted_pixel_outdated(shop) is False

@@ -39,7 +39,8 @@ ORDERS = {
 }
 
 
-def _money(order: dict[str, Any], field: str) -> dict[str, Any] | None:
+def pixel_money(order: dict[str, Any], field: str) -> dict[str, Any] | None:
+    """An order's money field as a pixel sees it (Web Pixels' MoneyV2), in the buyer's currency when known."""
     money = (order.get(f"{field}_set") or {}).get("presentment_money")
     if money:
         return {"amount": float(money["amount"]), "currencyCode": money["currency_code"]}
@@ -62,11 +63,11 @@ def pixel_event(order: dict[str, Any], *, email: bool = True) -> tuple[dict[str,
         href = f"https://shop.example/59026964593/checkouts/{checkout_token or 'x'}/thank_you"
         init_cart = {"id": f"gid://shopify/Cart/{cart}?key=0f0f"} if cart else None
     shipping = sum(Decimal(str(line.get("price") or 0)) for line in order.get("shipping_lines") or [])
-    tax = _money(order, "total_tax")
+    tax = pixel_money(order, "total_tax")
     if order.get("currency") != order.get("presentment_currency"):
         # The fixtures give tax and shipping in shop money only; in the buyer's currency, the checkout's
         # total is its subtotal plus tax (shipping folded in), which is all the pixel needs.
-        total, subtotal = _money(order, "total_price"), _money(order, "subtotal_price")
+        total, subtotal = pixel_money(order, "total_price"), pixel_money(order, "subtotal_price")
         assert total and subtotal
         tax, shipping = {"amount": round(total["amount"] - subtotal["amount"], 2)}, Decimal(0)
     checkout = {
@@ -74,13 +75,21 @@ def pixel_event(order: dict[str, Any], *, email: bool = True) -> tuple[dict[str,
         "order": {"id": str(order["id"])},
         "email": (order.get("email") or None) if email else None,
         "currencyCode": order.get("presentment_currency"),
-        "subtotalPrice": _money(order, "subtotal_price"),
-        "totalPrice": _money(order, "total_price"),
+        "subtotalPrice": pixel_money(order, "subtotal_price"),
+        "totalPrice": pixel_money(order, "total_price"),
         "totalTax": tax or {"amount": 0.0},
         "shippingLine": {"price": {"amount": float(shipping)}},
         "lineItems": [{"quantity": line["quantity"]} for line in order.get("line_items") or []],
     }
-    init = {"data": {"cart": init_cart}, "context": {"document": {"location": {"href": href}}},
+    return pixel_inputs(checkout, href, init_cart)
+
+
+def pixel_inputs(
+    checkout: dict[str, Any], href: str, cart: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`init` and the `checkout_completed` event Shopify gives a pixel: this checkout, on the thank-you page at
+    `href`, with `init.data.cart` (None when Shopify does not expose it), marketing and sale of data allowed."""
+    init = {"data": {"cart": cart}, "context": {"document": {"location": {"href": href}}},
             "customerPrivacy": {"marketingAllowed": True, "saleOfDataAllowed": True}}
     event = {"name": "checkout_completed", "context": {"document": {"location": {"href": href}}},
              "data": {"checkout": checkout}}

@@ -49,8 +49,8 @@ def _health(client: FlaskClient) -> dict[str, Any]:
     return client.get("/api/status", headers=bearer()).get_json()["health"]
 
 
-def _working_shop(configure_shop: Any) -> Any:
-    shop = configure_shop()
+def _working_shop(configure_shop: Any, **settings: Any) -> Any:
+    shop = configure_shop(**settings)
     shop.shopify_token_enc = crypto.encrypt("shpat_fake_valid_0001")
     db.session.merge(ShopDeliveryState(shop_id=shop.id,
                                        last_success_at=now_utc() - timedelta(minutes=3)))
@@ -91,13 +91,30 @@ def test_customer_details_missing_is_named_with_its_cost_and_next_step(
 
 
 def test_an_out_of_date_pixel_is_listed_under_a_worse_problem(client: FlaskClient, configure_shop: Any) -> None:
-    shop = _working_shop(configure_shop)
+    shop = _working_shop(configure_shop, tag_id="2612345678901")
     add_event(shop.id, action_source="web", tag_matched=False, tag_event_id="another-id")
     add_event(shop.id, status="failed", error_message="Bad request.")
     health = _health(client)
     assert health["reason"] == "failed"
     assert [(p["key"], p["heading"]) for p in health["problems"]] == [
         ("pixel", "Your Pinterest Tag pixel is out of date")]
+
+
+def test_with_no_tag_id_saved_the_pixel_problem_is_the_missing_tag_id_as_the_pixel_card_says(
+    client: FlaskClient, configure_shop: Any
+) -> None:
+    """A Tag fired with another id, but no Tag id is saved: the page offers no code to paste again yet."""
+    shop = _working_shop(configure_shop)  # saved without a Tag id
+    add_event(shop.id, action_source="web", tag_matched=False, tag_event_id="another-id")
+    health = _health(client)
+    card = client.get("/api/pixel", headers=bearer()).get_json()
+    assert (card["tag_id_saved"], card["headline"]) == (False, "No Pinterest Tag id saved")
+    assert (health["state"], health["reason"], health["heading"]) == ("attention", "pixel", card["headline"])
+    assert "out of date" not in health["heading"] + health["message"]
+    assert health["message"] == ("In the last day a Pinterest Tag fired with a different order reference than "
+                                 "Pinbridge for 1 purchase, so Pinterest may count it twice. Save your Pinterest "
+                                 "Tag id, then copy Pinbridge's code into Settings → Customer events.")
+    assert health["action"] == {"label": "Save your Tag id", "target": "pixel"}
 
 
 def test_paused_and_off_say_when_held_orders_expire(client: FlaskClient, configure_shop: Any) -> None:

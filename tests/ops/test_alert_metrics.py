@@ -13,7 +13,7 @@ from app.models import Event, PinterestSettings, ShopifyDailyOrders, WebhookRece
 from app.ops.alert_metrics import ShopAlerts
 from app.shops import get_or_create_shop
 from tests.conftest import SHOP
-from tests.test_metrics import scrape, value
+from tests.ops.test_scrape import scrape, value
 
 OTHER = "second-store.myshopify.com"
 

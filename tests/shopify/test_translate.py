@@ -6,12 +6,25 @@ from typing import Any
 
 import pytest
 
-from app.mapping import MappingOptions, map_order
+from app.mapping import MappedPurchase, MappingOptions, map_order
 from app.shopify.translate import order_from_graphql
 from tests.factories import web_order
 from tests.mapping import orders as golden
 from tests.mapping.helpers import schema_errors
 from tests.standins.shopify_graphql import graphql_order
+
+
+def _mapped_both_ways(
+    order: dict[str, Any], options: MappingOptions
+) -> tuple[MappedPurchase, MappedPurchase, dict[str, Any]]:
+    """The order mapped from its webhook and from Admin GraphQL, and the event expected from GraphQL: the webhook's
+    without the browser's user agent, the one identifier reconciliation lacks (GraphQL gives the order's IP)."""
+    from_webhook = map_order(order, options)
+    from_graphql = map_order(order_from_graphql(graphql_order(order)), options)
+    assert from_webhook.event is not None and from_graphql.event is not None
+    expected = dict(from_webhook.event)
+    expected["user_data"] = {k: v for k, v in expected["user_data"].items() if k != "client_user_agent"}
+    return from_webhook, from_graphql, expected
 
 
 @pytest.mark.parametrize("options", [
@@ -22,12 +35,7 @@ from tests.standins.shopify_graphql import graphql_order
 ])
 def test_a_graphql_order_maps_to_the_same_event_as_its_webhook(options: MappingOptions) -> None:
     order = web_order(note_attributes=[{"name": "_epik", "value": "dj0yJnU9ATTRIBUTE"}])
-    from_webhook = map_order(order, options)
-    from_graphql = map_order(order_from_graphql(graphql_order(order)), options)
-    assert from_webhook.event is not None and from_graphql.event is not None
-    expected = dict(from_webhook.event)
-    # GraphQL gives the order's IP but no browser user agent: the one identifier reconciliation lacks.
-    expected["user_data"] = {k: v for k, v in expected["user_data"].items() if k != "client_user_agent"}
+    from_webhook, from_graphql, expected = _mapped_both_ways(order, options)
     assert from_graphql.event == expected
     assert (from_graphql.order_id, from_graphql.event_id) == (from_webhook.order_id, from_webhook.event_id)
     assert from_graphql.order_id == str(order["id"])  # above 2**53, never through a float
@@ -47,11 +55,7 @@ def test_a_graphql_order_maps_to_the_same_event_as_its_webhook(options: MappingO
         "country-name"])
 @pytest.mark.parametrize("options", [MappingOptions(), MappingOptions(currency_mode="presentment")])
 def test_a_recovered_order_maps_like_its_webhook(order: dict[str, Any], options: MappingOptions) -> None:
-    from_webhook = map_order(order, options)
-    from_graphql = map_order(order_from_graphql(graphql_order(order)), options)
-    assert from_webhook.event is not None and from_graphql.event is not None
-    expected = dict(from_webhook.event)
-    expected["user_data"] = {k: v for k, v in expected["user_data"].items() if k != "client_user_agent"}
+    _from_webhook, from_graphql, expected = _mapped_both_ways(order, options)
     assert from_graphql.event == expected
     assert from_graphql.event == expected and schema_errors(from_graphql.event) == []
 

@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from graphql import parse, validate
 
 from app.models import Shop, db
 from app.shopify import web_pixel
 from tests.jwt_helpers import bearer, use_session_secrets
-from tests.shopify.test_reconcile import TOKEN, _deprecated_fields, admin_schema, give_admin_token
+from tests.shopify.test_reconcile import TOKEN, against_admin_schema, give_admin_token
 from tests.standins.shopify_graphql import ShopifyAdminStandin
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,10 +42,9 @@ def settings_sent(admin: ShopifyAdminStandin, operation: str) -> list[dict[str, 
 
 @pytest.mark.parametrize("name", sorted(DOCUMENTS))
 def test_every_web_pixel_document_is_valid_for_the_admin_schema(name: str) -> None:
-    schema = admin_schema()
-    document = parse(DOCUMENTS[name])
-    assert [error.message for error in validate(schema, document)] == []
-    assert _deprecated_fields(schema, document) == []
+    errors, deprecated = against_admin_schema(DOCUMENTS[name])
+    assert errors == []
+    assert deprecated == []
 
 
 def test_the_settings_sent_are_the_ones_the_extension_defines(shop: Shop) -> None:

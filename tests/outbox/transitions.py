@@ -1,8 +1,10 @@
-"""Every guarded event transition of the outbox, as a table, on SQLite and PostgreSQL.
+"""The outbox's guarded event transitions as tables, and the two checks every row of them must pass.
 
 Each row: the status an event starts in, the call, and the status it must end in. The same call on an
 event in any other status must change nothing: that guard is what keeps a worker whose lease was taken
-over from overwriting the newer owner's result.
+over from overwriting the newer owner's result. test_claims.py checks the rows of app/outbox/claims.py,
+test_outcomes.py those of app/outbox/outcomes.py, each with the two tests `table_tests` makes; both run on
+SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _written(call: Callable[[], Any]) -> Callable[[], Any]:
     return run
 
 
-def _count(value: Any) -> int:
+def changed(value: Any) -> int:
     """Rows a call changed, whatever it returns (a count, the claimed events, the renewed ids, ...)."""
     if isinstance(value, int):
         return value
@@ -43,12 +45,25 @@ def _count(value: Any) -> int:
 
 
 Call = Callable[[int, int], Callable[[], Any]]  # (row id, shop id) → the call
+Transition = tuple[str, str, Call, str, dict[str, Any]]  # name, from status, call, to status, other columns
 LATER = {"available_at": NOW + timedelta(hours=1)}
 
-TRANSITIONS: list[tuple[str, str, Call, str, dict[str, Any]]] = [
+CLAIMS: list[Transition] = [
     # name, from status, call, to status, the row's other columns
     ("claim", "pending", lambda rid, sid: lambda: outbox.claim(WORKER, NOW, lease_seconds=60, limit=10),
      "sending", {}),
+    ("renew_lease", "sending", lambda rid, sid: _written(lambda: outbox.renew_lease([rid], WORKER, NOW, 600)),
+     "sending", {}),  # same status, a longer lease
+    ("reclaim_expired_leases", "sending", lambda rid, sid: lambda: outbox.reclaim_expired_leases(NOW),
+     "pending", {}),  # its worker died: the lease ran out
+    ("release_backed_off", "pending", lambda rid, sid: _written(lambda: outbox.release_backed_off(sid)),
+     "pending", {**LATER, "attempts": 1}),  # tried once, waiting out the shop's backoff: ready now
+    ("release_waiting_order", "pending",
+     lambda rid, sid: _written(lambda: outbox.release_waiting_order(sid, TOKEN, NOW)),
+     "pending", {**LATER, "checkout_token": TOKEN}),  # the beacon came: the order goes now
+]
+
+OUTCOMES: list[Transition] = [
     ("mark_delivered", "sending", lambda rid, sid: _written(lambda: outbox.mark_delivered([rid], WORKER, NOW, {})),
      "delivered", {}),
     ("mark_failed", "sending",
@@ -60,10 +75,6 @@ TRANSITIONS: list[tuple[str, str, Call, str, dict[str, Any]]] = [
     ("mark_withheld", "sending",
      lambda rid, sid: _written(lambda: outbox.mark_withheld([rid], WORKER, NOW, "the buyer refused")),
      "skipped", {}),
-    ("renew_lease", "sending", lambda rid, sid: _written(lambda: outbox.renew_lease([rid], WORKER, NOW, 600)),
-     "sending", {}),  # same status, a longer lease
-    ("reclaim_expired_leases", "sending", lambda rid, sid: lambda: outbox.reclaim_expired_leases(NOW),
-     "pending", {}),  # its worker died: the lease ran out
     ("expire_stale", "pending", lambda rid, sid: lambda: outbox.expire_stale(NOW, MAX_AGE), "failed", {}),
     ("requeue failed", "failed",
      lambda rid, sid: _written(lambda: outbox.requeue(sid, EventStatus.FAILED, NOW, max_age_seconds=10 * MAX_AGE)),
@@ -71,15 +82,16 @@ TRANSITIONS: list[tuple[str, str, Call, str, dict[str, Any]]] = [
     ("requeue pending", "pending",
      lambda rid, sid: _written(lambda: outbox.requeue(sid, EventStatus.PENDING, NOW, max_age_seconds=MAX_AGE)),
      "pending", LATER),  # same status, ready now
-    ("release_backed_off", "pending", lambda rid, sid: _written(lambda: outbox.release_backed_off(sid)),
-     "pending", {**LATER, "attempts": 1}),  # tried once, waiting out the shop's backoff: ready now
-    ("release_waiting_order", "pending",
-     lambda rid, sid: _written(lambda: outbox.release_waiting_order(sid, TOKEN, NOW)),
-     "pending", {**LATER, "checkout_token": TOKEN}),  # the beacon came: the order goes now
 ]
 
+FIELDS = ("name", "from_status", "call", "to_status", "columns")
 
-def _event(shop_id: int, status: str, columns: dict[str, Any]) -> int:
+
+def ids(table: list[Transition]) -> list[str]:
+    return [row[0] for row in table]
+
+
+def add(shop_id: int, status: str, columns: dict[str, Any]) -> int:
     """One event in `status`, received 73 h ago (expirable); a sending one is held by WORKER, lease run out."""
     values: dict[str, Any] = {"available_at": NOW - timedelta(minutes=1), **columns}
     if status == "sending":
@@ -90,36 +102,33 @@ def _event(shop_id: int, status: str, columns: dict[str, Any]) -> int:
     return row_id
 
 
-def _shop_id(shop: Shop) -> int:
+def shop_id_of(shop: Shop) -> int:
     """The shop's id, read before any call: touching the expired object later would open a transaction."""
     shop_id = int(shop.id)
     db.session.rollback()
     return shop_id
 
 
-def _state(row_id: int) -> tuple[Any, ...]:
+def state(row_id: int) -> tuple[Any, ...]:
     db.session.rollback()
     row = db.session.execute(select(Event).where(Event.id == row_id)).scalar_one()
-    state = (row.status, row.available_at, row.claimed_by, row.lease_expires_at, row.error_code, row.skip_reason,
+    found = (row.status, row.available_at, row.claimed_by, row.lease_expires_at, row.error_code, row.skip_reason,
              row.attempts)
     db.session.rollback()  # claims open their own write transaction
-    return state
+    return found
 
 
 def _ready_now(moment: datetime | None) -> bool:
     return moment is not None and moment <= now_utc() + timedelta(seconds=1)
 
 
-@pytest.mark.parametrize(("name", "from_status", "call", "to_status", "columns"), TRANSITIONS,
-                         ids=[row[0] for row in TRANSITIONS])
-def test_a_transition_moves_an_event_from_the_status_it_expects(
-    configure_shop: Any, name: str, from_status: str, call: Call, to_status: str, columns: dict[str, Any]
-) -> None:
-    shop_id = _shop_id(configure_shop())
-    row_id = _event(shop_id, from_status, columns)
-    before = _state(row_id)
-    assert _count(call(row_id, shop_id)()) == 1
-    after = _state(row_id)
+def check_moves(shop: Shop, name: str, from_status: str, call: Call, to_status: str, columns: dict[str, Any]) -> None:
+    """The call moves one event from the status it expects to `to_status`, and lets go of it."""
+    shop_id = shop_id_of(shop)
+    row_id = add(shop_id, from_status, columns)
+    before = state(row_id)
+    assert changed(call(row_id, shop_id)()) == 1
+    after = state(row_id)
     assert after[0] == to_status
     assert after != before  # same-status transitions change the lease or the time it is ready
     if to_status != "sending":
@@ -128,47 +137,30 @@ def test_a_transition_moves_an_event_from_the_status_it_expects(
         assert _ready_now(after[1])
 
 
-@pytest.mark.parametrize(("name", "from_status", "call", "to_status", "columns"), TRANSITIONS,
-                         ids=[row[0] for row in TRANSITIONS])
-def test_a_transition_changes_nothing_in_any_other_status(
-    configure_shop: Any, name: str, from_status: str, call: Call, to_status: str, columns: dict[str, Any]
-) -> None:
-    shop_id = _shop_id(configure_shop())
+def check_guard(shop: Shop, from_status: str, call: Call, columns: dict[str, Any]) -> None:
+    """The same call on an event in every other status changes nothing."""
+    shop_id = shop_id_of(shop)
     for status in EventStatus:
         if status.value == from_status:
             continue
-        row_id = _event(shop_id, status.value, columns)
-        before = _state(row_id)
-        assert _count(call(row_id, shop_id)()) == 0, status
-        assert _state(row_id) == before, status
+        row_id = add(shop_id, status.value, columns)
+        before = state(row_id)
+        assert changed(call(row_id, shop_id)()) == 0, status
+        assert state(row_id) == before, status
 
 
-def test_a_worker_that_lost_its_lease_changes_nothing(configure_shop: Any) -> None:
-    shop_id = _shop_id(configure_shop())
-    row_id = _event(shop_id, "sending", {})
-    db.session.execute(db.update(Event).where(Event.id == row_id).values(claimed_by="worker-b"))
-    db.session.commit()
-    before = _state(row_id)
-    for name, from_status, call, _to, _columns in TRANSITIONS:
-        if from_status == "sending" and name != "reclaim_expired_leases":  # reaping is not any worker's call
-            assert _count(call(row_id, shop_id)()) == 0, name
-    assert _state(row_id) == before
+def table_tests(table: list[Transition]) -> tuple[Callable[..., None], Callable[..., None]]:
+    """The two tests for every row of `table`, for a test module to take as its own (pytest collects them there):
+    the call moves an event from the status it expects, and changes nothing in any other status."""
 
+    @pytest.mark.parametrize(FIELDS, table, ids=ids(table))
+    def moves(configure_shop: Any, name: str, from_status: str, call: Call, to_status: str,
+              columns: dict[str, Any]) -> None:
+        check_moves(configure_shop(), name, from_status, call, to_status, columns)
 
-def test_requeue_leaves_test_events_and_failures_too_old_to_send(configure_shop: Any) -> None:
-    shop = configure_shop()
-    recent = add_event(shop.id, status="failed", received_at=NOW - timedelta(hours=1))
-    old = add_event(shop.id, status="failed", received_at=NOW - timedelta(hours=80))
-    verify = add_event(shop.id, status="failed", received_at=NOW - timedelta(hours=1), source="verify")
-    ids = (recent.id, old.id, verify.id)
-    db.session.commit()
-    with writing():
-        result = outbox.requeue(shop.id, EventStatus.FAILED, NOW, max_age_seconds=MAX_AGE)
-    assert (result.count, result.too_old) == (1, 1)
-    assert [_state(i)[0] for i in ids] == ["pending", "failed", "failed"]
+    @pytest.mark.parametrize(FIELDS, table, ids=ids(table))
+    def guarded(configure_shop: Any, name: str, from_status: str, call: Call, to_status: str,
+                columns: dict[str, Any]) -> None:
+        check_guard(configure_shop(), from_status, call, columns)
 
-
-def test_requeue_moves_only_failed_or_pending_events(configure_shop: Any) -> None:
-    shop = configure_shop()
-    with pytest.raises(ValueError):
-        outbox.requeue(shop.id, EventStatus.DELIVERED, NOW, max_age_seconds=MAX_AGE)
+    return moves, guarded
