@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -97,3 +98,21 @@ def test_reads_never_take_the_lock(tmp_path: Path) -> None:
         session.execute(text("SELECT count(*) FROM t")).scalar_one()
         assert not app_module._SQLITE_WRITER.locked()
     engine.dispose()
+
+
+def test_json_columns_keep_what_orjson_cannot_write(app: Any, configure_shop: Any) -> None:
+    """Stored events go through orjson; an integer past 64 bits falls back to the standard library."""
+    from sqlalchemy import select as select_rows
+
+    from app.models import Event, db
+    from tests.event_rows import add_event
+
+    shop = configure_shop()
+    payloads = [{"event_name": "checkout", "custom_data": {"value": "12.50", "currency": "EUR"}, "name": "Zoë ✓"},
+                {"event_name": "checkout", "big": 2 ** 70}]
+    ids = [add_event(shop.id, payload=payload).id for payload in payloads]
+    db.session.commit()
+    db.session.expunge_all()
+    stored = {row.id: row.payload for row in db.session.scalars(select_rows(Event).where(Event.id.in_(ids)))}
+    db.session.rollback()
+    assert [stored[i] for i in ids] == payloads

@@ -120,7 +120,9 @@ def update_from_notes(notes: JoinNotes, worker_id: str, assignments: str, values
         rows[2::4], rows[3::4] = notes.tag_matched[start:end], notes.match_keys[start:end]
         sql = (_sqlite_notes(end - start) + _NOTE_SET + assignments.format(p="?") + " FROM v"
                + _NOTE_WHERE.format(p="?"))
-        changed += rowcount(conn.exec_driver_sql(sql, (*rows, *values, SENDING, worker_id)))
+        conn.exec_driver_sql(sql, (*rows, *values, SENDING, worker_id))
+        # Python's sqlite3 gives no row count (-1) for a statement that starts with WITH; SQLite itself does.
+        changed += int(conn.exec_driver_sql("SELECT changes()").scalar() or 0)
     return changed
 
 

@@ -153,3 +153,16 @@ def _wait_for(condition: Any, timeout: float = 30.0) -> bool:
             return False
         time.sleep(0.02)
     return True
+
+
+def test_one_look_at_the_inbox_routes_every_shop_waiting_not_one_short_batch(worker: Worker) -> None:
+    """While two shops wait a batch is short (a share each); the look goes on until nothing waits."""
+    from app.inbox import fair, routing
+    from tests.inbox.test_fair import BUSY, QUIET, burst, outcomes
+
+    burst(BUSY, routing.BATCH * 3)
+    burst(QUIET, 4, first_id=90_000)
+    assert worker._route_inbox() == routing.BATCH * 3 + 4
+    assert set(outcomes(BUSY)) == set(outcomes(QUIET)) == {"queued"}
+    assert len(worker.inbox) == 0
+    assert fair.SHARED_BATCH < routing.BATCH  # the case above: short batches first

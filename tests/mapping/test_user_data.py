@@ -314,3 +314,42 @@ def test_browser_alone_is_enough_for_a_web_order() -> None:
     assert mapped.event is not None
     assert "em" not in mapped.event["user_data"]
     assert mapped.email_hashes == ()
+
+
+@pytest.mark.parametrize("raw", [
+    "+1 212 555 2368",   # New York: valid in the +1 code's main region
+    "+1 416 555 0123",   # Toronto: valid, in another region of +1
+    "+1 876 555 0123",   # Jamaica
+    "+1 555-0100",       # too short anywhere
+    "+44 20 7946 0958",  # London
+    "+44 1481 123456",   # Guernsey: +44, not the main region's
+    "+44 20 7946",       # too short
+    "+49 30 123456",     # Berlin
+    "+7 700 123 4567",   # Kazakhstan, under Russia's +7
+])
+def test_a_number_is_valid_exactly_when_the_phone_library_says_so(raw: str) -> None:
+    import phonenumbers
+
+    from app.mapping import user_data
+
+    number = phonenumbers.parse(raw, None)
+    assert user_data._is_valid(number) is bool(phonenumbers.is_valid_number(number))
+
+
+def test_a_phone_repeated_across_an_orders_fields_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import phonenumbers
+
+    from app.mapping import user_data
+    from tests.factories import web_order
+
+    parsed: list[str] = []
+    real = phonenumbers.parse
+    monkeypatch.setattr(user_data.phonenumbers, "parse", lambda raw, region: parsed.append(raw) or real(raw, region))
+    phone = "+1 212 555 2368"
+    body = web_order(phone=phone, customer={"id": 1, "phone": phone},
+                     billing_address={"phone": phone, "country_code": "US"},
+                     shipping_address={"phone": " +1 (646) 555-0199 ", "country_code": "US"})
+    event = map_order(body, MappingOptions()).event
+    assert event is not None
+    assert event["user_data"]["ph"] == [h("12125552368"), h("16465550199")]
+    assert sorted(parsed) == sorted([phone, "+1 (646) 555-0199"])

@@ -52,3 +52,12 @@ def test_a_dead_workers_gauges_are_dropped_only_in_multiprocess_mode(monkeypatch
     assert dead == []
     settings(monkeypatch, PROMETHEUS_MULTIPROC_DIR=str(tmp_path))["child_exit"](None, Worker())
     assert dead == [4242]
+
+
+def test_a_web_process_settles_its_collector_once_the_app_is_loaded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app import runtime
+
+    calls: list[str] = []
+    monkeypatch.setattr(runtime, "settle_collector", lambda: calls.append("settled"))
+    settings(monkeypatch)["post_worker_init"](object())
+    assert calls == ["settled"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from app.vocabulary import EventIdSource, EventSource, ReceiptOutcome
 from tests.factories import completed_checkout, web_order
 
 NOW = now_utc()
+ENQUEUE_MODULE = importlib.import_module("app.outbox.enqueue")  # the package re-exports its function
 
 
 def _enqueue(shop: Shop, mapped: MappedPurchase, **options: Any) -> outbox.EnqueueResult:
@@ -117,3 +119,82 @@ def test_an_order_whose_checkout_was_already_sent_is_not_sent_again(configure_sh
     [row] = _rows()
     assert (row.source, row.status) == ("checkout", "delivered")
     assert db.session.scalar(select(func.count()).select_from(Event)) == 1
+
+
+# -- a batch at once (routing) ---------------------------------------------------------------------------------
+def _mixed_arrivals() -> list[MappedPurchase]:
+    """Purchases as a busy inbox brings them: checkouts before and after their orders, repeats, another id."""
+    orders = [web_order() for _ in range(4)]
+    by_order_id = MappingOptions(event_id_source=EventIdSource.ORDER_ID)
+    return [
+        map_checkout(completed_checkout(orders[0]), MappingOptions()),  # then its order replaces it
+        map_order(orders[0], MappingOptions()),
+        map_order(orders[1], MappingOptions()),
+        map_order(orders[1], MappingOptions()),  # orders/create and orders/paid of one order
+        map_order(orders[2], by_order_id),  # the order first, with the order's id
+        map_checkout(completed_checkout(orders[2]), MappingOptions()),  # its checkout after: a repeat
+        map_checkout(completed_checkout(orders[3]), by_order_id),
+        map_order(orders[3], by_order_id),  # order and checkout under different event ids
+        map_order(orders[0], MappingOptions()),  # a late repeat of the replaced one
+    ]
+
+
+def _stored_rows(shop_id: int) -> list[tuple[Any, ...]]:
+    db.session.rollback()
+    return [(row.event_id, row.source, row.status, row.order_id, row.checkout_token, row.payload, row.available_at)
+            for row in db.session.scalars(select(Event).where(Event.shop_id == shop_id).order_by(Event.id))]
+
+
+def test_a_batch_gets_what_each_purchase_would_get_alone(configure_shop: Any) -> None:
+    """One batch and the same purchases one at a time: the same outcomes, the same rows, the same ids."""
+    arrivals = _mixed_arrivals()
+    one_by_one, batched = configure_shop("one-by-one.myshopify.com"), configure_shop("batched.myshopify.com")
+    alone = [_enqueue(one_by_one, mapped, settle_seconds=30) for mapped in arrivals]
+    together = outbox.enqueue_many([outbox.Purchase(batched.id, mapped, NOW, 30) for mapped in arrivals])
+    db.session.commit()
+    assert [r.outcome for r in together] == [r.outcome for r in alone] == [
+        ReceiptOutcome.QUEUED, ReceiptOutcome.REPLACED_CHECKOUT, ReceiptOutcome.QUEUED,
+        ReceiptOutcome.ALREADY_RECEIVED, ReceiptOutcome.QUEUED, ReceiptOutcome.ALREADY_RECEIVED,
+        ReceiptOutcome.QUEUED, ReceiptOutcome.REPLACED_CHECKOUT, ReceiptOutcome.ALREADY_RECEIVED]
+    assert [r.detail for r in together] == [r.detail for r in alone]
+    assert _stored_rows(batched.id) == _stored_rows(one_by_one.id)
+    assert len(_stored_rows(batched.id)) == 4  # four purchases, four events
+    first_row = {r.event_row_id for r in alone}, {r.event_row_id for r in together}
+    assert all(len(ids) == 4 and None not in ids for ids in first_row)
+    # Each result names its purchase's row: the positions that share a row in one share it in the other.
+    assert [alone.index(next(a for a in alone if a.event_row_id == r.event_row_id)) for r in alone] == \
+        [together.index(next(t for t in together if t.event_row_id == r.event_row_id)) for r in together]
+
+
+def test_a_batch_finds_the_events_already_stored(configure_shop: Any) -> None:
+    shop = configure_shop()
+    order = web_order()
+    stored = _enqueue(shop, map_checkout(completed_checkout(order), MappingOptions()))
+    results = outbox.enqueue_many([outbox.Purchase(shop.id, map_order(order, MappingOptions()), NOW),
+                                   outbox.Purchase(shop.id, map_order(web_order(), MappingOptions()), NOW)])
+    db.session.commit()
+    assert [(r.outcome, r.event_row_id == stored.event_row_id) for r in results] == [
+        (ReceiptOutcome.REPLACED_CHECKOUT, True), (ReceiptOutcome.QUEUED, False)]
+    assert [row.source for row in _rows()] == ["order", "order"]
+
+
+def test_an_event_another_worker_stored_meanwhile_is_that_purchase_again(configure_shop: Any, monkeypatch: Any) -> None:
+    """The batch's look-up ran before another worker committed the same event: its INSERT yields."""
+    shop = configure_shop()
+    order = web_order()
+    theirs = _enqueue(shop, map_order(order, MappingOptions()))
+    looked = []
+    real = ENQUEUE_MODULE._stored
+
+    def before_their_commit(purchases: Any, seq: Any) -> Any:
+        looked.append(len(purchases))
+        return {} if len(looked) == 1 else real(purchases, seq)
+
+    monkeypatch.setattr(ENQUEUE_MODULE, "_stored", before_their_commit)
+    results = outbox.enqueue_many([outbox.Purchase(shop.id, map_order(order, MappingOptions()), NOW),
+                                   outbox.Purchase(shop.id, map_order(web_order(), MappingOptions()), NOW)])
+    db.session.commit()
+    assert [(r.outcome, r.event_row_id == theirs.event_row_id) for r in results] == [
+        (ReceiptOutcome.ALREADY_RECEIVED, True), (ReceiptOutcome.QUEUED, False)]
+    assert looked == [2, 1]  # the yielded purchase looked again, alone
+    assert len(_rows()) == 2
