@@ -10,7 +10,6 @@ from typing import Any
 
 import orjson
 from flask import Flask, jsonify
-from flask_migrate import Migrate
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
@@ -20,8 +19,9 @@ from app.config import PROJECT_ROOT, load_config
 from app.logs import configure_logging
 from app.models import db
 
-migrate = Migrate()
 logger = logging.getLogger(__name__)
+# Set by gunicorn in each web process (app/ops/gunicorn_conf.py): it serves requests, it runs no database commands.
+SERVES_REQUESTS_ONLY = "PINBRIDGE_SERVES_REQUESTS_ONLY"
 MAX_REQUEST_BYTES = 1024 * 1024  # every request but webhooks: settings, beacons and retries are small
 
 
@@ -47,7 +47,11 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     database.init_app(app)
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    if os.environ.get(SERVES_REQUESTS_ONLY) != "1":
+        # `flask db …` and the tests' migrations; a web process never runs them and saves Alembic's 9 MB.
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=str(PROJECT_ROOT / "migrations"))
 
     from app.ingest import beacon, pixel_wsgi, webhooks, wsgi
     from app.merchant import api, home

@@ -31,9 +31,11 @@ ALL = ("ack", "beacon", "drain", "freshness", "inbox", "growth")
 def settings(quick: bool) -> dict[str, Any]:
     if quick:
         return {"ack_seconds": 4, "ack_requests": 16_000, "drain_events": 20_000, "fresh_seconds": 15,
-                "inbox_burst": 5_000, "growth_sizes": [1_000, 10_000], "growth_ack_seconds": 3}
+                "inbox_burst": 5_000, "inbox_backlog": 30_000, "growth_sizes": [1_000, 10_000],
+                "growth_ack_seconds": 3}
     return {"ack_seconds": 10, "ack_requests": 40_000, "drain_events": 100_000, "fresh_seconds": 60,
-            "inbox_burst": 20_000, "growth_sizes": [1_000, 10_000, 100_000], "growth_ack_seconds": 4}
+            "inbox_burst": 20_000, "inbox_backlog": 100_000, "growth_sizes": [1_000, 10_000, 100_000],
+            "growth_ack_seconds": 4}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
                 result["freshness"] = freshness.run(dbs, kinds, 50.0, cfg["fresh_seconds"], args.latency, logdir, n)
                 print("  freshness done", flush=True)
             if "inbox" in only:
-                result["inbox"] = inbox.run(dbs, kinds, cfg["inbox_burst"], args.latency, logdir, n)
+                result["inbox"] = inbox.run(dbs, kinds, cfg["inbox_burst"], args.latency, logdir, n,
+                                           backlog=cfg["inbox_backlog"])
                 print("  inbox done", flush=True)
             if "growth" in only and files:
                 result["growth"] = growth.run(dbs, kinds, cfg["growth_sizes"], files, cfg["growth_ack_seconds"],

@@ -37,8 +37,15 @@ def drain(url: str, workers: int, latency: float, logdir: Path, name: str, timeo
         started = [procs.start_worker(env, logdir, f"{name}-{i}") for i in range(workers)]
         deadline = time.monotonic() + timeout
         delivered = 0
+        cpu_from: tuple[int, float] | None = None  # delivered so far, the workers' CPU seconds: once sending began
+        cpu_to: tuple[int, float] | None = None
         while time.monotonic() < deadline:
             delivered = int(scalar(url, f"SELECT count(*) FROM events WHERE status = 'delivered' AND {PENDING_SEED}"))
+            cpu = sum(procs.cpu_seconds(w.pid) for w in started)
+            if delivered and cpu_from is None:  # start-up (imports, app) left out
+                cpu_from = (delivered, cpu)
+            if cpu_from is not None and delivered > cpu_from[0]:
+                cpu_to = (delivered, cpu)
             if delivered >= total or any(w.proc.poll() is not None for w in started):
                 break
             time.sleep(POLL_EVERY)
@@ -57,6 +64,9 @@ def drain(url: str, workers: int, latency: float, logdir: Path, name: str, timeo
         "requests": summary.get("requests"), "duplicate_event_ids": summary.get("duplicate_event_ids"),
         "beacon_click_ids": sum(1 for c in summary.get("clicks", {}).values() if c.startswith(BEACON_CLICK)),
         "peak_rss_worker_mb": max((w.peak_rss_mb or 0.0) for w in started) if started else None,
+        # The workers' own CPU (not the database's or the stand-in's) per 1,000 events delivered.
+        "cpu_s_per_1000": (1000 * (cpu_to[1] - cpu_from[1]) / (cpu_to[0] - cpu_from[0])
+                           if cpu_from and cpu_to else float("nan")),
     }
 
 

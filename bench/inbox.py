@@ -52,7 +52,12 @@ def _each_order(count: int, seed_n: int) -> Iterator[tuple[str, bytes]]:
         yield cart_token, json.dumps(order, separators=(",", ":")).encode()
 
 
-def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_n: int) -> dict[str, Any]:
+BACKLOG_DELIVERED = "SELECT count(*) FROM events WHERE status = 'delivered' AND event_id LIKE 'seed-pending-%'"
+
+
+def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_n: int,
+            backlog: int = 0) -> dict[str, Any]:
+    """With `backlog`, the busy shop's events wait in the outbox instead (seeded), and the inbox is empty."""
     from flask import current_app
 
     from app.inbox import receipts
@@ -82,14 +87,19 @@ def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_
     quiet = threading.Thread(target=quiet_orders)
     quiet.start()
     first = empty = None
+    backlog_from = backlog_to = 0
     deadline = time.monotonic() + 600
     try:
         while time.monotonic() < deadline:
             waiting = int(scalar(url, "SELECT count(*) FROM webhook_receipts WHERE body IS NOT NULL"))
             now = time.monotonic()
-            if first is None and waiting < burst:
+            if burst and first is None and waiting < burst:
                 first = now
+            if backlog and first is None and stored_at:  # the backlog's drain, from the first quiet order
+                first, backlog_from = now, int(scalar(url, BACKLOG_DELIVERED))
             if burst == 0 and len(stored_at) >= 20:
+                if backlog and first is not None:
+                    empty, backlog_to = now, int(scalar(url, BACKLOG_DELIVERED))
                 break
             if burst and waiting <= 1 and first is not None:  # the burst is routed (a quiet order may wait)
                 empty = now
@@ -107,22 +117,35 @@ def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_
     seconds = (empty - first) if (first is not None and empty is not None and empty > first) else float("nan")
     return {
         "burst": burst, "routed_per_s": burst / seconds if burst and seconds == seconds else float("nan"),
+        "backlog": backlog, "backlog_delivered_per_s": ((backlog_to - backlog_from) / seconds
+                                                        if backlog and seconds == seconds else float("nan")),
         "quiet_orders": len(stored_at), "quiet_delivered": len(waits),
         "quiet_p50_s": percentile(waits, 50), "quiet_p95_s": percentile(waits, 95),
         "quiet_max_s": max(waits) if waits else float("nan"), "peak_rss_worker_mb": worker.peak_rss_mb,
     }
 
 
+def _with_backlog(size: int) -> Any:
+    def build(url: str) -> None:
+        seed(url, pending=size, shops=1)  # every pending event the busy shop's (shop 0)
+        seed(url, prefix="others")  # the other shops configured, nothing of theirs waiting
+    return build
+
+
 def run(dbs: BenchDatabases, kinds: list[str], burst: int, latency: float, logdir: Path,
-        round_no: int) -> dict[str, Any]:
-    """On each database: the quiet orders alone (an idle instance), then behind one shop's burst."""
+        round_no: int, backlog: int = 0) -> dict[str, Any]:
+    """On each database: the quiet orders alone (an idle instance), behind one shop's burst in the inbox,
+    and (with `backlog`) behind that many of one shop's events waiting in the outbox."""
     out: dict[str, Any] = {}
+    cases = [("idle", 0, "shops"), ("burst", burst, "shops")] + ([("backlog", 0, "backlog")] if backlog else [])
     for kind in kinds:
-        for label, size in (("idle", 0), ("burst", burst)):
-            url = dbs.copy(dbs.template(kind, "shops", lambda u: seed(u)))
+        for label, size, template in cases:
+            build = _with_backlog(backlog) if template == "backlog" else (lambda u: seed(u))
+            url = dbs.copy(dbs.template(kind, f"inbox-{template}", build))
             try:
-                out.setdefault(kind, {})[label] = measure(url, size, latency, logdir, f"inbox-{kind}-{label}",
-                                                          seed_n=3000 + round_no)
+                out.setdefault(kind, {})[label] = measure(
+                    url, size, latency, logdir, f"inbox-{kind}-{label}", seed_n=3000 + round_no,
+                    backlog=backlog if label == "backlog" else 0)
             finally:
                 dbs.drop(url)
     return out

@@ -20,7 +20,6 @@ from datetime import datetime
 from typing import Any
 
 import click
-import requests
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from sqlalchemy import select, text
 
@@ -189,6 +188,8 @@ def _worker() -> Finding:
 
 # -- the public URL ------------------------------------------------------------------------------------
 def fetch_probe(url: str, headers: Mapping[str, str]) -> Mapping[str, Any]:
+    import requests  # only here: the web process serves the probe, it never fetches it
+
     response = requests.get(f"{url.rstrip('/')}/doctor/proxy", headers=dict(headers), timeout=PROBE_SECONDS)
     response.raise_for_status()
     answer = response.json()
@@ -198,6 +199,8 @@ def fetch_probe(url: str, headers: Mapping[str, str]) -> Mapping[str, Any]:
 
 
 def check_public_url(url: str, env: Mapping[str, str], fetch: Fetch) -> list[Finding]:
+    import requests
+
     token = (env.get("METRICS_TOKEN") or "").strip()
     try:
         answer = fetch(url, {"Authorization": f"Bearer {token}"} if token else {})

@@ -32,6 +32,11 @@ if _control_socket:
 control_socket_disable = not _control_socket
 
 
+def post_fork(_server: object, _worker: object) -> None:
+    """A web process serves requests only: the app it loads leaves out the database commands (Alembic)."""
+    os.environ["PINBRIDGE_SERVES_REQUESTS_ONLY"] = "1"
+
+
 def post_worker_init(_worker: object) -> None:
     """The web process has loaded the app: keep the cycle collector off what it loaded (app/runtime.py)."""
     from app.runtime import settle_collector

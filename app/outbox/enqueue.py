@@ -22,7 +22,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.database import rowcount
 from app.mapping import MappedPurchase
-from app.models import Event, EventStatus, db
+from app.models import Event, EventStatus, clean_text, db
 from app.vocabulary import EventSource, ReceiptOutcome
 
 PENDING, SKIPPED = EventStatus.PENDING.value, EventStatus.SKIPPED.value
@@ -85,6 +85,19 @@ def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> d
     }
 
 
+def _stored_as(column: str, value: str | None) -> str | None:
+    """A value as the events table keeps it (NULs removed, cut to the column: app/models.clean_text), so a
+    purchase is compared with stored events as the database itself would compare them."""
+    return clean_text(value, Event.__table__.c[column].type.length) if value is not None else None
+
+
+def _keys(mapped: MappedPurchase) -> tuple[str | None, str | None, str | None]:
+    """The purchase's event id, order id and checkout token as stored."""
+    token = mapped.checkout_token[:TOKEN_LENGTH] if mapped.checkout_token else None
+    return (_stored_as("event_id", mapped.event_id), _stored_as("order_id", mapped.order_id),
+            _stored_as("checkout_token", token) or None)
+
+
 def _values(purchase: Purchase) -> dict[str, Any]:
     values = _row_values(purchase.mapped, purchase.now, purchase.settle_seconds)
     if purchase.source:
@@ -100,11 +113,12 @@ def enqueue(
     return enqueue_many([Purchase(shop_id, mapped, now, settle_seconds, source)])[0]
 
 
-def enqueue_many(purchases: list[Purchase]) -> list[EnqueueResult]:
+def enqueue_many(purchases: list[Purchase], *, again: bool = True) -> list[EnqueueResult]:
     """Add purchases to the outbox inside the caller's transaction, in order; each one's result.
 
     With sending turned off an order is held (pending): the claim skips disabled shops, and turning
-    sending back on sends what is held, as long as it is younger than the expiry.
+    sending back on sends what is held, as long as it is younger than the expiry. A purchase whose INSERT
+    yielded to another transaction's row is added `again`, alone: its look-up then finds that row.
     """
     if not purchases:
         return []
@@ -116,19 +130,20 @@ def enqueue_many(purchases: list[Purchase]) -> list[EnqueueResult]:
         shop_events = known.setdefault(purchase.shop_id, [])
         existing = _same_purchase(shop_events, purchase.mapped)
         if existing is None:
-            new = _Known(next(seq), None, values["event_id"], values["order_id"], values["checkout_token"],
-                         values["source"], values["status"],
+            new = _Known(next(seq), None, *_keys(purchase.mapped), values["source"], values["status"],
                          {"shop_id": purchase.shop_id, "received_at": purchase.now, **values}, [position])
             shop_events.append(new)
             outcome = ReceiptOutcome.QUEUED if values["status"] == PENDING else ReceiptOutcome.SKIPPED
             settled.append((EnqueueResult(outcome, values["skip_reason"], None), new))
         else:
             settled.append((_merge(existing, values, purchase, position), existing if existing.id is None else None))
-    written = _insert_new([event for events in known.values() for event in events if event.id is None])
+    kept_out = _insert_new([event for events in known.values() for event in events if event.id is None])
     results = [replace(result, event_row_id=new.id) if new is not None else result for result, new in settled]
-    for event in written:  # another worker stored the same event id first: as if each came alone, after it
+    for event in kept_out:  # another worker stored the same event id first: as if each came alone, after it
         for position in event.made_by:
-            results[position] = enqueue_many([purchases[position]])[0]
+            if not again:
+                raise RuntimeError("an event yielded to one the look-up could not find")
+            results[position] = enqueue_many([purchases[position]], again=False)[0]
     return results
 
 
@@ -198,15 +213,15 @@ def _same_purchase(events: list[_Known], mapped: MappedPurchase) -> _Known | Non
 
     Most specific rule first; the first rule that matches wins, the oldest event within it.
     """
+    event_id, order_id, token = _keys(mapped)
     rules = []
-    if mapped.event_id is not None:
-        rules.append(lambda e: e.event_id == mapped.event_id)
-    if mapped.kind is EventSource.ORDER and mapped.order_id:
+    if event_id is not None:
+        rules.append(lambda e: e.event_id == event_id)
+    if mapped.kind is EventSource.ORDER and order_id:
         # The same order under another event id (settings changed, or found again by reconciliation).
-        rules.append(lambda e: e.order_id == mapped.order_id)
-    if mapped.checkout_token:
+        rules.append(lambda e: e.order_id == order_id)
+    if token:
         # With event_id_source=order_id an order ("order-<id>") and its checkout (cart token) differ.
-        token = mapped.checkout_token[:TOKEN_LENGTH]
         rules.append(lambda e: e.checkout_token == token)
     for rule in rules:
         for event in events:  # in `seq` order: stored by id, then new ones as made
@@ -241,9 +256,8 @@ def _merge(existing: _Known, values: dict[str, Any], purchase: Purchase, positio
             .execution_options(synchronize_session=False)
         )))
     if changed:
-        existing.event_id, existing.order_id = values["event_id"], values["order_id"]
-        existing.checkout_token, existing.source, existing.status = (
-            values["checkout_token"], values["source"], values["status"])
+        existing.event_id, existing.order_id, existing.checkout_token = _keys(purchase.mapped)
+        existing.source, existing.status = values["source"], values["status"]
         return EnqueueResult(ReceiptOutcome.REPLACED_CHECKOUT, "The order replaced its checkout's event.",
                              existing.id)
     return EnqueueResult(ReceiptOutcome.ALREADY_SENT, "Its checkout's event was already sent.", existing.id)

@@ -61,3 +61,22 @@ def test_a_web_process_settles_its_collector_once_the_app_is_loaded(monkeypatch:
     monkeypatch.setattr(runtime, "settle_collector", lambda: calls.append("settled"))
     settings(monkeypatch)["post_worker_init"](object())
     assert calls == ["settled"]
+
+
+def test_a_web_process_leaves_out_the_database_commands(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("PINBRIDGE_SERVES_REQUESTS_ONLY", raising=False)
+    settings(monkeypatch)["post_fork"](object(), object())
+    assert os.environ["PINBRIDGE_SERVES_REQUESTS_ONLY"] == "1"
+    monkeypatch.delenv("PINBRIDGE_SERVES_REQUESTS_ONLY")  # the hook ran in this process: not for the others
+    # What such a process loads, beside one that may run `flask db`: in processes of their own.
+    code = ("import sys; from app import create_app; app = create_app({'ENVIRON': {'APP_ENV': 'development'}}); "
+            "print('migrate' in app.extensions, 'alembic' in sys.modules, 'requests' in sys.modules)")
+    web = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PINBRIDGE_SERVES_REQUESTS_ONLY": "1"}).stdout.split("\n")[-2]
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert web == "False False False"
+    assert other.split("\n")[-2] == "True True False"

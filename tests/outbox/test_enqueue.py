@@ -198,3 +198,18 @@ def test_an_event_another_worker_stored_meanwhile_is_that_purchase_again(configu
         (ReceiptOutcome.ALREADY_RECEIVED, True), (ReceiptOutcome.QUEUED, False)]
     assert looked == [2, 1]  # the yielded purchase looked again, alone
     assert len(_rows()) == 2
+
+
+def test_a_batch_compares_ids_as_the_database_stores_them(configure_shop: Any) -> None:
+    """A NUL is dropped and a long token cut when stored; the batch finds such events all the same."""
+    shop = configure_shop()
+    odd = web_order(checkout_token="tok\x00en-" + "x" * 80, cart_token="c\x00art-" + "y" * 40)
+    by_order_id = MappingOptions(event_id_source=EventIdSource.ORDER_ID)
+    stored = _enqueue(shop, map_checkout(completed_checkout(odd), by_order_id))
+    results = outbox.enqueue_many([
+        outbox.Purchase(shop.id, map_order(odd, by_order_id), NOW),
+        outbox.Purchase(shop.id, map_checkout(completed_checkout(odd), MappingOptions()), NOW)])
+    db.session.commit()
+    assert [(r.outcome, r.event_row_id) for r in results] == [
+        (ReceiptOutcome.REPLACED_CHECKOUT, stored.event_row_id), (ReceiptOutcome.ALREADY_RECEIVED, stored.event_row_id)]
+    assert len(_rows()) == 1
