@@ -68,10 +68,11 @@ def test_a_web_process_leaves_out_the_database_commands(monkeypatch: pytest.Monk
     import subprocess
     import sys
 
-    monkeypatch.delenv("PINBRIDGE_SERVES_REQUESTS_ONLY", raising=False)
+    # Recorded as unset by monkeypatch, so the hook's value is gone after this test (it runs in this process).
+    monkeypatch.setenv("PINBRIDGE_SERVES_REQUESTS_ONLY", "not yet")
     settings(monkeypatch)["post_fork"](object(), object())
     assert os.environ["PINBRIDGE_SERVES_REQUESTS_ONLY"] == "1"
-    monkeypatch.delenv("PINBRIDGE_SERVES_REQUESTS_ONLY")  # the hook ran in this process: not for the others
+    monkeypatch.delenv("PINBRIDGE_SERVES_REQUESTS_ONLY")
     # What such a process loads, beside one that may run `flask db`: in processes of their own.
     code = ("import sys; from app import create_app; app = create_app({'ENVIRON': {'APP_ENV': 'development'}}); "
             "print('migrate' in app.extensions, 'alembic' in sys.modules, 'requests' in sys.modules)")
