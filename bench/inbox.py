@@ -56,7 +56,7 @@ BACKLOG_DELIVERED = "SELECT count(*) FROM events WHERE status = 'delivered' AND 
 
 
 def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_n: int,
-            backlog: int = 0) -> dict[str, Any]:
+            backlog: int = 0, workers: int = 1) -> dict[str, Any]:
     """With `backlog`, the busy shop's events wait in the outbox instead (seeded), and the inbox is empty."""
     from flask import current_app
 
@@ -70,7 +70,7 @@ def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_
             receipts._store(box, _receipt_rows(box, busy, orders[start:start + CHUNK]))
         del orders
     standin = procs.Standin(latency, logdir)
-    worker = procs.start_worker(app_env(url, standin.url), logdir, name)
+    started = [procs.start_worker(app_env(url, standin.url), logdir, f"{name}-{n}") for n in range(workers)]
     stored_at: dict[str, float] = {}
     done = threading.Event()
 
@@ -110,7 +110,8 @@ def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_
         time.sleep(SETTLE if burst == 0 else min(SETTLE, 5.0))
     finally:
         done.set()
-        worker.stop()
+        for worker in started:
+            worker.stop()
         summary = standin.stop()
     arrivals: dict[str, float] = summary.get("arrivals", {})
     waits = [arrivals[e] - t for e, t in stored_at.items() if e in arrivals]
@@ -121,7 +122,8 @@ def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_
                                                         if backlog and seconds == seconds else float("nan")),
         "quiet_orders": len(stored_at), "quiet_delivered": len(waits),
         "quiet_p50_s": percentile(waits, 50), "quiet_p95_s": percentile(waits, 95),
-        "quiet_max_s": max(waits) if waits else float("nan"), "peak_rss_worker_mb": worker.peak_rss_mb,
+        "quiet_max_s": max(waits) if waits else float("nan"),
+        "peak_rss_worker_mb": max((w.peak_rss_mb or 0.0) for w in started),
     }
 
 
@@ -139,13 +141,15 @@ def run(dbs: BenchDatabases, kinds: list[str], burst: int, latency: float, logdi
     out: dict[str, Any] = {}
     cases = [("idle", 0, "shops"), ("burst", burst, "shops")] + ([("backlog", 0, "backlog")] if backlog else [])
     for kind in kinds:
-        for label, size, template in cases:
+        # PostgreSQL routes in several workers side by side (each locks what it reads); SQLite has one writer.
+        extra = [("burst_2_workers", burst, "shops")] if kind == "postgresql" else []
+        for label, size, template in cases + extra:
             build = _with_backlog(backlog) if template == "backlog" else (lambda u: seed(u))
             url = dbs.copy(dbs.template(kind, f"inbox-{template}", build))
             try:
                 out.setdefault(kind, {})[label] = measure(
                     url, size, latency, logdir, f"inbox-{kind}-{label}", seed_n=3000 + round_no,
-                    backlog=backlog if label == "backlog" else 0)
+                    backlog=backlog if label == "backlog" else 0, workers=2 if label.endswith("2_workers") else 1)
             finally:
                 dbs.drop(url)
     return out

@@ -210,6 +210,15 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
             lines.append(row("routed ÷ acknowledged (same run)", per(
                 lambda k: lambda r: r["inbox"][k]["burst"]["routed_per_s"] / r["ack"][k]["rps"], 2),
                 "≥ 1", lambda v: v >= 1))
+        if "postgresql" in kinds:
+            cells = [Cell(runs, lambda r: r["inbox"]["postgresql"]["burst_2_workers"]["routed_per_s"])
+                     if k == "postgresql" else Cell([], lambda r: None) for k in kinds]
+            lines.append(row("routed by 2 workers side by side, webhooks/s", cells))
+            if any("ack" in r for r in runs):
+                cells = [Cell(runs, lambda r: r["inbox"]["postgresql"]["burst_2_workers"]["routed_per_s"]
+                              / r["ack"]["postgresql"]["rps"], 2)
+                         if k == "postgresql" else Cell([], lambda r: None) for k in kinds]
+                lines.append(row("2 workers' routing ÷ acknowledged (same run)", cells, "≥ 1", lambda v: v >= 1))
         lines.append(row("other shops' orders, idle instance: receipt → stand-in, p95, s",
                          per(lambda k: lambda r: r["inbox"][k]["idle"]["quiet_p95_s"], 2)))
         lines.append(row("… behind the burst, p50, s", per(ib("burst", "quiet_p50_s"), 2)))

@@ -100,5 +100,6 @@ def test_logs_are_json_lines_with_a_request_id_and_no_personal_data(
     assert any(line.get("action") == "batch_delivered" for line in lines)
     text = stream.getvalue()
     # The phone in either form (a bare "555" also turns up inside random hex request ids).
-    for secret in ("dana.private", "555 0100", "5550100", "Dana", "Portland", "pina_test_token", "1 Test Street", API_SECRET):
+    for secret in ("dana.private", "555 0100", "5550100", "Dana", "Portland", "pina_test_token", "1 Test Street",
+                   API_SECRET):
         assert secret not in text

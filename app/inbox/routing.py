@@ -17,7 +17,7 @@ import json
 import logging
 import zlib
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
@@ -61,36 +61,59 @@ def process_pending(limit: int = BATCH, *, shop_domain: str | None = None, plan:
     """Map and route up to `limit` waiting receipts (oldest first); the number this call routed.
 
     With a `plan` (the worker's), the batch takes from every waiting shop in turn (app/inbox/fair.py).
+
+    PostgreSQL reads, locks and routes a batch in one transaction: a receipt another worker holds is
+    skipped at the read, so several workers route side by side without mapping one body twice (each
+    worker's plan moves on past what another took). SQLite reads and maps outside its write lock (so
+    webhooks barely wait for it), then claims the batch inside it; it has one writer at a time anyway.
     """
-    waiting = _read(limit, shop_domain, plan)
-    if not waiting:
-        return 0
-    shops = _map(waiting)
+    routed = Routed()
+    if db.engine.dialect.name == "postgresql":
+        with writing():
+            waiting = _read(limit, shop_domain, plan, lock=True)
+            if waiting:
+                _route_batch(waiting, _map(waiting), routed)
+    else:
+        waiting = _read(limit, shop_domain, plan)
+        if not waiting:
+            return 0
+        shops = _map(waiting)
+        with writing():
+            _route_batch(_claim(waiting), shops, routed)
+    if routed.waiting_for_beacon:
+        beacons.release_arrived(routed.waiting_for_beacon, now_utc())
+    if routed.outcomes:
+        logger.info("inbox routed", extra={"action": "inbox_routed", "count": len(routed.outcomes)})
+    return len(routed.outcomes) + routed.held
+
+
+@dataclass
+class Routed:
+    """What one batch's routing did: each receipt's outcome, the bodies held sealed, the orders that wait."""
+
+    outcomes: list[dict[str, Any]] = field(default_factory=list)
+    held: int = 0
+    waiting_for_beacon: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _route_batch(waiting: list[_Waiting], shops: dict[str, ShopPixel], routed: Routed) -> None:
+    """Inside the write transaction: hold what no key opens, route the rest, write each receipt once."""
     config = current_app.config
-    settle = int(config["CHECKOUT_SETTLE_SECONDS"])
-    join = int(config["PIXEL_JOIN_SECONDS"])
-    outcomes: list[dict[str, Any]] = []
-    waiting_for_beacon: list[tuple[int, str]] = []
-    held = 0
     fingerprint = receipts_for(cast(Flask, current_app._get_current_object())).sealed.fingerprint  # type: ignore[attr-defined]
-    with writing():
-        routed = []
-        for item in _claim(waiting):
-            if item.sealed_shut:  # kept sealed for a key that opens it, never deleted on this failure
-                held += unreadable.hold(item.id, fingerprint)
-            else:
-                routed.append(item)
-        for item, (outcome, detail, event_row_id) in zip(
-                routed, _route(routed, shops, settle, join, waiting_for_beacon), strict=True):
-            outcomes.append({"row_id": item.id, "outcome": outcome, "detail": detail, "event_row_id": event_row_id})
-        _record_outcomes(outcomes)
-        if outcomes:
-            wake.notify(wake.OUTBOX)  # the claim loop (of any worker) looks at once
-    if waiting_for_beacon:
-        beacons.release_arrived(waiting_for_beacon, now_utc())
-    if outcomes:
-        logger.info("inbox routed", extra={"action": "inbox_routed", "count": len(outcomes)})
-    return len(outcomes) + held
+    readable = []
+    for item in waiting:
+        if item.sealed_shut:  # kept sealed for a key that opens it, never deleted on this failure
+            routed.held += unreadable.hold(item.id, fingerprint)
+        else:
+            readable.append(item)
+    answers = _route(readable, shops, int(config["CHECKOUT_SETTLE_SECONDS"]), int(config["PIXEL_JOIN_SECONDS"]),
+                     routed.waiting_for_beacon)
+    for item, (outcome, detail, event_row_id) in zip(readable, answers, strict=True):
+        routed.outcomes.append({"row_id": item.id, "outcome": outcome, "detail": detail,
+                                "event_row_id": event_row_id})
+    _record_outcomes(routed.outcomes)
+    if routed.outcomes:
+        wake.notify(wake.OUTBOX)  # the claim loop (of any worker) looks at once
 
 
 def _claim(waiting: list[_Waiting]) -> list[_Waiting]:
@@ -131,10 +154,15 @@ def drain(*, shop_domain: str | None = None, max_batches: int = 1000) -> int:
     return total
 
 
-def _read(limit: int, shop_domain: str | None, plan: FairInbox | None = None) -> list[_Waiting]:
+def _read(limit: int, shop_domain: str | None, plan: FairInbox | None = None, *, lock: bool = False
+          ) -> list[_Waiting]:
+    """The batch's waiting receipts, opened; with `lock` (PostgreSQL, inside the write transaction) each row
+    is locked as it is read and one another worker holds is left to it."""
     query = (select(WebhookReceipt.id, WebhookReceipt.shop_domain, WebhookReceipt.topic,
                     WebhookReceipt.received_at, WebhookReceipt.body)
              .where(WebhookReceipt.body.isnot(None)).order_by(WebhookReceipt.id).limit(limit))
+    if lock:
+        query = query.with_for_update(skip_locked=True)
     if plan is not None and shop_domain is None:
         ids = plan.next_ids(limit)
         if not ids:

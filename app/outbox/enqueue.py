@@ -122,6 +122,7 @@ def enqueue_many(purchases: list[Purchase], *, again: bool = True) -> list[Enque
     """
     if not purchases:
         return []
+    _one_writer_per_shop(sorted({purchase.shop_id for purchase in purchases}))
     seq = count()
     known = _stored(purchases, seq)
     settled: list[tuple[EnqueueResult, _Known | None]] = []  # the result; the new event whose id it awaits
@@ -145,6 +146,26 @@ def enqueue_many(purchases: list[Purchase], *, again: bool = True) -> list[Enque
                 raise RuntimeError("an event yielded to one the look-up could not find")
             results[position] = enqueue_many([purchases[position]], again=False)[0]
     return results
+
+
+# PostgreSQL advisory-lock key space for "adding this shop's purchases" (the second key is the shop id).
+SHOP_LOCKS = 0x50425244
+
+
+def _one_writer_per_shop(shop_ids: list[int]) -> None:
+    """PostgreSQL: one transaction at a time adds a shop's purchases, until it commits.
+
+    Two workers routing a checkout and its order side by side would otherwise each find nothing stored
+    and add two events for one purchase (under two event ids when the order's id is the event id).
+    Transaction-scoped advisory locks, taken in shop order so two batches never wait on each other.
+    SQLite's write lock already lets one writer in at a time.
+    """
+    conn = db.session.connection()
+    if conn.dialect.name != "postgresql":
+        return
+    conn.exec_driver_sql(
+        "SELECT count(pg_advisory_xact_lock(%s, shop)) FROM (SELECT unnest(%s::int[]) AS shop ORDER BY 1) AS s",
+        (SHOP_LOCKS, shop_ids))
 
 
 def _insert_new(events: list[_Known]) -> list[_Known]:

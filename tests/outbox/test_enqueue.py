@@ -213,3 +213,53 @@ def test_a_batch_compares_ids_as_the_database_stores_them(configure_shop: Any) -
     assert [(r.outcome, r.event_row_id) for r in results] == [
         (ReceiptOutcome.REPLACED_CHECKOUT, stored.event_row_id), (ReceiptOutcome.ALREADY_RECEIVED, stored.event_row_id)]
     assert len(_rows()) == 1
+
+
+def test_two_workers_adding_one_purchase_side_by_side_store_one_event(app: Any, configure_shop: Any) -> None:
+    """Worker A adds a checkout and has not committed when worker B adds its order under another event id.
+
+    PostgreSQL: B waits for A's shop lock, then finds the checkout and replaces it. Without that lock B
+    would find nothing and store a second event for the same purchase. (SQLite: B waits for the write lock.)
+    """
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, text
+
+    from app.database import writing
+
+    shop = configure_shop()
+    order = web_order()
+    by_order_id = MappingOptions(event_id_source=EventIdSource.ORDER_ID)
+    a_added, a_may_commit = threading.Event(), threading.Event()
+    answers: dict[str, Any] = {}
+
+    def worker(name: str, mapped: MappedPurchase) -> None:
+        with app.app_context():
+            with writing():
+                answers[name] = outbox.enqueue_many([outbox.Purchase(shop.id, mapped, NOW)])[0].outcome
+                if name == "a":
+                    a_added.set()
+                    assert a_may_commit.wait(30)
+            db.session.remove()
+
+    a = threading.Thread(target=worker, args=("a", map_checkout(completed_checkout(order), MappingOptions())))
+    b = threading.Thread(target=worker, args=("b", map_order(order, by_order_id)))
+    a.start()
+    assert a_added.wait(30)
+    b.start()
+    if db.engine.dialect.name == "postgresql":  # B is waiting for the shop's lock before A commits
+        watcher = create_engine(db.engine.url)
+        deadline = time.monotonic() + 30
+        with watcher.connect() as conn:
+            while not conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                                        "AND NOT granted")).scalar():
+                assert time.monotonic() < deadline, "B never waited for A"
+                time.sleep(0.01)
+        watcher.dispose()
+    a_may_commit.set()
+    a.join(30)
+    b.join(30)
+    assert answers == {"a": ReceiptOutcome.QUEUED, "b": ReceiptOutcome.REPLACED_CHECKOUT}
+    [row] = _rows()
+    assert (row.source, row.event_id) == ("order", f"order-{order['id']}")
