@@ -71,6 +71,9 @@ def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_
         del orders
     standin = procs.Standin(latency, logdir)
     started = [procs.start_worker(app_env(url, standin.url), logdir, f"{name}-{n}") for n in range(workers)]
+    ready_by = time.monotonic() + 60  # the quiet orders start once every worker has started (its heartbeat)
+    while int(scalar(url, "SELECT count(*) FROM worker_heartbeats")) < workers and time.monotonic() < ready_by:
+        time.sleep(0.05)
     stored_at: dict[str, float] = {}
     done = threading.Event()
 

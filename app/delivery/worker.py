@@ -51,7 +51,7 @@ PERIODIC_TICK = 1.0  # seconds between looks for due jobs on the periodic thread
 # (6.6 MB per 1000 claimed, ~4 MB more while sending), so the events in flight are bounded on their own.
 SENDERS = 16  # 16 / 0.15 s: over 100 batches a second; each holds a pooled connection only to record
 EVENTS_IN_FLIGHT = 6000  # claimed events held at once, whatever the number of batches
-INBOX_BATCHES_PER_CLAIM = 20  # up to 1,000 webhooks mapped per look at the inbox (routing.BATCH each)
+INBOX_BATCHES_PER_CLAIM = 5  # up to 1,000 (SQLite) or 2,500 (PostgreSQL) webhooks mapped per look at the inbox
 INBOX_PAUSE = 0.1  # seconds between looks at the inbox when no wake-up came (the fallback)
 
 

@@ -160,9 +160,9 @@ def test_one_look_at_the_inbox_routes_every_shop_waiting_not_one_short_batch(wor
     from app.inbox import fair, routing
     from tests.inbox.test_fair import BUSY, QUIET, burst, outcomes
 
-    burst(BUSY, routing.BATCH * 3)
+    burst(BUSY, routing.batch_size() * 3)
     burst(QUIET, 4, first_id=90_000)
-    assert worker._route_inbox() == routing.BATCH * 3 + 4
+    assert worker._route_inbox() == routing.batch_size() * 3 + 4
     assert set(outcomes(BUSY)) == set(outcomes(QUIET)) == {"queued"}
     assert len(worker.inbox) == 0
-    assert fair.SHARED_BATCH < routing.BATCH  # the case above: short batches first
+    assert fair.SHARED_BATCH < routing.batch_size()  # the case above: short batches first

@@ -41,7 +41,7 @@ def outcomes(shop: str) -> list[str]:
 
 
 def test_another_shops_order_is_routed_in_the_first_batch_behind_a_burst(app: Flask) -> None:
-    burst(BUSY, routing.BATCH * 4)
+    burst(BUSY, routing.batch_size() * 4)
     store(QUIET, web_order(id=77, checkout_token=f"{77:032x}", cart_token=f"c{77:031x}"), webhook_id="wh-quiet")
     plan = fair.FairInbox()
     assert routing.process_pending(plan=plan) == fair.SHARED_BATCH  # a short batch while two shops wait
@@ -49,20 +49,20 @@ def test_another_shops_order_is_routed_in_the_first_batch_behind_a_burst(app: Fl
     busy = outcomes(BUSY)
     assert busy.count("queued") == fair.SHARED_BATCH - 1
     assert busy[:fair.SHARED_BATCH - 1] == ["queued"] * (fair.SHARED_BATCH - 1)  # the busy shop's oldest first
-    assert routing.process_pending(plan=plan) == routing.BATCH  # the burst alone again: full batches
+    assert routing.process_pending(plan=plan) == routing.batch_size()  # the burst alone again: full batches
 
 
 def test_a_lone_shop_fills_every_batch(app: Flask) -> None:
-    burst(BUSY, routing.BATCH * 2 + 7)
+    burst(BUSY, routing.batch_size() * 2 + 7)
     plan = fair.FairInbox()
-    assert [routing.process_pending(plan=plan) for _ in range(4)] == [routing.BATCH, routing.BATCH, 7, 0]
+    assert [routing.process_pending(plan=plan) for _ in range(4)] == [routing.batch_size(), routing.batch_size(), 7, 0]
     assert set(outcomes(BUSY)) == {"queued"}
 
 
 def test_within_a_shop_the_order_still_replaces_its_checkout(app: Flask) -> None:
     order = web_order(id=55, checkout_token=f"{55:032x}", cart_token=f"c{55:031x}")
     store(QUIET, completed_checkout(order), topic="checkouts/update", webhook_id="wh-checkout")
-    burst(BUSY, routing.BATCH * 3)
+    burst(BUSY, routing.batch_size() * 3)
     store(QUIET, order, webhook_id="wh-order")
     plan = fair.FairInbox()
     while routing.process_pending(plan=plan):
