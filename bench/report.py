@@ -143,6 +143,8 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
                          "≥ 10,000", lambda v: v >= 10_000))
         lines.append(row("1 worker's CPU per 1,000 events delivered, s (start-up left out)",
                          per(lambda k: lambda r: r["drain"][k]["workers_1"].get("cpu_s_per_1000"), 3)))
+        lines.append(row("… the Pinterest stand-in's CPU beside it, per 1,000 events, s",
+                         per(lambda k: lambda r: r["drain"][k]["workers_1"].get("standin_cpu_s_per_1000"), 3)))
         lines.append(row("1 worker, every event a web order joined to its stored beacon, events/s",
                          per(lambda k: lambda r: r["drain"][k]["joined"]["events_per_s"])))
         lines.append(row("joined ÷ plain (same run; mean of a plain drain before and after)",
