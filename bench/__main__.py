@@ -30,10 +30,10 @@ ALL = ("ack", "beacon", "drain", "freshness", "inbox", "growth")
 
 def settings(quick: bool) -> dict[str, Any]:
     if quick:
-        return {"ack_seconds": 4, "ack_requests": 16_000, "drain_events": 20_000, "fresh_seconds": 15,
+        return {"ack_seconds": 4, "ack_requests": 40_000, "drain_events": 20_000, "fresh_seconds": 15,
                 "inbox_burst": 5_000, "inbox_backlog": 30_000, "growth_sizes": [1_000, 10_000],
                 "growth_ack_seconds": 3}
-    return {"ack_seconds": 10, "ack_requests": 40_000, "drain_events": 100_000, "fresh_seconds": 60,
+    return {"ack_seconds": 10, "ack_requests": 100_000, "drain_events": 100_000, "fresh_seconds": 60,
             "inbox_burst": 20_000, "inbox_backlog": 100_000, "growth_sizes": [1_000, 10_000, 100_000],
             "growth_ack_seconds": 4}
 

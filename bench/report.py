@@ -108,6 +108,8 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines.append(row("of those, stored with their order (encrypted body or event)", per(
             lambda k: lambda r: min(r["ack"][k]["receipts_stored"], r["ack"][k]["acknowledged"])
             if r["ack"][k]["all_acked_stored"] else 0, 0, sum), "all"))
+        lines.append(row("runs that used up the unique bodies (the rest were duplicates, not counted as stored)",
+                         per(lambda k: lambda r: min(1, r["ack"][k]["wrapped"]), 0, sum), "0", lambda v: v == 0))
         lines.append("")
     if any("beacon" in r for r in runs):
         lines += ["**1b. Pixel beacons** — wrk, 16 connections, valid `POST /pixel` beacons (~170 bytes, a new "
