@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from app import outbox, shops
-from app.database import reading, writing
+from app.database import among, reading, writing
 from app.mapping.types import MATCH_KEYS
 from app.mapping.user_data import normalise_ip
 from app.models import Event, PixelBeacon, db
@@ -121,7 +121,7 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime, *, rules: C
             select(Event.id, Event.match_keys, *_BEACON_COLUMNS, Event.checkout_token, Event.order_id, id_taken)
             .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
                   & (PixelBeacon.checkout_token == Event.checkout_token))
-            .where(Event.id.in_(list(by_row)), Event.action_source == ActionSource.WEB)
+            .where(among(Event.id, list(by_row)), Event.action_source == ActionSource.WEB)
         ).all()
     if not rows:
         return Joined(items)

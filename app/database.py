@@ -20,9 +20,10 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 from flask import Flask
-from sqlalchemy import CursorResult, event
+from sqlalchemy import ARRAY, CursorResult, any_, bindparam, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from app.models import db
 
@@ -30,6 +31,18 @@ from app.models import db
 def rowcount(result: Any) -> int:
     """Rows an UPDATE or DELETE touched (0 when the status guard in its WHERE did not match)."""
     return int(cast(CursorResult[Any], result).rowcount or 0)
+
+
+def among(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+    """`column IN (values)`; on PostgreSQL `column = ANY(:array)`, one parameter whatever the count.
+
+    A claimed batch names up to 1,000 rows. Expanded into 1,000 placeholders, its statement is new text
+    for every count, so the driver parses it each time (psycopg caches short statements only) and the
+    server never reuses its plan; as one array it is the same statement for every batch.
+    """
+    if db.engine.dialect.name == "postgresql":
+        return cast(ColumnElement[bool], column == any_(bindparam(None, list(values), type_=ARRAY(column.type))))
+    return cast(ColumnElement[bool], column.in_(values))
 
 
 def init_app(app: Flask) -> None:

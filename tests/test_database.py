@@ -116,3 +116,31 @@ def test_json_columns_keep_what_orjson_cannot_write(app: Any, configure_shop: An
     stored = {row.id: row.payload for row in db.session.scalars(select_rows(Event).where(Event.id.in_(ids)))}
     db.session.rollback()
     assert [stored[i] for i in ids] == payloads
+
+
+def test_among_is_one_array_parameter_on_postgresql_and_finds_the_same_rows(app: Any, configure_shop: Any) -> None:
+    """A batch's id list: `IN (…)` on SQLite; on PostgreSQL `= ANY(array)`, the same text for any count."""
+    from sqlalchemy import select as select_rows
+
+    from app.database import among
+    from app.models import Event, db
+    from tests.event_rows import add_event
+
+    shop = configure_shop()
+    rows = [add_event(shop.id, event_id=f"among-{n}") for n in range(5)]
+    db.session.commit()
+    ids = [row.id for row in rows]
+
+    def found(values: list[Any], column: Any = Event.id) -> list[int]:
+        return sorted(db.session.scalars(select_rows(Event.id).where(among(column, values))))
+
+    assert found(ids[1:4]) == ids[1:4]
+    assert found([ids[0], 10 ** 6]) == [ids[0]]
+    assert found([]) == []
+    assert found(["among-0", "among-4", "among-9"], Event.event_id) == [ids[0], ids[4]]
+    texts = {str(select_rows(Event.id).where(among(Event.id, ids[:n])).compile(db.engine)) for n in (1, 3, 5)}
+    if db.engine.dialect.name == "postgresql":
+        assert len(texts) == 1 and "ANY" in texts.pop()
+    else:  # expanded into one placeholder per value when it runs
+        assert len(texts) == 1 and "IN (__[POSTCOMPILE" in texts.pop()
+    db.session.rollback()

@@ -30,7 +30,7 @@ from app import beacons, outbox, wake
 from app.beacons import ShopPixel
 from app.clock import database_now
 from app.crypto import SealedBodies, SecretUnreadable
-from app.database import reading, writing
+from app.database import among, reading, writing
 from app.inbox import unreadable
 from app.inbox.fair import FairInbox
 from app.inbox.receipts import receipts_for
@@ -135,7 +135,7 @@ def _claim(waiting: list[_Waiting]) -> list[_Waiting]:
     """
     ids = set(db.session.execute(
         select(WebhookReceipt.id)
-        .where(WebhookReceipt.id.in_([item.id for item in waiting]), WebhookReceipt.body.isnot(None))
+        .where(among(WebhookReceipt.id, [item.id for item in waiting]), WebhookReceipt.body.isnot(None))
         .with_for_update(skip_locked=True)
     ).scalars())
     return [item for item in waiting if item.id in ids]
@@ -178,7 +178,7 @@ def _read(limit: int, shop_domain: str | None, plan: FairInbox | None = None, *,
         ids = plan.next_ids(limit)
         if not ids:
             return []
-        query = query.where(WebhookReceipt.id.in_(ids))
+        query = query.where(among(WebhookReceipt.id, ids))
     if shop_domain is not None:
         query = query.where(WebhookReceipt.shop_domain == shop_domain)
     with reading():  # the write transaction in `process_pending` takes the lock itself

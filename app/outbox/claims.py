@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 
 from app import wake
 from app.clock import database_now
-from app.database import rowcount, writing
+from app.database import among, rowcount, writing
 from app.models import ConnectionStatus, Event, EventSource, EventStatus, PinterestSettings, Shop, db
 
 logger = logging.getLogger(__name__)
@@ -138,7 +138,7 @@ def _mark_claimed(ids: list[int], worker_id: str, now: datetime, lease_seconds: 
     lease = now + timedelta(seconds=lease_seconds)
     rows = db.session.execute(
         update(Event)
-        .where(Event.id.in_(ids), Event.status == PENDING)
+        .where(among(Event.id, ids), Event.status == PENDING)
         .values(status=SENDING, claimed_by=worker_id, lease_expires_at=lease,
                 attempts=Event.attempts + 1, last_attempt_at=now)
         .returning(Event.id, Event.shop_id, Event.event_id, Event.payload, Event.test, Event.attempts,
@@ -150,7 +150,7 @@ def _mark_claimed(ids: list[int], worker_id: str, now: datetime, lease_seconds: 
 
 
 def owned_by(ids: list[int], worker_id: str) -> Any:
-    return and_(Event.id.in_(ids), Event.status == SENDING, Event.claimed_by == worker_id)
+    return and_(among(Event.id, ids), Event.status == SENDING, Event.claimed_by == worker_id)
 
 
 def renew_lease(ids: list[int], worker_id: str, now: datetime, lease_seconds: int) -> set[int]:

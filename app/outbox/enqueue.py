@@ -20,7 +20,7 @@ from sqlalchemy import select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.database import rowcount
+from app.database import among, rowcount
 from app.mapping import MappedPurchase
 from app.models import Event, EventStatus, clean_text, db
 from app.vocabulary import EventSource, ReceiptOutcome
@@ -210,11 +210,11 @@ def _stored(purchases: list[Purchase], seq: count[int]) -> dict[int, list[_Known
         order_ids = sorted({m.order_id for m in mapped if m.kind is EventSource.ORDER and m.order_id})
         tokens = sorted({m.checkout_token[:TOKEN_LENGTH] for m in mapped if m.checkout_token})
         if event_ids:
-            parts.append(select(*columns).where(Event.shop_id == shop_id, Event.event_id.in_(event_ids)))
+            parts.append(select(*columns).where(Event.shop_id == shop_id, among(Event.event_id, event_ids)))
         if order_ids:
-            parts.append(select(*columns).where(Event.order_id.in_(order_ids), Event.shop_id + 0 == shop_id))
+            parts.append(select(*columns).where(among(Event.order_id, order_ids), Event.shop_id + 0 == shop_id))
         if tokens:
-            parts.append(select(*columns).where(Event.shop_id == shop_id, Event.checkout_token.in_(tokens)))
+            parts.append(select(*columns).where(Event.shop_id == shop_id, among(Event.checkout_token, tokens)))
     known: dict[int, list[_Known]] = {}
     if not parts:
         return known
