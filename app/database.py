@@ -22,8 +22,10 @@ from typing import Any, cast
 from flask import Flask
 from sqlalchemy import ARRAY, CursorResult, any_, bindparam, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from app.models import db
 
@@ -43,6 +45,32 @@ def among(column: Any, values: Sequence[Any]) -> ColumnElement[bool]:
     if db.engine.dialect.name == "postgresql":
         return cast(ColumnElement[bool], column == any_(bindparam(None, list(values), type_=ARRAY(column.type))))
     return cast(ColumnElement[bool], column.in_(values))
+
+
+class unindexed(FunctionElement[Any]):  # noqa: N801 - used like a column function
+    """A column's value that SQLite must not look up through an index (`+column`); the plain column elsewhere.
+
+    SQLite plans without statistics. For one shop's ready events ordered by `available_at` it picks the
+    claim index (status, available_at), which is in that order, and reads every pending event of every
+    shop to keep this shop's: 8.6 ms for a shop's 400 among 20,000 pending, growing with the queue.
+    Through the (shop, status) index and a sort of the shop's own rows it takes 0.24 ms.
+    """
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _unindexed_plain(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses, **kw))
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
+    return "+" + str(compiler.process(element.clauses, **kw))
 
 
 def init_app(app: Flask) -> None:

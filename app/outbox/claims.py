@@ -17,7 +17,7 @@ from sqlalchemy import and_, or_, select, update
 
 from app import wake
 from app.clock import database_now
-from app.database import among, rowcount, writing
+from app.database import among, rowcount, unindexed, writing
 from app.models import ConnectionStatus, Event, EventSource, EventStatus, PinterestSettings, Shop, db
 
 logger = logging.getLogger(__name__)
@@ -122,10 +122,13 @@ def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shop
             .with_for_update(skip_locked=True)
         ).scalars().all()
         for shop_id in dict.fromkeys(candidates):
+            # The shop's own pending events through the (shop, status) index, sorted: not the claim index,
+            # which would walk every shop's pending events to find this one's (see `unindexed`).
+            available_at = unindexed(Event.available_at)
             ids = db.session.execute(
                 select(Event.id)
-                .where(Event.shop_id == shop_id, Event.status == PENDING, Event.available_at <= now)
-                .order_by(Event.available_at, Event.id)
+                .where(Event.shop_id == shop_id, Event.status == PENDING, available_at <= now)
+                .order_by(available_at, Event.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             ).scalars().all()

@@ -6,7 +6,46 @@ a worker that lost its lease can no longer renew it).
 
 from __future__ import annotations
 
+from datetime import timedelta
+from typing import Any
+
+from app import outbox
+from app.models import db, now_utc
+from tests.event_rows import add_event
 from tests.outbox.transitions import CLAIMS, table_tests
 
 test_a_transition_moves_an_event_from_the_status_it_expects, test_a_transition_changes_nothing_in_any_other_status = (
     table_tests(CLAIMS))
+
+
+def test_a_claim_takes_one_shops_ready_events_oldest_first_through_its_own_index(configure_shop: Any) -> None:
+    """One shop's ready events, oldest first, up to the limit; on SQLite read through the (shop, status)
+    index, not by walking every shop's pending events in the claim index's order."""
+    from sqlalchemy import event as sa_event
+
+    first, second = configure_shop("claims-one.myshopify.com"), configure_shop("claims-two.myshopify.com")
+    now = now_utc()
+    oldest = [add_event(first.id, status="pending", received_at=now - timedelta(minutes=m)).id for m in (9, 8, 7)]
+    for m in (6, 5):
+        add_event(second.id, status="pending", received_at=now - timedelta(minutes=m))
+    later = add_event(first.id, status="pending", received_at=now - timedelta(minutes=1), available_at=now + timedelta(
+        minutes=5)).id  # not ready yet
+    db.session.commit()
+    statements: list[tuple[str, Any]] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_: Any) -> None:
+        statements.append((statement, parameters))
+
+    sa_event.listen(db.engine, "before_cursor_execute", seen)
+    try:
+        claimed = outbox.claim("worker-a", now, lease_seconds=60, limit=2)
+    finally:
+        sa_event.remove(db.engine, "before_cursor_execute", seen)
+    assert [item.row_id for item in claimed] == oldest[:2]
+    assert later not in [item.row_id for item in claimed]
+    if db.engine.dialect.name == "sqlite":
+        shop_read, parameters = next(s for s in statements if s[0].startswith("SELECT events.id")
+                                      and "events.shop_id = ?" in s[0])
+        with db.engine.connect() as conn:
+            plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + shop_read, parameters))
+        assert "ix_events_shop_status" in plan, plan
