@@ -181,7 +181,7 @@ class BeaconStore:
     def _write_postgresql(self, columns: list[list[Any]]) -> tuple[set[Any], int]:
         # One statement, so one round trip and one commit (autocommit): the beacons, the shops' first
         # beacon, and the orders each beacon releases. The data-modifying CTEs all run, referenced or not.
-        arrays = ", ".join(f"%s::{kind}" for kind in _PG_TYPES)
+        arrays = ", ".join(f"%b::{kind}" for kind in _PG_TYPES)
         sql = (f"WITH new AS (INSERT INTO pixel_beacons ({', '.join(_COLUMNS)}) SELECT * FROM unnest({arrays}) "
                "ON CONFLICT (shop_id, checkout_token) DO NOTHING RETURNING shop_id, checkout_token, received_at), "
                f"{pixel_seen_after('new')}, "
