@@ -20,7 +20,7 @@ from sqlalchemy import select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.database import among, rowcount
+from app.database import among, insert_arrays, rowcount
 from app.mapping import MappedPurchase
 from app.models import Event, EventStatus, clean_text, db
 from app.vocabulary import EventSource, ReceiptOutcome
@@ -180,8 +180,11 @@ def _insert_new(events: list[_Known]) -> list[_Known]:
     kept_out = []
     with_id = [event for event in events if event.event_id is not None]
     if with_id:  # one multi-row INSERT; each row found again by its (shop, event id), unique
-        ids = {(row.shop_id, row.event_id): row.id
-               for row in db.session.execute(statement, [event.values for event in with_id])}
+        rows = [event.values for event in with_id]
+        found = (insert_arrays(table, rows, conflict=("shop_id", "event_id"),
+                               returning=("id", "shop_id", "event_id"))
+                 if dialect == "postgresql" else db.session.execute(statement, rows))
+        ids = {(row.shop_id, row.event_id): row.id for row in found}
         for event in with_id:
             event.id = ids.get((event.values["shop_id"], event.event_id))
     for event in events:
