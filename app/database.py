@@ -1,4 +1,4 @@
-"""The database layer: engine listeners, and the transaction boundaries: `writing()` and `reading()`.
+"""The database layer: engine listeners, the transaction boundaries (`writing()`, `reading()`) and batch statements.
 
 Every transaction of the app begins and ends here: `with writing():` commits, `with reading():` ends a
 read, `discard()` abandons failed work, and the request path's driver connection commits its own writes.
