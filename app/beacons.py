@@ -27,10 +27,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from app import outbox, shops
-from app.database import among, reading, writing
+from app.database import reading, writing
 from app.mapping.types import MATCH_KEYS
 from app.mapping.user_data import normalise_ip
 from app.models import Event, PixelBeacon, db
+from app.statements import among
 from app.vocabulary import ActionSource, ConsentRule, SkipReason
 
 logger = logging.getLogger(__name__)

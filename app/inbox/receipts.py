@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from flask import Flask, current_app
 
-from app import database, wake
+from app import database, statements, wake
 from app.crypto import SealedBodies
 from app.models import WebhookReceipt, clean_text, db, now_utc
 from app.vocabulary import ReceiptOutcome
@@ -193,7 +193,7 @@ class _ReceiptInsert:
 
     def parameters(self, rows: list[dict[str, Any]]) -> list[Any]:
         """Row by row for SQLite; column by column (one list each) for PostgreSQL."""
-        columns = database.bound_columns(rows, _COLUMNS, self.processors)
+        columns = statements.bound_columns(rows, _COLUMNS, self.processors)
         if self.postgresql:
             return columns
         return [value for row in zip(*columns, strict=True) for value in row]

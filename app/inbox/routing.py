@@ -30,7 +30,7 @@ from app import beacons, outbox, wake
 from app.beacons import ShopPixel
 from app.clock import database_now
 from app.crypto import SealedBodies, SecretUnreadable
-from app.database import among, reading, writing
+from app.database import reading, writing
 from app.inbox import unreadable
 from app.inbox.fair import FairInbox
 from app.inbox.receipts import receipts_for
@@ -38,6 +38,7 @@ from app.mapping import MappedPurchase, map_checkout, map_order
 from app.models import ORDER_TOPICS, Shop, WebhookReceipt, db, now_utc
 from app.settings import mapping_options
 from app.shops import get_or_create_shop
+from app.statements import among
 from app.vocabulary import ActionSource, EventSource, ReceiptOutcome, SkipReason
 
 logger = logging.getLogger(__name__)

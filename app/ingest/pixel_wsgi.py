@@ -28,7 +28,7 @@ from limits import RateLimitItem, parse
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 
-from app import beacons, database, wake
+from app import beacons, database, statements, wake
 from app.inbox.receipts import GroupCommit
 from app.ingest import answer, beacon
 from app.ingest.wsgi import StartResponse, WSGIApp, read_exactly
@@ -168,7 +168,7 @@ class BeaconStore:
 
     def _write(self, rows: list[dict[str, Any]]) -> set[Any]:
         """Store a batch of beacons in one transaction; the (shop, checkout token) of those that were new."""
-        columns = database.bound_columns(rows, _COLUMNS, self._processors)
+        columns = statements.bound_columns(rows, _COLUMNS, self._processors)
         now = max(row["received_at"] for row in rows)
         if self.postgresql:
             stored, released = self._write_postgresql(columns)

@@ -17,8 +17,9 @@ from sqlalchemy import and_, or_, select, update
 
 from app import wake
 from app.clock import database_now
-from app.database import among, rowcount, unindexed, writing
+from app.database import rowcount, writing
 from app.models import ConnectionStatus, Event, EventSource, EventStatus, PinterestSettings, Shop, db
+from app.statements import among, unindexed
 
 logger = logging.getLogger(__name__)
 

@@ -20,9 +20,10 @@ from sqlalchemy import select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from app.database import among, insert_arrays, rowcount
+from app.database import rowcount
 from app.mapping import MappedPurchase
 from app.models import Event, EventStatus, clean_text, db
+from app.statements import among, insert_arrays
 from app.vocabulary import EventSource, ReceiptOutcome
 
 PENDING, SKIPPED = EventStatus.PENDING.value, EventStatus.SKIPPED.value
