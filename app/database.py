@@ -256,6 +256,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
     cursor.close()
 
 
@@ -284,6 +285,11 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 SQLITE_LOCK_WAIT = 30.0  # seconds a writer waits for another process's write lock (SQLite's busy timeout)
+# Page cache a connection keeps, in KiB (SQLite's default is 2,000). The worker holds a connection for
+# each sender thread, and in WAL mode a connection's cache is dropped whenever another connection writes,
+# so a larger one holds memory more than it saves reads: at 1 MiB the worker's peak during a drain is
+# 134 MB instead of 140-146, at the same speed.
+SQLITE_CACHE_KIB = 1024
 
 
 def cooperative() -> bool:

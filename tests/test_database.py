@@ -100,6 +100,17 @@ def test_reads_never_take_the_lock(tmp_path: Path) -> None:
     engine.dispose()
 
 
+def test_every_sqlite_connection_gets_the_apps_pragmas(tmp_path: Path) -> None:
+    """WAL shared by processes, NORMAL sync, foreign keys, a 30 s wait for the lock and a 1 MiB page cache."""
+    engine = engine_for(tmp_path)
+    with engine.connect() as conn:
+        got = {name: conn.execute(text(f"PRAGMA {name}")).scalar_one()
+               for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout", "cache_size")}
+    engine.dispose()
+    assert got == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 30000,
+                   "cache_size": -1024}
+
+
 def test_json_columns_keep_what_orjson_cannot_write(app: Any, configure_shop: Any) -> None:
     """Stored events go through orjson; an integer past 64 bits falls back to the standard library."""
     from sqlalchemy import select as select_rows
