@@ -8,7 +8,7 @@ driver binds in C. Every value still goes through its column's bind processor.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, any_, bindparam
@@ -58,14 +58,17 @@ def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
 
 
 def bound_columns(rows: list[dict[str, Any]], names: Sequence[str],
-                  processors: Sequence[Callable[[Any], Any] | None]) -> list[list[Any]]:
+                  processors: Sequence[Callable[[Any], Any] | None],
+                  keep_none: Collection[str] = ()) -> list[list[Any]]:
     """The rows as one list a column, each value through its column's bind processor (the driver-level
-    writers send them as they are: PostgreSQL as arrays, SQLite row by row)."""
+    writers send them as they are: PostgreSQL as arrays, SQLite row by row). A None is NULL, except in the
+    `keep_none` columns, whose processor turns it into a value (a JSON column's `null`)."""
     columns: list[list[Any]] = []
     for name, process in zip(names, processors, strict=True):
         values = [row[name] for row in rows]
         if process is not None:
-            values = [value if value is None else process(value) for value in values]
+            evaluate_none = name in keep_none
+            values = [process(value) if value is not None or evaluate_none else None for value in values]
         columns.append(values)
     return columns
 
@@ -91,16 +94,11 @@ def insert_arrays(table: Any, rows: list[dict[str, Any]], *, conflict: Sequence[
             defaults[column.name] = default.arg(None) if default.is_callable else default.arg
     names += list(defaults)
     columns = [table.c[name] for name in names]
-    arrays = []
-    for column in columns:
-        process = column.type.bind_processor(dialect)
-        # A None the row gives a JSON column is JSON `null`, as SQLAlchemy stores it; a column left out is NULL.
-        keep_none = bool(column.type.should_evaluate_none) and column.name not in defaults
-        values = [row.get(column.name, defaults.get(column.name)) for row in rows]
-        if process is not None:
-            values = [process(value) if value is not None or (keep_none and column.name in row) else None
-                      for value, row in zip(values, rows, strict=True)]
-        arrays.append(values)
+    filled = [{name: row.get(name, defaults.get(name)) for name in names} for row in rows]
+    # A None the rows give a JSON column is JSON `null`, as SQLAlchemy stores it; a column left out is NULL.
+    keep_none = {column.name for column in columns
+                 if column.type.should_evaluate_none and column.name not in defaults}
+    arrays = bound_columns(filled, names, [column.type.bind_processor(dialect) for column in columns], keep_none)
     casts = ", ".join(f"%b::{column.type.compile(dialect=dialect)}[]" for column in columns)
     sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({casts}) "
            f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}")
