@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -50,6 +51,8 @@ _MAX_AMOUNT = Decimal(10) ** 15
 _MAX_DECIMALS = 10
 _VALUE_FIELDS = {ValueMode.SUBTOTAL: "subtotal_price", ValueMode.TOTAL: "total_price"}
 _ID_FALLBACK = (ContentIdSource.PRODUCT_ID, ContentIdSource.VARIANT_ID, ContentIdSource.SKU)
+# How Shopify writes nearly every amount ("45.60"): already what `money` returns, read without Decimal.
+_PLAIN_AMOUNT = re.compile(r"(?:0|[1-9][0-9]{0,14})(?:\.[0-9]{1,10})?")
 
 
 def money(value: Any) -> str | None:
@@ -66,6 +69,8 @@ def money(value: Any) -> str | None:
     raw = text(value)
     if raw is None or len(raw) > 40:
         return None
+    if _PLAIN_AMOUNT.fullmatch(raw):  # below 10**15, at most 10 decimals, no sign, no leading zero
+        return raw
     try:
         amount = Decimal(raw)
     except InvalidOperation:
@@ -131,15 +136,21 @@ def _sku(line: dict[str, Any]) -> str | None:
     return sku if sku and len(sku) <= 256 else None
 
 
+_ID_READERS: dict[ContentIdSource, Callable[[dict[str, Any]], str | None]] = {
+    ContentIdSource.PRODUCT_ID: lambda line: ident(line.get("product_id")),
+    ContentIdSource.VARIANT_ID: lambda line: ident(line.get("variant_id")),
+    ContentIdSource.SKU: _sku,
+}
+
+
 def _content_id(line: dict[str, Any], source: ContentIdSource) -> str | None:
     """The catalog id of a line: the configured source first, then product -> variant -> sku."""
-    readers = {
-        ContentIdSource.PRODUCT_ID: lambda: ident(line.get("product_id")),
-        ContentIdSource.VARIANT_ID: lambda: ident(line.get("variant_id")),
-        ContentIdSource.SKU: lambda: _sku(line),
-    }
-    order = [source] + [name for name in _ID_FALLBACK if name != source]
-    return first(readers[name]() for name in order if name in readers)
+    for name in (source, *_ID_FALLBACK):  # the configured source is read once more at most, when it has none
+        reader = _ID_READERS.get(name)
+        found = reader(line) if reader else None
+        if found is not None:
+            return found
+    return None
 
 
 def quantity(value: Any) -> int | None:
@@ -151,20 +162,23 @@ def quantity(value: Any) -> int | None:
     return value if isinstance(value, int) and 0 <= value < 10**9 else None
 
 
-def _clip(value: str | None, limit: int) -> str | None:
-    return value[:limit] if value else None
-
-
 def _content(line: dict[str, Any], content_id: str | None, price: str | None) -> dict[str, Any]:
     """One `contents[]` entry; keys without a value are left out, never sent as null."""
-    entry: dict[str, Any] = {
-        "id": content_id,
-        "item_price": price,
-        "quantity": quantity(line.get("quantity")),
-        "item_name": _clip(first(text(line.get(key)) for key in ("title", "name", "presentment_title")), 512),
-        "item_brand": _clip(text(line.get("vendor")), 256),
-    }
-    return {key: value for key, value in entry.items() if value is not None}
+    entry: dict[str, Any] = {}
+    if content_id is not None:
+        entry["id"] = content_id
+    if price is not None:
+        entry["item_price"] = price
+    count = quantity(line.get("quantity"))
+    if count is not None:
+        entry["quantity"] = count
+    name = text(line.get("title")) or text(line.get("name")) or text(line.get("presentment_title"))
+    if name:
+        entry["item_name"] = name[:512]
+    brand = text(line.get("vendor"))
+    if brand:
+        entry["item_brand"] = brand[:256]
+    return entry
 
 
 def _line_price(line: dict[str, Any], pricing: Pricing, event_currency: str | None) -> str | None:

@@ -15,6 +15,7 @@ If a checkout body does carry `order_id` (or `order.id`) it is used, so the ids 
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -29,12 +30,13 @@ EVENT_ID_CHAIN = (EventIdSource.CART_TOKEN, EventIdSource.CHECKOUT_TOKEN, EventI
 # Unix seconds after the epoch and before year 10000 (what an ISO-8601 date can express).
 _MIN_EVENT_TIME = 1
 _MAX_EVENT_TIME = 253402300800
+_WHITESPACE = re.compile(r"\s")  # what str.isspace() calls whitespace, Unicode included
 
 
 def token(value: Any) -> str | None:
     """A cart/checkout token usable as an event id, or None."""
     raw = text(value)
-    if raw is None or len(raw) > MAX_EVENT_ID_LENGTH or any(ch.isspace() for ch in raw):
+    if raw is None or len(raw) > MAX_EVENT_ID_LENGTH or _WHITESPACE.search(raw):
         return None
     return raw
 

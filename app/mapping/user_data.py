@@ -77,11 +77,11 @@ def _clean(value: Any) -> str | None:
     raw = text(value)
     if raw is None or len(raw) > _MAX_INPUT:
         return None
-    return unicodedata.normalize("NFC", raw)
+    return raw if raw.isascii() else unicodedata.normalize("NFC", raw)  # ASCII is its own NFC
 
 
 def _lower(value: str) -> str:
-    return unicodedata.normalize("NFC", value.lower())
+    return value.lower() if value.isascii() else unicodedata.normalize("NFC", value.lower())
 
 
 def normalise_email(value: Any) -> str | None:
@@ -244,7 +244,10 @@ def _prehashed(value: Any) -> str | None:
 
 
 def _each(values: Iterable[Any], normaliser: Normaliser) -> list[str]:
-    return hashed(_prehashed(value) or normaliser(value) for value in values)
+    """Each distinct text normalised and hashed once (the buyer's name is usually the customer's, the
+    billing and the shipping name alike); anything that is not text has nothing to send."""
+    return hashed(_prehashed(value) or normaliser(value) for value in unique(
+        value for value in values if isinstance(value, str)))
 
 
 def _addresses(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -289,7 +292,20 @@ def _distinct(pairs: list[tuple[Any, str | None]]) -> list[tuple[Any, str | None
 
 def _zips(addresses: list[dict[str, Any]]) -> list[str]:
     return hashed(_prehashed(address.get("zip")) or normalise_zip(address.get("zip"), address_country(address))
-                  for address in addresses)
+                  for address in _places(addresses, "zip"))
+
+
+def _places(addresses: list[dict[str, Any]], *fields: str) -> list[dict[str, Any]]:
+    """The addresses that differ in `fields` or the country (billing and shipping are often one place)."""
+    seen: set[tuple[str, ...]] = set()
+    kept = []
+    for address in addresses:
+        key = tuple(value if isinstance(value, str) else None  # anything else is read as nothing
+                    for value in (address.get(name) for name in (*fields, "country_code", "country")))
+        if key not in seen:
+            seen.add(key)
+            kept.append(address)
+    return kept
 
 
 def emails(body: dict[str, Any]) -> list[Any]:
@@ -312,7 +328,7 @@ def _hashed_fields(body: dict[str, Any], shop_country: str | None) -> dict[str, 
         "st": _each((address.get("province_code") for address in addresses), normalise_state),
         "zp": _zips(addresses),
         "country": hashed(_prehashed(address.get("country_code")) or address_country(address)
-                          for address in addresses),
+                          for address in _places(addresses)),
         "external_id": hashed([customer_id]),
     }
 

@@ -23,6 +23,13 @@ BIG = 2**53 + 1
     ("-0.00", "0.00"),                   # negative zero normalised
     ("1e3", "1000"),                     # exponent written out, never "1E+3"
     ("123456789012.34", "123456789012.34"),  # no float rounding
+    ("0045.60", "45.60"),                # leading zeros dropped, as the decimal reads
+    ("999999999999999.99", "999999999999999.99"),  # the largest 15 digits before the point
+    ("1000000000000000", None),          # 10**15 written out: beyond any order total
+    ("+5.00", "5.00"),                   # an explicit plus sign
+    ("5.", "5"),                         # a point with no decimals
+    (".5", "0.5"),                       # decimals with no units
+    ("1.00000000001", None),             # eleven decimals: more precision than money has
     (45, "45"),                          # integer amount (reconciled data)
     (45.62, "45.62"),                    # float amount: its shortest text, not 45.6199999...
     ("-1.00", None),                     # negative: not a purchase value
@@ -39,6 +46,31 @@ BIG = 2**53 + 1
 ])
 def test_money(raw: Any, expected: str | None) -> None:
     assert money(raw) == expected
+
+
+def _money_by_decimal(raw: str) -> str | None:
+    """What `money` answers for text, read through Decimal every time (its fast path must agree)."""
+    from decimal import Decimal, InvalidOperation
+    try:
+        amount = Decimal(raw.strip())
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount < 0 or amount >= 10**15 or int(amount.as_tuple().exponent) < -10:
+        return None
+    return format(abs(amount), "f")
+
+
+def test_money_plain_text_reads_as_its_decimal() -> None:
+    import random
+    rng = random.Random(7)
+    digits = "0123456789"
+    samples = ["0", "0.0", "00", "0.00000000001", "1" * 15, "1" * 16, "9" * 15 + "." + "9" * 10]
+    for _ in range(5000):
+        units = "".join(rng.choice(digits) for _ in range(rng.randint(1, 17)))
+        decimals = "".join(rng.choice(digits) for _ in range(rng.randint(0, 12)))
+        samples.append(units + ("." + decimals if decimals or rng.random() < 0.1 else ""))
+    for raw in samples:
+        assert money(raw) == _money_by_decimal(raw), raw
 
 
 @pytest.mark.parametrize(("raw", "expected"), [

@@ -44,6 +44,8 @@ BIG = 2**53 + 1  # 9007199254740993: not representable as a float
     ("bogus", "c1", "k1", 1001, "c1"),                      # unknown setting: default chain
     ("cart_token", 12345, "k1", 1001, "k1"),                # a number is not a token
     ("cart_token", "has space", "k1", 1001, "k1"),          # tokens have no whitespace
+    ("cart_token", "c\u20031", "k1", 1001, "k1"),           # nor Unicode whitespace (an em space)
+    ("cart_token", "c\x1c1", "k1", 1001, "k1"),             # nor what str.isspace() counts (a separator)
     ("cart_token", "x" * 256, "k1", 1001, "k1"),            # longer than any real token
 ])
 def test_order_event_id(source: str, cart: Any, checkout_token: Any, order_id: Any,
