@@ -297,7 +297,7 @@ def _zips(addresses: list[dict[str, Any]]) -> list[str]:
 
 def _places(addresses: list[dict[str, Any]], *fields: str) -> list[dict[str, Any]]:
     """The addresses that differ in `fields` or the country (billing and shipping are often one place)."""
-    seen: set[tuple[str, ...]] = set()
+    seen: set[tuple[str | None, ...]] = set()
     kept = []
     for address in addresses:
         key = tuple(value if isinstance(value, str) else None  # anything else is read as nothing

@@ -63,6 +63,36 @@ class _Known:
     made_by: list[int] = field(default_factory=list)  # the batch positions that made or changed a new event
 
 
+_KEYS = ("event_id", "order_id", "checkout_token")
+
+
+class _ShopEvents:
+    """One shop's known events in `seq` order, each found by its keys without reading the others (a batch of
+    500 new orders would otherwise compare each with every one before it)."""
+
+    def __init__(self) -> None:
+        self.all: list[_Known] = []
+        self._by: dict[str, dict[str, list[_Known]]] = {key: {} for key in _KEYS}
+
+    def add(self, event: _Known) -> None:
+        self.all.append(event)
+        self.keep(event)
+
+    def keep(self, event: _Known) -> None:
+        """File the event under its keys (again after they changed: the old entries are checked on reading)."""
+        for key, index in self._by.items():
+            value = getattr(event, key)
+            if value is not None:
+                holders = index.setdefault(value, [])
+                if event not in holders:
+                    holders.append(event)
+
+    def oldest(self, key: str, value: str) -> _Known | None:
+        """The oldest event whose `key` is `value` now."""
+        holders = [event for event in self._by[key].get(value, ()) if getattr(event, key) == value]
+        return min(holders, key=lambda event: event.seq) if holders else None
+
+
 def _row_values(mapped: MappedPurchase, now: datetime, settle_seconds: int) -> dict[str, Any]:
     occurred = datetime.fromtimestamp(mapped.occurred_at, now.tzinfo) if mapped.occurred_at else None
     return {
@@ -129,17 +159,18 @@ def enqueue_many(purchases: list[Purchase], *, again: bool = True) -> list[Enque
     settled: list[tuple[EnqueueResult, _Known | None]] = []  # the result; the new event whose id it awaits
     for position, purchase in enumerate(purchases):
         values = _values(purchase)
-        shop_events = known.setdefault(purchase.shop_id, [])
+        shop_events = known.setdefault(purchase.shop_id, _ShopEvents())
         existing = _same_purchase(shop_events, purchase.mapped)
         if existing is None:
             new = _Known(next(seq), None, *_keys(purchase.mapped), values["source"], values["status"],
                          {"shop_id": purchase.shop_id, "received_at": purchase.now, **values}, [position])
-            shop_events.append(new)
+            shop_events.add(new)
             outcome = ReceiptOutcome.QUEUED if values["status"] == PENDING else ReceiptOutcome.SKIPPED
             settled.append((EnqueueResult(outcome, values["skip_reason"], None), new))
         else:
             settled.append((_merge(existing, values, purchase, position), existing if existing.id is None else None))
-    kept_out = _insert_new([event for events in known.values() for event in events if event.id is None])
+            shop_events.keep(existing)  # an order that replaced its checkout is found by the order's keys now
+    kept_out = _insert_new([event for events in known.values() for event in events.all if event.id is None])
     results = [replace(result, event_row_id=new.id) if new is not None else result for result, new in settled]
     for event in kept_out:  # another worker stored the same event id first: as if each came alone, after it
         for position in event.made_by:
@@ -196,7 +227,7 @@ def _insert_new(events: list[_Known]) -> list[_Known]:
     return kept_out
 
 
-def _stored(purchases: list[Purchase], seq: count[int]) -> dict[int, list[_Known]]:
+def _stored(purchases: list[Purchase], seq: count[int]) -> dict[int, _ShopEvents]:
     """The stored events any of these purchases may be, by shop: one statement for the whole batch.
 
     Each part names the shop itself, so both databases answer it from one index. `shop_id + 0` keeps
@@ -219,7 +250,7 @@ def _stored(purchases: list[Purchase], seq: count[int]) -> dict[int, list[_Known
             parts.append(select(*columns).where(among(Event.order_id, order_ids), Event.shop_id + 0 == shop_id))
         if tokens:
             parts.append(select(*columns).where(Event.shop_id == shop_id, among(Event.checkout_token, tokens)))
-    known: dict[int, list[_Known]] = {}
+    known: dict[int, _ShopEvents] = {}
     if not parts:
         return known
     statement = parts[0] if len(parts) == 1 else union_all(*parts)
@@ -228,30 +259,30 @@ def _stored(purchases: list[Purchase], seq: count[int]) -> dict[int, list[_Known
         if row.id in seen:  # found by more than one rule
             continue
         seen.add(row.id)
-        known.setdefault(row.shop_id, []).append(_Known(
+        known.setdefault(row.shop_id, _ShopEvents()).add(_Known(
             next(seq), row.id, row.event_id, row.order_id, row.checkout_token, EventSource(row.source), row.status))
     return known
 
 
-def _same_purchase(events: list[_Known], mapped: MappedPurchase) -> _Known | None:
+def _same_purchase(events: _ShopEvents, mapped: MappedPurchase) -> _Known | None:
     """The event for this purchase: same event_id, or the same checkout seen the other way round.
 
     Most specific rule first; the first rule that matches wins, the oldest event within it.
     """
     event_id, order_id, token = _keys(mapped)
-    rules = []
+    rules: list[tuple[str, str]] = []
     if event_id is not None:
-        rules.append(lambda e: e.event_id == event_id)
+        rules.append(("event_id", event_id))
     if mapped.kind is EventSource.ORDER and order_id:
         # The same order under another event id (settings changed, or found again by reconciliation).
-        rules.append(lambda e: e.order_id == order_id)
+        rules.append(("order_id", order_id))
     if token:
         # With event_id_source=order_id an order ("order-<id>") and its checkout (cart token) differ.
-        rules.append(lambda e: e.checkout_token == token)
-    for rule in rules:
-        for event in events:  # in `seq` order: stored by id, then new ones as made
-            if rule(event):
-                return event
+        rules.append(("checkout_token", token))
+    for key, value in rules:
+        found = events.oldest(key, value)  # stored by id first, then new ones as made
+        if found is not None:
+            return found
     return None
 
 
