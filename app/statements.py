@@ -8,6 +8,7 @@ driver binds in C. Every value still goes through its column's bind processor.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
@@ -57,6 +58,14 @@ def _unindexed_sqlite(element: unindexed, compiler: Any, **kw: Any) -> str:
     return "+" + str(compiler.process(element.clauses, **kw))
 
 
+def processor(column: Any, dialect: Any) -> Callable[[Any], Any] | None:
+    """What SQLAlchemy does to a value of `column` before this database's driver gets it: the column type's
+    own step (UTC, cleaned text) and then the dialect's (SQLite's text form of a time, always with its
+    microseconds). `column.type.bind_processor` alone is the generic type's, without the dialect's step:
+    a time on a whole second would be stored as "12:00:00", not "12:00:00.000000" as the ORM stores it."""
+    return cast(Callable[[Any], Any] | None, column.type.dialect_impl(dialect).bind_processor(dialect))
+
+
 def bound_columns(rows: list[dict[str, Any]], names: Sequence[str],
                   processors: Sequence[Callable[[Any], Any] | None],
                   keep_none: Collection[str] = ()) -> list[list[Any]]:
@@ -73,14 +82,20 @@ def bound_columns(rows: list[dict[str, Any]], names: Sequence[str],
     return columns
 
 
-def insert_arrays(table: Any, rows: list[dict[str, Any]], *, conflict: Sequence[str],
-                  returning: Sequence[str]) -> list[Any]:
-    """PostgreSQL: a batch of rows as `INSERT … SELECT * FROM unnest(one array a column) ON CONFLICT (…) DO
-    NOTHING RETURNING …`, in the session's transaction; the rows it stored.
+# SQLite's limit on one statement's parameters (SQLITE_MAX_VARIABLE_NUMBER): 32,766 since 3.32, 999 before.
+SQLITE_MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
-    The multi-row VALUES list SQLAlchemy sends otherwise has a placeholder per value (thirty a row), which
-    psycopg parses in Python for every batch, since a statement that long is never cached: a fifth of
-    routing's time. Here the statement names one parameter a column, the same text for any batch.
+
+def insert_batch(table: Any, rows: list[dict[str, Any]], *, conflict: Sequence[str],
+                 returning: Sequence[str]) -> list[Any]:
+    """A batch of rows as `INSERT … ON CONFLICT (…) DO NOTHING RETURNING …`, in the session's transaction; the
+    rows it stored.
+
+    PostgreSQL: `INSERT … SELECT * FROM unnest(one array a column)`. The multi-row VALUES list SQLAlchemy
+    sends otherwise has a placeholder per value (thirty a row), which psycopg parses in Python for every
+    batch, since a statement that long is never cached: a fifth of routing's time. Here the statement names
+    one parameter a column, the same text for any batch. SQLite: one VALUES list (as many rows as its
+    parameter limit allows), bound by the driver in C, without SQLAlchemy's statement building per batch.
     Columns a row leaves out get their Python-side default (evaluated once for the batch), as the ORM
     would give them; every value goes through its column's bind processor.
     """
@@ -98,8 +113,19 @@ def insert_arrays(table: Any, rows: list[dict[str, Any]], *, conflict: Sequence[
     # A None the rows give a JSON column is JSON `null`, as SQLAlchemy stores it; a column left out is NULL.
     keep_none = {column.name for column in columns
                  if column.type.should_evaluate_none and column.name not in defaults}
-    arrays = bound_columns(filled, names, [column.type.bind_processor(dialect) for column in columns], keep_none)
-    casts = ", ".join(f"%b::{column.type.compile(dialect=dialect)}[]" for column in columns)
-    sql = (f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({casts}) "
-           f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}")
-    return list(conn.exec_driver_sql(sql, tuple(arrays)).all())
+    bound = bound_columns(filled, names, [processor(column, dialect) for column in columns], keep_none)
+    tail = f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}"
+    if dialect.name == "postgresql":
+        casts = ", ".join(f"%b::{column.type.compile(dialect=dialect)}[]" for column in columns)
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) SELECT * FROM unnest({casts}) {tail}"
+        return list(conn.exec_driver_sql(sql, tuple(bound)).all())
+    by_row = list(zip(*bound, strict=True))
+    per_statement = max(1, SQLITE_MAX_PARAMETERS // len(names))
+    placeholders = "(" + ", ".join(["?"] * len(names)) + ")"
+    stored: list[Any] = []
+    for start in range(0, len(by_row), per_statement):
+        chunk = by_row[start:start + per_statement]
+        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {', '.join([placeholders] * len(chunk))} "
+               f"{tail}")
+        stored += conn.exec_driver_sql(sql, tuple(value for row in chunk for value in row)).all()
+    return stored

@@ -170,7 +170,7 @@ class _ReceiptInsert:
     def __init__(self, dialect: Any) -> None:
         table = WebhookReceipt.__table__
         self.postgresql = dialect.name == "postgresql"
-        self.processors = [table.c[name].type.bind_processor(dialect) for name in _COLUMNS]
+        self.processors = [statements.processor(table.c[name], dialect) for name in _COLUMNS]
         self._sql: dict[int, str] = {}
         arrays = ", ".join(f"%b::{self._PG_TYPES.get(name, 'text[]')}" for name in _COLUMNS)
         # The NOTIFY that wakes the workers rides in the same statement, so it costs no round trip; it is

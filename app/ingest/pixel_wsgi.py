@@ -136,8 +136,8 @@ class BeaconStore:
         self.commits = GroupCommit(None, write=self._write,
                                    key=lambda values: (values["shop_id"], values["checkout_token"]))
         table = PixelBeacon.__table__
-        self._processors = [table.c[name].type.bind_processor(dialect) for name in _COLUMNS]
-        self._stamp = Event.__table__.c.available_at.type.bind_processor(dialect)
+        self._processors = [statements.processor(table.c[name], dialect) for name in _COLUMNS]
+        self._stamp = statements.processor(Event.__table__.c.available_at, dialect)
         self._shops: dict[str, tuple[int, str | None, float]] = {}  # domain → (id, pasted pixel's version, when)
         self._shops_lock = threading.Lock()
 

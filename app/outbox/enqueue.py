@@ -23,7 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from app.database import rowcount
 from app.mapping import MappedPurchase
 from app.models import Event, EventStatus, clean_text, db
-from app.statements import among, insert_arrays
+from app.statements import among, insert_batch
 from app.vocabulary import EventSource, ReceiptOutcome
 
 PENDING, SKIPPED = EventStatus.PENDING.value, EventStatus.SKIPPED.value
@@ -213,9 +213,7 @@ def _insert_new(events: list[_Known]) -> list[_Known]:
     with_id = [event for event in events if event.event_id is not None]
     if with_id:  # one multi-row INSERT; each row found again by its (shop, event id), unique
         rows = [event.values for event in with_id]
-        found = (insert_arrays(table, rows, conflict=("shop_id", "event_id"),
-                               returning=("id", "shop_id", "event_id"))
-                 if dialect == "postgresql" else db.session.execute(statement, rows))
+        found = insert_batch(table, rows, conflict=("shop_id", "event_id"), returning=("id", "shop_id", "event_id"))
         ids = {(row.shop_id, row.event_id): row.id for row in found}
         for event in with_id:
             event.id = ids.get((event.values["shop_id"], event.event_id))

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, update
 
 from app.database import rowcount
 from app.models import Event, EventStatus, db, now_utc
+from app.statements import processor
 
 SENDING = EventStatus.SENDING.value
 
@@ -70,7 +71,7 @@ def _sqlite_notes(rows: int) -> str:
 
 def stamp(dialect: Any, when: datetime) -> Any:
     """`when` as a timestamp column takes it on this database (what update() would bind)."""
-    process = Event.__table__.c.updated_at.type.bind_processor(dialect)
+    process = processor(Event.__table__.c.updated_at, dialect)
     return process(when) if process else when
 
 

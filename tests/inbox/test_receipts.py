@@ -107,3 +107,24 @@ def test_a_failed_commit_answers_every_webhook_in_it(app: Flask, post_webhook: A
     assert len(answers) == 5
     assert post_webhook(web_order(), drain=False).get_json() == {"status": "accepted"}  # nothing left stuck
     assert len(receipts()) == 2
+
+
+def test_the_fast_insert_stores_a_receipt_as_the_orm_would(app: Flask) -> None:
+    """The acknowledgement's driver-level INSERT and the ORM's write the same stored values, a time on a whole
+    second included (SQLite keeps times as text: "….000000", never a shorter form that sorts apart)."""
+    from sqlalchemy import insert, text
+
+    from app.models import WebhookReceipt, now_utc
+
+    with app.app_context():
+        box = inbox_receipts.receipts_for(app)
+        at = now_utc().replace(microsecond=0)
+        row = {"shop_domain": SHOP, "topic": "orders/create", "received_at": at, "triggered_at": None,
+               "api_version": "2026-10", "outcome": inbox_receipts.WAITING, "body": b"sealed"}
+        db.session.execute(insert(WebhookReceipt).values(**row, webhook_id="by-orm"))
+        db.session.commit()
+        inbox_receipts._store(box, [{**row, "webhook_id": "by-driver"}])
+        columns = "shop_domain, topic, received_at, triggered_at, api_version, outcome, body"
+        stored = {r.webhook_id: tuple(r)[1:] for r in db.session.execute(
+            text(f"SELECT webhook_id, {columns} FROM webhook_receipts"))}
+        assert stored["by-driver"] == stored["by-orm"]

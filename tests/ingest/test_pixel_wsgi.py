@@ -105,3 +105,22 @@ def test_a_beacon_without_a_length_is_left_to_the_route(app: Flask, configure_sh
                                     environ_overrides={"CONTENT_LENGTH": "", "wsgi.input_terminated": True})
     assert (answer.status_code, answer.get_json()["error"]) == (413, "too_large")  # the route's answer
     assert shared == []
+
+
+def test_a_beacon_on_a_whole_second_is_stored_as_the_orm_stores_a_time(app: Flask, configure_shop: Any,
+                                                                       monkeypatch: Any) -> None:
+    """The shared write binds times as SQLAlchemy does on this database: on SQLite "….000000" at a whole
+    second, so beacons compare and sort with every other stored time."""
+    from sqlalchemy import text
+
+    configure_shop()
+    db.session.rollback()
+    at = now_utc().replace(microsecond=0)
+    monkeypatch.setattr(pixel_wsgi, "now_utc", lambda: at)
+    assert post(app, body("wholesecond01")).status_code == 204
+    db.session.rollback()
+    stored = db.session.execute(text("SELECT received_at FROM pixel_beacons")).scalar_one()
+    if db.engine.dialect.name == "sqlite":
+        assert stored == at.strftime("%Y-%m-%d %H:%M:%S.000000")
+    else:
+        assert stored == at
