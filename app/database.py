@@ -39,7 +39,10 @@ def init_app(app: Flask) -> None:
 
 
 def install(engine: Engine) -> None:
-    """SQLite: WAL pragmas on connect, BEGIN IMMEDIATE under the process's writer lock, and its release."""
+    """SQLite: WAL pragmas on connect, BEGIN IMMEDIATE under the process's writer lock, and its release.
+    PostgreSQL: lists sent in binary."""
+    if engine.dialect.name == "postgresql" and not event.contains(engine, "connect", _binary_lists):
+        event.listen(engine, "connect", _binary_lists)
     if engine.dialect.name != "sqlite" or event.contains(engine, "connect", _sqlite_pragmas):
         return
     event.listen(engine, "connect", _sqlite_pragmas)
@@ -48,6 +51,15 @@ def install(engine: Engine) -> None:
     event.listen(engine, "rollback", _release_sqlite_writer)
     event.listen(engine, "checkin", _release_on_return)  # pool events, kept across engine.dispose()
     event.listen(engine, "invalidate", _release_on_return)
+
+
+def _binary_lists(dbapi_connection: Any, _record: Any) -> None:
+    """A Python list goes to PostgreSQL as a binary array: a batch's ids (`statements.among`) and the join notes'
+    columns. psycopg's default for a list is its text form, built element by element in Python: a tenth
+    of the worker's time in a joined drain."""
+    from psycopg.types.array import ListBinaryDumper
+
+    dbapi_connection.adapters.register_dumper(list, ListBinaryDumper)
 
 
 def begin_write(session: Session | None = None) -> None:

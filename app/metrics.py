@@ -76,7 +76,7 @@ class InstrumentedPinterestClient:
     def __init__(self, client: Any) -> None:
         self._client = client
 
-    def send_events(self, ad_account_id: str, access_token: str, events: list[dict[str, Any]],
+    def send_events(self, ad_account_id: str, access_token: str, events: list[Any],
                     **kwargs: Any) -> Any:
         BATCH_SIZE.observe(len(events))
         started = time.perf_counter()

@@ -115,9 +115,12 @@ class PinterestClient:
         return f"PinterestClient(base_url={self.base_url!r})"
 
     def send_events(
-        self, ad_account_id: str, access_token: str, events: list[dict[str, Any]], *, test: bool
+        self, ad_account_id: str, access_token: str, events: list[Any], *, test: bool
     ) -> list[EventResult]:
-        """POST one batch and return one result per event, or raise a `PinterestError`."""
+        """POST one batch and return one result per event, or raise a `PinterestError`.
+
+        An event is a dict, or the JSON text of one as stored (`orjson.Fragment`), written as it is.
+        """
         _check_arguments(ad_account_id, access_token, events)
         body = orjson.dumps({"data": events})  # a 1,000-event batch in 0.6 ms; the standard library took 16
         url = f"{self.base_url}/ad_accounts/{ad_account_id}/events"
@@ -198,7 +201,7 @@ def _new_session() -> requests.Session:
     return session
 
 
-def _check_arguments(ad_account_id: str, access_token: str, events: list[dict[str, Any]]) -> None:
+def _check_arguments(ad_account_id: str, access_token: str, events: list[Any]) -> None:
     """Refuse a request Pinterest could never accept, before any I/O; messages never echo the token."""
     if not isinstance(ad_account_id, str) or not _AD_ACCOUNT_ID.fullmatch(ad_account_id):
         raise ValueError("ad_account_id must be 1 to 18 digits")

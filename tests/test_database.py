@@ -127,3 +127,22 @@ def test_json_columns_keep_what_orjson_cannot_write(app: Any, configure_shop: An
     stored = {row.id: row.payload for row in db.session.scalars(select_rows(Event).where(Event.id.in_(ids)))}
     db.session.rollback()
     assert [stored[i] for i in ids] == payloads
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_postgresql_connections_send_lists_in_binary(app: Any) -> None:
+    """A batch's ids and the join notes' columns go as binary arrays (psycopg's text form is built element by
+    element in Python: 6 ms of client CPU for four columns of 1,000 rows, 1.3 ms in binary), and read back
+    the same whatever their integers' size."""
+    from psycopg.adapt import PyFormat
+    from psycopg.types.array import ListBinaryDumper
+    from sqlalchemy import text
+
+    from app.models import db
+
+    dbapi = db.session.connection().connection.dbapi_connection
+    assert dbapi is not None and dbapi.adapters.get_dumper(list, PyFormat.AUTO) is ListBinaryDumper
+    values = [1, 70_000, 2**40, None]
+    assert db.session.execute(text("SELECT CAST(:v AS bigint[])"), {"v": values}).scalar_one() == values
+    assert db.session.execute(text("SELECT CAST(:v AS text[])"), {"v": ["é", None]}).scalar_one() == ["é", None]
+    db.session.rollback()

@@ -159,7 +159,8 @@ class Sender:
 
     def _post(self, creds: Credentials, items: list[outbox.Claimed], test: bool) -> list[EventResult]:
         client: PinterestClient = getattr(self._local, "client", self.client)
-        return client.send_events(creds.ad_account_id, creds.token, [item.payload for item in items], test=test)
+        return client.send_events(creds.ad_account_id, creds.token, [item.for_request() for item in items],
+                                  test=test)
 
     def _split(self, batch: _Batch, creds: Credentials, items: list[outbox.Claimed], test: bool) -> None:
         middle = len(items) // 2

