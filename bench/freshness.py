@@ -21,7 +21,7 @@ from typing import Any
 from . import procs
 from .beacon import RAISED_LIMITS
 from .bodies import SignedWebhook, signed_webhooks
-from .db import BenchDatabases, app_env, beacon_click_id, seed
+from .db import BenchDatabases, app_env, beacon_click_id, scalar, seed
 
 SENDERS = 8  # client threads; enough to hold 50/s even when an answer is slow
 BEACON_SENDERS = 16  # a slow answer must not hold the next beacons back
@@ -145,6 +145,11 @@ def measure(url: str, rate: float, seconds: float, latency: float, logdir: Path,
     failures: list[int] = []
     beacons = BeaconPoster(port, seed_n) if with_beacons else None
     try:
+        # Orders start once the worker is up (its heartbeat), as in the inbox benchmark: a worker's start-up
+        # (imports, app, ~1.5 s) is not how long an order waits in a running instance.
+        ready_by = time.monotonic() + 60
+        while int(scalar(url, "SELECT count(*) FROM worker_heartbeats")) < 1 and time.monotonic() < ready_by:
+            time.sleep(0.05)
         jobs: queue.Queue[tuple[float, SignedWebhook] | None] = queue.Queue()
         start = time.monotonic() + 0.5
         for i, hook in enumerate(hooks):
