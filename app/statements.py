@@ -82,6 +82,12 @@ def bound_columns(rows: list[dict[str, Any]], names: Sequence[str],
     return columns
 
 
+def sqlite_rows(width: int, count: int) -> str:
+    """SQLite's placeholders for `count` rows of `width` values: "(?, ?), (?, ?)" (a VALUES list's body)."""
+    row = "(" + ", ".join(["?"] * width) + ")"
+    return ", ".join([row] * count)
+
+
 # SQLite's limit on one statement's parameters (SQLITE_MAX_VARIABLE_NUMBER): 32,766 since 3.32, 999 before.
 SQLITE_MAX_PARAMETERS = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
 
@@ -121,11 +127,9 @@ def insert_batch(table: Any, rows: list[dict[str, Any]], *, conflict: Sequence[s
         return list(conn.exec_driver_sql(sql, tuple(bound)).all())
     by_row = list(zip(*bound, strict=True))
     per_statement = max(1, SQLITE_MAX_PARAMETERS // len(names))
-    placeholders = "(" + ", ".join(["?"] * len(names)) + ")"
     stored: list[Any] = []
     for start in range(0, len(by_row), per_statement):
         chunk = by_row[start:start + per_statement]
-        sql = (f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {', '.join([placeholders] * len(chunk))} "
-               f"{tail}")
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES {sqlite_rows(len(names), len(chunk))} {tail}"
         stored += conn.exec_driver_sql(sql, tuple(value for row in chunk for value in row)).all()
     return stored

@@ -185,9 +185,9 @@ class _ReceiptInsert:
             return self._pg_sql
         cached = self._sql.get(count)
         if cached is None:
-            row = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
             cached = self._sql[count] = (
-                f"INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * count)} "
+                f"INSERT INTO webhook_receipts ({', '.join(_COLUMNS)}) "
+                f"VALUES {statements.sqlite_rows(len(_COLUMNS), count)} "
                 "ON CONFLICT (webhook_id) DO NOTHING RETURNING webhook_id")
         return cached
 

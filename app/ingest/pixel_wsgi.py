@@ -197,10 +197,10 @@ class BeaconStore:
 
     def _write_sqlite(self, columns: list[list[Any]], now: Any) -> tuple[set[Any], int]:
         count = len(columns[0])
-        row = "(" + ", ".join(["?"] * len(_COLUMNS)) + ")"
         values = [value for beacon_row in zip(*columns, strict=True) for value in beacon_row]
         with self.writer.write() as cursor:
-            cursor.execute(f"INSERT INTO pixel_beacons ({', '.join(_COLUMNS)}) VALUES {', '.join([row] * count)} "
+            cursor.execute(f"INSERT INTO pixel_beacons ({', '.join(_COLUMNS)}) "
+                           f"VALUES {statements.sqlite_rows(len(_COLUMNS), count)} "
                            "ON CONFLICT (shop_id, checkout_token) DO NOTHING RETURNING shop_id, checkout_token",
                            values)
             stored = {(found[0], found[1]) for found in cursor.fetchall()}
@@ -208,7 +208,7 @@ class BeaconStore:
                 return stored, 0
             shops = sorted({shop for shop, _ in stored})
             cursor.execute(pixel_seen_sqlite(len(shops)), (now, *shops))
-            pairs = ", ".join(["(?, ?)"] * len(stored))
+            pairs = statements.sqlite_rows(2, len(stored))
             cursor.execute(f"UPDATE events SET available_at = ? WHERE status = ? AND source <> ? "
                            f"AND available_at > ? AND (shop_id, checkout_token) IN (VALUES {pairs})",
                            (now, _PENDING, _CHECKOUT, now, *[v for pair in stored for v in pair]))
