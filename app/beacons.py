@@ -31,7 +31,7 @@ from app.database import reading, writing
 from app.mapping.types import MATCH_KEYS
 from app.mapping.user_data import normalise_ip
 from app.models import Event, PixelBeacon, db
-from app.statements import among
+from app.statements import among_param, built
 from app.vocabulary import ActionSource, ConsentRule, SkipReason
 
 logger = logging.getLogger(__name__)
@@ -111,19 +111,9 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime, *, rules: C
     Nothing is loaded per event, so the work stays the same few statements whatever the batch's size.
     """
     by_row = {item.row_id: item for item in items}
-    other = aliased(Event)
-    # Whether another event of the shop already holds the Tag's id (then it cannot be adopted); looked up
-    # only where the ids differ, through the (shop, event id) unique index.
-    id_taken = case((PixelBeacon.tag_event_id != Event.event_id, exists().where(
-        other.shop_id == Event.shop_id, other.event_id == PixelBeacon.tag_event_id, other.id != Event.id)),
-        else_=false())
     with reading():  # plain values: nothing read here expires with the read transaction
         rows = db.session.connection().execute(  # Core rows: no ORM entities, nothing to expire or reload
-            select(Event.id, Event.match_keys, *_BEACON_COLUMNS, Event.checkout_token, Event.order_id, id_taken)
-            .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
-                  & (PixelBeacon.checkout_token == Event.checkout_token))
-            .where(among(Event.id, list(by_row)), Event.action_source == ActionSource.WEB)
-        ).all()
+            built(_beacons_of_batch), {"ids": list(by_row)}).all()
     if not rows:
         return Joined(items)
     withheld: list[outbox.Claimed] = []
@@ -154,6 +144,22 @@ def join(items: list[outbox.Claimed], worker_id: str, now: datetime, *, rules: C
         notes.add(row_id, tag_event_id, None if tag_event_id is None else tag_event_id == event_id,
                   keys_for[shape])
     return Joined([by_row[item.row_id] for item in items if item.row_id in by_row], withheld, notes, adopted)
+
+
+def _beacons_of_batch(dialect: Any) -> Any:
+    """The batch's web orders (parameter `ids`) with their stored beacon; built once (`statements.built`)."""
+    other = aliased(Event)
+    # Whether another event of the shop already holds the Tag's id (then it cannot be adopted); looked up
+    # only where the ids differ, through the (shop, event id) unique index.
+    id_taken = case((PixelBeacon.tag_event_id != Event.event_id, exists().where(
+        other.shop_id == Event.shop_id, other.event_id == PixelBeacon.tag_event_id, other.id != Event.id)),
+        else_=false())
+    return (
+        select(Event.id, Event.match_keys, *_BEACON_COLUMNS, Event.checkout_token, Event.order_id, id_taken)
+        .join(PixelBeacon, (PixelBeacon.shop_id == Event.shop_id)
+              & (PixelBeacon.checkout_token == Event.checkout_token))
+        .where(among_param(Event.id, "ids", dialect), Event.action_source == ActionSource.WEB)
+    )
 
 
 def adopted_id(item: outbox.Claimed, tag_event_id: str | None, *, checkout_token: str | None,

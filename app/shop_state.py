@@ -16,12 +16,15 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import case, func, literal, update
+from sqlalchemy import bindparam, case, func, null, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.database import writing
 from app.models import ConnectionStatus, PinterestSettings, ShopDeliveryState, db
 from app.pinterest import AdAccountRefused, PinterestError, TokenRejected, Unavailable
+from app.statements import built
 from app.vocabulary import FailureClass
 
 MAX_MESSAGE_CHARS = 500
@@ -81,21 +84,55 @@ def record_success(shop_id: int, now: datetime, *, delivered: bool = True) -> No
 
     `delivered` is False when Pinterest answered but processed none of the batch's events (each one
     refused on its own): Pinterest is reachable, yet no order got through.
+
+    Recorded after every batch the worker sends, so its two statements are built once (`built`): one
+    guarded UPDATE of the settings, which matches only while there is something to end, and one upsert of
+    the state row, which creates it on the shop's first success.
     """
-    _settings_update(shop_id, PinterestSettings.connection_status == ConnectionStatus.UNKNOWN.value,
-                     connection_status=ConnectionStatus.OK.value, connection_message=None,
-                     connection_checked_at=now)
-    _settings_update(shop_id, PinterestSettings.failure_streak > 0, failure_streak=0, backoff_until=None)
-    _ensure_row(shop_id)
-    table = ShopDeliveryState
-    values: dict[str, object] = {"failure_class": None, "failure_message": None, "failing_since": None}
+    conn = db.session.connection()
+    conn.execute(built(_end_failures), {"shop": shop_id, "ok": ConnectionStatus.OK.value, "now": now})
+    conn.execute(built(_succeeded if delivered else _answered), {"shop_id": shop_id, "now": now})
+
+
+def _end_failures(_dialect: Any) -> Any:
+    """An unknown connection becomes ok, and a failure streak ends with its backoff (each SET reads the old row)."""
+    table = PinterestSettings.__table__
+    unknown = table.c.connection_status == ConnectionStatus.UNKNOWN.value
+    failing = table.c.failure_streak > 0
+    return (
+        update(table).where(table.c.shop_id == bindparam("shop"), or_(unknown, failing))
+        .values(connection_status=case((unknown, bindparam("ok")), else_=table.c.connection_status),
+                connection_message=case((unknown, null()), else_=table.c.connection_message),
+                connection_checked_at=case((unknown, bindparam("now", type_=table.c.connection_checked_at.type)),
+                                           else_=table.c.connection_checked_at),
+                failure_streak=0,
+                backoff_until=case((failing, null()), else_=table.c.backoff_until))
+    )
+
+
+def _state_upsert(dialect: Any, *, delivered: bool) -> Any:
+    """The shop's state row without a failure; with `delivered`, its last success moved to now (never back:
+    an older batch's answer may be recorded after a newer one's)."""
+    table = ShopDeliveryState.__table__
+    insert = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(
+        shop_id=bindparam("shop_id"),
+        last_success_at=bindparam("now", type_=table.c.last_success_at.type) if delivered else null())
+    cleared: dict[str, Any] = {"failure_class": null(), "failure_message": null(), "failing_since": null()}
     if delivered:
-        # never move backwards when an older batch's answer is recorded after a newer one
-        stamp = literal(now, type_=table.__table__.c.last_success_at.type)
-        values["last_success_at"] = case((table.last_success_at.is_(None), stamp),
-                                         (table.last_success_at < stamp, stamp), else_=table.last_success_at)
-    db.session.execute(update(table).where(table.shop_id == shop_id).values(**values)
-                       .execution_options(synchronize_session=False))
+        newer = statement.excluded.last_success_at
+        cleared["last_success_at"] = case(
+            (or_(table.c.last_success_at.is_(None), table.c.last_success_at < newer), newer),
+            else_=table.c.last_success_at)
+    return statement.on_conflict_do_update(index_elements=[table.c.shop_id], set_=cleared)
+
+
+def _succeeded(dialect: Any) -> Any:
+    return _state_upsert(dialect, delivered=True)
+
+
+def _answered(dialect: Any) -> Any:
+    return _state_upsert(dialect, delivered=False)
 
 
 def record_credentials_ok(shop_id: int, now: datetime) -> None:

@@ -87,6 +87,26 @@ def test_the_last_success_never_moves_backwards(shop_id: int) -> None:
     assert state(shop_id).last_success_at == NOW
 
 
+def test_an_answer_that_delivered_nothing_ends_the_failure_run_without_a_success(shop_id: int) -> None:
+    """Pinterest answered (each event refused on its own): reachable again, so the run and the backoff end
+    and an unknown connection is ok; the shop's state row is made by this first record."""
+    assert db.session.get(ShopDeliveryState, shop_id) is None
+    with writing():
+        shop_state.record_success(shop_id, NOW, delivered=False)
+    row = state(shop_id)
+    assert (row.last_success_at, row.failure_class, row.failing_since) == (None, None, None)
+    with writing():
+        shop_state.record_failure(shop_id, FailureClass.NETWORK, "No answer.", NOW)
+        shop_state.back_off(shop_id, NOW + timedelta(minutes=2))
+    with writing():
+        shop_state.record_success(shop_id, NOW + timedelta(minutes=1), delivered=False)
+    row = state(shop_id)
+    assert (row.last_success_at, row.failure_class, row.failure_message, row.failing_since) == (None, None, None, None)
+    settings = stored_settings()
+    assert (settings.failure_streak, settings.backoff_until, settings.connection_status, settings.connection_message,
+            settings.connection_checked_at) == (0, None, "ok", None, NOW)
+
+
 def test_a_success_does_not_lift_a_pause(shop_id: int) -> None:
     seen = stored_settings().credentials_updated_at
     with writing():

@@ -36,6 +36,33 @@ def test_among_is_one_array_parameter_on_postgresql_and_finds_the_same_rows(app:
     db.session.rollback()
 
 
+def test_a_built_statement_is_made_once_and_takes_its_list_at_execution(app: Any, configure_shop: Any) -> None:
+    """`built` keeps the statement its builder made for the database; `among_param` finds the same rows as
+    `among`, with the list given at execution (an array on PostgreSQL, expanded on SQLite)."""
+    from sqlalchemy import select as select_rows
+
+    from app.models import Event, db
+    from app.statements import among_param, built
+    from tests.event_rows import add_event
+
+    shop = configure_shop()
+    ids = [add_event(shop.id, event_id=f"built-{n}").id for n in range(4)]
+    db.session.commit()
+    made: list[str] = []
+
+    def by_ids(dialect: Any) -> Any:
+        made.append(dialect.name)
+        return select_rows(Event.id).where(among_param(Event.id, "ids", dialect)).order_by(Event.id)
+
+    conn = db.session.connection()
+    assert conn.execute(built(by_ids), {"ids": ids[1:3]}).scalars().all() == ids[1:3]
+    assert conn.execute(built(by_ids), {"ids": [ids[0], 10 ** 6]}).scalars().all() == [ids[0]]
+    assert conn.execute(built(by_ids), {"ids": []}).scalars().all() == []
+    assert built(by_ids) is built(by_ids)
+    assert made == [db.engine.dialect.name]
+    db.session.rollback()
+
+
 def test_insert_batch_stores_a_row_as_the_orm_insert_would(app: Any, configure_shop: Any) -> None:
     """The batch INSERT (arrays on PostgreSQL, a VALUES list on SQLite): defaults, JSON `null`, enums, cut
     text and times as the ORM's."""

@@ -12,6 +12,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from sqlalchemy import bindparam, select
 
 from app import beacons, crypto, metrics, outbox, shop_state
 from app.database import discard, reading, writing
@@ -30,6 +33,7 @@ from app.delivery.decide import (
 from app.models import ConnectionStatus, PinterestSettings, db
 from app.pinterest import EventResult, PinterestClient, PinterestError
 from app.settings import stored_credentials_problem
+from app.statements import built
 from app.vocabulary import ConsentRule
 
 logger = logging.getLogger(__name__)
@@ -73,6 +77,14 @@ class _Batch:
     unreadable: bool = False
     unreadable_message: str = crypto.UNREADABLE_TOKEN_MESSAGE  # or why the saved credentials no longer validate
     joined: beacons.Joined | None = None  # recorded with the answer, in the same transaction (`_settle`)
+
+
+def _shop_settings(_dialect: Any) -> Any:
+    """What a batch reads of its shop's settings (parameter `shop`); built once (`statements.built`)."""
+    table = PinterestSettings.__table__
+    return select(table.c.failure_streak, table.c.marketing_refused, table.c.sale_of_data_refused,
+                  table.c.credentials_updated_at, table.c.ad_account_id, table.c.test_mode,
+                  table.c.access_token_enc).where(table.c.shop_id == bindparam("shop"))
 
 
 class Sender:
@@ -124,17 +136,15 @@ class Sender:
     def _read_shop(self, shop_id: int) -> _Batch:
         """The batch's one read of the shop's settings: credentials, consent rules and failure streak."""
         with reading():  # nothing stays open across the HTTP call
-            settings = db.session.execute(
-                db.select(PinterestSettings).filter_by(shop_id=shop_id)
-            ).scalar_one_or_none()
-            if settings is None:
-                return _Batch(shop_id, 0, beacons.ConsentRules(ConsentRule.SKIP, ConsentRule.LIMITED), None)
-            batch = _Batch(shop_id, settings.failure_streak,
-                           beacons.ConsentRules(settings.marketing_refused, settings.sale_of_data_refused),
-                           settings.credentials_updated_at)
-            if not settings.configured:
-                return batch
-            ad_account, test_mode, encrypted = settings.ad_account_id, settings.test_mode, settings.access_token_enc
+            settings = db.session.connection().execute(built(_shop_settings), {"shop": shop_id}).first()
+        if settings is None:
+            return _Batch(shop_id, 0, beacons.ConsentRules(ConsentRule.SKIP, ConsentRule.LIMITED), None)
+        batch = _Batch(shop_id, settings.failure_streak,
+                       beacons.ConsentRules(settings.marketing_refused, settings.sale_of_data_refused),
+                       settings.credentials_updated_at)
+        ad_account, test_mode, encrypted = settings.ad_account_id, settings.test_mode, settings.access_token_enc
+        if not (ad_account and encrypted):  # not configured
+            return batch
         try:
             token = crypto.decrypt(encrypted or "")
         except crypto.SecretUnreadable:

@@ -50,6 +50,10 @@ PERIODIC_TICK = 1.0  # seconds between looks for due jobs on the periodic thread
 # second could carry, and orders queued for seconds: small batches need many senders. Big ones need memory
 # (6.6 MB per 1000 claimed, ~4 MB more while sending), so the events in flight are bounded on their own.
 SENDERS = 16  # 16 / 0.15 s: over 100 batches a second; each holds a pooled connection only to record
+# Batches claimed in one transaction, each of a different shop, while senders are free: fifty small shops
+# ordering once a second each are fifty batches of one, and a claim of its own for each (a commit, a WAL
+# flush on PostgreSQL) had the claim loop fall behind them in a slow hour.
+SHOPS_PER_CLAIM = 8
 EVENTS_IN_FLIGHT = 6000  # claimed events held at once, whatever the number of batches
 INBOX_BATCHES_PER_CLAIM = 5  # up to 1,000 (SQLite) or 2,500 (PostgreSQL) webhooks mapped per look at the inbox
 INBOX_PAUSE = 0.1  # seconds between looks at the inbox when no wake-up came (the fallback)
@@ -169,13 +173,15 @@ class Worker:
                     wait(inflight, return_when=FIRST_COMPLETED)
                 inflight = {f: shop for f, shop in inflight.items() if not f.done()}
                 sizes = {f: size for f, size in sizes.items() if f in inflight}
-                room = max(1, min(self.batch_size, EVENTS_IN_FLIGHT - sum(sizes.values())))
-                claimed = self._claim_next(busy_shops=set(inflight.values()), limit=room)
-                if claimed:
+                room = max(1, EVENTS_IN_FLIGHT - sum(sizes.values()))
+                batches = self._claim_batches(busy_shops=set(inflight.values()), total=room,
+                                              batches=min(SHOPS_PER_CLAIM, SENDERS - len(inflight)))
+                if batches:
                     idle = 0
-                    future = pool.submit(self._deliver_in_thread, claimed)
-                    future.add_done_callback(self._batch_done)
-                    inflight[future], sizes[future] = claimed[0].shop_id, len(claimed)
+                    for claimed in batches:
+                        future = pool.submit(self._deliver_in_thread, claimed)
+                        future.add_done_callback(self._batch_done)
+                        inflight[future], sizes[future] = claimed[0].shop_id, len(claimed)
                     continue
                 idle += 1
                 if max_idle_loops is not None and idle >= max_idle_loops and not inflight:
@@ -256,15 +262,22 @@ class Worker:
         """Send one shop's claimed events and record every outcome (send.py)."""
         self.sender.deliver(claimed)
 
-    def _claim_next(self, busy_shops: set[int] | None = None, limit: int | None = None) -> list[outbox.Claimed]:
+    def _claim_next(self, busy_shops: set[int] | None = None) -> list[outbox.Claimed]:
         """Run due periodic jobs, then claim one batch (empty when nothing is ready or the claim failed)."""
+        batches = self._claim_batches(total=self.batch_size, batches=1, busy_shops=busy_shops)
+        return batches[0] if batches else []
+
+    def _claim_batches(self, *, total: int, batches: int,
+                       busy_shops: set[int] | None = None) -> list[list[outbox.Claimed]]:
+        """Run due periodic jobs, then claim up to `batches` batches of different shops, `total` events in
+        all (none when nothing is ready or the claim failed)."""
         self._run_due([job for job in self.periodic if not (job.slow and self._slow_on_thread)])
         if not self._inbox_on_thread:
             self._route_inbox()
         now = self.clock()
         try:
-            return outbox.claim(self.worker_id, now, lease_seconds=self.lease_seconds, limit=limit or self.batch_size,
-                                busy_shops=busy_shops or ())
+            return outbox.claim_batches(self.worker_id, now, lease_seconds=self.lease_seconds, limit=self.batch_size,
+                                        total=total, batches=batches, busy_shops=busy_shops or ())
         except Exception:
             logger.exception("claim failed", extra={"action": "claim_failed"})
             discard()

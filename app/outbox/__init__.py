@@ -9,6 +9,7 @@ the `events` table's statuses.
 from app.outbox.claims import (
     Claimed,
     claim,
+    claim_batches,
     reclaim_expired_leases,
     release_backed_off,
     release_waiting_order,
@@ -32,8 +33,8 @@ from app.outbox.outcomes import (
 
 __all__ = [
     "EXPIRED_BY_PINTEREST", "Claimed", "EnqueueResult", "JoinNotes", "Requeued", "adopt_event_ids", "claim",
-    "Purchase", "enqueue", "enqueue_many", "expire_stale", "mark_delivered", "mark_failed", "mark_withheld",
-    "note_joined",
+    "claim_batches", "Purchase", "enqueue", "enqueue_many", "expire_stale", "mark_delivered", "mark_failed",
+    "mark_withheld", "note_joined",
     "reclaim_expired_leases", "record_test_event", "release_backed_off", "release_for_retry",
     "release_waiting_order", "renew_lease", "requeue", "why_not_sending",
 ]

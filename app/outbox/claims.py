@@ -14,13 +14,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
-from sqlalchemy import Text, and_, cast, or_, select, update
+from sqlalchemy import ARRAY, Integer, Text, all_, and_, bindparam, cast, or_, select, update
 
 from app import wake
 from app.clock import database_now
 from app.database import rowcount, writing
 from app.models import ConnectionStatus, Event, EventSource, EventStatus, PinterestSettings, Shop, db
-from app.statements import among, unindexed
+from app.statements import among, among_param, built, unindexed
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class Claimed:
         return self.payload
 
 
-def _eligible_shops(now: datetime) -> Any:
+def _eligible_shops(now: Any) -> Any:
     """Shops whose events may be sent now: installed, enabled, configured, not rejected, not backing off."""
     return (
         select(Shop.id)
@@ -127,51 +127,98 @@ def claim(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, shop
     """Claim up to `limit` ready events of one shop (the one waiting longest) under a lease.
 
     `busy_shops` are shops this worker is already sending; they wait for their batch in flight.
-
-    One shop per claim keeps Pinterest batches full. PostgreSQL skips rows another worker has
-    locked; SQLite holds its write lock (BEGIN IMMEDIATE) for the few milliseconds this takes.
     """
+    batches = claim_batches(worker_id, now, lease_seconds=lease_seconds, limit=limit, total=limit, batches=1,
+                            shops=shops, busy_shops=busy_shops)
+    return batches[0] if batches else []
+
+
+def claim_batches(worker_id: str, now: datetime, *, lease_seconds: int, limit: int, total: int, batches: int,
+                  shops: int = 4, busy_shops: Collection[int] = ()) -> list[list[Claimed]]:
+    """Claim up to `batches` batches in one transaction, each of one shop: up to `limit` ready events
+    each and `total` in all, the shops waiting longest first.
+
+    One shop per batch keeps Pinterest batches full. Many shops of one event each (a steady trickle of
+    orders over many small shops) are claimed together: a transaction and its commit per order had the
+    claim loop trail the orders it was given by a second on PostgreSQL. PostgreSQL skips rows another
+    worker has locked; SQLite holds its write lock (BEGIN IMMEDIATE) for the few milliseconds this takes.
+    """
+    chosen: dict[int, list[int]] = {}  # shop → the ids it gives, in the order the shops waited
     with writing():
-        # The oldest ready events' shops, read in claim-index order: no aggregate over the whole queue,
-        # so a claim costs the same with 100 or 100,000 events pending. Rows other workers are claiming
-        # are skipped, which leaves shops they are not already sending.
-        candidates = db.session.execute(
-            select(Event.shop_id)
-            .where(Event.status == PENDING, Event.available_at <= now, Event.shop_id.in_(_eligible_shops(now)),
-                   Event.shop_id.not_in(busy_shops))
-            .order_by(Event.available_at)
-            .limit(shops)
-            .with_for_update(skip_locked=True)
-        ).scalars().all()
+        conn = db.session.connection()
+        candidates = conn.execute(built(_candidates), {
+            "now": now, "busy": list(busy_shops), "rows": max(shops, batches)}).scalars().all()
+        left = total
         for shop_id in dict.fromkeys(candidates):
-            # The shop's own pending events through the (shop, status) index, sorted: not the claim index,
-            # which would walk every shop's pending events to find this one's (see `unindexed`).
-            available_at = unindexed(Event.available_at)
-            ids = db.session.execute(
-                select(Event.id)
-                .where(Event.shop_id == shop_id, Event.status == PENDING, available_at <= now)
-                .order_by(available_at, Event.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            ).scalars().all()
+            if len(chosen) >= batches or left <= 0:
+                break
+            ids = conn.execute(built(_ready_of_shop), {"shop": shop_id, "now": now, "rows": min(limit, left)}
+                               ).scalars().all()
             if ids:
-                return _mark_claimed(list(ids), worker_id, now, lease_seconds)
-        return []
+                chosen[shop_id] = list(ids)
+                left -= len(ids)
+        if not chosen:
+            return []
+        lease = now + timedelta(seconds=lease_seconds)
+        rows = conn.execute(built(_claimed), {"ids": [i for ids in chosen.values() for i in ids],
+                                              "worker": worker_id, "lease": lease, "now": now}).all()
+    by_shop: dict[int, list[Claimed]] = {shop_id: [] for shop_id in chosen}
+    for r in sorted(rows, key=lambda r: r.id):
+        by_shop[r.shop_id].append(Claimed(r.id, r.shop_id, r.event_id, r.payload, r.test, r.attempts, r.received_at))
+    return [items for items in by_shop.values() if items]
 
 
-def _mark_claimed(ids: list[int], worker_id: str, now: datetime, lease_seconds: int) -> list[Claimed]:
-    lease = now + timedelta(seconds=lease_seconds)
-    rows = db.session.execute(
-        update(Event)
-        .where(among(Event.id, ids), Event.status == PENDING)
-        .values(status=SENDING, claimed_by=worker_id, lease_expires_at=lease,
-                attempts=Event.attempts + 1, last_attempt_at=now)
-        .returning(Event.id, Event.shop_id, Event.event_id, cast(Event.payload, Text).label("payload"), Event.test,
-                   Event.attempts, Event.received_at)
-        .execution_options(synchronize_session=False)
-    ).all()
-    rows = sorted(rows, key=lambda r: r.id)
-    return [Claimed(r.id, r.shop_id, r.event_id, r.payload, r.test, r.attempts, r.received_at) for r in rows]
+# The claim's three statements, built once (`statements.built`): a claim is made for every batch, and a
+# batch of one order (a small shop) cost more to build them than to run them.
+def _candidates(dialect: Any) -> Any:
+    """The oldest ready events' shops (parameters `now`, `busy`, `rows`), in claim-index order.
+
+    No aggregate over the whole queue, so a claim costs the same with 100 or 100,000 events pending. Rows
+    other workers are claiming are skipped, which leaves shops they are not already sending.
+    """
+    now = bindparam("now", type_=Event.available_at.type)
+    if dialect.name == "postgresql":
+        not_busy = Event.shop_id != all_(bindparam("busy", type_=ARRAY(Integer)))
+    else:
+        not_busy = Event.shop_id.not_in(bindparam("busy", expanding=True))
+    return (
+        select(Event.shop_id)
+        .where(Event.status == PENDING, Event.available_at <= now, Event.shop_id.in_(_eligible_shops(now)), not_busy)
+        .order_by(Event.available_at)
+        .limit(bindparam("rows", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _ready_of_shop(_dialect: Any) -> Any:
+    """One shop's ready events (parameters `shop`, `now`, `rows`), oldest first.
+
+    Read through the (shop, status) index and sorted: not the claim index, which would walk every shop's
+    pending events to find this one's (see `unindexed`).
+    """
+    available_at = unindexed(Event.available_at)
+    return (
+        select(Event.id)
+        .where(Event.shop_id == bindparam("shop"), Event.status == PENDING,
+               available_at <= bindparam("now", type_=Event.available_at.type))
+        .order_by(available_at, Event.id)
+        .limit(bindparam("rows", type_=Integer))
+        .with_for_update(skip_locked=True)
+    )
+
+
+def _claimed(dialect: Any) -> Any:
+    """The chosen events (parameter `ids`) held by `worker` until `lease`; each as its stored JSON text."""
+    table = Event.__table__
+    return (
+        update(table)
+        .where(among_param(table.c.id, "ids", dialect), table.c.status == PENDING)
+        .values(status=SENDING, claimed_by=bindparam("worker"),
+                lease_expires_at=bindparam("lease", type_=table.c.lease_expires_at.type),
+                attempts=table.c.attempts + 1, last_attempt_at=bindparam("now", type_=table.c.last_attempt_at.type))
+        .returning(table.c.id, table.c.shop_id, table.c.event_id, cast(table.c.payload, Text).label("payload"),
+                   table.c.test, table.c.attempts, table.c.received_at)
+    )
 
 
 def owned_by(ids: list[int], worker_id: str) -> Any:

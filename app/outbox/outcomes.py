@@ -21,6 +21,7 @@ from app.mapping.timing import PINTEREST_MAX_EVENT_AGE
 from app.models import Event, EventSource, EventStatus, db
 from app.outbox.claims import owned_by, release_backed_off
 from app.outbox.notes import JoinNotes, stamp, update_from_notes
+from app.statements import among_param, built
 from app.vocabulary import ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -97,12 +98,8 @@ def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict
             done = set(noted.row_ids)
             rest = [row_id for row_id in ids if row_id not in done]
     if rest:
-        count += rowcount(db.session.execute(
-            update(Event).where(owned_by(rest, worker_id))
-            .values(status=DELIVERED, delivered_at=now, claimed_by=None, lease_expires_at=None,
-                    error_code=None, error_message=None)
-            .execution_options(synchronize_session=False)
-        ))
+        count += rowcount(db.session.connection().execute(
+            built(_delivered), {"ids": rest, "worker": worker_id, "now": now}))
     if warnings:
         table = Event.__table__
         db.session.execute(
@@ -110,6 +107,18 @@ def mark_delivered(ids: list[int], worker_id: str, now: datetime, warnings: dict
             [{"row_id": rid, "msg": msg} for rid, msg in warnings.items()],
         )
     return count
+
+
+def _delivered(dialect: Any) -> Any:
+    """Events a worker holds (parameters `ids`, `worker`) delivered at `now`; built once, sent after every batch."""
+    table = Event.__table__
+    return (
+        update(table)
+        .where(among_param(table.c.id, "ids", dialect), table.c.status == SENDING,
+               table.c.claimed_by == bindparam("worker"))
+        .values(status=DELIVERED, delivered_at=bindparam("now", type_=table.c.delivered_at.type), claimed_by=None,
+                lease_expires_at=None, error_code=None, error_message=None)
+    )
 
 
 def mark_failed(failures: dict[int, tuple[ErrorCode, str]], worker_id: str, now: datetime) -> int:

@@ -73,3 +73,36 @@ def test_a_claimed_event_goes_as_its_stored_text_unless_something_reads_it(confi
     made = outbox.Claimed(claimed.row_id, shop.id, "other-id", {**event, "event_id": "other-id"}, False, 1,
                           claimed.received_at)  # what the beacon join makes: a dict, sent as it is
     assert made.for_request() == made.payload == {**event, "event_id": "other-id"}
+
+
+def test_one_claim_takes_several_shops_batches_each_of_one_shop_within_its_limits(configure_shop: Any) -> None:
+    """Several batches in one transaction: the shops waiting longest first, each batch one shop's events
+    (oldest first, up to `limit`), `total` events in all; busy shops are left for their batch in flight."""
+    from sqlalchemy import event as sa_event
+
+    now = now_utc()
+    shops = [configure_shop(f"claims-many-{n}.myshopify.com") for n in range(4)]
+    ids: dict[int, list[int]] = {}
+    for n, (shop, count) in enumerate(zip(shops, (3, 2, 1, 1), strict=True)):
+        ids[shop.id] = [add_event(shop.id, status="pending",
+                                  received_at=now - timedelta(minutes=40 - 10 * n, seconds=-k)).id
+                        for k in range(count)]
+    db.session.commit()
+    commits: list[int] = []
+
+    def committed(_conn: Any) -> None:
+        commits.append(1)
+
+    sa_event.listen(db.engine, "commit", committed)
+    try:
+        batches = outbox.claim_batches("worker-a", now, lease_seconds=60, limit=2, total=3, batches=3,
+                                       busy_shops={shops[1].id})
+    finally:
+        sa_event.remove(db.engine, "commit", committed)
+    assert len(commits) == 1
+    assert [[item.row_id for item in batch] for batch in batches] == [ids[shops[0].id][:2], ids[shops[2].id]]
+    assert all(item.shop_id == batch[0].shop_id for batch in batches for item in batch)
+    rest = outbox.claim_batches("worker-b", now, lease_seconds=60, limit=5, total=100, batches=2)
+    assert [[item.row_id for item in batch] for batch in rest] == [ids[shops[0].id][2:], ids[shops[1].id]]
+    last = outbox.claim_batches("worker-c", now, lease_seconds=60, limit=5, total=100, batches=5)
+    assert [[item.row_id for item in batch] for batch in last] == [ids[shops[3].id]]
