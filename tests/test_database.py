@@ -146,3 +146,26 @@ def test_postgresql_connections_send_lists_in_binary(app: Any) -> None:
     assert db.session.execute(text("SELECT CAST(:v AS bigint[])"), {"v": values}).scalar_one() == values
     assert db.session.execute(text("SELECT CAST(:v AS text[])"), {"v": ["é", None]}).scalar_one() == ["é", None]
     db.session.rollback()
+
+
+@pytest.mark.parametrize("serves_requests", [True, False])
+def test_a_web_process_pools_ten_connections_and_the_worker_one_for_each_of_its_threads(
+        database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, serves_requests: bool) -> None:
+    """The worker's senders, claim loop, inbox and periodic threads each find a pooled connection open;
+    a web process keeps its ten (gunicorn marks it with SERVES_REQUESTS_ONLY)."""
+    from app import SERVES_REQUESTS_ONLY, WORKER_POOL, create_app
+    from app.delivery.worker import SENDERS
+    from app.models import db
+    from tests.conftest import _test_config
+
+    if serves_requests:
+        monkeypatch.setenv(SERVES_REQUESTS_ONLY, "1")
+    else:
+        monkeypatch.delenv(SERVES_REQUESTS_ONLY, raising=False)
+    flask_app = create_app(_test_config(database_url, tmp_path, "http://127.0.0.1:9/v5"))
+    with flask_app.app_context():
+        pool = db.engine.pool
+        kept = pool.size()  # type: ignore[attr-defined]
+        db.engine.dispose()
+    assert kept == (5 if serves_requests else WORKER_POOL)
+    assert WORKER_POOL >= SENDERS + 3
