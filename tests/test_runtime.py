@@ -1,4 +1,5 @@
-"""The long-running processes' cycle collector (app/runtime.py): what was loaded is frozen, looks come later."""
+"""The long-running processes' cycle collector (app/runtime.py): what was loaded is frozen, looks come later;
+and the worker's allocator arenas."""
 
 from __future__ import annotations
 
@@ -40,3 +41,13 @@ def test_the_worker_command_settles_its_collector_before_it_runs(app: Flask, mon
     result = app.test_cli_runner().invoke(args=["worker", "--once"])
     assert result.exit_code == 0, result.output
     assert calls == ["made", "settled", "run 1"]
+
+
+def test_the_worker_limits_the_allocators_arenas_unless_the_operator_chose(monkeypatch: pytest.MonkeyPatch) -> None:
+    """glibc takes the limit (mallopt answers 1); an operator's MALLOC_ARENA_MAX is left to govern."""
+    import platform
+
+    monkeypatch.delenv("MALLOC_ARENA_MAX", raising=False)
+    assert runtime.limit_malloc_arenas() is (platform.libc_ver()[0] == "glibc")
+    monkeypatch.setenv("MALLOC_ARENA_MAX", "4")
+    assert runtime.limit_malloc_arenas() is False

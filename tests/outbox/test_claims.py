@@ -95,8 +95,8 @@ def test_one_claim_takes_several_shops_batches_each_of_one_shop_within_its_limit
 
     sa_event.listen(db.engine, "commit", committed)
     try:
-        batches = outbox.claim_batches("worker-a", now, lease_seconds=60, limit=2, total=3, batches=3,
-                                       busy_shops={shops[1].id})
+        batches = outbox.claim_batches("worker-a", now, lease_seconds=60, limit=2, total=3, batches=3, shops=8,
+                                       busy_shops={shops[1].id})  # the fourth shop is a candidate: `total` stops it
     finally:
         sa_event.remove(db.engine, "commit", committed)
     assert len(commits) == 1
