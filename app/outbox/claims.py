@@ -139,9 +139,9 @@ def claim_batches(worker_id: str, now: datetime, *, lease_seconds: int, limit: i
     each and `total` in all, the shops waiting longest first.
 
     One shop per batch keeps Pinterest batches full. Many shops of one event each (a steady trickle of
-    orders over many small shops) are claimed together: a transaction and its commit per order had the
-    claim loop trail the orders it was given by a second on PostgreSQL. PostgreSQL skips rows another
-    worker has locked; SQLite holds its write lock (BEGIN IMMEDIATE) for the few milliseconds this takes.
+    orders over many small shops) are claimed together, one commit for all: on PostgreSQL a claim of its
+    own for each cost 2 ms of CPU, eight in one 0.6 ms each. PostgreSQL skips rows another worker has
+    locked; SQLite holds its write lock (BEGIN IMMEDIATE) for the few milliseconds this takes.
     """
     chosen: dict[int, list[int]] = {}  # shop → the ids it gives, in the order the shops waited
     with writing():
