@@ -147,10 +147,9 @@ def _engine_options(url: str, *, serves_requests: bool) -> dict[str, Any]:
 
     A web process keeps 5 pooled connections and 5 more at a peak. The worker's threads each take one
     for a moment: up to 16 senders reading their shop and recording an answer, the claim loop, the
-    inbox and the periodic thread. With ten, the claim loop and the senders waited for one another's
-    connections: at 50 orders a second from 50 shops on PostgreSQL, a claim took 48-63 ms (p50) where
-    its work is 1-2 ms of CPU, and orders reached Pinterest 1.5-1.7 s after Shopify's webhook (p95);
-    with WORKER_POOL kept open, 0.54 s.
+    inbox and the periodic thread. With ten, nineteen threads could wait for one another's connections
+    (QueuePool makes a thread wait when all are out). In the benchmark the larger pool moved freshness
+    within the noise of a slow hour; docs/performance-notes.md has the runs.
     """
     # Database errors are logged without their SQL parameters, which can hold shop data.
     json_options = {"json_serializer": _json_dumps, "json_deserializer": _json_loads}

@@ -17,14 +17,12 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import bindparam, case, func, null, or_, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.database import writing
 from app.models import ConnectionStatus, PinterestSettings, ShopDeliveryState, db
 from app.pinterest import AdAccountRefused, PinterestError, TokenRejected, Unavailable
-from app.statements import built
+from app.statements import built, upsert_insert
 from app.vocabulary import FailureClass
 
 MAX_MESSAGE_CHARS = 500
@@ -114,8 +112,7 @@ def _state_upsert(dialect: Any, *, delivered: bool) -> Any:
     """The shop's state row without a failure; with `delivered`, its last success moved to now (never back:
     an older batch's answer may be recorded after a newer one's)."""
     table = ShopDeliveryState.__table__
-    insert = postgresql_insert if dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(
+    statement = upsert_insert(table, dialect).values(
         shop_id=bindparam("shop_id"),
         last_success_at=bindparam("now", type_=table.c.last_success_at.type) if delivered else null())
     cleared: dict[str, Any] = {"failure_class": null(), "failure_message": null(), "failing_since": null()}

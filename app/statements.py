@@ -13,6 +13,8 @@ from collections.abc import Callable, Collection, Sequence
 from typing import Any, cast
 
 from sqlalchemy import ARRAY, any_, bindparam
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.elements import ColumnElement
@@ -38,6 +40,11 @@ def among_param(column: Any, name: str, dialect: Any) -> ColumnElement[bool]:
     if dialect.name == "postgresql":
         return cast(ColumnElement[bool], column == any_(bindparam(name, type_=ARRAY(column.type))))
     return cast(ColumnElement[bool], column.in_(bindparam(name, expanding=True)))
+
+
+def upsert_insert(table: Any, dialect: Any) -> Any:
+    """An INSERT on `table` that takes ON CONFLICT (`on_conflict_do_nothing` / `_do_update`) on this database."""
+    return (postgresql_insert if dialect.name == "postgresql" else sqlite_insert)(table)
 
 
 _BUILT: dict[tuple[Callable[[Any], Any], str], Any] = {}

@@ -17,13 +17,11 @@ from itertools import count
 from typing import Any
 
 from sqlalchemy import select, union_all, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from app.database import rowcount
 from app.mapping import MappedPurchase
 from app.models import Event, EventStatus, clean_text, db
-from app.statements import among, insert_batch
+from app.statements import among, insert_batch, upsert_insert
 from app.vocabulary import EventSource, ReceiptOutcome
 
 PENDING, SKIPPED = EventStatus.PENDING.value, EventStatus.SKIPPED.value
@@ -204,10 +202,9 @@ def _insert_new(events: list[_Known]) -> list[_Known]:
     """Write the batch's new events (their ids set); those another transaction's row kept out."""
     if not events:
         return []
-    dialect = db.session.connection().dialect.name
-    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     table = Event.__table__
-    statement = (insert(table).on_conflict_do_nothing(index_elements=["shop_id", "event_id"])
+    statement = (upsert_insert(table, db.session.connection().dialect)
+                 .on_conflict_do_nothing(index_elements=["shop_id", "event_id"])
                  .returning(table.c.id, table.c.shop_id, table.c.event_id))
     kept_out = []
     with_id = [event for event in events if event.event_id is not None]

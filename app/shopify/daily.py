@@ -13,13 +13,13 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from app import shop_state
 from app.clock import database_now
 from app.database import reading, writing
 from app.models import Shop, ShopifyDailyOrders, db
 from app.shopify.orders import OrderReader
+from app.statements import upsert_insert
 
 COUNTED_DAYS = 14  # the worker asks Shopify for the whole days of the last two weeks that have no count
 
@@ -101,8 +101,7 @@ def store_day_counts(shop_id: int, counts: dict[date, int], zone: ZoneInfo, now:
     if not counts:
         return
     table = ShopifyDailyOrders.__table__
-    dialect = postgresql if db.engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table).values([
+    statement = upsert_insert(table, db.engine.dialect).values([
         {"shop_id": shop_id, "day": day, "orders": orders, "timezone": zone.key, "counted_at": now}
         for day, orders in sorted(counts.items())])
     statement = statement.on_conflict_do_update(
