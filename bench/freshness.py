@@ -194,7 +194,8 @@ def measure(url: str, rate: float, seconds: float, latency: float, logdir: Path,
         "delivered": len(waits), "p50_s": percentile(waits, 50), "p95_s": percentile(waits, 95),
         "p99_s": percentile(waits, 99), "max_s": max(waits) if waits else float("nan"),
         "mean_s": statistics.fmean(waits) if waits else float("nan"),
-        "peak_rss_web_mb": web.peak_rss_mb, "peak_rss_worker_mb": worker.peak_rss_mb, **extra,
+        "peak_rss_web_mb": web.peak_rss_mb, "peak_rss_worker_mb": worker.peak_rss_mb,
+        "peak_rss_mapping_mb": worker.peak_child_rss_mb, **extra,
     }
 
 

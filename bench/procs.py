@@ -86,6 +86,18 @@ def wait_until_booted(pid: int, timeout: float = START_TIMEOUT) -> None:
 
 
 
+def wait_until_quiet(pid: int, timeout: float = START_TIMEOUT) -> None:
+    """Wait until a started process and its children (a worker's mapping processes) stop using the CPU."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    last = -1.0
+    while time.monotonic() < deadline and quiet < 3:
+        used = cpu_seconds(pid) + sum(cpu_seconds(k) for k in _children(pid))
+        quiet = quiet + 1 if last >= 0 and used - last < 0.02 else 0
+        last = used
+        time.sleep(0.3)
+
+
 def terminate(proc: subprocess.Popen[Any]) -> None:
     """SIGTERM (a clean stop: the worker finishes its batch), then SIGKILL if it hangs."""
     if proc.poll() is None:
@@ -97,11 +109,16 @@ def terminate(proc: subprocess.Popen[Any]) -> None:
         proc.wait(timeout=5)
 
 class RssSampler:
-    """Track the peak RSS of a process and, optionally, of its children (gunicorn's web workers)."""
+    """Track the peak RSS of a process and, optionally, of its children (gunicorn's web workers).
+
+    Without `children`, the process's own children (the worker's mapping processes) are tracked apart
+    (`peak_children`).
+    """
 
     def __init__(self, pid: int, *, children: bool) -> None:
         self.pid, self.children = pid, children
         self.peak: dict[int, float] = {}
+        self.peak_children: dict[int, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -117,6 +134,11 @@ class RssSampler:
             value = peak_rss_mb(pid)
             if value is not None:
                 self.peak[pid] = max(self.peak.get(pid, 0.0), value)
+        if not self.children:
+            for pid in _children(self.pid):
+                value = peak_rss_mb(pid)
+                if value is not None:
+                    self.peak_children[pid] = max(self.peak_children.get(pid, 0.0), value)
 
     def stop(self) -> float | None:
         self.sample()
@@ -132,6 +154,7 @@ class Managed:
         self.proc, self.log = proc, log
         self.rss = RssSampler(proc.pid, children=rss_children)
         self.peak_rss_mb: float | None = None
+        self.peak_child_rss_mb: float | None = None  # the largest child's (a worker's mapping process)
 
     @property
     def pid(self) -> int:
@@ -139,6 +162,7 @@ class Managed:
 
     def stop(self) -> int | None:
         self.peak_rss_mb = self.rss.stop()
+        self.peak_child_rss_mb = max(self.rss.peak_children.values(), default=None)
         terminate(self.proc)
         if self.log is not None:
             self.log.close()

@@ -249,11 +249,18 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         *(d.get("peak_rss_worker_mb") for d in r.get("drain", {}).get(k, {}).values() if isinstance(d, dict)),
         *(d.get("peak_rss_worker_mb") for d in r.get("inbox", {}).get(k, {}).values() if isinstance(d, dict)),
         r.get("freshness", {}).get(k, {}).get("peak_rss_worker_mb")), 0, max)
+    mem_mapping = per(lambda k: lambda r: _peak(
+        *(d.get("peak_rss_mapping_mb") for d in r.get("drain", {}).get(k, {}).values() if isinstance(d, dict)),
+        *(d.get("peak_rss_mapping_mb") for d in r.get("inbox", {}).get(k, {}).values() if isinstance(d, dict)),
+        r.get("freshness", {}).get(k, {}).get("peak_rss_mapping_mb")), 0, max)
     if any(c.value is not None for c in mem_web + mem_worker):
         lines += ["**4. Memory** — peak RSS (VmHWM) of each process during the runs (the worker's: drain, "
                   "freshness and inbox), highest of all runs", "", head, rule]
         lines.append(row("web worker (gunicorn), MB", mem_web, "≤ 100 MB", lambda v: v <= 100))
         lines.append(row("delivery worker, MB", mem_worker, "≤ 150 MB", lambda v: v <= 150))
+        if any(c.value for c in mem_mapping):
+            lines.append(row("… its mapping process (ROUTING_PROCESSES, started by large inbox batches), MB",
+                             mem_mapping))
         lines.append("")
     if any("growth" in r for r in runs):
         lines += ["**5. Cost growth** — the same measurements with events and receipts already stored "

@@ -106,6 +106,9 @@ def _test_config(url: str, tmp: Path, pinterest_url: str) -> dict[str, Any]:
         "PINTEREST_API_URL": pinterest_url,
         "CHECKOUT_SETTLE_SECONDS": 120,
         "WORKER_IDLE_SECONDS": 0.01,
+        # In-process workers map on their inbox thread: a mapping process is an interpreter to start for
+        # each of the suite's hundreds of worker runs. tests/inbox/test_mappers.py runs them.
+        "ROUTING_PROCESSES": 0,
     }
 
 

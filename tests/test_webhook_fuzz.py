@@ -147,7 +147,7 @@ def _both_paths(app: Any, client: Any, body: bytes, n: int) -> tuple[tuple[int, 
 
 
 def test_bodies_with_bad_text_are_refused_alike_by_both_paths(app: Any, client: Any) -> None:
-    from app.inbox.routing import _loads
+    from app.inbox.mappers import loads as _loads
 
     for n, body in enumerate(BAD_TEXT):
         before = snapshot()
@@ -166,7 +166,7 @@ def test_bodies_with_bad_text_are_refused_alike_by_both_paths(app: Any, client: 
                           lambda pair: json.dumps(pair[0]).encode().replace(b'"web"', b'"w' + pair[1] + b'"'))))
 def test_both_paths_refuse_the_same_corpus_and_accept_only_what_the_worker_reads(app: Any, client: Any,
                                                                                    body: bytes) -> None:
-    from app.inbox.routing import _loads
+    from app.inbox.mappers import loads as _loads
 
     fast, route = _both_paths(app, client, body, hash(body))
     assert fast[0] == route[0] and fast[1] == route[1], (body[:200], fast, route)

@@ -6,7 +6,8 @@ Quick periodic jobs (heartbeat, lease reaping, expiry) run between claims; slow 
 retention: up to ~20 s each) run on a thread of their own, so they never hold up a claim. Each job still
 runs on one worker at a time where it must, under its own lease in `locks`.
 Webhooks waiting in the inbox are mapped into the outbox on a third thread, in batches (app/inbox/), each
-shop in turn (app/inbox/fair.py). Both the claim loop and the inbox thread wait for a wake-up (app/wake.py):
+shop in turn (app/inbox/fair.py); a large batch is mapped on the worker's mapping processes too
+(app/inbox/mappers.py). Both the claim loop and the inbox thread wait for a wake-up (app/wake.py):
 new work is looked for when it is committed, and the idle look every WORKER_IDLE_SECONDS is the fallback.
 """
 
@@ -33,6 +34,7 @@ from app.clock import database_now
 from app.database import discard, reading, writing
 from app.delivery.send import Sender
 from app.inbox import fair, routing, unreadable
+from app.inbox.mappers import MappingPool
 from app.models import Event, EventStatus, WorkerHeartbeat, db
 from app.ops import retention
 from app.pinterest import MAX_BATCH, PinterestClient
@@ -124,6 +126,8 @@ class Worker:
         self._inbox_on_thread = False  # True while run() has the inbox thread mapping webhooks
         self.listener: wake.Listener | None = None  # while run() runs: wake-ups for the loop and inbox thread
         self.inbox = fair.FairInbox()
+        # The processes that map large inbox batches beside the inbox thread (app/inbox/mappers.py).
+        self.mappers = MappingPool(int(cfg["ROUTING_PROCESSES"]), list(cfg["ENCRYPTION_KEYS"]))
 
     # -- loop -------------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:
@@ -144,6 +148,8 @@ class Worker:
         """
         logger.info("worker started", extra={"action": "worker_started", "worker": self.worker_id})
         runtime.limit_malloc_arenas()  # before the threads start
+        if max_idle_loops is None:  # a long-running worker; a single pass starts them only for a large batch
+            self.mappers.start()
         done = threading.Event()
         periodic = threading.Thread(target=self._run_slow_jobs, args=(done,), name="periodic", daemon=True)
         router = threading.Thread(target=self._route_continuously, args=(done,), name="inbox", daemon=True)
@@ -160,6 +166,7 @@ class Worker:
                 listener.poke()
             periodic.join()
             router.join()
+            self.mappers.close()
             self._slow_on_thread = self._inbox_on_thread = False
             if listener is not None:
                 listener.close()
@@ -292,7 +299,7 @@ class Worker:
         total = 0
         for _ in range(INBOX_BATCHES_PER_CLAIM):
             try:
-                routed = routing.process_pending(plan=self.inbox)
+                routed = routing.process_pending(plan=self.inbox, mappers=self.mappers)
             except Exception:
                 discard()
                 logger.exception("inbox routing failed", extra={"action": "inbox_failed"})

@@ -13,15 +13,12 @@ processed again; the outbox is idempotent for a purchase, so a repeat changes no
 
 from __future__ import annotations
 
-import json
 import logging
-import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, cast
 
-import orjson
 from flask import Flask, current_app
 from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.orm import joinedload
@@ -29,12 +26,12 @@ from sqlalchemy.orm import joinedload
 from app import beacons, outbox, wake
 from app.beacons import ShopPixel
 from app.clock import database_now
-from app.crypto import SealedBodies, SecretUnreadable
 from app.database import reading, writing
 from app.inbox import unreadable
 from app.inbox.fair import FairInbox
+from app.inbox.mappers import SEALED_SHUT, Body, MappingPool, map_all
 from app.inbox.receipts import receipts_for
-from app.mapping import MappedPurchase, map_checkout, map_order
+from app.mapping import MappedPurchase
 from app.models import ORDER_TOPICS, Shop, WebhookReceipt, db, now_utc
 from app.settings import mapping_options
 from app.shops import get_or_create_shop
@@ -67,11 +64,12 @@ class _Waiting:
     sealed_shut: bool = False  # no configured key opens it: held, not routed (app/inbox/unreadable.py)
 
 
-def process_pending(limit: int | None = None, *, shop_domain: str | None = None, plan: FairInbox | None = None
-                    ) -> int:
+def process_pending(limit: int | None = None, *, shop_domain: str | None = None, plan: FairInbox | None = None,
+                    mappers: MappingPool | None = None) -> int:
     """Map and route up to `limit` waiting receipts (oldest first); the number this call routed.
 
-    With a `plan` (the worker's), the batch takes from every waiting shop in turn (app/inbox/fair.py).
+    With a `plan` (the worker's), the batch takes from every waiting shop in turn (app/inbox/fair.py);
+    with `mappers` (the worker's), a large batch is mapped on several cores (app/inbox/mappers.py).
 
     PostgreSQL reads, locks and routes a batch in one transaction: a receipt another worker holds is
     skipped at the read, so several workers route side by side without mapping one body twice (each
@@ -84,12 +82,12 @@ def process_pending(limit: int | None = None, *, shop_domain: str | None = None,
         with writing():
             waiting = _read(limit, shop_domain, plan, lock=True)
             if waiting:
-                _route_batch(waiting, _map(waiting), routed)
+                _route_batch(waiting, _map(waiting, mappers), routed)
     else:
         waiting = _read(limit, shop_domain, plan)
         if not waiting:
             return 0
-        shops = _map(waiting)
+        shops = _map(waiting, mappers)
         with writing():
             _route_batch(_claim(waiting), shops, routed)
     if routed.waiting_for_beacon:
@@ -187,27 +185,9 @@ def _read(limit: int, shop_domain: str | None, plan: FairInbox | None = None, *,
     return [_Waiting(row.id, row.shop_domain, row.topic, row.received_at, bytes(row.body)) for row in rows]
 
 
-def _loads(raw: bytes) -> Any:
-    """The whole body; the standard library's parser for what orjson refuses though it is JSON (a number too
-    long for 64 bits, nesting past 1,024 levels), which the acknowledgement accepted."""
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        return json.loads(raw)
-
-
-def _decode(sealed: SealedBodies, item: _Waiting) -> dict[str, Any] | None:
-    """The body as JSON; None for a corrupted one. SecretUnreadable when no configured key opens it."""
-    try:
-        payload = _loads(sealed.open(item.body or b"", item.shop_domain.encode()))
-    except (ValueError, RecursionError, RuntimeError, zlib.error):  # verified JSON going in: a corrupted row
-        return None
-    return payload if isinstance(payload, dict) else None
-
-
-def _map(waiting: Iterable[_Waiting]) -> dict[str, ShopPixel]:
-    """Open and map each body with its shop's options, one at a time: a whole order as Python objects is ten
-    times its sealed size, so only one is held at once. Pure CPU work (on SQLite outside the write lock).
+def _map(waiting: Iterable[_Waiting], mappers: MappingPool | None = None) -> dict[str, ShopPixel]:
+    """Open and map each body with its shop's options: pure CPU work (on SQLite outside the write lock), on
+    the routing thread and, for a large batch, the worker's mapping processes too (app/inbox/mappers.py).
 
     The batch's shops and settings are read once, here; the shops found are returned for routing.
     """
@@ -222,21 +202,19 @@ def _map(waiting: Iterable[_Waiting]) -> dict[str, ShopPixel]:
         shops = {domain: ShopPixel(shop.id, shop.pixel_seen_at) for domain, shop in found.items()
                  if shop.settings is not None}
     sealed = receipts_for(cast(Flask, current_app._get_current_object())).sealed  # type: ignore[attr-defined]
+    # When each arrived: an order dated long before that was imported or back-dated (app/mapping/timing.py).
+    bodies = [Body(item.body or b"", item.shop_domain, item.topic in ORDER_TOPICS, options[item.shop_domain],
+                   int(item.received_at.timestamp())) for item in items]
     for item in items:
-        try:
-            payload = _decode(sealed, item)
-        except SecretUnreadable:
+        item.body = None  # the batch's sealed bodies are held once, in `bodies`
+    results = mappers.map(sealed, bodies) if mappers is not None else map_all(sealed, bodies)
+    for item, result in zip(items, results, strict=True):
+        if result == SEALED_SHUT:
             logger.error("inbox body unreadable: the encryption key changed; kept sealed",
                          extra={"action": "inbox_unreadable", "shop": item.shop_domain, "receipt_id": item.id})
             item.sealed_shut = True
-            continue
-        finally:
-            item.body = None
-        if payload is None:
-            continue
-        mapper = map_order if item.topic in ORDER_TOPICS else map_checkout
-        # When it arrived: an order dated long before that was imported or back-dated (app/mapping/timing.py).
-        item.mapped = mapper(payload, options[item.shop_domain], received_at=int(item.received_at.timestamp()))
+        elif isinstance(result, MappedPurchase):
+            item.mapped = result
     return shops
 
 

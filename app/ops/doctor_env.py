@@ -73,6 +73,7 @@ NUMBERS: tuple[Number, ...] = (
     ("WEBHOOK_READ_SECONDS", float, 0.001, 2, "how long a webhook body may take to arrive"),
     ("MAX_WEBHOOK_BYTES", int, 1, 1024 * 1024, "the largest webhook body accepted"),
     ("WORKER_IDLE_SECONDS", float, 0.001, None, "an idle worker's pause"),
+    ("ROUTING_PROCESSES", int, 0, None, "processes that map large inbox batches beside the worker"),
     ("PINTEREST_CONNECT_TIMEOUT", float, 0.001, None, "seconds to connect to Pinterest"),
     ("PINTEREST_READ_TIMEOUT", float, 0.001, 5, "seconds to wait for Pinterest's answer"),
     ("RECONCILE_INTERVAL_SECONDS", int, 1, 300, "how often missed orders are looked for"),
