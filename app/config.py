@@ -31,7 +31,7 @@ DEFAULTS: dict[str, Any] = {
     "LEASE_SECONDS": 60,
     "BATCH_SIZE": 1000,
     "WORKER_IDLE_SECONDS": 0.5,
-    "ROUTING_PROCESSES": 1,
+    "ROUTING_PROCESSES": None,  # the worker's mapping processes; unset: 1 on PostgreSQL, 0 on SQLite
     "PINTEREST_CONNECT_TIMEOUT": 5.0,
     "PINTEREST_READ_TIMEOUT": 30.0,
     "RECONCILE_INTERVAL_SECONDS": 3600,

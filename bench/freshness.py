@@ -145,11 +145,13 @@ def measure(url: str, rate: float, seconds: float, latency: float, logdir: Path,
     failures: list[int] = []
     beacons = BeaconPoster(port, seed_n) if with_beacons else None
     try:
-        # Orders start once the worker is up (its heartbeat), as in the inbox benchmark: a worker's start-up
-        # (imports, app, ~1.5 s) is not how long an order waits in a running instance.
+        # Orders start once the worker is up (its heartbeat, then its start-up work and mapping process
+        # done), as in the inbox benchmark: a worker's start-up (imports, app, ~1.5 s) is not how long an
+        # order waits in a running instance.
         ready_by = time.monotonic() + 60
         while int(scalar(url, "SELECT count(*) FROM worker_heartbeats")) < 1 and time.monotonic() < ready_by:
             time.sleep(0.05)
+        procs.wait_until_quiet(worker.pid)
         jobs: queue.Queue[tuple[float, SignedWebhook] | None] = queue.Queue()
         start = time.monotonic() + 0.5
         for i, hook in enumerate(hooks):

@@ -34,7 +34,7 @@ from app.clock import database_now
 from app.database import discard, reading, writing
 from app.delivery.send import Sender
 from app.inbox import fair, routing, unreadable
-from app.inbox.mappers import MappingPool
+from app.inbox.mappers import MappingPool, processes_for
 from app.models import Event, EventStatus, WorkerHeartbeat, db
 from app.ops import retention
 from app.pinterest import MAX_BATCH, PinterestClient
@@ -127,7 +127,8 @@ class Worker:
         self.listener: wake.Listener | None = None  # while run() runs: wake-ups for the loop and inbox thread
         self.inbox = fair.FairInbox()
         # The processes that map large inbox batches beside the inbox thread (app/inbox/mappers.py).
-        self.mappers = MappingPool(int(cfg["ROUTING_PROCESSES"]), list(cfg["ENCRYPTION_KEYS"]))
+        self.mappers = MappingPool(processes_for(cfg.get("ROUTING_PROCESSES"), str(cfg["SQLALCHEMY_DATABASE_URI"])),
+                                   list(cfg["ENCRYPTION_KEYS"]))
 
     # -- loop -------------------------------------------------------------------------------------
     def install_signal_handlers(self) -> None:

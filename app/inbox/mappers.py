@@ -3,9 +3,9 @@
 Opening a body (AES-GCM, LZ4), parsing its 15 KB of JSON and mapping it (normalising and hashing the buyer's
 data) is pure CPU work, and most of what routing a webhook costs. On the worker's routing thread alone it
 shared one interpreter lock with the sixteen senders, so one worker routed about half as many webhooks a
-second as two web processes acknowledge. A large batch is now cut in shares that the mapping processes
-(ROUTING_PROCESSES, default 1) and the routing thread map side by side, each taking the next share when done
-with one, and the results come back in the receipts' order. A batch smaller than POOL_FROM is mapped on the
+second as two web processes acknowledge. A large batch is now cut in equal shares that the mapping
+processes (ROUTING_PROCESSES, `processes_for`) and the routing thread map side by side, and the results come
+back in the receipts' order. A batch smaller than POOL_FROM is mapped on the
 routing thread alone: a few orders cost less than the trip to another process and back.
 
 The processes are started with `spawn` (not forked from a process whose threads may hold locks) when the
@@ -17,6 +17,7 @@ them (the worker calls it when it stops).
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
@@ -38,8 +39,6 @@ from app.settings import MappingOptions
 logger = logging.getLogger(__name__)
 
 POOL_FROM = 32  # receipts in a batch from which it is shared with the mapping processes
-SHARES_PER_LANE = 4  # shares a batch is cut in, for each process and the routing thread
-SHARE_FROM = 8  # receipts a share holds at least
 SEALED_SHUT = "sealed_shut"  # no configured key opens the body: it is held, not routed (app/inbox/unreadable.py)
 
 # What mapping one body gives: the purchase, None for a body that is not a JSON object, or SEALED_SHUT.
@@ -63,8 +62,6 @@ def loads(raw: bytes) -> Any:
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:
-        import json
-
         return json.loads(raw)
 
 
@@ -88,6 +85,18 @@ def map_all(sealed: SealedBodies, bodies: list[Body]) -> list[Result]:
     return [map_body(sealed, body) for body in bodies]
 
 
+def processes_for(configured: int | None, database_url: str) -> int:
+    """How many mapping processes a worker starts: ROUTING_PROCESSES, else one on PostgreSQL and none on SQLite.
+
+    Measured in-process on 2 cores (docs/performance-notes.md): one process routed a PostgreSQL burst 20-55 %
+    faster, and a SQLite one no faster (its routing waits on its one writer and its own file), so a small
+    SQLite instance is not asked for the ~70 MB a process holds.
+    """
+    if configured is not None:
+        return max(0, int(configured))
+    return 1 if database_url.startswith("postgresql") else 0
+
+
 class MappingPool:
     """The worker's mapping processes (`start`, or when first needed); shares a batch between them and the caller."""
 
@@ -100,40 +109,33 @@ class MappingPool:
     def map(self, sealed: SealedBodies, bodies: list[Body]) -> list[Result]:
         """Every body mapped, in order: shared with the processes when the batch is large enough.
 
-        The batch goes to the processes in small shares, and the routing thread maps, from the last share
-        back, each one no process has taken yet: whichever side is slower (a busy core, a process still
-        starting) takes fewer shares, and the batch is done when both meet.
+        The batch is cut in equal shares, one for each process and one, the last, for the calling thread.
         """
         if self.processes == 0 or len(bodies) < POOL_FROM:
             return map_all(sealed, bodies)
         self.start()
         if self._pool is None or not self.ready():  # still starting (or could not): this batch is mapped here
             return map_all(sealed, bodies)
-        shares = _shares(bodies, min(SHARES_PER_LANE * (self.processes + 1), max(1, len(bodies) // SHARE_FROM)))
+        # An equal share for each process and this thread, whose share is the last: it maps it meanwhile.
+        shares = _shares(bodies, self.processes + 1)
         try:
-            futures: list[Future[list[Result]]] = [self._pool.submit(_map_share, share) for share in shares]
+            futures: list[Future[list[Result]]] = [self._pool.submit(_map_share, share) for share in shares[:-1]]
         except Exception:  # the processes cannot be reached: map here
             logger.exception("mapping processes unavailable", extra={"action": "mapping_pool_failed"})
             self.close()
             return map_all(sealed, bodies)
-        here: dict[int, list[Result]] = {}
-        for n in reversed(range(len(shares))):
-            if not futures[n].cancel():  # a process has it (or is about to): the rest are theirs too
-                break
-            here[n] = map_all(sealed, shares[n])
+        own = map_all(sealed, shares[-1])
         results: list[Result] = []
-        for n, (share, future) in enumerate(zip(shares, futures, strict=True)):
-            if n in here:
-                results += here[n]
-                continue
+        for share, future in zip(shares, futures, strict=False):
             try:
                 results += future.result()
-            except BrokenProcessPool:  # a process died: this share is mapped here (a mapping error is raised)
-                logger.exception("a mapping process failed; mapping its share on the routing thread",
+            except BrokenProcessPool:  # a process died: its share is mapped here (a mapping error is raised)
+                if self._pool is not None:
+                    logger.error("a mapping process died; mapping its share on the inbox thread",
                                  extra={"action": "mapping_pool_failed"})
-                self.close(wait=False)
+                    self.close(wait=False)
                 results += map_all(sealed, share)
-        return results
+        return results + own
 
     def start(self) -> None:
         """Start the processes, in the background (the worker does as it starts); `ready` says when they are."""
@@ -164,7 +166,7 @@ class MappingPool:
     def close(self, *, wait: bool = True) -> None:
         pool, self._pool, self._warm = self._pool, None, []
         if pool is not None:
-            pool.shutdown(wait=wait, cancel_futures=True)
+            pool.shutdown(wait=wait)
 
 
 def _shares(bodies: list[Body], count: int) -> list[list[Body]]:

@@ -10,6 +10,7 @@ import os
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import pytest
@@ -76,36 +77,65 @@ def test_a_large_batch_shared_with_the_processes_maps_as_the_routing_thread_alon
     assert {p.kind for p in purchases} == {EventSource.ORDER, EventSource.CHECKOUT}
 
 
-def test_a_small_batch_is_mapped_on_the_routing_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_small_batch_and_one_while_the_processes_start_are_mapped_on_the_routing_thread(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[Any] = []
+    submit = ProcessPoolExecutor.submit
+
+    def recorded(self: ProcessPoolExecutor, fn: Any, *args: Any) -> Any:
+        if fn is not mappers._ready:  # the start's own look at each process
+            sent.append(fn)
+        return submit(self, fn, *args)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "submit", recorded)
     pool = MappingPool(1, KEYS)
     try:
         bodies = mixed_batch(POOL_FROM - 1)
         assert pool.map(SEALED, bodies) == map_all(SEALED, bodies)
         assert pool._pool is None  # no process was started for it
-        bodies = mixed_batch(POOL_FROM)
-        monkeypatch.setattr(mappers, "_map_share", None)  # a share sent to a process would fail to pickle
+        bodies = mixed_batch(POOL_FROM * 4)
         assert pool.map(SEALED, bodies) == map_all(SEALED, bodies)  # the processes are starting: mapped here
-        assert pool._pool is not None
+        assert pool._pool is not None and sent == []
+        assert pool.ready(timeout=60)
+        assert pool.map(SEALED, bodies) == map_all(SEALED, bodies)
+        assert sent  # once they are up, they take shares
     finally:
         pool.close()
 
 
-def test_a_dead_process_costs_only_time(pool: MappingPool, caplog: pytest.LogCaptureFixture) -> None:
+def _die(bodies: list[Body]) -> list[Any]:
+    """A share's work in a mapping process that dies at it (the kernel's OOM killer, a crash)."""
+    os._exit(1)
+
+
+def test_a_process_dying_mid_batch_costs_only_time(pool: MappingPool, caplog: pytest.LogCaptureFixture,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    bodies = mixed_batch(POOL_FROM * 4)
+    alone = map_all(SEALED, bodies)
+    started = pool._pool
+    monkeypatch.setattr(mappers, "_map_share", _die)  # what the processes are sent to run
+    with caplog.at_level(logging.ERROR, logger=mappers.__name__):
+        assert pool.map(SEALED, bodies) == alone  # the dead processes' shares mapped on this thread
+    assert any(getattr(r, "action", None) == "mapping_pool_failed" for r in caplog.records)
+    monkeypatch.undo()
+    assert pool.map(SEALED, bodies) == alone  # the next batch starts new processes, mapped here meanwhile
+    assert pool._pool is not None and pool._pool is not started
+    assert pool.ready(timeout=60)
+    assert pool.map(SEALED, bodies) == alone  # and shared with them once they are up
+
+
+def test_a_dead_pool_is_replaced(pool: MappingPool, caplog: pytest.LogCaptureFixture) -> None:
     bodies = mixed_batch(POOL_FROM * 2)
     alone = map_all(SEALED, bodies)
-    assert pool.map(SEALED, bodies) == alone
     started = pool._pool
     assert started is not None
     for process in list(started._processes.values()):  # type: ignore[attr-defined]
         os.kill(process.pid, signal.SIGKILL)
         process.join(10)
     with caplog.at_level(logging.ERROR, logger=mappers.__name__):
-        assert pool.map(SEALED, bodies) == alone  # the dead processes' shares mapped on this thread
+        assert pool.map(SEALED, bodies) == alone
     assert any(getattr(r, "action", None) == "mapping_pool_failed" for r in caplog.records)
-    assert pool.map(SEALED, bodies) == alone  # the next batch starts new processes, mapped here meanwhile
-    assert pool._pool is not None and pool._pool is not started
-    assert pool.ready(timeout=60)
-    assert pool.map(SEALED, bodies) == alone  # and shared with them once they are up
+    assert pool.map(SEALED, bodies) == alone and pool._pool is not None and pool._pool is not started
 
 
 def _store(count: int) -> None:
@@ -176,3 +206,10 @@ def test_the_worker_maps_with_its_processes_and_stops_them_when_it_stops(app: Fl
     while multiprocessing.active_children() and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not multiprocessing.active_children()
+
+
+def test_one_mapping_process_on_postgresql_none_on_sqlite_unless_configured() -> None:
+    assert mappers.processes_for(None, "postgresql+psycopg://db.example.com/pinbridge") == 1
+    assert mappers.processes_for(None, "sqlite:////srv/pinbridge.db") == 0
+    assert mappers.processes_for(3, "sqlite:////srv/pinbridge.db") == 3
+    assert mappers.processes_for(0, "postgresql://db.example.com/pinbridge") == 0
