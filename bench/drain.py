@@ -66,7 +66,7 @@ def drain(url: str, workers: int, latency: float, logdir: Path, name: str, timeo
         "requests": summary.get("requests"), "duplicate_event_ids": summary.get("duplicate_event_ids"),
         "beacon_click_ids": sum(1 for c in summary.get("clicks", {}).values() if c.startswith(BEACON_CLICK)),
         "peak_rss_worker_mb": max((w.peak_rss_mb or 0.0) for w in started) if started else None,
-        "peak_rss_mapping_mb": max((w.peak_child_rss_mb or 0.0) for w in started) if started else None,
+        "peak_rss_mapping_mb": max((w.peak_child_rss_mb for w in started if w.peak_child_rss_mb), default=None),
         # The workers' own CPU (not the database's or the stand-in's) per 1,000 events delivered.
         "cpu_s_per_1000": (1000 * (cpu_to[1] - cpu_from[1]) / (cpu_to[0] - cpu_from[0])
                            if cpu_from and cpu_to else float("nan")),

@@ -85,9 +85,9 @@ def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_
     ready_by = time.monotonic() + 60  # the burst and the quiet orders come once every worker has started
     while int(scalar(url, "SELECT count(*) FROM worker_heartbeats")) < workers and time.monotonic() < ready_by:
         time.sleep(0.05)
-    for worker in started:  # and is up: imports done, its mapping processes started (ROUTING_PROCESSES)
-        procs.wait_until_quiet(worker.pid)
-    if rows:  # the burst lands at once, on running workers (one transaction, as one commit of the door's)
+    if rows:  # the burst lands at once on running workers (one transaction, as one commit of the door's),
+        for worker in started:  # once each is up: imports done, its mapping processes started
+            procs.wait_until_quiet(worker.pid)
         _store_at_once(url, rows)
     del rows
     stored_at: dict[str, float] = {}
@@ -143,7 +143,7 @@ def measure(url: str, burst: int, latency: float, logdir: Path, name: str, seed_
         "quiet_p50_s": percentile(waits, 50), "quiet_p95_s": percentile(waits, 95),
         "quiet_max_s": max(waits) if waits else float("nan"),
         "peak_rss_worker_mb": max((w.peak_rss_mb or 0.0) for w in started),
-        "peak_rss_mapping_mb": max((w.peak_child_rss_mb or 0.0) for w in started),
+        "peak_rss_mapping_mb": max((w.peak_child_rss_mb for w in started if w.peak_child_rss_mb), default=None),
     }
 
 

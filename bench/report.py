@@ -259,7 +259,7 @@ def render(runs: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines.append(row("web worker (gunicorn), MB", mem_web, "≤ 100 MB", lambda v: v <= 100))
         lines.append(row("delivery worker, MB", mem_worker, "≤ 150 MB", lambda v: v <= 150))
         if any(c.value for c in mem_mapping):
-            lines.append(row("… its mapping process (ROUTING_PROCESSES, started by large inbox batches), MB",
+            lines.append(row("… its mapping process (ROUTING_PROCESSES; none by default on SQLite), MB",
                              mem_mapping))
         lines.append("")
     if any("growth" in r for r in runs):
