@@ -22,6 +22,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
+import time
 import zlib
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures import wait as wait_for
@@ -187,14 +189,29 @@ _SEALED: SealedBodies | None = None
 def _start(keys: list[str]) -> None:
     """A mapping process's start: the keys, and the worker's settings for the collector and the allocator.
 
-    Interrupts and terminations are the worker's to handle: it stops the processes when it stops.
+    Interrupts and terminations are the worker's to handle: it stops the processes when it stops. A worker
+    killed outright (SIGKILL, the kernel's OOM killer) cannot: the process then leaves on its own (`_orphaned`).
     """
     global _SEALED
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_leave_when_orphaned, args=(os.getppid(),), name="orphaned", daemon=True).start()
     _SEALED = SealedBodies(keys)
     runtime.limit_malloc_arenas()
     runtime.settle_collector()
+
+
+ORPHAN_CHECK_EVERY = 1.0  # seconds between a mapping process's looks at whether its worker is still there
+
+
+def _leave_when_orphaned(worker_pid: int) -> None:
+    """Exit once the worker that started this process is gone (the process is then its init's child).
+
+    Left alone, a process whose worker was killed would wait for work for ever, holding its memory.
+    """
+    while os.getppid() == worker_pid:
+        time.sleep(ORPHAN_CHECK_EVERY)
+    os._exit(0)
 
 
 def _ready() -> int:

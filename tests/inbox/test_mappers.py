@@ -8,6 +8,8 @@ import logging
 import multiprocessing
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -213,3 +215,38 @@ def test_one_mapping_process_on_postgresql_none_on_sqlite_unless_configured() ->
     assert mappers.processes_for(None, "sqlite:////srv/pinbridge.db") == 0
     assert mappers.processes_for(3, "sqlite:////srv/pinbridge.db") == 3
     assert mappers.processes_for(0, "postgresql://db.example.com/pinbridge") == 0
+
+
+_KILLED_WORKER = """
+import sys
+from app.inbox.mappers import MappingPool
+pool = MappingPool(1, [sys.argv[1]])
+pool.start()
+assert pool.ready(timeout=60)
+print(*[process.pid for process in pool._pool._processes.values()], flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_mapping_process_leaves_when_its_worker_is_killed() -> None:
+    with subprocess.Popen([sys.executable, "-c", _KILLED_WORKER, ENCRYPTION_KEY], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as worker:
+        try:
+            assert worker.stdout is not None
+            [pid] = [int(p) for p in worker.stdout.readline().split()]
+            assert _alive(pid)  # the mapping process runs
+        finally:
+            worker.kill()  # SIGKILL: the worker cannot stop its processes
+            worker.wait(10)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    assert not _alive(pid)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rpartition(")")[2].split()[0] != "Z"  # a zombie has left already
+    except FileNotFoundError:
+        return False
