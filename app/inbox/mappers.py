@@ -118,7 +118,6 @@ class MappingPool:
         self.start()
         if self._pool is None or not self.ready():  # still starting (or could not): this batch is mapped here
             return map_all(sealed, bodies)
-        # An equal share for each process and this thread, whose share is the last: it maps it meanwhile.
         shares = _shares(bodies, self.processes + 1)
         try:
             futures: list[Future[list[Result]]] = [self._pool.submit(_map_share, share) for share in shares[:-1]]
