@@ -144,7 +144,7 @@ class MappingPool:
             return
         try:
             self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_start, initargs=(self._keys,))
+                                             initializer=_start, initargs=(self._keys, os.getpid()))
             # Each submission starts a process while none is idle; its answer says the process is up.
             self._warm = [self._pool.submit(_ready) for _ in range(self.processes)]
         except Exception:
@@ -185,16 +185,17 @@ def _shares(bodies: list[Body], count: int) -> list[list[Body]]:
 _SEALED: SealedBodies | None = None
 
 
-def _start(keys: list[str]) -> None:
+def _start(keys: list[str], worker_pid: int) -> None:
     """A mapping process's start: the keys, and the worker's settings for the collector and the allocator.
 
     Interrupts and terminations are the worker's to handle: it stops the processes when it stops. A worker
-    killed outright (SIGKILL, the kernel's OOM killer) cannot: the process then leaves on its own (`_orphaned`).
+    killed outright (SIGKILL, the kernel's OOM killer) cannot: the process then leaves on its own.
     """
     global _SEALED
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    threading.Thread(target=_leave_when_orphaned, args=(os.getppid(),), name="orphaned", daemon=True).start()
+    # The worker's pid as the worker gave it: one killed while this process was still starting has gone already.
+    threading.Thread(target=_leave_when_orphaned, args=(worker_pid,), name="orphaned", daemon=True).start()
     _SEALED = SealedBodies(keys)
     runtime.limit_malloc_arenas()
     runtime.settle_collector()
