@@ -577,6 +577,9 @@ class _Server(ThreadingHTTPServer):
     """A threading server that knows its stand-in and keeps quiet about clients that hang up."""
 
     daemon_threads = True
+    # Connections waiting to be accepted: four workers open 64 at once, and with socketserver's 5 the kernel
+    # dropped the rest while the accepting thread waited for the interpreter lock (a ConnectTimeout, a retry).
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler],
                  standin: PinterestStandin) -> None:
